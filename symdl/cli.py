@@ -1,0 +1,110 @@
+"""The ``symdl`` command: list | generate | latex | verify.
+
+Subcommands import what they need lazily: ``symdl list`` never imports SymPy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from symdl.errors import SymdlError
+
+
+def _cmd_list(args) -> int:
+    from symdl.registry import metadata, names
+
+    rows = []
+    for n in names(args.family):
+        meta, _ = metadata(n)
+        rows.append({"name": n, "family": meta["family"], "torch": meta["torch"],
+                     "params": {p["name"]: p["default"] for p in meta["params"]},
+                     "learnable": [p["name"] for p in meta["params"] if p["learnable"]],
+                     "doc": meta["doc"]})
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    width = max(len(r["name"]) for r in rows) if rows else 4
+    for r in rows:
+        params = ", ".join(f"{k}={v!r}" for k, v in r["params"].items())
+        torch = f"  [torch: {r['torch']}]" if r["torch"] else ""
+        print(f"{r['name']:<{width}}  {r['family']:<10}  {params}{torch}")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from symdl.codegen import generate as G
+
+    if args.spec_file:
+        if not args.out:
+            raise SymdlError("--spec-file needs --out DIR (where the kernels are written)")
+        targets = G.user_targets(args.spec_file)
+        fix = f"symdl generate --spec-file {args.spec_file} --out {args.out}"
+        return G.run(check=args.check, out_dir=args.out, targets=targets, full=True, fix_command=fix)
+    return G.run(check=args.check, names=args.names, out_dir=args.out, full=args.full)
+
+
+def _cmd_latex(args) -> int:
+    from symdl import specs as S
+    from symdl.derive.latex import activation_latex
+
+    if args.spec_file:
+        from symdl.codegen.generate import load_spec_file
+
+        found = {s.name: s for s in load_spec_file(args.spec_file)}
+        if args.name not in found:
+            from symdl.errors import UnknownNameError
+            raise UnknownNameError("spec", args.name, found)
+        spec = found[args.name]
+    else:
+        spec = S.get(args.name)
+    sys.stdout.write(activation_latex(spec, steps=args.steps))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="symdl", description="Neural-network math as verified kernels.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    q = sub.add_parser("list", help="list spec names")
+    q.add_argument("--family", help="only this family (e.g. activation)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_list)
+
+    q = sub.add_parser("generate", help="render specs into generated/ kernels")
+    q.add_argument("names", nargs="*", metavar="NAME", help="check these spec names exist first")
+    q.add_argument("--check", action="store_true", help="exit 1 with a diff if generated/ is stale")
+    q.add_argument("--full", action="store_true", help="with --check: always render and compare")
+    q.add_argument("--spec-file", help="a Python file defining your own Activation specs")
+    q.add_argument("--out", help="output directory (default: the package's generated/)")
+    q.set_defaults(func=_cmd_generate)
+
+    q = sub.add_parser("latex", help="print the LaTeX derivation of a spec")
+    q.add_argument("name")
+    q.add_argument("--steps", action="store_true", help="show the chain rule step by step")
+    q.add_argument("--spec-file", help="look the name up in your own spec file")
+    q.set_defaults(func=_cmd_latex)
+
+    try:
+        from symdl.verify.cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (SymdlError, FileNotFoundError, ValueError) as e:
+        print(f"symdl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

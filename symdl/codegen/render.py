@@ -1,0 +1,168 @@
+"""Render activation specs into the source of ``generated/activations.py``."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+
+from symdl.derive.elementwise import Derived, derive_all
+
+from .header import make_header, sha
+from .printer import DTYPES, KernelPrinter, expand_primitives, print_block
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def templates_dir() -> Path:
+    """templates/ of a checkout, or symdl/templates of an installed wheel."""
+    for cand in (PACKAGE_ROOT.parent / "templates", PACKAGE_ROOT / "templates"):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError("symdl's templates/ directory is missing from this installation")
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+def generator_hash(extra: str = "") -> str:
+    """Hash of the code that turns specs into source (derive, codegen,
+    primitives, templates): a change there makes every generated file stale."""
+    h = hashlib.sha256(extra.encode())
+    files = sorted((PACKAGE_ROOT / "derive").glob("*.py")) + sorted((PACKAGE_ROOT / "codegen").glob("*.py"))
+    files += [PACKAGE_ROOT / "specs" / "functions.py", PACKAGE_ROOT / "specs" / "base.py"]
+    files += sorted(templates_dir().glob("*.j2"))
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class KernelSource:
+    key: str
+    arrays: list
+    scalar_params: list
+    learnable: list
+    fwd: dict = field(default_factory=dict)
+    bwd: dict = field(default_factory=dict)
+    fb: dict = field(default_factory=dict)
+
+    @property
+    def array_args(self):
+        return "".join(f"{a}, " for a in self.arrays)
+
+    @property
+    def param_args(self):
+        return "".join(f"{p}, " for p in self.scalar_params)
+
+    @property
+    def learn_args(self):
+        return "".join(f"{w}, " for w in self.learnable)
+
+
+def _post(outputs: dict, d: Derived, dtype: str, names: dict, elementary, used: set) -> list:
+    """Limits at ±inf (derived by SymPy) and NaN propagation for each output."""
+    lines = []
+    keys = {"y_": "forward", "dx_": "dx"}
+    for out in outputs:
+        which = keys.get(out, out[2:])
+        lim = d.limits.get(which)
+        if lim is not None:
+            # limits are constants in the params (SymPy's limit): printed inline
+            p = KernelPrinter(dtype, names, elementary)
+            expr = out
+            pos, neg = lim
+            if neg is not None:
+                expr = f"({p.doprint(expand_primitives(neg))} if x_i == -np.inf else {expr})"
+            if pos is not None:
+                expr = f"({p.doprint(expand_primitives(pos))} if x_i == np.inf else {expr})"
+            used |= p.used
+            lines.append(f"{out} = {expr}")
+        lines.append(f"{out} = {out} if x_i == x_i else x_i")
+    return lines
+
+
+def kernel_source(d: Derived, elementary=frozenset(), used=None) -> KernelSource:
+    spec = d.spec
+    arrays = ["x"] + ([spec.noise] if spec.noise else [])
+    learn = d.learnable
+    scalars = [p.name for p in spec.real_params if not p.learnable]
+    names = {"x": "x_i"}
+    if spec.noise:
+        names[spec.noise] = f"{spec.noise}_i"
+    names.update({p: f"{p}_" for p in scalars + learn})
+    loads = [f"{a}_i = {a}[i]" for a in arrays]
+    ks = KernelSource(d.key, arrays, scalars, learn)
+    used = set() if used is None else used
+    blocks = {
+        "fwd": {"y_": d.forward},
+        "bwd": {"dx_": d.dx, **{f"d_{w}": d.dparams[w] for w in learn}},
+    }
+    blocks["fb"] = {**blocks["fwd"], **blocks["bwd"]}
+    for dt in DTYPES:
+        for kind, exprs in blocks.items():
+            lines, u = print_block(exprs, dt, names, elementary)
+            used |= u
+            body = loads + lines + _post(exprs, d, dt, names, elementary, used)
+            getattr(ks, kind)[dt] = "\n".join(body)
+    return ks
+
+
+def _pyrepr(obj) -> str:
+    """repr() that stays valid Python for inf/nan floats."""
+    if isinstance(obj, float) and obj != obj:
+        return 'float("nan")'
+    if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
+        return 'float("inf")' if obj > 0 else '-float("inf")'
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        inner = ", ".join(_pyrepr(v) for v in obj)
+        return f"[{inner}]" if isinstance(obj, list) else f"({inner}{',' if len(obj) == 1 else ''})"
+    return repr(obj)
+
+
+def spec_table(specs) -> dict:
+    table = {}
+    for s in specs:
+        table[s.name] = {
+            "family": s.family,
+            "params": [{"name": p.name, "default": p.default, "kind": p.kind,
+                        "choices": list(p.choices), "learnable": p.learnable,
+                        "positive": p.positive, "nonzero": p.nonzero} for p in s.params],
+            "variants": [[v, _key(s, v)] for v in s.variants()],
+            "noise": s.noise,
+            "torch": s.torch,
+            "doc": s.doc,
+            "hash": s.content_hash(),
+        }
+    return table
+
+
+def _key(spec, variant):
+    from symdl.derive.elementwise import variant_key
+    return variant_key(spec, variant)
+
+
+def render_activations(specs, *, elementary=frozenset(), module="symdl.generated.activations") -> str:
+    """Full source text (header + body) for the given activation specs."""
+    used: set = set()
+    kernels = [kernel_source(d, elementary, used) for s in specs for d in derive_all(s)]
+    body = environment().get_template("activations.py.j2").render(
+        kernels=kernels, dtypes=DTYPES, elementary=sorted(used),
+        specs_table=_pyrepr(spec_table(specs)))
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    header = make_header(module=module, template="activations.py.j2",
+                         specs={s.name: s.content_hash() for s in specs},
+                         generator_hash=generator_hash(",".join(sorted(elementary))),
+                         sympy_version=sp.__version__, body=body)
+    source = header + body
+    compile(source, module, "exec")
+    return source

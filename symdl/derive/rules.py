@@ -1,0 +1,266 @@
+"""Numerical-stability rewrite rules, each a small named object with a cost.
+
+In the style of ``sympy.codegen.rewriting.ReplaceOptim`` and PyTensor's
+stabilize rewrites: a rule finds a hazardous pattern (``hazards``) and rewrites
+it (``apply``).  ``stabilize`` applies a rule only if it lowers the total
+cost = operation count + ``HAZARD_COST`` per hazardous pattern left.  Every
+rule is tested for equality on its own (tests/test_rules.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+
+HAZARD_COST = 25
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    doc: str
+    hazards: Callable[[sp.Expr], int]
+    apply: Callable[[sp.Expr], sp.Expr]
+
+    def __call__(self, expr):
+        return self.apply(expr)
+
+
+def _count(pred):
+    def hazards(expr):
+        return sum(1 for e in sp.preorder_traversal(expr) if isinstance(e, sp.Basic) and pred(e))
+    return hazards
+
+
+def _is_one_plus(e, inner=None):
+    """e == 1 + u (u not containing a bare 1); returns u or None."""
+    if not e.is_Add:
+        return None
+    c, rest = e.as_coeff_Add()
+    if c != 1 or rest == 0:
+        return None
+    if inner is not None and not inner(rest):
+        return None
+    return rest
+
+
+def _exp_arg(e):
+    return e.args[0] if isinstance(e, sp.exp) else None
+
+
+# -- log(1 + exp(u)) -> softplus(u) -------------------------------------------------
+def _softplus_match(e):
+    return isinstance(e, sp.log) and _is_one_plus(e.args[0], lambda r: isinstance(r, sp.exp)) is not None
+
+
+def _softplus_apply(expr):
+    from symdl.specs.functions import softplus
+    return expr.replace(_softplus_match, lambda e: softplus(_is_one_plus(e.args[0]).args[0]))
+
+
+SOFTPLUS = Rule("softplus", "log(1 + exp(u)) -> softplus(u) = max(u,0) + log1p(exp(-|u|))",
+                _count(_softplus_match), _softplus_apply)
+
+
+# -- log(sigmoid(u)) -> -softplus(-u) ------------------------------------------------
+def _logsig_match(e):
+    from symdl.specs.functions import sigmoid
+    return isinstance(e, sp.log) and isinstance(e.args[0], sigmoid)
+
+
+def _logsig_apply(expr):
+    from symdl.specs.functions import softplus
+    return expr.replace(_logsig_match, lambda e: -softplus(-e.args[0].args[0]))
+
+
+LOG_SIGMOID = Rule("log_sigmoid", "log(sigmoid(u)) -> -softplus(-u)", _count(_logsig_match), _logsig_apply)
+
+
+# -- (1 + exp(v))^-k -> sigmoid(-v)^k, then exp(v) * sigmoid(-v) -> sigmoid(v) ---------
+def _recip_match(e):
+    return (e.is_Pow and e.exp.is_Integer and e.exp < 0
+            and _is_one_plus(e.base, lambda r: isinstance(r, sp.exp)) is not None)
+
+
+def _sigmoid_apply(expr):
+    from symdl.specs.functions import sigmoid
+
+    def recip(e):
+        v = _is_one_plus(e.base).args[0]
+        return sigmoid(-v) ** (-e.exp)
+
+    out = expr.replace(_recip_match, recip)
+
+    def merge(m):
+        if not m.is_Mul:
+            return m
+        factors = list(m.args)
+        changed = True
+        while changed:
+            changed = False
+            for i, f in enumerate(factors):
+                base, k = (f.base, f.exp) if f.is_Pow else (f, sp.S.One)
+                if not isinstance(base, sp.exp) or not (k.is_Integer and k > 0):
+                    continue
+                v = base.args[0]
+                for j, g in enumerate(factors):
+                    gb, gk = (g.base, g.exp) if g.is_Pow else (g, sp.S.One)
+                    if isinstance(gb, sigmoid) and sp.expand(gb.args[0] + v) == 0 and gk.is_Integer and gk > 0:
+                        # exp(v) * sigmoid(-v) = sigmoid(v)
+                        new = [h for t, h in enumerate(factors) if t not in (i, j)]
+                        new += [sigmoid(v), base ** (k - 1), gb ** (gk - 1)]
+                        factors = [h for h in new if h != 1]
+                        changed = True
+                        break
+                if changed:
+                    break
+        return sp.Mul(*factors)
+
+    return out.replace(lambda e: e.is_Mul, merge)
+
+
+SIGMOID = Rule("sigmoid",
+               "1/(1 + exp(v)) -> sigmoid(-v); exp(v)·sigmoid(-v) -> sigmoid(v) "
+               "(so sigma' = sigma(u)·sigma(-u), stable for both signs)",
+               _count(_recip_match), _sigmoid_apply)
+
+
+# -- exp(u) - 1 -> expm1(u) -----------------------------------------------------------
+def _expm1_pairs(e):
+    """In an Add holding c·exp(u) and -c, return [(exp(u), c), ...]."""
+    if not e.is_Add:
+        return []
+    terms = list(e.args)
+    out = []
+    for t in terms:
+        exps = [a for a in sp.Mul.make_args(t) if isinstance(a, sp.exp)]
+        if len(exps) != 1:
+            continue
+        ex = exps[0]
+        coeff = t / ex
+        if coeff.has(sp.exp):
+            continue
+        if any(s is not t and not s.has(sp.exp) and sp.expand(s + coeff) == 0 for s in terms):
+            out.append((ex, coeff))
+    return out
+
+
+def _expm1_match(e):
+    return bool(_expm1_pairs(e))
+
+
+def _expm1_apply(expr):
+    def rewrite(e):
+        ex, coeff = _expm1_pairs(e)[0]
+        return (e - coeff * ex + coeff) + coeff * expm1(ex.args[0])
+    return expr.replace(_expm1_match, rewrite)
+
+
+EXPM1 = Rule("expm1", "c·exp(u) - c -> c·expm1(u) (no cancellation for small u)",
+             _count(_expm1_match), _expm1_apply)
+
+
+# -- log(1 + u) -> log1p(u) -----------------------------------------------------------
+def _log1p_match(e):
+    return isinstance(e, sp.log) and _is_one_plus(e.args[0]) is not None
+
+
+def _log1p_apply(expr):
+    return expr.replace(_log1p_match, lambda e: log1p(_is_one_plus(e.args[0])))
+
+
+LOG1P = Rule("log1p", "log(1 + u) -> log1p(u) (exact for small u)", _count(_log1p_match), _log1p_apply)
+
+
+# -- 1 - tanh(u)^2 -> 1/cosh(u)^2 -----------------------------------------------------
+def _sech_match(e):
+    if not e.is_Add or len(e.args) != 2:
+        return False
+    c, rest = e.as_coeff_Add()
+    if c == 0:
+        return False
+    k, t2 = rest.as_coeff_Mul()
+    return k == -c and t2.is_Pow and isinstance(t2.base, sp.tanh) and t2.exp == 2
+
+
+def _sech_apply(expr):
+    def rewrite(e):
+        c, rest = e.as_coeff_Add()
+        _, t2 = rest.as_coeff_Mul()
+        return c / sp.cosh(t2.base.args[0]) ** 2
+    return expr.replace(_sech_match, rewrite)
+
+
+SECH2 = Rule("sech2", "c - c·tanh(u)^2 -> c/cosh(u)^2 (1 - tanh^2 cancels for large |u|)",
+             _count(_sech_match), _sech_apply)
+
+
+# -- sqrt(1 + u) - 1 -> u / (sqrt(1 + u) + 1) -----------------------------------------
+def _sqrt1pm1_match(e):
+    if not e.is_Add:
+        return False
+    c, rest = e.as_coeff_Add()
+    if c != -1:
+        return False
+    return rest.is_Pow and rest.exp == sp.S.Half and _is_one_plus(rest.base) is not None
+
+
+def _sqrt1pm1_apply(expr):
+    def rewrite(e):
+        _, rest = e.as_coeff_Add()
+        u = _is_one_plus(rest.base)
+        return u / (rest + 1)
+    return expr.replace(_sqrt1pm1_match, rewrite)
+
+
+SQRT1PM1 = Rule("sqrt1pm1", "sqrt(1 + u) - 1 -> u/(sqrt(1 + u) + 1) (no cancellation for small u)",
+                _count(_sqrt1pm1_match), _sqrt1pm1_apply)
+
+
+# -- u·sign(u) -> |u| ----------------------------------------------------------------
+def _sign_match(e):
+    if not e.is_Mul:
+        return False
+    signs = [f.args[0] for f in e.args if isinstance(f, sp.sign)]
+    return any(u in e.args for u in signs)
+
+
+def _sign_apply(expr):
+    def rewrite(e):
+        u = next(f.args[0] for f in e.args if isinstance(f, sp.sign) and f.args[0] in e.args)
+        return e / (u * sp.sign(u)) * sp.Abs(u)
+    return expr.replace(_sign_match, rewrite)
+
+
+SIGN_ABS = Rule("sign_abs", "u·sign(u) -> |u| (lets the terms of a difference combine)",
+                _count(_sign_match), _sign_apply)
+
+
+#: Applied in this order (softplus before log1p: log1p(exp(u)) would overflow).
+RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS)
+
+
+def cost(expr) -> int:
+    """Operation count plus a penalty per hazardous pattern still present."""
+    return sp.count_ops(expr) + HAZARD_COST * sum(r.hazards(expr) for r in RULES)
+
+
+def stabilize(expr, rules=RULES, trace: list | None = None):
+    """Apply each rule whose rewrite lowers ``cost``; repeat until none does."""
+    current, best = expr, cost(expr)
+    for _ in range(4):
+        improved = False
+        for rule in rules:
+            if not rule.hazards(current):
+                continue
+            candidate = rule.apply(current)
+            c = cost(candidate)
+            if c < best:
+                if trace is not None:
+                    trace.append((rule.name, current, candidate))
+                current, best, improved = candidate, c, True
+        if not improved:
+            break
+    return current

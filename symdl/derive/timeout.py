@@ -1,0 +1,30 @@
+"""A wall-clock limit for SymPy calls that can run away (limit, simplify)."""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+
+class TimeLimit(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise TimeLimit in the block after ``seconds`` (main thread only;
+    elsewhere the block simply runs without a limit)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise TimeLimit(f"gave up after {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
