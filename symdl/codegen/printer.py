@@ -85,7 +85,7 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print(self, expr, **kw):
         if isinstance(expr, sp.Expr) and expr.is_number and not isinstance(expr, sp.Symbol):
-            if expr.is_real is False or expr.has(sp.I):
+            if expr.is_extended_real is False or expr.has(sp.I, sp.nan, sp.zoo):
                 raise UnsupportedFunction(f"complex constant {expr}")
             return self._number(expr)
         return super()._print(expr, **kw)
@@ -112,6 +112,19 @@ class KernelPrinter(PythonCodePrinter):
             num = f"{root}*{whole}" if whole else root
             return f"({self._number(1)}/({num}))" if e < 0 else f"({num})"
         return f"({b}**{self._print(e)})"
+
+    def _print_Add(self, expr, order=None):
+        # c·u + b with b/c an integer prints as c·(u + b/c): near u = -b/c the
+        # sum is then exact (Sterbenz) and only the final product rounds,
+        # instead of cancelling two rounded terms (hardsigmoid at x = -3).
+        if len(expr.args) == 2:
+            b, rest = expr.as_coeff_Add()
+            c, u = rest.as_coeff_Mul()
+            if b.is_Rational and b != 0 and c.is_Rational and c not in (0, 1, -1):
+                q = b / c
+                if q.is_Integer and abs(q) < 2**24:
+                    return f"({self._print(c)}*({self._print(u)} + {self._print(q)}))"
+        return super()._print_Add(expr, order)
 
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
@@ -161,6 +174,11 @@ class KernelPrinter(PythonCodePrinter):
         return "False"
 
     # ---- functions ----------------------------------------------------------------
+    def _print_prod_err(self, expr):
+        fn = f"two_prod_err_{self.dtype}"
+        self.used.add(fn)
+        return f"{fn}({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_Function(self, expr):
         name = type(expr).__name__
         args = ", ".join(self._print(a) for a in expr.args)

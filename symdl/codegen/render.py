@@ -154,7 +154,8 @@ def render_activations(specs, *, elementary=frozenset(), module="symdl.generated
     used: set = set()
     kernels = [kernel_source(d, elementary, used) for s in specs for d in derive_all(s)]
     body = environment().get_template("activations.py.j2").render(
-        kernels=kernels, dtypes=DTYPES, elementary=sorted(used),
+        kernels=kernels, dtypes=DTYPES, elementary=sorted(u for u in used if not u.startswith("two_prod")),
+        eft=sorted(u for u in used if u.startswith("two_prod")),
         specs_table=_pyrepr(spec_table(specs)))
     body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
     while "\n\n\n\n" in body:

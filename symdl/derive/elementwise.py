@@ -98,19 +98,62 @@ def simplify_stable(expr, trace=None, seconds=10.0):
     return expr
 
 
-def _limit(expr, x, direction, seconds=8.0):
+def _real_far_out(expr, x, direction, seconds):
+    """False if a log/sqrt argument of expr tends to a negative value: SymPy's
+    limit would then report a value where the function is not even real."""
+    for e in sp.preorder_traversal(expr):
+        if isinstance(e, sp.log) or (e.is_Pow and not e.exp.is_Integer):
+            u = e.args[0] if isinstance(e, sp.log) else e.base
+            if not u.has(x):
+                continue
+            try:
+                with time_limit(seconds):
+                    lu = sp.limit(u, x, direction)
+            except (TimeLimit, NotImplementedError, ValueError, TypeError):
+                return False
+            if lu == -sp.oo or lu.is_negative or lu.has(sp.AccumBounds, sp.Limit):
+                return False
+    return True
+
+
+def _limit_once(expr, x, direction, seconds):
     try:
         with time_limit(seconds):
-            lim = sp.limit(to_definition(expr), x, direction)
+            if not _real_far_out(expr, x, direction, seconds):
+                return None
+            lim = sp.limit(expr, x, direction)
     except (TimeLimit, NotImplementedError, ValueError, TypeError, RecursionError,
             AttributeError):
         return None
-    bad = (sp.AccumBounds, sp.Limit, sp.Piecewise, sp.Order)
-    if lim.has(*bad) or lim.has(sp.nan, sp.zoo, sp.I) or lim.is_real is False:
-        return None
-    if lim in (sp.oo, -sp.oo) or lim.is_real:
+    if lim in (sp.oo, -sp.oo):
         return lim
-    return None
+    bad = (sp.AccumBounds, sp.Limit, sp.Piecewise, sp.Order)
+    if lim.has(*bad) or lim.has(sp.nan, sp.zoo, sp.I, sp.oo, -sp.oo) or not lim.is_real:
+        return None
+    return lim
+
+
+def _limit(expr, x, direction, seconds=8.0):
+    """lim expr as x -> direction, in closed form in the params, or None.
+
+    When the limit depends on the sign of a real parameter (swish's beta), it
+    is taken for beta > 0, beta < 0 and beta = 0 and returned as a Piecewise.
+    """
+    expr = to_definition(expr)
+    lim = _limit_once(expr, x, direction, seconds)
+    if lim is not None:
+        return lim
+    free = [s for s in expr.free_symbols - {x} if s.is_positive is None]
+    if len(free) != 1:
+        return None
+    (p,) = free
+    q = sp.Dummy("q", positive=True)
+    up = _limit_once(expr.subs(p, q), x, direction, seconds)
+    down = _limit_once(expr.subs(p, -q), x, direction, seconds)
+    zero = _limit_once(expr.subs(p, 0), x, direction, seconds)
+    if up is None or down is None or zero is None:
+        return None
+    return sp.Piecewise((up.subs(q, p), p > 0), (down.subs(q, -p), p < 0), (zero, True))
 
 
 def _limits(expr, x):

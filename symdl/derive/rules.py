@@ -238,8 +238,58 @@ SIGN_ABS = Rule("sign_abs", "u·sign(u) -> |u| (lets the terms of a difference c
                 _count(_sign_match), _sign_apply)
 
 
+# -- sin(a·b) -> sin(a·b) + δ·cos(a·b), δ = a·b − fl(a·b) --------------------------------
+def _trig_product_args(e):
+    """(a, b) if e is sin/cos of a two-factor product with a non-trivial
+    factor (the rounding of that product would be amplified by |a·b|)."""
+    if not isinstance(e, (sp.sin, sp.cos)):
+        return None
+    u = e.args[0]
+    if not u.is_Mul or len(u.args) != 2:
+        return None
+    a, b = u.args
+    if a in (-1, 1) or b in (-1, 1):
+        return None
+    for f in (a, b):  # a power of two times x is exact
+        if f.is_Rational and f != 0 and sp.log(abs(f), 2).is_Integer:
+            return None
+    return a, b
+
+
+def _trig_match_factory():
+    def hazards(expr):
+        from symdl.specs.functions import prod_err
+        comp = {f.args for f in expr.atoms(prod_err)}
+        return sum(1 for e in expr.atoms(sp.sin, sp.cos)
+                   if _trig_product_args(e) is not None and _trig_product_args(e) not in comp)
+    return hazards
+
+
+def _trig_apply(expr):
+    from symdl.specs.functions import prod_err
+
+    def rewrite(e):
+        args = _trig_product_args(e)
+        if args is None:
+            return e
+        a, b = args
+        u = a * b
+        d = prod_err(a, b)
+        return sp.sin(u) + d * sp.cos(u) if isinstance(e, sp.sin) else sp.cos(u) - d * sp.sin(u)
+
+    comp = {f.args for f in expr.atoms(prod_err)}
+    return expr.replace(lambda e: _trig_product_args(e) is not None and _trig_product_args(e) not in comp,
+                        rewrite)
+
+
+TRIG_PRODUCT = Rule("trig_product",
+                    "sin(a·b) -> sin(fl(ab)) + δ·cos(fl(ab)), δ = ab − fl(ab) by Dekker's "
+                    "two-product (sin/cos amplify the product's rounding by |ab|)",
+                    _trig_match_factory(), _trig_apply)
+
+
 #: Applied in this order (softplus before log1p: log1p(exp(u)) would overflow).
-RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS)
+RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS, TRIG_PRODUCT)
 
 
 def cost(expr) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["sigmoid", "softplus", "ncdf", "Erfc", "log1p", "expm1", "PRIMITIVES"]
+__all__ = ["sigmoid", "softplus", "ncdf", "Erfc", "prod_err", "log1p", "expm1", "PRIMITIVES"]
 
 
 class _Primitive(sp.Function):
@@ -86,6 +86,32 @@ class softplus(_Primitive):
         return s if exp is None else r"%s^{%s}" % (s, exp)
 
 
+class prod_err(sp.Function):
+    """The rounding error of the floating-point product a·b: exactly 0 in real
+    arithmetic, and a·b − fl(a·b) in a kernel (Dekker's two-product).  Added
+    by the ``trig_product`` rule so that sin(a·b) is evaluated as if a·b had
+    not been rounded (sin is ill-conditioned for large arguments)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_number and b.is_number:
+            return sp.S.Zero
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_rewrite_as_exp(self, a, b, **kw):
+        return sp.S.Zero
+
+    def _eval_evalf(self, prec):
+        return sp.Float(0)
+
+    def _latex(self, printer, exp=None):
+        return r"\delta_{%s \cdot %s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
 class Erfc(sp.Function):
     """erfc that SymPy does not rewrite: ``sympy.erfc(-u)`` auto-evaluates to
     ``2 - erfc(u)``, which cancels catastrophically for large u.  Printed as
@@ -130,5 +156,6 @@ def to_definition(expr):
     for cls in PRIMITIVES:
         out = out.replace(lambda e: isinstance(e, cls), lambda e, c=cls: c.definition(e.args[0]))
     out = out.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
+    out = out.replace(lambda e: isinstance(e, prod_err), lambda e: sp.S.Zero)
     out = out.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
     return out
