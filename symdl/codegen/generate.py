@@ -75,27 +75,30 @@ def elementary_source() -> str | None:
     return _memo["src"]
 
 
+def _elementary_available() -> frozenset:
+    src = elementary_source()
+    return _elementary_names(src) if src else frozenset()
+
+
+def activation_target(specs, filename="activations.py", module="symdl.generated.activations") -> Target:
+    """The target rendering ``specs`` into one activations module."""
+    from .render import generator_hash, render_activations
+
+    return Target(
+        filename, lambda: render_activations(specs, elementary=_elementary_available(), module=module),
+        lambda: {s.name: s.content_hash() for s in specs},
+        lambda: generator_hash(",".join(sorted(_elementary_available()))))
+
+
 def builtin_targets(names=None) -> list[Target]:
     from symdl import specs as S
 
-    from .render import generator_hash, render_activations
-
-    acts = S.all_specs("activation")
-    if names:
-        for n in names:
-            S.get(n)  # unknown name -> error with close matches
-
-    def elem():
-        src = elementary_source()
-        return _elementary_names(src) if src else frozenset()
-
+    for n in names or ():
+        S.get(n)  # unknown name -> error with close matches
     targets = []
     if elementary_source() is not None:
         targets.append(Target("elementary.py", elementary_source, None))
-    targets.append(Target(
-        "activations.py", lambda: render_activations(acts, elementary=elem()),
-        lambda: {s.name: s.content_hash() for s in acts},
-        lambda: generator_hash(",".join(sorted(elem())))))
+    targets.append(activation_target(S.all_specs("activation")))
     return targets
 
 
@@ -114,8 +117,9 @@ def up_to_date(path: Path, target: Target) -> bool:
             and meta.get("body_hash") == sha(split_body(text)))
 
 
-def run(*, check=False, names=None, out_dir=None, targets=None, full=False, stream=sys.stdout,
+def run(*, check=False, names=None, out_dir=None, targets=None, full=False, stream=None,
         fix_command="symdl generate") -> int:
+    stream = stream or sys.stdout
     out = Path(out_dir) if out_dir else generated_dir()
     targets = targets if targets is not None else builtin_targets(names)
     stale = 0
@@ -177,13 +181,4 @@ def load_spec_file(path) -> list:
 
 
 def user_targets(spec_file) -> list[Target]:
-    from .render import render_activations
-
-    specs = load_spec_file(spec_file)
-
-    def elem():
-        src = elementary_source()
-        return _elementary_names(src) if src else frozenset()
-
-    return [Target("activations.py",
-                   lambda: render_activations(specs, elementary=elem(), module="user"), None)]
+    return [activation_target(load_spec_file(spec_file), module="user")]

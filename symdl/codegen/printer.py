@@ -28,9 +28,11 @@ DTYPES = ("f32", "f64")
 ELEMENTARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
               "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc"}
 #: sympy function name -> scalar function Numba compiles (libm; not vectorized)
-LIBM = {"sin": "math.sin", "cos": "math.cos", "tan": "math.tan", "atan": "math.atan",
-        "asinh": "math.asinh", "sinh": "math.sinh", "exp": "math.exp", "log": "math.log",
-        "log1p": "math.log1p", "expm1": "math.expm1", "tanh": "math.tanh", "erf": "math.erf",
+#: (NumPy's ufuncs where they exist: IEEE results instead of Python's
+#: exceptions when a kernel runs with the JIT disabled)
+LIBM = {"sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "atan": "np.arctan",
+        "asinh": "np.arcsinh", "sinh": "np.sinh", "exp": "np.exp", "log": "np.log",
+        "log1p": "np.log1p", "expm1": "np.expm1", "tanh": "np.tanh", "erf": "math.erf",
         "erfc": "math.erfc", "Erfc": "math.erfc"}
 
 

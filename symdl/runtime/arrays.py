@@ -28,7 +28,8 @@ def as_float_array(a, name="x", dtype=None):
     elif arr.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} has dtype {arr.dtype}; symdl kernels take float32 or float64 "
                         f"(integer arrays are converted to float64)")
-    return np.ascontiguousarray(arr)
+    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def check_out(out, shape, dtype, name="out"):

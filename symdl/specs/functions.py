@@ -157,5 +157,6 @@ def to_definition(expr):
         out = out.replace(lambda e: isinstance(e, cls), lambda e, c=cls: c.definition(e.args[0]))
     out = out.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
     out = out.replace(lambda e: isinstance(e, prod_err), lambda e: sp.S.Zero)
+    out = out.replace(lambda e: isinstance(e, Erfc), lambda e: sp.erfc(e.args[0]))
     out = out.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
     return out

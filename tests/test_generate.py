@@ -1,0 +1,176 @@
+"""symdl generate: staleness check, diffs, atomic writes, user specs."""
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symdl
+import symdl.specs as S
+from symdl.codegen import generate as G
+from symdl.codegen.header import read_header
+
+GEN = G.generated_dir()
+
+
+def test_check_passes_on_a_clean_checkout(capsys):
+    assert G.run(check=True) == 0
+    assert "STALE" not in capsys.readouterr().out
+
+
+def test_full_check_renders_exactly_the_committed_files(capsys):
+    assert G.run(check=True, full=True) == 0
+
+
+def test_header_names_generator_specs_and_sympy():
+    text = (GEN / "activations.py").read_text()
+    assert "DO NOT EDIT" in text.splitlines()[0]
+    meta = read_header(text)
+    assert meta["sympy"] == sp.__version__
+    assert meta["specs"]["gelu"] == S.get("gelu").content_hash()
+    assert len(meta["specs"]) == len(S.all_specs())
+
+
+def _copy(tmp_path):
+    out = tmp_path / "gen"
+    out.mkdir()
+    shutil.copy(GEN / "activations.py", out / "activations.py")
+    return out
+
+
+def test_editing_a_spec_makes_the_check_fail(tmp_path, capsys):
+    out = _copy(tmp_path)
+    specs = list(S.all_specs("activation"))
+    i = [s.name for s in specs].index("elu")
+    x = S.x
+    alpha = specs[i].param("alpha").symbol
+    specs[i] = dataclasses.replace(specs[i], expr=sp.Piecewise((x, x > 0), (2 * alpha * (sp.exp(x) - 1), True)))
+    rc = G.run(check=True, out_dir=out, targets=[G.activation_target(specs)])
+    text = capsys.readouterr().out
+    assert rc == 1
+    assert "STALE" in text and "symdl generate" in text
+    assert text.count("\n-") > 0 and "elu" in text  # a unified diff of the change
+    assert (out / "activations.py").read_text() == (GEN / "activations.py").read_text()  # check writes nothing
+
+
+def test_a_hand_edit_is_detected(tmp_path, capsys):
+    out = _copy(tmp_path)
+    f = out / "activations.py"
+    f.write_text(f.read_text().replace("out[i] = y_", "out[i] = -y_", 1))
+    rc = G.run(check=True, out_dir=out, targets=[G.activation_target(S.all_specs("activation"))])
+    assert rc == 1
+    assert "-y_" in capsys.readouterr().out
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    f = tmp_path / "a.py"
+    f.write_text("old\n")
+
+    def boom(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        G.atomic_write(f, "new\n" * 1000)
+    assert f.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+USER_SPECS = '''
+import sympy as sp
+from symdl.specs import Activation, Param, x
+from symdl.specs.functions import sigmoid
+
+k = sp.Symbol("k", positive=True)
+SPECS = [
+    Activation("scaled_silu", x / (1 + sp.exp(-k * x)), stable=x * sigmoid(k * x),
+               params=(Param("k", 2.0, positive=True),), doc="x·σ(kx)"),
+    Activation("cube_tanh", sp.tanh(x) ** 3, doc="tanh(x)^3"),
+]
+'''
+
+
+def _symdl(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "symdl", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_user_spec_file_renders_importable_checked_kernels(tmp_path):
+    spec_file = tmp_path / "my_specs.py"
+    spec_file.write_text(USER_SPECS)
+    out = tmp_path / "kernels"
+    r = _symdl("generate", "--spec-file", str(spec_file), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    r = _symdl("generate", "--check", "--spec-file", str(spec_file), "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lib = symdl.load_kernels(out)
+    assert sorted(lib.names()) == ["cube_tanh", "scaled_silu"]
+    from symdl.codegen.generate import load_spec_file
+    from symdl.testing import check_activation
+    for spec in load_spec_file(spec_file):
+        for params in ({}, {"k": 0.5} if spec.params else {}):
+            reports = check_activation(spec, lib.kernel(spec.name, **params), params=params)
+            assert not [r for r in reports if r.failures], [str(r) for r in reports]
+    with pytest.raises(symdl.UnknownNameError, match="cube_tanh"):
+        lib.kernel("cube_tahn")
+
+
+def test_bad_spec_file_gives_a_clear_error(tmp_path):
+    f = tmp_path / "empty.py"
+    f.write_text("x = 1\n")
+    r = _symdl("generate", "--spec-file", str(f), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "defines no symdl.specs.Activation" in r.stderr
+    r = _symdl("generate", "--spec-file", str(tmp_path / "missing.py"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = _symdl("generate", "--spec-file", str(f))
+    assert r.returncode == 2 and "--out" in r.stderr
+
+
+def test_generate_rejects_unknown_names():
+    r = _symdl("generate", "--check", "gelux")
+    assert r.returncode == 2 and "gelu" in r.stderr
+
+
+def test_kernels_run_without_jit_for_coverage():
+    """Every generated kernel (serial, float64) once as plain Python, against
+    the compiled result."""
+    code = r'''
+import json, numpy as np, symdl.generated.activations as A
+x = np.array([-800., -3., -1.5, -0.25, -1e-9, 0., 1e-9, 0.3, 1., 2.5, 6., 30., np.inf, -np.inf, np.nan])
+g = np.linspace(0.5, 1.5, x.size)
+res = {}
+for name, meta in A.SPECS.items():
+    for variant, key in meta["variants"]:
+        scal = [p["default"] for p in meta["params"] if p["kind"] == "real" and not p["learnable"]]
+        learn = [np.array([p["default"]]) for p in meta["params"] if p["learnable"]]
+        noise = [np.full(x.size, 0.2)] if meta["noise"] else []
+        fwd = getattr(A, key + "_forward_f64")
+        bwd = getattr(A, key + "_forward_backward_f64")
+        y, dx = np.empty_like(x), np.empty_like(x)
+        if learn:
+            fwd(x, *noise, *scal, *learn, 4, y)
+            y2 = np.empty_like(x); part = np.zeros((4, len(learn)))
+            bwd(x, *noise, g, *scal, *learn, 4, y2, dx, part)
+        else:
+            fwd(x, *noise, *scal, y)
+            y2 = np.empty_like(x)
+            bwd(x, *noise, g, *scal, y2, dx)
+        res[key] = [y.tolist(), dx.tolist()]
+print(json.dumps(res))
+'''
+    import json
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    nojit = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert nojit.returncode == 0, nojit.stderr[-3000:]
+    jit = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert jit.returncode == 0, jit.stderr[-3000:]
+    a, b = json.loads(nojit.stdout), json.loads(jit.stdout)
+    assert a.keys() == b.keys() and len(a) >= 40
+    for key in a:
+        np.testing.assert_allclose(np.array(a[key], float), np.array(b[key], float), rtol=1e-13, atol=1e-300,
+                                   err_msg=key)

@@ -1,0 +1,208 @@
+"""The kernel bundles: API, bad input, shapes, dtypes, out=, variants."""
+import numpy as np
+import pytest
+
+import symdl
+from symdl.runtime import elementwise as E
+
+RNG = np.random.default_rng(3)
+
+
+def test_names_lists_every_activation():
+    names = symdl.names()
+    assert "relu" in names and "gelu" in names and len(names) == 39
+    assert symdl.names("activation") == names
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(symdl.UnknownNameError) as e:
+        symdl.kernel("gleu")
+    assert "gelu" in str(e.value)
+    with pytest.raises(KeyError):
+        symdl.kernel("leaky_rleu")
+    with pytest.raises(symdl.UnknownNameError, match="family"):
+        symdl.names("activations")
+
+
+def test_unknown_or_illtyped_parameter():
+    with pytest.raises(symdl.ParameterError, match="negative_slope"):
+        symdl.kernel("leaky_relu", slope=0.1)
+    with pytest.raises(symdl.ParameterError, match="real number"):
+        symdl.kernel("elu", alpha="big")
+    with pytest.raises(symdl.ParameterError, match="not one of"):
+        symdl.kernel("gelu", approximate="erf")
+    with pytest.raises(symdl.ParameterError, match="> 0"):
+        symdl.kernel("softplus", beta=-1.0)
+    with pytest.raises(symdl.ParameterError, match="nonzero"):
+        symdl.kernel("celu", alpha=0.0)
+    with pytest.raises(symdl.ParameterError):
+        symdl.kernel("relu", alpha=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_in_equals_dtype_out(dtype):
+    x = RNG.normal(size=100).astype(dtype)
+    k = symdl.kernel("gelu")
+    assert k.forward(x).dtype == dtype
+    assert k.backward(x, np.ones_like(x)).dtype == dtype
+    y, dx = k.forward_backward(x, np.ones_like(x))
+    assert y.dtype == dtype and dx.dtype == dtype
+
+
+def test_integer_arrays_become_float64_and_others_are_rejected():
+    k = symdl.kernel("relu")
+    y = k.forward(np.array([-2, 0, 3]))
+    assert y.dtype == np.float64 and y.tolist() == [0.0, 0.0, 3.0]
+    for bad in (np.array([1 + 2j]), np.array(["a"]), np.array([True]), np.array([1.0], np.float16)):
+        with pytest.raises(TypeError, match="dtype"):
+            k.forward(bad)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (2, 3, 5), (0,), (4, 0, 2)])
+def test_any_shape(shape):
+    x = RNG.normal(size=shape)
+    k = symdl.kernel("silu")
+    y = k.forward(x)
+    assert y.shape == np.shape(x)
+    flat = k.forward(np.ravel(x))
+    np.testing.assert_array_equal(np.ravel(y), flat)
+    assert k.backward(x, np.ones(shape)).shape == np.shape(x)
+
+
+def test_non_contiguous_inputs():
+    x = RNG.normal(size=(6, 8))
+    k = symdl.kernel("tanh")
+    for view in (x.T, x[:, ::2], x[::-1]):
+        np.testing.assert_array_equal(k.forward(view), k.forward(np.ascontiguousarray(view)))
+        g = np.ones_like(view)
+        np.testing.assert_array_equal(k.backward(view, g), k.backward(np.ascontiguousarray(view), g))
+
+
+def test_out_buffers_are_used_and_checked():
+    x = RNG.normal(size=(5, 4))
+    k = symdl.kernel("elu", alpha=0.5)
+    out = np.empty_like(x)
+    assert k.forward(x, out=out) is out
+    np.testing.assert_array_equal(out, k.forward(x))
+    o1, o2 = np.empty_like(x), np.empty_like(x)
+    y, dx = k.forward_backward(x, np.ones_like(x), out=(o1, o2))
+    assert y is o1 and dx is o2
+    with pytest.raises(symdl.ShapeError, match=r"\(4, 5\).*\(5, 4\)"):
+        k.forward(x, out=np.empty((4, 5)))
+    with pytest.raises(symdl.ShapeError, match="float32.*float64"):
+        k.forward(x, out=np.empty((5, 4), np.float32))
+    with pytest.raises(symdl.ShapeError, match="contiguous"):
+        k.forward(x, out=np.empty((4, 5)).T)
+
+
+def test_grad_shape_mismatch_names_both():
+    k = symdl.kernel("relu")
+    with pytest.raises(symdl.ShapeError, match=r"\(3,\).*\(4,\)"):
+        k.backward(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("name,params", [("gelu", {"approximate": "tanh"}), ("mish", {}),
+                                         ("prelu", {"weight": 0.1}), ("swish", {"beta": 0.7}),
+                                         ("softplus", {"threshold": 20.0}), ("tanhshrink", {})])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_equals_separate(name, params, dtype):
+    x = RNG.normal(0, 3, 1000).astype(dtype)
+    g = RNG.normal(size=1000).astype(dtype)
+    k = symdl.kernel(name, **params)
+    fused = k.forward_backward(x, g)
+    y = k.forward(x)
+    b = k.backward(x, g)
+    b = b if isinstance(b, tuple) else (b,)
+    # CSE over forward and backward together may round differently, within the
+    # documented accuracy bounds of each dtype
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(fused[0], y, **tol)
+    for f, s in zip(fused[1:], b):
+        np.testing.assert_allclose(f, s, **tol)
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "prelu", "sigmoid"])
+def test_parallel_variant_equals_serial(name, monkeypatch):
+    x = RNG.normal(0, 3, 5000)
+    g = RNG.normal(size=5000)
+    k = symdl.kernel(name)
+    serial = (k.forward(x), k.backward(x, g))
+    monkeypatch.setattr(E, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(E, "BLOCK", 128)
+    k2 = symdl.kernel(name)
+    par = (k2.forward(x), k2.backward(x, g))
+    np.testing.assert_array_equal(serial[0], par[0])
+    if isinstance(serial[1], tuple):
+        np.testing.assert_array_equal(serial[1][0], par[1][0])
+        np.testing.assert_allclose(serial[1][1], par[1][1], rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(serial[1], par[1])
+
+
+def _fd_param(name, pname, value, x, g, h=1e-6):
+    up = symdl.kernel(name, **{pname: value + h}).forward(x)
+    dn = symdl.kernel(name, **{pname: value - h}).forward(x)
+    return np.sum(g * (up - dn) / (2 * h))
+
+
+@pytest.mark.parametrize("name,pname,value", [("prelu", "weight", 0.25), ("prelu", "weight", -0.7),
+                                              ("swish", "beta", 1.0), ("swish", "beta", 1.702),
+                                              ("swish", "beta", -0.4)])
+def test_learnable_gradient_against_finite_differences(name, pname, value):
+    x = RNG.normal(0, 2, 2000)
+    g = RNG.normal(size=2000)
+    dx, dp = symdl.kernel(name, **{pname: value}).backward(x, g)
+    assert np.ndim(dp) == 0
+    np.testing.assert_allclose(dp, _fd_param(name, pname, value, x, g), rtol=1e-6)
+    # and d/dx against finite differences too
+    h = 1e-6
+    k = symdl.kernel(name, **{pname: value})
+    fd = (k.forward(x + h) - k.forward(x - h)) / (2 * h) * g
+    mask = np.abs(x) > 1e-3  # away from prelu's kink
+    np.testing.assert_allclose(dx[mask], fd[mask], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (2, 3, 4, 4)])
+def test_prelu_per_channel_weight(shape):
+    x = RNG.normal(size=shape)
+    g = RNG.normal(size=shape)
+    w = np.array([0.1, -0.3, 0.25])
+    k = symdl.kernel("prelu", weight=w)
+    wb = w.reshape((1, 3) + (1,) * (len(shape) - 2))
+    np.testing.assert_allclose(k.forward(x), np.where(x > 0, x, wb * x), rtol=1e-15)
+    dx, dw = k.backward(x, g)
+    np.testing.assert_allclose(dx, np.where(x > 0, g, wb * g), rtol=1e-15)
+    axes = tuple(i for i in range(len(shape)) if i != 1)
+    np.testing.assert_allclose(dw, np.sum(np.where(x > 0, 0, x) * g, axis=axes), rtol=1e-12)
+    assert dw.shape == (3,)
+    with pytest.raises(symdl.ParameterError, match="channels"):
+        k.forward(np.zeros((2, 4)))
+
+
+def test_rrelu_training_and_eval():
+    k = symdl.kernel("rrelu")
+    x = RNG.normal(size=1000)
+    noise = k.sample_noise(x.shape, np.random.default_rng(0))
+    assert noise.min() >= 1 / 8 and noise.max() <= 1 / 3
+    y = k.forward(x, noise=noise)
+    np.testing.assert_array_equal(y, np.where(x > 0, x, noise * x))
+    np.testing.assert_array_equal(k.backward(x, np.ones_like(x), noise=noise), np.where(x > 0, 1, noise))
+    ev = k.forward(x)
+    np.testing.assert_allclose(ev, np.where(x > 0, x, (1 / 8 + 1 / 3) / 2 * x), rtol=1e-15)
+    with pytest.raises(symdl.ParameterError):
+        symdl.kernel("relu").forward(x, noise=noise)
+
+
+def test_repr_and_scalar_grad():
+    k = symdl.kernel("leaky_relu", negative_slope=0.2)
+    assert "leaky_relu" in repr(k) and "0.2" in repr(k)
+    np.testing.assert_allclose(k.backward(np.array([-1.0, 2.0]), 3.0), [0.6, 3.0], rtol=1e-15)
+
+
+def test_runtime_does_not_import_sympy():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, symdl; k = symdl.kernel('gelu'); k.forward(np.ones(3)); "
+            "symdl.names(); print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
