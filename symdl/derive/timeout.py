@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 
 
 class TimeLimit(Exception):
@@ -21,6 +22,12 @@ def time_limit(seconds: float):
     def handler(signum, frame):
         raise TimeLimit(f"gave up after {seconds:g} s")
 
+    start = time.monotonic()
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer_left and outer_left < seconds:
+        seconds = outer_left  # an enclosing limit is sooner: keep it, and its handler fires
+        yield
+        return
     old = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -28,3 +35,6 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer_left:  # restore the enclosing limit, minus the time spent here
+            left = outer_left - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))

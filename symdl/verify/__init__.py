@@ -1,0 +1,225 @@
+r"""``symdl verify``: check the formulas in a student's notes.
+
+>>> verify_claim(r"\tanh(x) = \frac{2}{1+e^{-2x}} - 1").status
+'holds'
+
+Public API:
+  verify_claim(text, *, assume="", sympy_syntax=False, timeout=10.0) -> Verdict
+  verify_spec(name, *, forward=None, derivative=None, ...) -> list[Verdict]
+  verify_file(path, *, timeout=10.0) -> list[Verdict]
+"""
+from __future__ import annotations
+
+import re
+import time
+import traceback
+
+from .check import (HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, ClaimTimeout, Verdict, decide,
+                    time_limit)
+from .lexer import ParseError
+from .nodes import Node, render
+
+__all__ = ["verify_claim", "verify_spec", "verify_file", "Verdict", "ParseError",
+           "HOLDS", "HOLDS_NUM", "REFUTED", "UNDECIDED", "parse_claim"]
+
+
+def _spec_names() -> dict:
+    import symdl.specs as S
+    from .latex_parser import normalize_name
+
+    return {normalize_name(s.name): s.name for s in S.all_specs()}
+
+
+def parse_claim(text: str, *, assume="", sympy_syntax=False, functions=None, expression=False):
+    """(ast, Assumptions); raises ParseError.  Never evaluates the text."""
+    from .build import parse_assume
+
+    a = parse_assume(assume)
+    kw = dict(e_symbol=a.e_symbol, functions=functions, spec_names=_spec_names(),
+              expression=expression)
+    if sympy_syntax:
+        from .sympy_parser import parse_sympy
+        return parse_sympy(text, **kw), a
+    from .latex_parser import parse_latex_claim
+    return parse_latex_claim(text, **kw), a
+
+
+def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Verdict:
+    v = v or Verdict(UNDECIDED, claim=text)
+    v.status = UNDECIDED
+    v.reason = f"cannot parse: {err.message}"
+    v.parse_error = {"message": err.message, "column": err.pos + 1, "caret": err.caret(),
+                     "text": err.text}
+    return v
+
+
+def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
+    """Parse (via make_ast) and decide under one time limit; never raises."""
+    from .build import BuildError
+
+    t0 = time.monotonic()
+    v = Verdict(UNDECIDED, claim=text)
+    try:
+        with time_limit(timeout) as lim:
+            try:
+                ast, assume = make_ast()
+            except ParseError as err:
+                _parse_error_verdict(text, err, v)
+            else:
+                v.reading = render(ast)
+                try:
+                    got = decide(ast, assume, timeout=max(timeout - (time.monotonic() - t0), 0.05),
+                                 variants=variants)
+                    got.claim, got.reading = text, v.reading
+                    v = got
+                except BuildError as err:
+                    v.status = UNDECIDED
+                    v.reason = f"cannot interpret: {err.message}"
+                except ParseError as err:
+                    _parse_error_verdict(text, err, v)
+        if lim.expired:
+            v.status = UNDECIDED
+            v.reason = f"time limit of {timeout:g} s reached"
+            v.counterexample = None
+    except ClaimTimeout:   # a timer that fired while a limit was being left
+        v.status, v.reason = UNDECIDED, f"time limit of {timeout:g} s reached"
+        v.counterexample = None
+    except RecursionError:
+        v.status, v.reason = UNDECIDED, "internal error: expression nested too deeply"
+    except MemoryError:
+        v.status, v.reason = UNDECIDED, "internal error: out of memory"
+    except Exception as err:  # no claim crashes the tool
+        v.status = UNDECIDED
+        v.reason = f"internal error: {type(err).__name__}: {err}"
+        v.notes.append(traceback.format_exc(limit=3).strip().splitlines()[-1])
+    v.elapsed = time.monotonic() - t0
+    return v
+
+
+def verify_claim(text: str, *, assume: str = "", sympy_syntax: bool = False,
+                 timeout: float = 10.0, spec: str | None = None, variant: dict | None = None) -> Verdict:
+    """Check one claim.  ``spec`` binds the letter f to a registered spec."""
+    functions = {"f": spec} if spec else None
+
+    def make():
+        if spec:
+            import symdl.specs as S
+            S.get(spec)
+        return parse_claim(text, assume=assume, sympy_syntax=sympy_syntax, functions=functions)
+
+    return _run(text, make, timeout, variants={spec: variant} if spec and variant else None)
+
+
+def verify_spec(name: str, *, forward: str | None = None, derivative: str | None = None,
+                assume: str = "", sympy_syntax: bool = False, timeout: float = 10.0,
+                variant: dict | None = None) -> list:
+    """Check a claimed forward formula and/or derivative against spec ``name``.
+
+    Each text is either an expression (compared with f(x) or f'(x)) or an
+    equation in which f names the spec (``f'(x) = f(x)(1-f(x))``)."""
+    import symdl.specs as S
+
+    S.get(name)  # UnknownNameError with close matches
+    out = []
+    for order, text in ((0, forward), (1, derivative)):
+        if text is None:
+            continue
+
+        def make(text=text, order=order):
+            functions = {"f": name}
+            try:
+                return parse_claim(text, assume=assume, sympy_syntax=sympy_syntax,
+                                   functions=functions)
+            except ParseError as err:
+                if "expected '='" not in err.message:
+                    raise
+            expr, a = parse_claim(text, assume=assume, sympy_syntax=sympy_syntax,
+                                  functions=functions, expression=True)
+            lhs = Node("spec", name, order, [Node("sym", "x", False)])
+            return Node("claim", [lhs, expr]), a
+
+        label = f"{name}{chr(39) * order}(x) = {text}" if "=" not in text else text
+        v = _run(text, make, timeout, variants={name: variant} if variant else None)
+        v.claim = label
+        out.append(v)
+    return out
+
+
+# ---- notes files ---------------------------------------------------------------------------
+_MARK = re.compile(r"%\s*verify\b(.*)$", re.M)
+
+
+def extract_claims(text: str) -> list:
+    """[(line, claim, assume)] from marked display equations and ```verify blocks."""
+    lines = text.splitlines()
+    out = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        s = line.strip()
+        if s.startswith("```") and s[3:].strip().lower().startswith("verify"):
+            block_assume = _assume_of(s[3:].strip()[6:])
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                body = lines[i].strip()
+                if body and not body.startswith(("#", "%")):
+                    m = _MARK.search(body)
+                    assume = block_assume
+                    if m:
+                        body = body[:m.start()].strip()
+                        assume = _assume_of(m.group(1)) or assume
+                    out.append((i + 1, _strip_math(body), assume))
+                elif body.startswith("%") and "assume" in body:
+                    block_assume = _assume_of(body.lstrip("%").strip())
+                i += 1
+            i += 1
+            continue
+        # display math: $$ ... $$ or \[ ... \] (possibly several lines)
+        for open_, close in (("$$", "$$"), ("\\[", "\\]")):
+            if s.startswith(open_):
+                start = i
+                buf = [line.split(open_, 1)[1]]
+                j = i
+                while close not in buf[-1] and j + 1 < len(lines):
+                    j += 1
+                    buf.append(lines[j])
+                joined = "\n".join(buf)
+                body, _, after = joined.partition(close)
+                mark = _MARK.search(after) or _MARK.search(body) or (
+                    _MARK.search(lines[start - 1]) if start > 0 and lines[start - 1].strip().startswith("%") else None)
+                if mark:
+                    m_in = _MARK.search(body)
+                    if m_in:
+                        body = body[:m_in.start()] + body[m_in.end():]
+                    body = "\n".join(b for b in body.split("\n") if not b.strip().startswith("%"))
+                    out.append((start + 1, body.strip(), _assume_of(mark.group(1))))
+                i = j
+                break
+        i += 1
+    return out
+
+
+def _assume_of(rest: str) -> str:
+    rest = rest.strip()
+    m = re.match(r"(?:assume|assuming)\s*[:=]?\s*(.*)$", rest)
+    return m.group(1).strip() if m else ""
+
+
+def _strip_math(body: str) -> str:
+    b = body.strip()
+    for o, c in (("$$", "$$"), ("\\[", "\\]"), ("$", "$")):
+        if b.startswith(o) and b.endswith(c) and len(b) >= len(o) + len(c):
+            return b[len(o):len(b) - len(c)].strip()
+    return b
+
+
+def verify_file(path, *, timeout: float = 10.0, sympy_syntax: bool = False) -> list:
+    """Verdicts for every marked claim of a notes file, with ``location`` file:line."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    out = []
+    for line, claim, assume in extract_claims(text):
+        v = verify_claim(claim, assume=assume, timeout=timeout, sympy_syntax=sympy_syntax)
+        v.location = f"{path}:{line}"
+        out.append(v)
+    return out
