@@ -5,28 +5,38 @@ import importlib
 
 from symdl.errors import UnknownNameError
 
-#: family -> generated module holding its kernels and SPECS table
-MODULES = {"activation": "symdl.generated.activations"}
+#: family -> (generated module holding its kernels and SPECS table,
+#:            "module:function" that builds a bundle from (name, meta, module, **params))
+FAMILIES = {
+    "activation": ("symdl.generated.activations", "symdl.runtime.elementwise:make_bundle"),
+}
+MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}
 
 
 def _table(family: str) -> tuple[dict, object]:
     if family not in _tables:
-        mod = importlib.import_module(MODULES[family])
-        _tables[family] = (mod.SPECS, mod)
+        mod = importlib.import_module(FAMILIES[family][0])
+        table = {n: m for n, m in mod.SPECS.items() if m.get("family", family) == family}
+        _tables[family] = (table, mod)
     return _tables[family]
+
+
+def _factory(family: str):
+    modname, fn = FAMILIES[family][1].split(":")
+    return getattr(importlib.import_module(modname), fn)
 
 
 def names(family: str | None = None) -> list[str]:
     """Names of every spec with generated kernels (optionally of one family)."""
-    if family is not None and family not in MODULES:
-        raise UnknownNameError("family", family, MODULES)
-    fams = [family] if family else list(MODULES)
+    if family is not None and family not in FAMILIES:
+        raise UnknownNameError("family", family, FAMILIES)
+    fams = [family] if family else list(FAMILIES)
     return [n for f in fams for n in _table(f)[0]]
 
 
 def metadata(name: str) -> tuple[dict, object]:
-    for fam in MODULES:
+    for fam in FAMILIES:
         table, mod = _table(fam)
         if name in table:
             return table[name], mod
@@ -39,10 +49,8 @@ def kernel(name: str, **params):
     >>> k = kernel("elu", alpha=0.5)
     >>> y = k.forward(x); dx = k.backward(x, grad)
     """
-    from symdl.runtime.elementwise import Elementwise
-
     meta, mod = metadata(name)
-    return Elementwise(name, meta, mod, **params)
+    return _factory(meta["family"])(name, meta, mod, **params)
 
 
 class KernelLibrary:
@@ -56,11 +64,10 @@ class KernelLibrary:
         return list(self.SPECS)
 
     def kernel(self, name, **params):
-        from symdl.runtime.elementwise import Elementwise
-
         if name not in self.SPECS:
             raise UnknownNameError("spec", name, self.SPECS)
-        return Elementwise(name, self.SPECS[name], self.module, **params)
+        meta = self.SPECS[name]
+        return _factory(meta.get("family", "activation"))(name, meta, self.module, **params)
 
 
 def load_kernels(path) -> KernelLibrary:

@@ -215,6 +215,11 @@ class Elementwise:
         return (*outs, *grads)
 
 
+def make_bundle(name: str, meta: dict, module, **params) -> Elementwise:
+    """The registry's factory for the activation family."""
+    return Elementwise(name, meta, module, **params)
+
+
 def _eval_rrelu(bundle):
     from symdl.registry import kernel
     return kernel("leaky_relu", negative_slope=bundle._eval_slope())
