@@ -1,0 +1,256 @@
+"""Bit casts between floats and same-width integers, for Numba and for Python.
+
+``f64_to_bits`` / ``bits_to_f64`` (float64 <-> int64) and ``f32_to_bits`` /
+``bits_to_f32`` (float32 <-> int32) reinterpret the bits of a value; they do
+no arithmetic.  In ``@njit`` code they compile to a single LLVM ``bitcast``
+(through ``@intrinsic``), which vectorizes; called from plain Python (e.g. a
+generated kernel's ``.py_func`` under coverage) they use ``struct``.
+
+Two more hardware-level primitives live here because generated code needs
+them and they are not maths either: ``fma(a, b, c)`` (one ``llvm.fma`` when the
+target CPU has FMA, else ``a*b + c``) and ``always_inline()`` (marks the
+calling ``@njit`` function ``alwaysinline`` for LLVM so that callers' loops
+inline and vectorize it).
+
+``bits_to_f64`` accepts any integer (it is truncated/extended to 64 bits);
+``bits_to_f32`` accepts any integer and keeps the low 32 bits, so integer
+arithmetic that Numba widened to int64 can be passed straight in.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload
+
+__all__ = ["f64_to_bits", "bits_to_f64", "f32_to_bits", "bits_to_f32", "fma", "HAS_FMA",
+           "always_inline"]
+
+_M64 = (1 << 64) - 1
+_M32 = (1 << 32) - 1
+
+
+# --------------------------------------------------------------------------
+# Pure-Python versions (what ``.py_func`` and plain Python calls run)
+# --------------------------------------------------------------------------
+
+def f64_to_bits(x):
+    """The IEEE-754 bits of float64 ``x`` as a signed 64-bit integer.
+
+    (A Python int in plain Python, so that following integer arithmetic does
+    not wrap or warn; ``bits_to_*`` take the value modulo 2**width, which is
+    what Numba's int64 arithmetic computes.)"""
+    return struct.unpack("<q", struct.pack("<d", float(x)))[0]
+
+
+def bits_to_f64(i):
+    """The float64 whose bits are the low 64 bits of integer ``i``."""
+    return np.float64(struct.unpack("<d", struct.pack("<Q", int(i) & _M64))[0])
+
+
+def f32_to_bits(x):
+    """The IEEE-754 bits of float32 ``x`` as a signed 32-bit integer."""
+    return struct.unpack("<i", np.float32(x).tobytes())[0]
+
+
+def bits_to_f32(i):
+    """The float32 whose bits are the low 32 bits of integer ``i``."""
+    return np.frombuffer(struct.pack("<I", int(i) & _M32), dtype="<f4")[0]
+
+
+# --------------------------------------------------------------------------
+# Numba intrinsics (one bitcast each, plus an integer width adjustment)
+# --------------------------------------------------------------------------
+
+@intrinsic
+def _f64_to_bits(typingctx, x):
+    if x != types.float64:
+        raise TypingError("f64_to_bits expects float64")
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return sig, codegen
+
+
+@intrinsic
+def _bits_to_f64(typingctx, i):
+    if not isinstance(i, types.Integer):
+        raise TypingError("bits_to_f64 expects an integer")
+    sig = types.float64(i)
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        w = signature.args[0].bitwidth
+        if w < 64:
+            v = (builder.sext if signature.args[0].signed else builder.zext)(v, ir.IntType(64))
+        elif w > 64:  # pragma: no cover - Numba has no wider ints
+            v = builder.trunc(v, ir.IntType(64))
+        return builder.bitcast(v, ir.DoubleType())
+    return sig, codegen
+
+
+@intrinsic
+def _f32_to_bits(typingctx, x):
+    if x != types.float32:
+        raise TypingError("f32_to_bits expects float32")
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return sig, codegen
+
+
+@intrinsic
+def _bits_to_f32(typingctx, i):
+    if not isinstance(i, types.Integer):
+        raise TypingError("bits_to_f32 expects an integer")
+    sig = types.float32(i)
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        w = signature.args[0].bitwidth
+        if w > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        elif w < 32:
+            v = (builder.sext if signature.args[0].signed else builder.zext)(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+    return sig, codegen
+
+
+@overload(f64_to_bits)
+def _ol_f64_to_bits(x):
+    if x == types.float64:
+        return lambda x: _f64_to_bits(x)
+
+
+@overload(bits_to_f64)
+def _ol_bits_to_f64(i):
+    if isinstance(i, types.Integer):
+        return lambda i: _bits_to_f64(i)
+
+
+@overload(f32_to_bits)
+def _ol_f32_to_bits(x):
+    if x == types.float32:
+        return lambda x: _f32_to_bits(x)
+
+
+@overload(bits_to_f32)
+def _ol_bits_to_f32(i):
+    if isinstance(i, types.Integer):
+        return lambda i: _bits_to_f32(i)
+
+
+# --------------------------------------------------------------------------
+# Inlining hint
+# --------------------------------------------------------------------------
+
+def always_inline():
+    """Mark the calling ``@njit`` function ``alwaysinline`` for LLVM.
+
+    Call it as the first statement of a small scalar function that must be
+    inlined into its callers' loops (so that those loops can vectorize even
+    when the function is larger than LLVM's inlining threshold).  It emits no
+    code.  In plain Python it does nothing.
+    """
+    return None
+
+
+@intrinsic
+def _always_inline(typingctx):
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):
+        attrs = builder.function.attributes
+        if "noinline" in attrs:  # pragma: no cover - Numba does not set it
+            attrs.remove("noinline")
+        attrs.add("alwaysinline")
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@overload(always_inline, inline="always")
+def _ol_always_inline():
+    return lambda: _always_inline()
+
+
+# --------------------------------------------------------------------------
+# Fused multiply-add (one rounding), when the target CPU has it
+# --------------------------------------------------------------------------
+
+def _target_has_fma() -> bool:
+    """Whether Numba's target CPU has hardware FMA (host unless overridden)."""
+    from numba.core import config
+    import llvmlite.binding as llb
+    if config.CPU_FEATURES is not None:
+        feats = config.CPU_FEATURES
+    elif config.CPU_NAME in (None, "host"):
+        feats = llb.get_host_cpu_features().flatten()
+    else:  # a named generic target: assume nothing
+        feats = ""
+    return "+fma" in feats.split(",")
+
+
+#: True when ``fma`` compiles to a fused multiply-add instruction; otherwise
+#: it is ``a*b + c`` with two roundings (never a libm call, which would not
+#: vectorize).  The pure-Python ``fma`` follows the same choice, so the
+#: ``py_func`` path of generated code gives the same bits as the compiled one.
+HAS_FMA = _target_has_fma()
+
+
+def _round_to_f32(q):
+    """Fraction -> nearest float32 (ties to even), via round-to-odd double."""
+    from fractions import Fraction
+    d = float(q)
+    if Fraction(d) != q:
+        if abs(Fraction(d)) > abs(q):
+            d = float(np.nextafter(d, 0.0))
+        d = struct.unpack("<d", struct.pack("<q", struct.unpack("<q", struct.pack("<d", d))[0] | 1))[0]
+    return np.float32(d)
+
+
+def fma(a, b, c):
+    """a*b + c rounded once (if ``HAS_FMA``), in the dtype of ``a``."""
+    from fractions import Fraction
+    is32 = isinstance(a, np.float32)
+    t = np.float32 if is32 else np.float64
+    a, b, c = t(a), t(b), t(c)
+    if not HAS_FMA:
+        return t(a * b + c)
+    if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c)):
+        with np.errstate(all="ignore"):
+            return t(a * b + c)
+    q = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    if q == 0:  # exact zero: sign as IEEE (a*b + c with round-to-nearest)
+        with np.errstate(all="ignore"):
+            return t(a * b + c)
+    try:
+        with np.errstate(over="ignore"):
+            return _round_to_f32(q) if is32 else np.float64(float(q))
+    except OverflowError:
+        return t(np.inf if q > 0 else -np.inf)
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    if not (isinstance(a, types.Float) and a == b == c):
+        raise TypingError("fma expects three floats of one type")
+    sig = a(a, a, a)
+    use = HAS_FMA
+
+    def codegen(context, builder, signature, args):
+        x, y, z = args
+        if use:
+            return builder.fma(x, y, z)
+        return builder.fadd(builder.fmul(x, y), z)
+    return sig, codegen
+
+
+@overload(fma)
+def _ol_fma(a, b, c):
+    if isinstance(a, types.Float) and a == b == c:
+        return lambda a, b, c: _fma(a, b, c)
