@@ -192,10 +192,10 @@ ACTIVATIONS = (
         doc="relu6(x + 3)/6; derivative 0 at ±3 (torch).",
     ),
     Activation(
-        "hardswish", Piecewise((0, x < -3), (x * (x + 3) / 6, x <= 3), (x, True)),
-        kinks=(-3, 3), kink_derivative={-3: R(-1, 2), 3: R(3, 2)}, source="torch",
-        torch="hardswish",
-        doc="x·relu6(x + 3)/6; torch's backward gives −1/2 at −3 and 3/2 at 3.",
+        "hardswish", Piecewise((0, x <= -3), (x * (x + 3) / 6, x < 3), (x, True)),
+        kinks=(-3, 3), kink_derivative={-3: 0, 3: 1}, source="torch", torch="hardswish",
+        doc="x·relu6(x + 3)/6; derivative 0 at −3 and 1 at 3, as torch 2.13's backward "
+            "(torch before ~2.7 gave −1/2 and 3/2).",
     ),
     Activation(
         "softshrink", Piecewise((x - lambd_, x > lambd_), (x + lambd_, x < -lambd_), (0, True)),
