@@ -29,16 +29,25 @@ def environment() -> jinja2.Environment:
                               keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
-def generator_hash(extra: str = "") -> str:
-    """Hash of the code that turns specs into source (derive, codegen,
-    primitives, templates): a change there makes every generated file stale."""
+#: The files whose content shapes generated/activations.py (besides the specs,
+#: hashed one by one): a change to any of them makes the file stale.
+ACTIVATION_GENERATOR_FILES = (
+    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py",
+    "codegen/printer.py", "codegen/render.py", "codegen/header.py",
+    "specs/functions.py", "specs/base.py", "runtime/eft.py",
+)
+
+
+def generator_hash(extra: str = "", files=ACTIVATION_GENERATOR_FILES,
+                   templates=("activations.py.j2",)) -> str:
+    """Hash of the code that turns specs into this module's source."""
     h = hashlib.sha256(extra.encode())
-    files = sorted((PACKAGE_ROOT / "derive").glob("*.py")) + sorted((PACKAGE_ROOT / "codegen").glob("*.py"))
-    files += [PACKAGE_ROOT / "specs" / "functions.py", PACKAGE_ROOT / "specs" / "base.py"]
-    files += sorted(templates_dir().glob("*.j2"))
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
+    for rel in files:
+        h.update(rel.encode())
+        h.update((PACKAGE_ROOT / rel).read_bytes())
+    for t in templates:
+        h.update(t.encode())
+        h.update((templates_dir() / t).read_bytes())
     return h.hexdigest()[:16]
 
 
