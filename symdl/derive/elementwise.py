@@ -19,6 +19,11 @@ from symdl.specs.functions import to_definition
 from .rules import cost, stabilize
 from .timeout import TimeLimit, time_limit
 
+#: Wall-clock guard for SymPy's simplify/limit.  It is a runaway guard only:
+#: the slowest call takes ~2 s on a quiet machine, and a guard that fires under
+#: load would make the generated code depend on the machine's load.
+GUARD_SECONDS = 120.0
+
 #: Taylor branches are truncated once a term is below this fraction of the value.
 SERIES_TOL = sp.Rational(1, 2**60)
 
@@ -82,7 +87,7 @@ def series_branch(expr, x, x0, radius):
     return sp.horner(s, x) if x0 == 0 else s
 
 
-def simplify_stable(expr, trace=None, seconds=10.0):
+def simplify_stable(expr, trace=None, seconds=GUARD_SECONDS):
     """Stabilize, then keep SymPy's ``simplify`` of the result only if it
     lowers the cost (fewer operations, no new hazard) and is still stable."""
     expr = stabilize(expr, trace=trace)
@@ -133,7 +138,7 @@ def _limit_once(expr, x, direction, seconds):
     return lim
 
 
-def _limit(expr, x, direction, seconds=8.0):
+def _limit(expr, x, direction, seconds=GUARD_SECONDS):
     """lim expr as x -> direction, in closed form in the params, or None.
 
     When the limit depends on the sign of a real parameter (swish's beta), it
