@@ -19,7 +19,7 @@ def _cmd_list(args) -> int:
         meta, _ = metadata(n)
         rows.append({"name": n, "family": meta["family"], "torch": meta["torch"],
                      "params": {p["name"]: p["default"] for p in meta["params"]},
-                     "learnable": [p["name"] for p in meta["params"] if p["learnable"]],
+                     "learnable": [p["name"] for p in meta["params"] if p.get("learnable")],
                      "doc": meta["doc"]})
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -58,7 +58,12 @@ def _cmd_latex(args) -> int:
         spec = found[args.name]
     else:
         spec = S.get(args.name)
-    sys.stdout.write(activation_latex(spec, steps=args.steps))
+    if getattr(spec, "family", "activation") == "activation":
+        sys.stdout.write(activation_latex(spec, steps=args.steps))
+    else:
+        from symdl.derive.reduction_latex import reduction_latex
+
+        sys.stdout.write(reduction_latex(spec, steps=args.steps))
     return 0
 
 
@@ -67,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     q = sub.add_parser("list", help="list spec names")
-    q.add_argument("--family", help="only this family (e.g. activation)")
+    q.add_argument("--family", help="only this family (activation, softmax, loss)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=_cmd_list)
 

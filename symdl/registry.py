@@ -9,6 +9,8 @@ from symdl.errors import UnknownNameError
 #:            "module:function" that builds a bundle from (name, meta, module, **params))
 FAMILIES = {
     "activation": ("symdl.generated.activations", "symdl.runtime.elementwise:make_bundle"),
+    "softmax": ("symdl.generated.reductions", "symdl.runtime.reductions:make_bundle"),
+    "loss": ("symdl.generated.reductions", "symdl.runtime.reductions:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}

@@ -54,5 +54,13 @@ def test_unknown_spec_suggests(capsys):
 
 
 def test_python_dash_m_entry_point():
-    r = subprocess.run([sys.executable, "-m", "symdl", "list", "--json"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "symdl", "list", "--family", "activation", "--json"],
+                       capture_output=True, text=True)
     assert r.returncode == 0 and len(json.loads(r.stdout)) == 39
+
+
+def test_list_and_latex_cover_the_reduction_families(capsys):
+    assert main(["list", "--family", "loss"]) == 0
+    assert "cross_entropy" in capsys.readouterr().out
+    assert main(["latex", "log_softmax", "--steps"]) == 0
+    assert "cancels" in capsys.readouterr().out

@@ -99,6 +99,9 @@ def builtin_targets(names=None) -> list[Target]:
     if elementary_source() is not None:
         targets.append(Target("elementary.py", elementary_source, None))
     targets.append(activation_target(S.all_specs("activation")))
+    from .reductions import reductions_target
+
+    targets.append(reductions_target(_elementary_available))
     return targets
 
 

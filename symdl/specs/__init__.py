@@ -5,9 +5,15 @@ from symdl.errors import UnknownNameError
 
 from .activations import ACTIVATIONS
 from .base import Activation, Param, x
+from .losses import LOSS_SPECS
+from .softmax import SOFTMAX_SPECS
 
-_ALL = {s.name: s for s in ACTIVATIONS}
-FAMILIES = {"activation": [s.name for s in ACTIVATIONS]}
+FAMILIES = {
+    "activation": [s.name for s in ACTIVATIONS],
+    "softmax": [s.name for s in SOFTMAX_SPECS],
+    "loss": [s.name for s in LOSS_SPECS],
+}
+_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS)}
 
 
 def all_specs(family: str | None = None) -> list:
@@ -18,11 +24,13 @@ def all_specs(family: str | None = None) -> list:
     return [_ALL[n] for n in FAMILIES[family]]
 
 
-def get(name: str):
+def get(name: str, family: str | None = None):
+    """The spec called ``name`` (optionally required to be of ``family``)."""
+    known = _ALL if family is None else {n: _ALL[n] for n in FAMILIES[family]}
     try:
-        return _ALL[name]
+        return known[name]
     except KeyError:
-        raise UnknownNameError("spec", name, _ALL) from None
+        raise UnknownNameError("spec" if family is None else f"{family} spec", name, known) from None
 
 
 __all__ = ["Activation", "Param", "x", "all_specs", "get", "FAMILIES"]

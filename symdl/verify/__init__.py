@@ -27,7 +27,7 @@ def _spec_names() -> dict:
     import symdl.specs as S
     from .latex_parser import normalize_name
 
-    return {normalize_name(s.name): s.name for s in S.all_specs()}
+    return {normalize_name(s.name): s.name for s in S.all_specs("activation")}
 
 
 def parse_claim(text: str, *, assume="", sympy_syntax=False, functions=None, expression=False):
@@ -104,7 +104,7 @@ def verify_claim(text: str, *, assume: str = "", sympy_syntax: bool = False,
     def make():
         if spec:
             import symdl.specs as S
-            S.get(spec)
+            S.get(spec, family="activation")
         return parse_claim(text, assume=assume, sympy_syntax=sympy_syntax, functions=functions)
 
     return _run(text, make, timeout, variants={spec: variant} if spec and variant else None)
@@ -119,7 +119,7 @@ def verify_spec(name: str, *, forward: str | None = None, derivative: str | None
     equation in which f names the spec (``f'(x) = f(x)(1-f(x))``)."""
     import symdl.specs as S
 
-    S.get(name)  # UnknownNameError with close matches
+    S.get(name, family="activation")  # UnknownNameError with close matches
     out = []
     for order, text in ((0, forward), (1, derivative)):
         if text is None:

@@ -374,7 +374,7 @@ class Builder:
         import symdl.specs as S
         from symdl.specs.functions import to_definition
 
-        spec = S.get(name)
+        spec = S.get(name, family="activation")
         variant = self.variants.get(name)
         expr = spec.definition(variant)
         if variant:

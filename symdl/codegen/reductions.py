@@ -1,0 +1,562 @@
+"""Render the softmax family and the losses into ``generated/reductions.py``.
+
+Layout: an input of any shape is viewed, C-contiguously, as (outer, C, inner)
+around the reduced axis ``dim``; a *row* r = (o, i) is one fibre of C
+elements at stride ``inner``.  The derivation engine's expressions (inputs,
+reduction nodes, sums left by the rules) are scheduled into
+
+* a prologue: class-only sums (sum_c w_c), once per call;
+* row passes: a pass over the rows for each level of batch (r) reductions
+  (the weighted mean's denominator must be known before the gradient);
+  inside a row, one loop over c per level of class reductions (max, then the
+  sums that need it, ...), then the row's scalar lines, then one loop over c
+  writing element outputs;
+* an epilogue for scalar outputs (the reduced loss).
+
+All math arrives as lines printed by ``print_block`` (CSE'd, constants typed
+to the dtype); the template holds loops only.  Class sums accumulate in the
+kernel's dtype (vectorized, like torch); batch sums store one term per row and
+add them in row order in float64 after the loop (the serial and the prange
+kernel give identical results).  A max runs LANES independent chains.
+
+Run ``python -m symdl.codegen.reductions`` to rewrite the file.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from symdl.derive.graph import ReductionDerivation, derive_reduction
+from symdl.specs.softmax import RMax, RSum, Shifted
+
+from .header import make_header
+from .printer import DTYPES, print_block
+from .render import _pyrepr, environment, generator_hash
+
+__all__ = ["render_reductions", "write_reductions", "reductions_target", "reduction_specs",
+           "kernel_plans", "OUTPUT", "TEMPLATE", "ELEMENTARY_BASE"]
+
+TEMPLATE = "reductions.py.j2"
+#: the files whose content shapes generated/reductions.py (besides the specs,
+#: hashed one by one): a change to any of them makes the file stale
+REDUCTION_GENERATOR_FILES = (
+    "derive/graph.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
+    "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
+    "specs/base.py", "specs/softmax.py", "specs/losses.py",
+)
+MODULE = "symdl.generated.reductions"
+#: elementary functions the kernels may take from symdl.generated.elementary
+ELEMENTARY_BASE = frozenset({"exp", "log", "log1p", "expm1", "tanh", "erf", "erfc"})
+#: canonical order of kernel arguments (the runtime passes them by name)
+ARG_ORDER = ("input", "target", "weight", "grad", "label_smoothing", "ignore_index")
+
+
+def _output_path() -> Path:
+    here = Path(__file__).resolve().parents[2] / "generated"
+    if here.is_dir():
+        return here / "reductions.py"
+    import symdl.generated
+    return Path(symdl.generated.__file__).resolve().parent / "reductions.py"
+
+
+OUTPUT = _output_path()
+
+
+def elementary_available() -> frozenset:
+    """Names f with ``def f_f64(`` in generated/elementary.py -- the same set
+    ``symdl generate`` passes to every target (so headers agree)."""
+    path = OUTPUT.parent / "elementary.py"
+    if not path.exists():
+        return frozenset()
+    text = path.read_text(encoding="utf-8")
+    return frozenset(m.group(1) for m in re.finditer(r"^def (\w+)_f64\(", text, re.MULTILINE))
+
+
+def reduction_specs() -> list:
+    from symdl.specs.losses import LOSS_SPECS
+    from symdl.specs.softmax import SOFTMAX_SPECS
+    return list(SOFTMAX_SPECS) + list(LOSS_SPECS)
+
+
+# ----------------------------------------------------------------------------- lifting
+@dataclass
+class Atom:
+    sym: sp.Symbol
+    kind: str          # sum | max
+    axis: str          # r | c
+    body: sp.Expr      # in input symbols and other atoms
+    axes: frozenset    # the axes of the reduced value
+
+
+class Program:
+    """The outputs of one kernel with every reduction lifted into an Atom."""
+
+    def __init__(self, d: ReductionDerivation, outputs: dict):
+        self.d, self.graph = d, d.graph
+        self.atoms: dict = {}
+        self._keys: dict = {}
+        self.outputs = {name: self.lift(e) for name, e in outputs.items()}
+
+    def axes(self, e) -> frozenset:
+        out = set()
+        for s in e.free_symbols:
+            if s in self.atoms:
+                out |= self.atoms[s].axes
+            elif s in self.graph.nodes:
+                out |= set(self.graph.nodes[s].axes)
+        return frozenset(out)
+
+    def _add(self, sym, kind, axis, body):
+        if kind not in ("sum", "max"):
+            raise NotImplementedError(f"reduction kind {kind}")
+        atom = Atom(sym, kind, axis, body, self.axes(body) - {axis})
+        self.atoms[sym] = atom
+        self._keys.setdefault((kind, body, axis), sym)
+        return sym
+
+    def _red(self, red):
+        body = self.lift(red.body)
+        kind = "sum" if isinstance(red, RSum) else "max"
+        key = (kind, body, red.axis)
+        if key in self._keys:
+            return self._keys[key]
+        return self._add(sp.Symbol(f"a{len(self.atoms)}", real=True), kind, red.axis, body)
+
+    def lift(self, e):
+        e = sp.sympify(e)
+        if e.has(RSum, RMax):
+            e = e.replace(lambda a: isinstance(a, (RSum, RMax)), self._red)
+        for s in sorted(e.free_symbols, key=lambda s: s.name):
+            n = self.graph.nodes.get(s)
+            if n is not None and n.kind in ("sum", "mean", "max") and s not in self.atoms:
+                body = self.lift(self.d.node_body(s))
+                if s not in self.atoms:
+                    self._add(s, n.kind, n.axis, body)
+        return e
+
+    # ---- dependencies ----------------------------------------------------------------
+    def atoms_in(self, e) -> list:
+        return [self.atoms[s] for s in sorted(e.free_symbols, key=lambda s: s.name) if s in self.atoms]
+
+    def c_closure(self, exprs) -> list:
+        """Class atoms (with a row axis) needed by exprs, through class-atom bodies."""
+        seen, stack = {}, list(exprs)
+        while stack:
+            for a in self.atoms_in(stack.pop()):
+                if a.axis == "c" and a.axes and a.sym not in seen:
+                    seen[a.sym] = a
+                    stack.append(a.body)
+        return list(seen.values())
+
+    def r_deps(self, e) -> set:
+        """Batch (r) atoms e needs: directly or inside class-atom bodies."""
+        out, stack, seen = set(), [e], set()
+        while stack:
+            for a in self.atoms_in(stack.pop()):
+                if a.sym in seen:
+                    continue
+                seen.add(a.sym)
+                if a.axis == "r":
+                    out.add(a.sym)
+                else:
+                    stack.append(a.body)
+        return out
+
+    def c_level(self, atom) -> int:
+        inner = [a for a in self.atoms_in(atom.body) if a.axis == "c" and a.axes]
+        return 1 + max((self.c_level(a) for a in inner), default=0)
+
+
+# ----------------------------------------------------------------------------- schedule
+@dataclass
+class Level:
+    init: list
+    loads: list
+    lines: list
+    update: list
+    fin: list
+    lanes: list = field(default_factory=list)   # LANES independent accumulators
+    combine: list = field(default_factory=list)
+    fill: list = field(default_factory=list)    # map loop into scratch (costly bodies)
+
+
+#: a max over classes runs LANES independent comparison chains (a single chain
+#: is latency-bound: ~4x slower); they are combined at the end of the row
+LANES = 8
+
+
+@dataclass
+class Pass:
+    pre: list = field(default_factory=list)
+    row_loads: list = field(default_factory=list)
+    levels: list = field(default_factory=list)
+    row_lines: list = field(default_factory=list)
+    elem_loads: list = field(default_factory=list)
+    elem_lines: list = field(default_factory=list)
+    post: list = field(default_factory=list)
+    reductions: list = field(default_factory=list)   # r accumulators (for prange)
+    scratch: int = 0                                 # scratch rows per row (costly levels)
+
+    @property
+    def uses_scratch(self) -> bool:
+        return any(lv.fill for lv in self.levels)
+
+
+@dataclass
+class KernelPlan:
+    name: str
+    args: list
+    outputs: list          # [(arg name, axes)]
+    prologue: dict         # dt -> lines
+    passes: dict           # dt -> [Pass]
+    epilogue: dict         # dt -> lines
+    uses_row_index: bool = False
+
+
+def _names(prog: Program) -> dict:
+    names = {s.name: f"{s.name}_" for s, n in prog.graph.nodes.items() if n.kind == "input"}
+    names.update({s.name: s.name for s in prog.atoms})
+    return names
+
+
+class Loader:
+    """Load lines for input symbols, by the axes where they vary."""
+
+    def __init__(self, prog: Program, dt: str):
+        self.prog, self.dt = prog, dt
+        self.args: set = set()
+
+    def _src(self, s):
+        return self.prog.graph.nodes[s]
+
+    def inputs_of(self, exprs) -> list:
+        syms = set().union(*[sp.sympify(e).free_symbols for e in exprs]) if exprs else set()
+        return sorted((s for s in syms if s in self.prog.graph.nodes
+                       and self._src(s).kind == "input"), key=lambda s: s.name)
+
+    def load(self, s, where: str, k="K", cc="cc", suffix="") -> list:
+        n = self._src(s)
+        kind, *rest = n.source
+        v = f"{s.name}_"
+        if where == "elem" and suffix and set(n.axes) & {"c"}:
+            v = f"{s.name}_{suffix}"
+        one, zero = f"{self.dt}(1.0)", f"{self.dt}(0.0)"
+        axes = set(n.axes)
+        if kind == "size":
+            return [f"{v} = {self.dt}({'C' if rest[0] == 'c' else 'R'})"] if where == "kernel" else []
+        if kind == "scalar":
+            self.args.add(rest[0])
+            return [f"{v} = {self.dt}({rest[0]})"] if where == "kernel" else []
+        if kind == "array":
+            self.args.add(rest[0])
+            if axes == {"r", "c"} and where == "elem":
+                return [f"{v} = {rest[0]}[{k}]"]
+            if axes == {"r"} and where == "row":
+                return [f"{v} = {rest[0]}[rr]"]
+            if axes == {"c"} and where == "elem":
+                return [f"{v} = {rest[0]}[{cc}]"]
+            return []
+        if kind == "onehot":
+            self.args.add(rest[0])
+            return [f"{v} = {one} if {cc} == tg else {zero}"] if where == "elem" else []
+        if kind == "valid":
+            self.args.update({rest[0], "ignore_index"})
+            return [f"{v} = {one} if tg != ignore_index else {zero}"] if where == "row" else []
+        raise ValueError(n.source)
+
+    def needs_tg(self, syms) -> bool:
+        return any(self._src(s).source[0] in ("onehot", "valid") for s in syms)
+
+    def block(self, syms, where, **kw) -> list:
+        out = []
+        for s in syms:
+            out += self.load(s, where, **kw)
+        return out
+
+
+def _print(exprs: dict, dt, names, elementary, prefix, used) -> list:
+    if not exprs:
+        return []
+    lines, u = print_block(exprs, dt, names, elementary, prefix=prefix)
+    used |= u
+    return lines
+
+
+def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, used: set):
+    """Schedule one kernel for one dtype; returns (prologue, passes, epilogue, args)."""
+    names = _names(prog)
+    ld = Loader(prog, dt)
+    outs = prog.outputs
+    elem_out = {k: e for k, e in outs.items() if set(out_axes[k]) == {"r", "c"}}
+    row_out = {k: e for k, e in outs.items() if set(out_axes[k]) == {"r"}}
+    scal_out = {k: e for k, e in outs.items() if not out_axes[k]}
+    r_atoms = {s: a for s, a in prog.atoms.items() if a.axis == "r"}
+    c_const = [a for a in prog.atoms.values() if a.axis == "c" and not a.axes]
+    for a in r_atoms.values():
+        if a.kind != "sum":
+            raise NotImplementedError("max over the batch axis")
+
+    memo: dict = {}
+
+    def rpass(sym):
+        if sym not in memo:
+            memo[sym] = 1 + max((rpass(b) for b in prog.r_deps(r_atoms[sym].body)), default=0)
+        return memo[sym]
+
+    def out_pass(e):
+        return 1 + max((rpass(b) for b in prog.r_deps(e)), default=0)
+
+    n_pass = max([rpass(s) for s in r_atoms] + [out_pass(e) for e in {**elem_out, **row_out}.values()]
+                 + [0])
+    # batch sums that no row needs (the loss total next to a gradient) join
+    # the last pass: the fused kernel then reads the input once per level
+    needed: set = set()
+    stack = [e for e in {**elem_out, **row_out}.values()]
+    while stack:
+        for b in prog.r_deps(stack.pop()):
+            if b not in needed:
+                needed.add(b)
+                stack.append(r_atoms[b].body)
+    for s_ in r_atoms:
+        if s_ not in needed:
+            memo[s_] = max(rpass(s_), n_pass)
+    # -- prologue: class-only sums, once
+    prologue = []
+    kernel_syms = ld.inputs_of(list(outs.values()) + [a.body for a in prog.atoms.values()])
+    prologue += ld.block(kernel_syms, "kernel")
+    for lev in sorted({prog.c_level(a) for a in c_const}):
+        atoms = [a for a in c_const if prog.c_level(a) == lev]
+        body = {f"b_{a.sym.name}": a.body for a in atoms}
+        prologue += [f"acc_{a.sym.name} = {dt}({'0.0' if a.kind == 'sum' else '-np.inf'})" for a in atoms]
+        prologue.append("for cc in range(C):")
+        inner = ld.block(ld.inputs_of(body.values()), "elem")
+        inner += _print(body, dt, names, elementary, f"p{lev}", used)
+        inner += [_update(a) for a in atoms]
+        prologue += ["    " + ln for ln in inner]
+        prologue += [f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in atoms]
+    passes = []
+    for p in range(1, n_pass + 1):
+        ps = Pass()
+        p_ratoms = [a for s, a in r_atoms.items() if rpass(s) == p]
+        p_elem = {k: e for k, e in elem_out.items() if out_pass(e) == p}
+        p_row = {k: e for k, e in row_out.items() if out_pass(e) == p}
+        row_exprs = {f"rb_{a.sym.name}": a.body for a in p_ratoms}
+        row_exprs.update({f"o_{k}": e for k, e in p_row.items()})
+        catoms = prog.c_closure(list(row_exprs.values()) + list(p_elem.values()))
+        all_exprs = list(row_exprs.values()) + list(p_elem.values()) + [a.body for a in catoms]
+        syms = ld.inputs_of(all_exprs)
+        if ld.needs_tg(syms):
+            ps.row_loads.append("tg = target[rr]")
+            ld.args.add("target")
+        ps.row_loads += ld.block(syms, "row")
+        ps.row_loads += ["{VIEWS}"]
+        scratch: dict = {}
+        for lev in sorted({prog.c_level(a) for a in catoms}):
+            atoms = [a for a in catoms if prog.c_level(a) == lev]
+            ps.levels.append(_lane_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
+        ps.scratch = len(scratch)
+        ps.row_lines = _print(row_exprs, dt, names, elementary, f"w{p}", used)
+        # batch sums: each row stores its terms, summed in row order after the
+        # loop (identical results for the serial and the prange kernel)
+        for j, a in enumerate(p_ratoms):
+            ps.row_lines.append(f"rbuf[rr, {j}] = rb_{a.sym.name}")
+            ps.post.append(f"{a.sym.name} = {dt}(racc_{a.sym.name})")
+        ps.reductions = [a.sym.name for a in p_ratoms]
+        for k in p_row:
+            ps.row_lines.append(f"{k}[rr] = o_{k}")
+        if p_elem:
+            # values the reduction loops of this row left in scratch are read, not recomputed
+            reuse = {b: sp.Symbol(f"scr_{i}", real=True) for b, i in scratch.items()}
+            p_elem = {k: e.xreplace(reuse) for k, e in p_elem.items()}
+            ps.elem_loads = [f"scr_{i}_ = scr[{i}, cc]" for b, i in scratch.items()
+                             if any(e.has(reuse[b]) for e in p_elem.values())]
+            ps.elem_loads += ld.block(ld.inputs_of(p_elem.values()), "elem")
+            enames = {**names, **{s_.name: f"{s_.name}_" for s_ in reuse.values()}}
+            ps.elem_lines = _print({f"o_{k}": e for k, e in p_elem.items()}, dt, enames, elementary,
+                                   f"e{p}", used)
+            ps.elem_lines += [f"{k}[K] = o_{k}" for k in p_elem]
+        # (r, c) arrays indexed [K...]: a per-row view for the unit-stride loops
+        text = "\n".join(ps.elem_loads + ps.elem_lines + [ln for lv in ps.levels for ln in
+                                           lv.loads + lv.lines + lv.fill + sum(lv.lanes, [])])
+        views = sorted(set(re.findall(r"(\w+)\[K", text)))
+        i = ps.row_loads.index("{VIEWS}")
+        ps.row_loads[i:i + 1] = [f"{a}_v = {a}[base:base + C]" for a in views]
+        passes.append(ps)
+    epilogue = _print({f"o_{k}": e for k, e in scal_out.items()}, dt, names, elementary, "z", used)
+    epilogue += [f"{k}[0] = o_{k}" for k in scal_out]
+    args = [a for a in ARG_ORDER if a in ld.args]
+    return prologue, passes, epilogue, args
+
+
+def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
+    """One level of class reductions: LANES lanes per step, each with its own
+    accumulators (independent chains: no latency-bound dependency, and LLVM
+    may pack the lanes), then the lanes combined pairwise, then a scalar tail
+    loop over the remaining classes.  The order is fixed: serial and prange
+    kernels give bit-identical results (no reassociating fast-math).
+
+    Bodies that call exp/log are first computed by a map loop (no loop-carried
+    dependency: LLVM vectorizes it, exp included) into rows of a per-row
+    scratch buffer; ``scratch`` (body -> row) collects them so that later
+    loops of the same row read the values instead of recomputing them."""
+    costly = [a for a in atoms if _costly(a.body)]
+    fill = []
+    if costly:
+        cb = {f"b_{a.sym.name}": a.body for a in costly}
+        fill = ld.block(ld.inputs_of(cb.values()), "elem") + _print(cb, dt, names, elementary,
+                                                                    prefix + "f", used)
+        for a in costly:
+            scratch.setdefault(a.body, len(scratch))
+            fill.append(f"scr[{scratch[a.body]}, cc] = b_{a.sym.name}")
+    cheap = [a for a in atoms if a not in costly]
+    syms = ld.inputs_of([a.body for a in cheap])
+    lanes = []
+    for j in range(LANES):
+        lnames = dict(names)
+        lnames.update({s.name: f"{s.name}_{j}" for s in syms if "c" in ld._src(s).axes})
+        lines = [f"b_{a.sym.name}_{j} = scr[{scratch[a.body]}, cc{j}]" for a in costly]
+        lines += ld.block(syms, "elem", k=f"K{j}", cc=f"cc{j}", suffix=str(j))
+        lines += _print({f"b_{a.sym.name}_{j}": a.body for a in cheap}, dt, lnames, elementary,
+                        f"{prefix}l{j}", used)
+        lines += [_update(a, f"_{j}") for a in atoms]
+        lanes.append(lines)
+    lv = _combine_level(atoms, dt, lanes)
+    lv.fill = fill
+    lv.loads = ld.block(syms, "elem")
+    lv.lines = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in costly]
+    lv.lines += _print({f"b_{a.sym.name}": a.body for a in cheap}, dt, names, elementary, prefix, used)
+    return lv
+
+
+def _costly(e) -> bool:
+    """A body with a function call (exp, log, ...) other than the shift."""
+    return any(not isinstance(f, Shifted) for f in e.atoms(sp.Function))
+
+
+def _combine_level(atoms, dt, lanes) -> Level:
+    init = [f"acc_{a.sym.name}_{j} = {dt}({'0.0' if a.kind == 'sum' else '-np.inf'})"
+            for a in atoms for j in range(LANES)]
+    combine = []
+    for a in atoms:
+        n = a.sym.name
+        terms = [f"acc_{n}_{j}" for j in range(LANES)]
+        if a.kind == "sum":
+            while len(terms) > 1:   # pairwise
+                terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+            combine.append(f"acc_{n} = {terms[0]}")
+        else:
+            combine.append(f"acc_{n} = acc_{n}_0")
+            for j in range(1, LANES):
+                combine.append(f"acc_{n} = acc_{n}_{j} if acc_{n}_{j} > acc_{n} else acc_{n}")
+    return Level(init=init, loads=[], lines=[], update=[_update(a) for a in atoms],
+                 fin=[f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in atoms],
+                 lanes=lanes, combine=combine)
+
+
+def _update(a: Atom, lane="") -> str:
+    n, b = f"acc_{a.sym.name}{lane}", f"b_{a.sym.name}{lane}"
+    if a.kind == "sum":
+        return f"{n} += {b}"
+    return f"{n} = {b} if {b} > {n} else {n}"
+
+
+# ----------------------------------------------------------------------------- kernels
+KIND_OUTPUTS = {"forward": ("out",), "backward": ("out_dx",), "forward_backward": ("out", "out_dx")}
+
+
+def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> list[KernelPlan]:
+    used = set() if used is None else used
+    exprs = {"out": d.forward_expr, "out_dx": d.grad_expr}
+    axes = {"out": d.out_axes, "out_dx": tuple(d.graph.nodes[d.x].axes)}
+    plans = []
+    for kind, outs in KIND_OUTPUTS.items():
+        prog = Program(d, {k: exprs[k] for k in outs})
+        pro, pas, epi, args = {}, {}, {}, None
+        for dt in DTYPES:
+            pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, prog, axes, dt, elementary, used)
+        plans.append(KernelPlan(f"{d.key}_{kind}", args, [(k, axes[k]) for k in outs], pro, pas, epi))
+    return plans
+
+
+def spec_table(specs) -> dict:
+    table = {}
+    for s in specs:
+        entry = {"family": s.family, "torch": s.torch, "doc": s.doc, "hash": s.content_hash(),
+                 "params": [{"name": p.name, "default": p.default, "kind": p.kind,
+                             "choices": list(p.choices)} for p in s.params],
+                 "kernels": {}}
+        if s.family == "loss":
+            entry["classes"] = s.classes
+            entry["targets"] = list(s.targets)
+            entry["variants"] = [[v, s.key(s.name, v)] for v in s.variants()]
+        else:
+            entry["out_axes"] = list(s.out_axes)
+            entry["variants"] = [[{}, s.name]]
+        table[s.name] = entry
+    return table
+
+
+def _generator_hash(elementary) -> str:
+    return generator_hash(",".join(sorted(elementary)), files=REDUCTION_GENERATOR_FILES,
+                          templates=(TEMPLATE,))
+
+
+def render_reductions(specs=None, *, elementary=None, module=MODULE) -> str:
+    """Full source (header + body) of ``generated/reductions.py``."""
+    specs = reduction_specs() if specs is None else list(specs)
+    elementary = elementary_available() if elementary is None else frozenset(elementary)
+    used: set = set()
+    kernels = []
+    table = spec_table(specs)
+    for s in specs:
+        for v in s.variants():
+            d = derive_reduction(s, v)
+            for plan in kernel_plans(d, elementary, used):
+                kernels.append(plan)
+                kind = plan.name[len(d.key) + 1:]
+                table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
+    body = environment().get_template(TEMPLATE).render(
+        kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table),
+        elementary=sorted(u for u in used if not u.startswith("two_prod")),
+        eft=sorted(u for u in used if u.startswith("two_prod")))
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    header = make_header(module=module, template=TEMPLATE,
+                         specs={s.name: s.content_hash() for s in specs},
+                         generator_hash=_generator_hash(elementary),
+                         sympy_version=sp.__version__, body=body)
+    source = header + body
+    compile(source, module, "exec")
+    return source
+
+
+def write_reductions(path: Path | None = None) -> Path:
+    from .generate import atomic_write
+    path = Path(path) if path is not None else OUTPUT
+    atomic_write(path, render_reductions())
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    p = write_reductions(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(f"wrote {p}")
+
+
+def reductions_target(elementary=None):
+    """The ``symdl generate`` target for generated/reductions.py (for
+    ``symdl.codegen.generate.builtin_targets``).  ``elementary``: a callable
+    returning the available elementary base names (generate's
+    ``_elementary_available``); default: import symdl.generated.elementary."""
+    from .generate import Target
+
+    avail = elementary or elementary_available
+    return Target("reductions.py",
+                  lambda: render_reductions(elementary=avail()),
+                  lambda: {s.name: s.content_hash() for s in reduction_specs()},
+                  lambda: _generator_hash(avail()))

@@ -1,0 +1,346 @@
+"""Kernel bundles for the softmax family and the losses (no SymPy import).
+
+``make_bundle(name, meta, module, **params)`` returns a ``Softmax`` bundle
+(softmax, log_softmax, softmin, logsumexp: ``forward(x)``,
+``backward(x, grad)``, ``forward_backward(x, grad)``) or a ``Loss`` bundle
+(``forward(input, target)``, ``backward(input, target, grad=1.0)`` -> d input,
+``forward_backward``), with torch's argument order and options.
+
+Arrays of any shape are viewed as (outer, C, inner) around the reduced axis
+and handed to the generated kernels (serial, or ``prange`` over rows above
+``PARALLEL_THRESHOLD`` elements).  dtype in = dtype out (float32/float64;
+integer inputs become float64).
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from symdl.errors import ParameterError, ShapeError
+
+from .arrays import as_float_array, check_out
+
+__all__ = ["Softmax", "Loss", "make_bundle", "PARALLEL_THRESHOLD"]
+
+#: elements from which the prange variant is used
+PARALLEL_THRESHOLD = 1 << 15
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def make_bundle(name: str, meta: dict, module, **params):
+    """The bundle for a spec of family "softmax" or "loss" (registry entry point)."""
+    fam = meta["family"]
+    if fam == "softmax":
+        return Softmax(name, meta, module, **params)
+    if fam == "loss":
+        return Loss(name, meta, module, **params)
+    raise ParameterError(f"{name}: family {fam!r} is not served by symdl.runtime.reductions")
+
+
+def _listing(meta) -> str:
+    return ", ".join(f"{p['name']}={p['default']!r}" for p in meta["params"]) or "none"
+
+
+def _check_params(name, meta, given):
+    known = {p["name"] for p in meta["params"]}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ParameterError(f"{name} has no parameter {', '.join(map(repr, unknown))}; "
+                             f"its parameters are: {_listing(meta)}")
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _norm_dim(dim, ndim, shape, what="dim"):
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise ParameterError(f"{what} must be an integer, got {dim!r}")
+    nd = max(ndim, 1)
+    if not -nd <= dim < nd:
+        raise ShapeError(f"{what}={dim} is out of range for an input of shape {tuple(shape)} "
+                         f"(valid: {-nd}..{nd - 1})")
+    return dim % nd
+
+
+class _Bundle:
+    def __init__(self, name, meta, module):
+        self.name, self.meta, self._module = name, meta, module
+        self._cache: dict = {}
+
+    def _fn(self, key, kind, dtype, n):
+        fname = f"{key}_{kind}_{_SUFFIX[dtype]}{'_par' if n >= PARALLEL_THRESHOLD else ''}"
+        fn = self._cache.get(fname)
+        if fn is None:
+            fn = self._cache[fname] = getattr(self._module, fname)
+        return fn
+
+    @staticmethod
+    def _outs(out, shapes, dtype):
+        if out is None:
+            return [np.empty(s, dtype=dtype) for s in shapes]
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if len(outs) != len(shapes):
+            raise ParameterError(f"out= needs {len(shapes)} array(s), got {len(outs)}")
+        for o, s in zip(outs, shapes):
+            check_out(o, s, dtype)
+        return outs
+
+
+# ----------------------------------------------------------------------------- softmax family
+class Softmax(_Bundle):
+    """softmax / log_softmax / softmin (output shaped like x) and logsumexp
+    (``dim`` removed) along ``dim``."""
+
+    def __init__(self, name, meta, module, dim=-1, **params):
+        super().__init__(name, meta, module)
+        _check_params(name, meta, params)
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise ParameterError(f"{name}: dim must be an integer, got {dim!r}")
+        self.dim = int(dim)
+        self.reduces = list(meta["out_axes"]) == ["r"]
+
+    def __repr__(self):
+        return f"<symdl kernel {self.name}(dim={self.dim})>"
+
+    def _layout(self, x):
+        d = _norm_dim(self.dim, x.ndim, x.shape)
+        shape = x.shape if x.ndim else (1,)
+        outer, C, inner = _prod(shape[:d]), int(shape[d]), _prod(shape[d + 1:])
+        oshape = (x.shape[:d] + x.shape[d + 1:]) if self.reduces and x.ndim else x.shape
+        return outer, C, inner, oshape
+
+    def forward(self, x, out=None):
+        x = as_float_array(x, "x")
+        outer, C, inner, oshape = self._layout(x)
+        (y,) = self._outs(out, [oshape], x.dtype)
+        if x.size:
+            self._fn(self.name, "forward", x.dtype, x.size)(x.reshape(-1), outer, C, inner, y.reshape(-1))
+        elif y.size:  # logsumexp over an empty axis
+            y.fill(-np.inf)
+        return y
+
+    def _grad(self, x, grad, oshape):
+        g = as_float_array(grad, "grad", dtype=x.dtype)
+        if g.shape != tuple(oshape):
+            raise ShapeError(f"grad has shape {g.shape} but {self.name}'s output for x of shape "
+                             f"{x.shape} (dim={self.dim}) has shape {tuple(oshape)}; they must match")
+        return g
+
+    def backward(self, x, grad, out=None):
+        """d/dx of sum(grad * f(x)), i.e. the VJP."""
+        x = as_float_array(x, "x")
+        outer, C, inner, oshape = self._layout(x)
+        g = self._grad(x, grad, oshape)
+        (dx,) = self._outs(out, [x.shape], x.dtype)
+        if x.size:
+            self._fn(self.name, "backward", x.dtype, x.size)(
+                x.reshape(-1), g.reshape(-1), outer, C, inner, dx.reshape(-1))
+        return dx
+
+    def forward_backward(self, x, grad, out=None):
+        x = as_float_array(x, "x")
+        outer, C, inner, oshape = self._layout(x)
+        g = self._grad(x, grad, oshape)
+        y, dx = self._outs(out, [oshape, x.shape], x.dtype)
+        if x.size:
+            self._fn(self.name, "forward_backward", x.dtype, x.size)(
+                x.reshape(-1), g.reshape(-1), outer, C, inner, y.reshape(-1), dx.reshape(-1))
+        elif y.size:
+            y.fill(-np.inf)
+        return y, dx
+
+
+# ----------------------------------------------------------------------------- losses
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class Loss(_Bundle):
+    """A loss with torch's argument order ``(input, target)`` and options."""
+
+    def __init__(self, name, meta, module, reduction="mean", **params):
+        super().__init__(name, meta, module)
+        _check_params(name, meta, {"reduction": reduction, **params})
+        if reduction not in REDUCTIONS:
+            raise ParameterError(f"{name}: reduction={reduction!r} is not one of {REDUCTIONS}")
+        self.reduction = reduction
+        self.classes = meta["classes"]
+        self.targets = meta["targets"]
+        self.weight = params.get("weight")
+        if self.weight is not None:
+            w = np.asarray(self.weight)
+            if w.ndim != 1 or w.dtype.kind not in "iuf":
+                raise ParameterError(f"{name}: weight must be a 1-D real array (one value per class), "
+                                     f"got {w.dtype} of shape {w.shape}")
+            self.weight = w.astype(np.float64)
+        ii = params.get("ignore_index", -100)
+        if isinstance(ii, bool) or not isinstance(ii, numbers.Integral):
+            raise ParameterError(f"{name}: ignore_index must be an integer, got {ii!r}")
+        self.ignore_index = int(ii)
+        ls = params.get("label_smoothing", 0.0)
+        if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0.0 <= float(ls) <= 1.0:
+            raise ParameterError(f"{name}: label_smoothing must be a number in [0, 1], got {ls!r}")
+        self.label_smoothing = float(ls)
+        self._keys = {(v["target"], v["weighted"], v["reduction"]): k for v, k in meta["variants"]}
+
+    def __repr__(self):
+        opts = [f"reduction={self.reduction!r}"]
+        if self.weight is not None:
+            opts.append("weight=[...]")
+        if "ignore_index" in {p["name"] for p in self.meta["params"]}:
+            opts.append(f"ignore_index={self.ignore_index}")
+        if self.label_smoothing:
+            opts.append(f"label_smoothing={self.label_smoothing}")
+        return f"<symdl kernel {self.name}({', '.join(opts)})>"
+
+    # ---- argument checks -----------------------------------------------------------------
+    def _prepare(self, input, target):
+        x = as_float_array(input, "input")
+        t = np.asarray(target)
+        if not self.classes:
+            if t.dtype.kind not in "iuf":
+                raise TypeError(f"target has dtype {t.dtype}; expected a real array")
+            t = as_float_array(t, "target", dtype=x.dtype)
+            if t.shape != x.shape:
+                raise ShapeError(f"input has shape {x.shape} but target has shape {t.shape}; "
+                                 f"{self.name} needs equal shapes")
+            return x, t, "values", (x.size, 1, 1), x.shape, None
+        if x.ndim == 0:
+            raise ShapeError(f"{self.name}: input must have a class axis; got shape {x.shape}")
+        cdim = 1 if x.ndim >= 2 else 0
+        C = int(x.shape[cdim])
+        outer = int(x.shape[0]) if cdim == 1 else 1
+        inner = _prod(x.shape[2:]) if cdim == 1 else 1
+        row_shape = x.shape[:cdim] + x.shape[cdim + 1:]
+        w = None
+        if self.weight is not None:
+            if self.weight.shape != (C,):
+                raise ShapeError(f"weight has shape {self.weight.shape} but input of shape {x.shape} "
+                                 f"has C = {C} classes; weight must have shape ({C},)")
+            w = self.weight.astype(x.dtype)
+        if t.dtype.kind in "iu":
+            if "index" not in self.targets:
+                raise TypeError(f"{self.name} takes float targets, got {t.dtype}")
+            if t.shape != row_shape:
+                raise ShapeError(f"input has shape {x.shape} but target has shape {t.shape}; class-index "
+                                 f"targets must have shape {row_shape} (the input's without the class "
+                                 f"axis {cdim})")
+            t = np.ascontiguousarray(t, dtype=np.int64)
+            bad = t[(t != self.ignore_index) & ((t < 0) | (t >= C))]
+            if bad.size:
+                raise IndexError(f"{self.name}: class index {int(bad.flat[0])} is out of range for "
+                                 f"C = {C} classes (valid: 0..{C - 1}, or ignore_index="
+                                 f"{self.ignore_index})")
+            kind = "index"
+        elif t.dtype.kind == "f":
+            if "probs" not in self.targets:
+                raise TypeError(f"{self.name} takes class indices (an integer array), got {t.dtype}")
+            if t.shape != x.shape:
+                raise ShapeError(f"input has shape {x.shape} but target has shape {t.shape}; "
+                                 f"probability targets must have the input's shape")
+            t = as_float_array(t, "target", dtype=x.dtype)
+            kind = "probs" if self._normalized(t, cdim) else "scores"
+        else:
+            raise TypeError(f"target has dtype {t.dtype}; expected class indices (integers) "
+                            f"or probabilities (floats)")
+        return x, t, kind, (outer, C, inner), row_shape, w
+
+    @staticmethod
+    def _normalized(t, cdim) -> bool:
+        """Rows summing to 1 (the declared constraint of the 'probs' kernels)."""
+        if t.size == 0:
+            return True
+        s = t.sum(axis=cdim, dtype=np.float64)
+        tol = 8 * float(np.finfo(t.dtype).eps) * t.shape[cdim]
+        return bool(np.all(np.abs(s - 1.0) <= tol))
+
+    def _key(self, kind):
+        return self._keys[(kind, self.weight is not None, self.reduction)]
+
+    def _oshape(self, row_shape):
+        return row_shape if self.reduction == "none" else ()
+
+    def _grad(self, grad, oshape, dtype):
+        g = np.asarray(grad)
+        if self.reduction != "none":
+            if g.size != 1:
+                raise ShapeError(f"grad has shape {g.shape} but {self.name} with reduction="
+                                 f"{self.reduction!r} returns a scalar; grad must be a scalar")
+            return float(g.reshape(()))
+        g = as_float_array(g, "grad", dtype=dtype)
+        if g.shape != tuple(oshape):
+            if g.ndim == 0:
+                return np.full(oshape, g, dtype=dtype)
+            raise ShapeError(f"grad has shape {g.shape} but the loss (reduction='none') has shape "
+                             f"{tuple(oshape)}; they must match")
+        return g
+
+    def _args(self, x, t, w, g):
+        return {"input": x.reshape(-1), "target": t.reshape(-1),
+                "weight": w if w is not None else np.ones(1, x.dtype),
+                "grad": g.reshape(-1) if isinstance(g, np.ndarray) else g,
+                "label_smoothing": self.label_smoothing, "ignore_index": self.ignore_index}
+
+    def _run(self, kind, x, t, k, layout, w, g, outs):
+        key = self._key(k)
+        argnames = self.meta["kernels"][key][kind]
+        vals = self._args(x, t, w, g)
+        fn = self._fn(key, kind, x.dtype, x.size)
+        rows = layout[0] * layout[2]
+        if self.reduction == "mean" and rows == 0 and kind != "backward":
+            warnings.warn(f"{self.name}: reduction='mean' over an empty batch; the loss is nan",
+                          RuntimeWarning, stacklevel=3)
+        fn(*[vals[a] for a in argnames], *layout, *outs)
+        if kind != "forward" and self.reduction == "mean" and k == "index" and rows:
+            if not np.any(t != self.ignore_index):
+                # every target ignored: torch skips them all, d input = 0
+                # (the derived formula would give 0·(1/0) = nan)
+                outs[-1][...] = 0
+
+    def _loss_out(self, out, oshape, dtype):
+        if out is None:
+            return np.empty(oshape if oshape else (1,), dtype=dtype), None
+        check_out(out, oshape, dtype)
+        return out.reshape(-1) if oshape else out.reshape(1), out
+
+    @staticmethod
+    def _result(buf, given, oshape):
+        if given is not None:
+            return given
+        return buf if oshape else buf[0]
+
+    # ---- public API ----------------------------------------------------------------------
+    def forward(self, input, target, out=None):
+        """The loss: a scalar (numpy scalar of the input's dtype) for
+        reduction mean/sum, else an array shaped like the target."""
+        x, t, k, layout, row_shape, w = self._prepare(input, target)
+        oshape = self._oshape(row_shape)
+        buf, given = self._loss_out(out, oshape, x.dtype)
+        self._run("forward", x, t, k, layout, w, None, [buf.reshape(-1)])
+        return self._result(buf, given, oshape)
+
+    def backward(self, input, target, grad=1.0, out=None):
+        """d loss / d input (times ``grad``, the cotangent of the loss)."""
+        x, t, k, layout, row_shape, w = self._prepare(input, target)
+        g = self._grad(grad, self._oshape(row_shape), x.dtype)
+        (dx,) = self._outs(out, [x.shape], x.dtype)
+        self._run("backward", x, t, k, layout, w, g, [dx.reshape(-1)])
+        return dx
+
+    def forward_backward(self, input, target, grad=1.0, out=None):
+        """(loss, d input) in one call."""
+        x, t, k, layout, row_shape, w = self._prepare(input, target)
+        oshape = self._oshape(row_shape)
+        g = self._grad(grad, oshape, x.dtype)
+        outs = list(out) if isinstance(out, (tuple, list)) else ([None, None] if out is None else None)
+        if outs is None or len(outs) != 2:
+            raise ParameterError("out= needs 2 arrays (loss, d input)")
+        buf, given = self._loss_out(outs[0], oshape, x.dtype)
+        (dx,) = self._outs(outs[1], [x.shape], x.dtype)
+        self._run("forward_backward", x, t, k, layout, w, g, [buf.reshape(-1), dx.reshape(-1)])
+        return self._result(buf, given, oshape), dx

@@ -1,0 +1,170 @@
+"""Softmax family kernels (float32, float64; forward, backward, fused) against
+the spec instantiated at small concrete sizes as plain SymPy expressions,
+evaluated by mpmath at >= 60 digits and differentiated by SymPy; finite
+differences on random shapes; bad input; no SymPy in the runtime; optional
+PyTorch comparison."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symdl.generated.reductions as G
+from symdl.errors import ParameterError, ShapeError
+from symdl.runtime.reductions import make_bundle
+from symdl.specs.softmax import SOFTMAX_SPECS
+
+from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_of, symbols_like
+
+#: C >= 8 runs the kernels' 8-lane blocks and their tail; inner > 1 the strided loops
+SHAPES = [((3, 4), -1), ((3, 1), -1), ((2, 3, 4), 1), ((4,), 0), ((2, 3, 2), 0), ((2, 19), -1)]
+KINDS = ["random", "extreme", "close"]
+DTYPES = (np.float64, np.float32)
+
+
+def kernel(name, **kw):
+    return make_bundle(name, G.SPECS[name], G, **kw)
+
+
+def truth(spec, x, dim, g):
+    """(forward, vjp) truths in the layout of rows_of(., dim)."""
+    X = symbols_like("x", x.shape)
+    Xr = rows_of(X, dim)
+    R, C = Xr.shape
+    env = {"x": (Xr, ("r", "c"))}
+    sizes = {"r": R, "c": C}
+    if tuple(spec.out_axes) == ("r", "c"):
+        outs = [instantiate(spec.expr, env, sizes, {"r": i, "c": j}) for i in range(R) for j in range(C)]
+        gr = rows_of(g, dim).reshape(-1)
+    else:
+        outs = [instantiate(spec.expr, env, sizes, {"r": i}) for i in range(R)]
+        gr = g.reshape(-1)
+    F = sp.Add(*[exact(gv) * o for gv, o in zip(gr, outs)])
+    xs = list(Xr.reshape(-1))
+    grads = [sp.diff(F, s) for s in xs]
+    subs = {s: exact(v) for s, v in zip(X.reshape(-1), x.reshape(-1))}
+    return mp_eval(outs, subs), mp_eval(grads, subs)
+
+
+CASES = [pytest.param(s, shape, dim, kind, id=f"{s.name}-{'x'.join(map(str, shape))}-dim{dim}-{kind}")
+         for s in SOFTMAX_SPECS for shape, dim in SHAPES for kind in KINDS]
+
+
+@pytest.mark.parametrize("spec,shape,dim,kind", CASES)
+def test_against_sympy_mpmath(spec, shape, dim, kind):
+    rng = np.random.default_rng(abs(hash((spec.name, shape, kind))) % 2**32)
+    x = logits(kind, shape, rng)
+    k = kernel(spec.name, dim=dim)
+    y64 = k.forward(x)
+    g = rng.normal(size=y64.shape).astype(np.float32).astype(np.float64)
+    t_fwd, t_dx = truth(spec, x, dim, g)
+    fails = []
+    for dt in DTYPES:
+        xd, gd = x.astype(dt), g.astype(dt)
+        y = k.forward(xd)
+        dx = k.backward(xd, gd)
+        y2, dx2 = k.forward_backward(xd, gd)
+        assert y.dtype == dt and dx.dtype == dt and y.shape == y64.shape and dx.shape == x.shape
+        def rows(a):
+            return rows_of(a, dim) if a.shape == x.shape else a
+        for what, got, tr in (("forward", rows(y), t_fwd), ("backward", rows_of(dx, dim), t_dx),
+                              ("fused forward", rows(y2), t_fwd), ("fused backward", rows_of(dx2, dim), t_dx)):
+            f, _ = compare(got, tr, dt, f"{spec.name} {what} {np.dtype(dt).name}")
+            fails += f
+    assert not fails, fails[:8]
+
+
+@pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("shape,dim", [((5, 7), 1), ((3, 4, 5), 1), ((2, 3, 4, 2), -2), ((6,), 0)])
+def test_finite_differences(spec, shape, dim):
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 2, shape)
+    k = kernel(spec.name, dim=dim)
+    g = rng.normal(size=k.forward(x).shape)
+    dx = k.backward(x, g)
+    h = 1e-6
+    num = np.empty_like(x)
+    for idx in np.ndindex(*shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        num[idx] = (np.sum(g * k.forward(xp)) - np.sum(g * k.forward(xm))) / (2 * h)
+    np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)
+
+
+def test_large_rows_parallel_matches_serial():
+    import symdl.runtime.reductions as RR
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 5, (300, 257)).astype(np.float32)
+    k = kernel("log_softmax")
+    g = rng.normal(size=x.shape).astype(np.float32)
+    par = (k.forward(x), k.backward(x, g))
+    old = RR.PARALLEL_THRESHOLD
+    RR.PARALLEL_THRESHOLD = 1 << 62
+    try:
+        k2 = kernel("log_softmax")
+        ser = (k2.forward(x), k2.backward(x, g))
+    finally:
+        RR.PARALLEL_THRESHOLD = old
+    np.testing.assert_array_equal(par[0], ser[0])
+    np.testing.assert_array_equal(par[1], ser[1])
+    assert np.isfinite(par[0]).all()
+
+
+def test_nan_propagates_row_wise():
+    x = np.array([[0.0, np.nan, 1.0], [0.0, 1.0, 2.0]])
+    y = kernel("softmax").forward(x)
+    assert np.isnan(y[0]).all() and np.isfinite(y[1]).all()
+
+
+def test_out_buffers_and_dtypes():
+    x = np.arange(12, dtype=np.int64).reshape(3, 4)
+    k = kernel("logsumexp", dim=1)
+    y = k.forward(x)
+    assert y.dtype == np.float64 and y.shape == (3,)
+    out = np.empty(3)
+    assert k.forward(x, out=out) is out
+    dx = np.empty((3, 4))
+    assert k.backward(x, np.ones(3), out=dx) is dx
+    with pytest.raises(ShapeError, match=r"\(3, 4\).*\(4,\)|\(4,\).*\(3, 4\)"):
+        kernel("softmax", dim=1).backward(np.ones((3, 4)), np.ones(4))
+    with pytest.raises(ShapeError, match="shape"):
+        k.forward(x, out=np.empty(4))
+    with pytest.raises(ShapeError, match=r"dim=2 is out of range.*\(3, 4\)"):
+        kernel("softmax", dim=2).forward(np.ones((3, 4)))
+    with pytest.raises(ParameterError):
+        kernel("softmax", axis=1)
+    with pytest.raises(ParameterError):
+        kernel("softmax", dim=1.5)
+
+
+def test_runtime_imports_no_sympy():
+    code = textwrap.dedent("""
+        import sys, numpy as np
+        import symdl.generated.reductions as G
+        from symdl.runtime.reductions import make_bundle
+        k = make_bundle("cross_entropy", G.SPECS["cross_entropy"], G)
+        k.backward(np.ones((2, 3)), np.array([0, 2]))
+        make_bundle("softmax", G.SPECS["softmax"], G).forward(np.ones((2, 3)))
+        assert "sympy" not in sys.modules, "sympy imported"
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=lambda s: s.name)
+def test_against_torch(spec):
+    torch = pytest.importorskip("torch")
+    fns = {"softmax": torch.softmax, "log_softmax": torch.log_softmax,
+           "softmin": lambda t, d: torch.nn.functional.softmin(t, dim=d), "logsumexp": torch.logsumexp}
+    rng = np.random.default_rng(11)
+    for shape, dim in [((4, 6), -1), ((2, 5, 3), 1), ((3, 4), 0)]:
+        x = rng.normal(0, 4, shape)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = fns[spec.name](xt, dim)
+        g = rng.normal(size=tuple(yt.shape))
+        yt.backward(torch.tensor(g))
+        k = kernel(spec.name, dim=dim)
+        np.testing.assert_allclose(k.forward(x), yt.detach().numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(k.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
