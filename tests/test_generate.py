@@ -154,7 +154,7 @@ for name, meta in A.SPECS.items():
         y, dx = np.empty_like(x), np.empty_like(x)
         if learn:
             fwd(x, *noise, *scal, *learn, 4, y)
-            y2 = np.empty_like(x); part = np.zeros((4, len(learn)))
+            y2 = np.empty_like(x); part = np.zeros((len(learn), x.size))
             bwd(x, *noise, g, *scal, *learn, 4, y2, dx, part)
         else:
             fwd(x, *noise, *scal, y)

@@ -199,18 +199,19 @@ class Elementwise:
             fn(flat, *nz, gflat, *self._scalars(), *oflat)
             return tuple(outs) if fused else outs[0]
         arrays, inner = self._learn_arrays(x)
-        nrows = (flat.size + inner - 1) // inner
-        partial = np.zeros((max(nrows, 1), len(self.learnable)), dtype=np.float64)
-        fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, partial)
+        # each element's g·∂f/∂w goes to a scratch row and NumPy reduces it in
+        # float64: an accumulator inside the kernel is a serial dependency
+        # chain that keeps the whole loop from vectorizing
+        scratch = np.empty((len(self.learnable), flat.size), dtype=x.dtype)
+        fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, scratch)
         grads = []
         for k, n in enumerate(self.learnable):
             v = np.asarray(self.params[n])
             C = arrays[k].size
-            col = partial[:nrows, k]
-            if C > 1:
-                gw = col.reshape(-1, C).sum(axis=0)
+            if C > 1:  # (outer, C, inner) layout, one weight per channel
+                gw = scratch[k].reshape(-1, C, inner).sum(axis=(0, 2), dtype=np.float64)
             else:
-                gw = col.sum()
+                gw = scratch[k].sum(dtype=np.float64)
             grads.append(np.asarray(gw, dtype=x.dtype).reshape(v.shape) if v.ndim else x.dtype.type(gw))
         return (*outs, *grads)
 
