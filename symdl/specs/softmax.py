@@ -24,10 +24,12 @@ C = sp.Symbol("c")
 
 
 # --------------------------------------------------------------------------- atoms
-class RSum(sp.Function):
-    """sum over the named axis ``ax`` (an ``sp.Symbol``) of ``body``."""
+class _Reduction(sp.Function):
+    """A reduction over the named axis ``args[1]`` (an ``sp.Symbol``) of ``args[0]``."""
 
     nargs = 2
+    _template = ""  # LaTeX with slots for the axis and the body
+    _parenthesize = False  # wrap an Add body in parentheses (the template has none)
 
     @property
     def body(self):
@@ -38,26 +40,22 @@ class RSum(sp.Function):
         return self.args[1].name
 
     def _latex(self, printer, exp=None):
-        s = r"\sum_{%s} \left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
+        body = printer.parenthesize(self.args[0], 50) if self._parenthesize else printer._print(self.args[0])
+        s = self._template % (printer._print(self.args[1]), body)
         return s if exp is None else r"\left(%s\right)^{%s}" % (s, exp)
 
 
-class RMax(sp.Function):
-    """max over the named axis ``ax`` of ``body``."""
+class RSum(_Reduction):
+    """sum over the named axis of ``body``."""
 
-    nargs = 2
+    _template = r"\sum_{%s} \left(%s\right)"
 
-    @property
-    def body(self):
-        return self.args[0]
 
-    @property
-    def axis(self) -> str:
-        return self.args[1].name
+class RMax(_Reduction):
+    """max over the named axis of ``body``."""
 
-    def _latex(self, printer, exp=None):
-        s = r"\max_{%s} %s" % (printer._print(self.args[1]), printer.parenthesize(self.args[0], 50))
-        return s if exp is None else r"\left(%s\right)^{%s}" % (s, exp)
+    _template = r"\max_{%s} %s"
+    _parenthesize = True
 
 
 class ArgmaxMask(sp.Function):
