@@ -23,13 +23,15 @@ def time_limit(seconds: float):
         raise TimeLimit(f"gave up after {seconds:g} s")
 
     start = time.monotonic()
-    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL)
     if outer_left and outer_left < seconds:
         seconds = outer_left  # an enclosing limit is sooner: keep it, and its handler fires
         yield
         return
     old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # periodic, so an exception Python swallows (raised inside a finalizer or
+    # callback) is raised again 50 ms later instead of being lost
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
@@ -37,4 +39,4 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
         if outer_left:  # restore the enclosing limit, minus the time spent here
             left = outer_left - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)

@@ -87,6 +87,8 @@ class ClaimTimeout(BaseException):
 
 
 _stack: list = []   # [(deadline, token)]
+#: seconds between repeated alarms once a limit has expired
+REFIRE = 0.05
 
 
 def _arm():
@@ -94,7 +96,9 @@ def _arm():
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
     soonest = min(d for d, _ in _stack)
-    signal.setitimer(signal.ITIMER_REAL, max(soonest - time.monotonic(), 0.001))
+    # periodic: if the exception is raised where Python only prints and ignores
+    # it (a finalizer, a callback), the next tick raises it again
+    signal.setitimer(signal.ITIMER_REAL, max(soonest - time.monotonic(), 0.001), REFIRE)
 
 
 def _on_alarm(signum, frame):
