@@ -1,0 +1,241 @@
+"""Render optimizer rules into ``generated/optimizers.py``.
+
+For each rule variant:
+
+1. the sequential assignments are composed into one new value per output
+   (θ and each state array) in terms of the old values;
+2. every subexpression that does not depend on the element (bias corrections,
+   ``lr/bc1``, ``1 - beta1``, a branch on ``rho_t > 5``...) is *hoisted* into a
+   scalar function, printed from the same expressions and evaluated once per
+   step in float64 on the Python side;
+3. what remains is printed (CSE, dtype-typed constants) into one fused Numba
+   kernel per dtype that updates θ and the state arrays in place in a single
+   pass, serial and ``prange``.
+
+Nothing here is optimizer-specific: the math is in ``symdl.specs.optimizers``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .header import make_header
+from .printer import DTYPES, KernelPrinter, print_block
+from .render import _pyrepr, environment, generator_hash
+
+MODULE = "symdl.generated.optimizers"
+TEMPLATE = "optimizers.py.j2"
+GENERATOR_FILES = ("specs/optimizers.py", "specs/base.py", "codegen/optimizers.py",
+                   "codegen/printer.py", "codegen/header.py")
+
+
+class ScalarPrinter(KernelPrinter):
+    """float64 Python for the per-step scalar functions (symbolic exponents
+    parenthesized: ``0.96**(t*momentum_decay)``)."""
+
+    def __init__(self):
+        super().__init__("f64")
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_number:
+            return super()._print_Pow(expr, rational)
+        return f"({self.parenthesize(expr.base, 100)}**({self._print(expr.exp)}))"
+
+
+def optimizer_specs() -> list:
+    from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS
+
+    return list(OPTIMIZER_SPECS) + list(NOTATIONS)
+
+
+class Hoister:
+    """Replace element-independent subexpressions by scalar symbols h_0, h_1, ...
+
+    Within a sum or product the element-independent terms are grouped into one
+    hoisted scalar; a relational free of elements becomes an indicator scalar
+    (1.0 / 0.0, computed in float64) so that float32 kernels branch exactly as
+    the float64 reference does."""
+
+    def __init__(self, elem: set, keep: set = frozenset()):
+        self.elem = set(elem)
+        self.keep = set(keep)   # scalar symbols passed to the kernel as they are
+        self.table: dict = {}   # expr -> symbol
+
+    def _new(self, e):
+        if e not in self.table:
+            self.table[e] = sp.Symbol(f"h_{len(self.table)}", real=True)
+        return self.table[e]
+
+    def scalar(self, e) -> bool:
+        return not (e.free_symbols & self.elem)
+
+    def __call__(self, e):
+        if isinstance(e, sp.Piecewise):
+            pieces = []
+            for val, cond in e.args:
+                if cond == sp.true:
+                    pieces.append((self(val), cond))
+                elif self.scalar(cond):
+                    ind = self._new(sp.Piecewise((1, cond), (0, True)))
+                    pieces.append((self(val), sp.Gt(ind, 0)))
+                else:
+                    pieces.append((self(val), cond.func(*[self(x) for x in cond.args])))
+            return sp.Piecewise(*pieces)
+        if self.scalar(e):
+            if e.is_Number or e in self.keep:
+                return e
+            return self._new(e)
+        if e.is_Add or e.is_Mul:
+            sc = [x for x in e.args if self.scalar(x)]
+            el = [self(x) for x in e.args if not self.scalar(x)]
+            if sc:
+                s = e.func(*sc)
+                if not (s.is_Number or s in self.keep):
+                    s = self._new(s)
+                return e.func(s, *el)
+            return e.func(*el)
+        if not e.args:
+            return e
+        return e.func(*[self(x) for x in e.args])
+
+    def items(self):
+        return [(s, ex) for ex, s in self.table.items()]
+
+
+@dataclass
+class VariantSource:
+    key: str
+    variant: dict
+    states: list            # state keys (kernel array args after param, grad)
+    scalar_args: list       # kernel scalar args, in order (returned by the scalar fn)
+    fn_args: list           # scalar fn args: t, hyper..., scalar state...
+    scalar_lines: list      # body of the scalar fn
+    returns: str
+    outputs: list           # [(array name, output variable)]
+    body: dict = field(default_factory=dict)   # dtype -> printed loop body
+
+    @property
+    def array_args(self):
+        return "".join(f"{a}, " for a in ["param", "grad", *self.states])
+
+    @property
+    def param_args(self):
+        return ", ".join(self.scalar_args)
+
+
+def _order_by_deps(defs: list) -> list:
+    """(symbol, expr) pairs in dependency order (Kahn)."""
+    defined = {s for s, _ in defs}
+    done, out, pending = set(), [], list(defs)
+    while pending:
+        ready = [(s, e) for s, e in pending if not ((sp.sympify(e).free_symbols & defined) - done)]
+        if not ready:
+            raise RuntimeError("cyclic step scalars")
+        for s, e in ready:
+            out.append((s, e))
+            done.add(s)
+        pending = [p for p in pending if p[0] not in done]
+    return out
+
+
+def variant_source(rule, variant: dict) -> VariantSource:
+    from symdl.specs.optimizers import g, t, theta
+
+    states = rule.states(variant)
+    composed = rule.composed(variant)
+    elem = {theta, g} | {s.symbol for s in states}
+    hoist = Hoister(elem, keep=set(rule.hyper_symbols.values()))
+    outs = {sym: hoist(e) for sym, e in composed.items()}
+    hyper = [p.name for p in rule.hyper]
+    hyper_syms = set(rule.hyper_symbols.values())
+    hoisted = hoist.items()
+    hoisted_syms = {s for s, _ in hoisted}
+    used = set().union(*(e.free_symbols for e in outs.values())) - elem
+    unknown = used - hyper_syms - hoisted_syms
+    if unknown:
+        raise ValueError(f"{rule.name}: kernel uses undeclared scalars {sorted(map(str, unknown))}")
+    scalar_args = [p.name for p in rule.hyper if p.symbol in used] + \
+                  [s.name for s, _ in hoisted if s in used]
+    # the scalar function: step scalars, scalar-state updates, hoisted values
+    p = ScalarPrinter()
+    lines = [f"{s.name} = {p.doprint(e)}" for s, e in _order_by_deps(list(rule.scalars.items()))]
+    lines += [f"{ss.symbol.name} = {p.doprint(sp.sympify(ss.update))}" for ss in rule.scalar_state]
+    lines += [f"{s.name} = {p.doprint(e)}" for s, e in hoisted]
+    fn_args = ["t"] + hyper + [ss.symbol.name for ss in rule.scalar_state]
+    ret_state = "".join(f"{ss.symbol.name}, " for ss in rule.scalar_state)
+    returns = f"({''.join(a + ', ' for a in scalar_args)}), ({ret_state})"
+    del t
+    names = {theta.name: "p_i", g.name: "g_i"}
+    names.update({s.symbol.name: f"{s.key}_i" for s in states})
+    names.update({a: f"{a}_" for a in scalar_args})
+    out_names = {theta: "p_new", **{s.symbol: f"{s.key}_new" for s in states}}
+    vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant),
+                       [s.key for s in states], scalar_args, fn_args, lines, returns,
+                       [("param", "p_new")] + [(s.key, f"{s.key}_new") for s in states])
+    for dt in DTYPES:
+        body, used_fns = print_block({out_names[k]: e for k, e in outs.items()}, dt, names,
+                                     frozenset(), prefix="w")
+        if used_fns:
+            raise ValueError(f"{rule.name}: unexpected helper functions {used_fns}")
+        loads = ["p_i = param[i]", "g_i = grad[i]"] + [f"{s.key}_i = {s.key}[i]" for s in states]
+        vs.body[dt] = "\n".join(loads + body)
+    return vs
+
+
+def _init_repr(e):
+    e = sp.sympify(e)
+    if e.is_Number:
+        return float(e)
+    if e.is_Symbol:
+        return e.name
+    raise ValueError(f"state initial value must be a number or a hyperparameter, not {e}")
+
+
+def spec_table(rules) -> dict:
+    table = {}
+    for r in rules:
+        table[r.name] = {
+            "family": r.family,
+            "params": [{"name": p.name, "default": p.default, "kind": p.kind,
+                        "choices": list(p.choices)} for p in r.params],
+            "hyper": [p.name for p in r.hyper],
+            "state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.state],
+            "scalar_state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.scalar_state],
+            "variants": ([[r.full_variant(v), r.variant_key(v), [s.key for s in r.states(v)]]
+                          for v in r.variants()] if r.kernels else []),
+            "kernels": r.kernels,
+            "torch": r.torch,
+            "doc": r.doc,
+            "hash": r.content_hash(),
+        }
+    return table
+
+
+def _generator_hash() -> str:
+    return generator_hash("optimizers", files=GENERATOR_FILES, templates=(TEMPLATE,))
+
+
+def render_optimizers(rules=None, *, module=MODULE) -> str:
+    rules = optimizer_specs() if rules is None else list(rules)
+    variants = [variant_source(r, v) for r in rules if r.kernels for v in r.variants()]
+    body = environment().get_template(TEMPLATE).render(
+        variants=variants, dtypes=DTYPES, specs_table=_pyrepr(spec_table(rules)))
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    header = make_header(module=module, template=TEMPLATE,
+                         specs={r.name: r.content_hash() for r in rules},
+                         generator_hash=_generator_hash(), sympy_version=sp.__version__, body=body)
+    source = header + body
+    compile(source, module, "exec")
+    return source
+
+
+def optimizers_target():
+    """The ``symdl generate`` target for generated/optimizers.py."""
+    from .generate import Target
+
+    return Target("optimizers.py", render_optimizers,
+                  lambda: {r.name: r.content_hash() for r in optimizer_specs()},
+                  _generator_hash)
