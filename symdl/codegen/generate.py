@@ -102,6 +102,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .reductions import reductions_target
 
     targets.append(reductions_target(_elementary_available))
+    from .optimizers import optimizers_target
+
+    targets.append(optimizers_target())
     return targets
 
 
