@@ -1,0 +1,276 @@
+"""Small datasets that ship with symdl, CSV loading, splitting and scaling.
+
+``load_digits()`` (the default of ``symdl train``) and ``load_iris()`` read
+copies of scikit-learn's embedded files (``data/``, BSD-3; the data come from
+the UCI repository): no download, no scikit-learn.  Nothing here imports
+SymPy or Numba.
+
+>>> X, y = load_digits()                      # (1797, 64) float64, (1797,) int64
+>>> Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, seed=0)
+>>> scaler = StandardScaler().fit(Xtr); Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import io
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Dataset", "load_digits", "load_iris", "load_csv", "load", "train_test_split",
+           "StandardScaler", "standardize", "DATASETS"]
+
+
+@dataclass
+class Dataset:
+    """Features ``X`` (n, d), targets ``y`` (n,), and names.  Unpacks as ``X, y``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list = field(default_factory=list)
+    target_names: list = field(default_factory=list)
+    name: str = ""
+
+    def __iter__(self):
+        return iter((self.X, self.y))
+
+    def __len__(self):
+        return len(self.X)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (0 for a real-valued target)."""
+        if self.y.dtype.kind not in "iu":
+            return 0
+        return len(self.target_names) or (int(self.y.max()) + 1 if self.y.size else 0)
+
+    def __repr__(self):
+        kind = f"{self.n_classes} classes" if self.n_classes else "real-valued target"
+        return f"Dataset({self.name!r}: X {self.X.shape}, y {self.y.shape}, {kind})"
+
+
+def _data_bytes(fname: str) -> bytes:
+    return resources.files("symdl.datasets").joinpath("data", fname).read_bytes()
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's digits: 1797 8×8 images (pixels 0..16), labels 0-9."""
+    raw = gzip.decompress(_data_bytes("digits.csv.gz"))
+    arr = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.float64)
+    X, y = arr[:, :-1].copy(), arr[:, -1].astype(np.int64)
+    return Dataset(X, y, [f"pixel_{r}_{c}" for r in range(8) for c in range(8)],
+                   [str(d) for d in range(10)], "digits")
+
+
+def load_iris() -> Dataset:
+    """Fisher's iris: 150 flowers, 4 measurements (cm), 3 species."""
+    lines = _data_bytes("iris.csv").decode("ascii").splitlines()
+    header = lines[0].split(",")
+    arr = np.loadtxt(lines[1:], delimiter=",", dtype=np.float64)
+    X, y = arr[:, :-1].copy(), arr[:, -1].astype(np.int64)
+    return Dataset(X, y, ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
+                          "petal width (cm)"], header[2:], "iris")
+
+
+#: the embedded datasets by name
+DATASETS = {"digits": load_digits, "iris": load_iris}
+
+
+def load(name: str) -> Dataset:
+    """An embedded dataset by name ("digits" or "iris")."""
+    if name not in DATASETS:
+        from symdl.errors import UnknownNameError
+        raise UnknownNameError("dataset", name, DATASETS)
+    return DATASETS[name]()
+
+
+# ----------------------------------------------------------------------------- CSV
+def _number(s: str):
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    return v
+
+
+def load_csv(path, target=-1, *, delimiter=None, header=None, classification=None) -> Dataset:
+    """Read a numeric CSV file; ``target`` is the label column (name or index,
+    default the last one).
+
+    * ``header``: True/False, or None to detect it (a first row that is not
+      all numbers is a header).
+    * The target may be text (class names, sorted and numbered 0..C-1) or
+      numbers; ``classification=None`` treats integer-valued targets as class
+      indices (int64) and anything else as real values (float64).
+    * Every feature column must be numeric: an error names the column, the row
+      and the offending value.  Empty cells are NaN (``fit`` rejects them).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
+        except csv.Error:
+            delimiter = ","
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"{path}: the file has no rows")
+    if header is None:
+        header = not all(_number(c) is not None for c in rows[0])
+    if header:
+        names = [c.strip() for c in rows[0]]
+        rows = rows[1:]
+    else:
+        names = [str(i) for i in range(len(rows[0]))]
+    if not rows:
+        raise ValueError(f"{path}: the file has a header but no data rows")
+    width = len(names)
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            raise ValueError(f"{path}: row {i + 1 + bool(header)} has {len(r)} fields, "
+                             f"expected {width} (as in the {'header' if header else 'first row'})")
+    # the target column
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if not -width <= target < width:
+            raise ValueError(f"{path}: target column index {target} is out of range "
+                             f"for {width} columns ({', '.join(names)})")
+        tcol = int(target) % width
+    else:
+        tname = str(target)
+        if tname in names:
+            tcol = names.index(tname)
+        elif not header and tname.lstrip("-").isdigit():
+            return load_csv(path, int(tname), delimiter=delimiter, header=False,
+                            classification=classification)
+        else:
+            close = difflib.get_close_matches(tname, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(f"{path}: no column {tname!r}{hint} (columns: {', '.join(names)})")
+    fcols = [j for j in range(width) if j != tcol]
+    if not fcols:
+        raise ValueError(f"{path}: no feature columns besides the target {names[tcol]!r}")
+    X = np.empty((len(rows), len(fcols)), dtype=np.float64)
+    for i, r in enumerate(rows):
+        for k, j in enumerate(fcols):
+            c = r[j].strip()
+            if c == "" or c.lower() in ("nan", "na"):
+                X[i, k] = math.nan
+                continue
+            v = _number(c)
+            if v is None:
+                raise ValueError(f"{path}: column {names[j]!r} is not numeric: row "
+                                 f"{i + 1 + bool(header)} has {c!r} (features must be numbers; "
+                                 f"only the target column may hold class names)")
+            X[i, k] = v
+    tvals = [r[tcol].strip() for r in rows]
+    nums = [_number(c) for c in tvals]
+    if any(v is None or math.isnan(v) for v in nums):
+        if classification is False:
+            bad = next(c for c, v in zip(tvals, nums) if v is None or math.isnan(v))
+            raise ValueError(f"{path}: target column {names[tcol]!r} holds {bad!r}, not a number")
+        classes = sorted(set(tvals))
+        index = {c: k for k, c in enumerate(classes)}
+        y = np.array([index[c] for c in tvals], dtype=np.int64)
+        tnames = classes
+    else:
+        yv = np.array(nums, dtype=np.float64)
+        integral = bool(np.all(yv == np.round(yv)))
+        if classification is None:
+            classification = integral
+        if classification:
+            if not integral or (yv.size and yv.min() < 0):
+                raise ValueError(f"{path}: class labels in {names[tcol]!r} must be integers >= 0 "
+                                 f"(or text class names)")
+            y = yv.astype(np.int64)
+            tnames = [str(k) for k in range(int(y.max()) + 1)] if y.size else []
+        else:
+            y, tnames = yv, []
+    return Dataset(X, y, [names[j] for j in fcols], tnames, path.stem)
+
+
+# ----------------------------------------------------------------------------- split / scale
+def train_test_split(X, y, test_size=0.2, seed=0, *, stratify=False, shuffle=True):
+    """(X_train, X_test, y_train, y_test), deterministic for a given ``seed``.
+
+    ``test_size``: a fraction in (0, 1) or a number of rows.  ``stratify=True``
+    keeps each class's share in both parts (class-index targets).
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"X has {n} rows but y has {len(y)}; they must match")
+    if isinstance(test_size, float) and not isinstance(test_size, bool):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size={test_size} must be in (0, 1) (a fraction) or a row count")
+        n_test = int(math.ceil(test_size * n))
+    else:
+        n_test = int(test_size)
+    if not 0 < n_test < n:
+        raise ValueError(f"test_size={test_size} leaves {n_test} of {n} rows for testing; "
+                         f"both parts must be non-empty")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        test_idx = []
+        classes, yi = np.unique(y, return_inverse=True)
+        for c in range(len(classes)):
+            idx = np.flatnonzero(yi == c)
+            if shuffle:
+                idx = rng.permutation(idx)
+            test_idx.append(idx[:int(round(len(idx) * n_test / n))])
+        test = np.sort(np.concatenate(test_idx))
+        mask = np.ones(n, bool)
+        mask[test] = False
+        train = np.flatnonzero(mask)
+        if shuffle:
+            train, test = rng.permutation(train), rng.permutation(test)
+    else:
+        perm = rng.permutation(n) if shuffle else np.arange(n)
+        test, train = perm[:n_test], perm[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+class StandardScaler:
+    """Zero mean, unit variance per feature, with statistics from the training
+    set (constant features are only centred)."""
+
+    def __init__(self):
+        self.mean_ = None
+        self.scale_ = None
+
+    def fit(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, X):
+        if self.mean_ is None:
+            raise ValueError("StandardScaler: call fit(X_train) before transform")
+        X = np.asarray(X)
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        if X.shape[-1] != self.mean_.shape[0]:
+            raise ValueError(f"StandardScaler was fitted on {self.mean_.shape[0]} features "
+                             f"but X has {X.shape[-1]}")
+        return ((X - self.mean_) / self.scale_).astype(dtype, copy=False)
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X):
+        return np.asarray(X) * self.scale_ + self.mean_
+
+
+def standardize(X_train, *others):
+    """Standardize ``X_train`` and any further arrays with X_train's statistics.
+    Returns a tuple of the same length as the arguments."""
+    s = StandardScaler().fit(X_train)
+    return tuple(s.transform(a) for a in (X_train, *others))

@@ -1,0 +1,21 @@
+"""Neural-network layers on symdl's generated kernels (no SymPy import).
+
+>>> import symdl.nn as nn
+>>> model = nn.Sequential(nn.Linear(64, 128), nn.Activation("gelu"), nn.Linear(128, 10))
+>>> history = model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=20)
+
+Layers: ``Linear``, ``Activation(name, **params)`` (every activation of
+``symdl.names("activation")``), ``Softmax``/``LogSoftmax``, ``Dropout``,
+``Sequential``.  Initializers in ``symdl.nn.init``; ``gradcheck`` compares a
+backward with finite differences; ``load(path)`` reads a saved model.
+"""
+from __future__ import annotations
+
+from . import init
+from .gradcheck import GradcheckError, GradcheckResult, gradcheck
+from .init import manual_seed
+from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
+from .sequential import Sequential, load
+
+__all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
+           "load", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed"]
