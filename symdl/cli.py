@@ -15,12 +15,18 @@ def _cmd_list(args) -> int:
     from symdl.registry import metadata, names
 
     rows = []
-    for n in names(args.family):
+    for n in (names(args.family) if args.family != "optimizer" else ()):
         meta, _ = metadata(n)
         rows.append({"name": n, "family": meta["family"], "torch": meta["torch"],
                      "params": {p["name"]: p["default"] for p in meta["params"]},
                      "learnable": [p["name"] for p in meta["params"] if p.get("learnable")],
                      "doc": meta["doc"]})
+    if args.family in (None, "optimizer"):  # optimizer rules: symdl.generated.optimizers
+        from symdl.generated.optimizers import SPECS as OPT
+
+        rows += [{"name": n, "family": m["family"], "torch": m["torch"],
+                  "params": {p["name"]: p["default"] for p in m["params"]}, "learnable": [],
+                  "doc": m["doc"]} for n, m in OPT.items()]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -60,6 +66,10 @@ def _cmd_latex(args) -> int:
         spec = S.get(args.name)
     if getattr(spec, "family", "activation") == "activation":
         sys.stdout.write(activation_latex(spec, steps=args.steps))
+    elif spec.family == "optimizer":
+        from symdl.derive.optimizers import optimizer_latex
+
+        sys.stdout.write(optimizer_latex(spec, steps=args.steps))
     else:
         from symdl.derive.reduction_latex import reduction_latex
 
@@ -72,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     q = sub.add_parser("list", help="list spec names")
-    q.add_argument("--family", help="only this family (activation, softmax, loss)")
+    q.add_argument("--family", help="only this family (activation, softmax, loss, optimizer)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=_cmd_list)
 

@@ -6,14 +6,16 @@ from symdl.errors import UnknownNameError
 from .activations import ACTIVATIONS
 from .base import Activation, Param, x
 from .losses import LOSS_SPECS
+from .optimizers import NOTATIONS, OPTIMIZER_SPECS
 from .softmax import SOFTMAX_SPECS
 
 FAMILIES = {
     "activation": [s.name for s in ACTIVATIONS],
     "softmax": [s.name for s in SOFTMAX_SPECS],
     "loss": [s.name for s in LOSS_SPECS],
+    "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
 }
-_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS)}
+_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS)}
 
 
 def all_specs(family: str | None = None) -> list:

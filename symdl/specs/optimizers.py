@@ -114,10 +114,13 @@ class Notation:
     rule: str
     variant: dict
     hyper: dict
+    #: torch's parameter before each step, in terms of the notes' state before
+    #: the same step; for look-ahead forms this is the point where the notes
+    #: evaluate the gradient (θ - βv), so both forms see the same g₁, g₂, ...
     param: Any = theta
-    #: the notes' gradient is evaluated at this point of the notes' iterate
-    #: (look-ahead forms); the proof feeds both forms the same symbols g₁, g₂, ...
-    grad_at: Any = theta
+    #: values the notes' own symbols must take for the equivalence (e.g. ν = 0
+    #: where the notes put eps inside the square root and torch outside)
+    fix: dict = field(default_factory=dict)
     note: str = ""
 
 
@@ -440,4 +443,123 @@ ADADELTA = OptimizerRule(
 
 OPTIMIZER_SPECS = (SGD, ADAM, ADAMW, ADAMAX, NADAM, RADAM, ADAGRAD, RMSPROP, ADADELTA)
 
-NOTATIONS: tuple = ()
+# ---------------------------------------------------------------- the notes' notations
+# Their own symbols (the notes' letters); each states the reparametrization
+# onto a torch rule (``Notation``), proven in tests/test_optimizers.py by
+# unrolling both forms over several steps with symbolic gradients g₁, g₂, ...
+eta = sp.Symbol("eta", real=True)
+epsilon = sp.Symbol("epsilon", real=True)          # the notes' learning rate in seed 002
+nu = sp.Symbol("nu", real=True)                    # the notes' eps inside the square root
+beta = sp.Symbol("beta", real=True)
+alpha_n = sp.Symbol("alpha", real=True)
+w = sp.Symbol("w", real=True)                      # seed 003's weight
+
+
+def _notation(name, hyper, eqs, notation, source, doc, state=()):
+    return OptimizerRule(name, hyper=tuple(_P(h.name, None) for h in hyper),
+                         equations=lambda var, e=tuple(eqs): e, state=state,
+                         source=source, doc=doc, notation=notation, kernels=False,
+                         family="optimizer")
+
+
+_SGD_HB = {"momentum_mode": "heavy_ball"}
+_SGD_NAG = {"momentum_mode": "nesterov"}
+_V = (State("v", v),)
+
+NOTATIONS = (
+    _notation("momentum_seed001", (eta, beta),
+              [(v, beta * v + eta * g), (theta, theta - v)],
+              Notation("sgd", _SGD_HB, {"lr": eta, "momentum": beta},
+                       note="v = lr·b (torch's buffer b)"),
+              "seed 001 §3.1 eqs. 34-35", "Momentum: v ← βv + ηg, θ ← θ - v.", _V),
+    _notation("momentum_seed002", (epsilon, alpha_n),
+              [(v, alpha_n * v - epsilon * g), (theta, theta + v)],
+              Notation("sgd", _SGD_HB, {"lr": epsilon, "momentum": alpha_n}, note="v = -lr·b"),
+              "seed 002 §10.2", "Momentum: v ← αv - εg, θ ← θ + v.", _V),
+    _notation("momentum_seed003", (eta, beta),
+              [(u, beta * u + g), (w, w - eta * u)],
+              Notation("sgd", _SGD_HB, {"lr": eta, "momentum": beta}, param=w, note="u = b"),
+              "seed 003 eq. 13", "Momentum: u ← βu + g, w ← w - ηu.", (State("u", u), State("w", w))),
+    _notation("polyak_seed001", (eta, beta),
+              [(v, beta * v + eta * g), (theta, theta - (1 + beta) * v)],
+              Notation("sgd", _SGD_HB, {"lr": eta * (1 + beta), "momentum": beta},
+                       note="Polyak's form of the notes is heavy ball with lr = η(1+β)"),
+              "seed 001 §3.3 eqs. 38-39", "Polyak's momentum: v ← βv + ηg, θ ← θ - (1+β)v.", _V),
+    _notation("nesterov_seed001", (eta, beta),
+              [(v, beta * v + eta * g), (theta, theta - v)],
+              Notation("sgd", _SGD_NAG, {"lr": eta, "momentum": beta}, param=theta - beta * v,
+                       note="g is evaluated at the look-ahead point θ - βv, which is torch's θ"),
+              "seed 001 §3.2 eqs. 36-37", "Nesterov (look-ahead): v ← βv + η∇L(θ - βv), θ ← θ - v.", _V),
+    _notation("nesterov_seed002", (epsilon, alpha_n),
+              [(v, alpha_n * v - epsilon * g), (theta, theta + v)],
+              Notation("sgd", _SGD_NAG, {"lr": epsilon, "momentum": alpha_n},
+                       param=theta + alpha_n * v,
+                       note="g is evaluated at θ + αv, which is torch's θ"),
+              "seed 002 §10.3", "Nesterov (look-ahead): v ← αv - ε∇L(θ + αv), θ ← θ + v.", _V),
+    _notation("nesterov_seed002_cov", (epsilon, alpha_n),
+              [(delta, v), (v, alpha_n * v - epsilon * g),
+               (theta, theta + v + alpha_n * (v - delta))],
+              Notation("sgd", _SGD_NAG, {"lr": epsilon, "momentum": alpha_n},
+                       note="θ here is the notes' θ̃ = θ + αv; it is torch's θ"),
+              "seed 002 §10.3 (change of variables)",
+              "Nesterov after θ̃ = θ + αv: v ← αv - ε∇L(θ̃), θ̃ ← θ̃ + v + α(v - v_old).", _V),
+    _notation("nag_seed003", (eta, beta),
+              [(u, beta * u + g), (w, w - eta * u)],
+              Notation("sgd", _SGD_NAG, {"lr": eta, "momentum": beta}, param=w - eta * beta * u,
+                       note="g is evaluated at w - ηβu (the notes print w - βu, dropping η)"),
+              "seed 003 eq. 14", "NAG: u ← βu + ∇L(w - ηβu), w ← w - ηu.", (State("u", u), State("w", w))),
+    _notation("rmsprop_seed001", (eta, beta, epsilon),
+              [(v, beta * v + (1 - beta) * g**2), (theta, theta - eta / (sqrt(v) + epsilon) * g)],
+              Notation("rmsprop", {}, {"lr": eta, "alpha": beta, "eps": epsilon}),
+              "seed 001 §3.4 eqs. 40-41", "RMSprop with eps outside the root (torch's form).", _V),
+    _notation("rmsprop_seed002", (epsilon, beta, nu),
+              [(a, beta * a + (1 - beta) * g**2), (theta, theta - epsilon / sqrt(a + nu) * g)],
+              Notation("rmsprop", {}, {"lr": epsilon, "alpha": beta, "eps": 0}, fix={nu: 0},
+                       note="eps inside the root: equal to torch's only at ν = eps = 0"),
+              "seed 002 §10.5, seed 003 eq. 16", "RMSprop with ν inside the root.",
+              (State("a", a),)),
+    _notation("rmsprop_momentum_seed002", (epsilon, alpha_n, beta, nu),
+              [(a, beta * a + (1 - beta) * g**2), (v, alpha_n * v - epsilon / sqrt(a + nu) * g),
+               (theta, theta + v)],
+              Notation("rmsprop", {"has_momentum": True},
+                       {"lr": epsilon, "alpha": beta, "momentum": alpha_n, "eps": 0}, fix={nu: 0},
+                       note="v = -lr·b; ν inside the root: equal at ν = eps = 0"),
+              "seed 002 §10.5 (with momentum)", "RMSprop with momentum, ν inside the root.",
+              (State("a", a), State("v", v))),
+    _notation("adagrad_seed002", (epsilon, nu),
+              [(a, a + g**2), (theta, theta - epsilon / sqrt(a + nu) * g)],
+              Notation("adagrad", {}, {"lr": epsilon, "eps": 0}, fix={nu: 0},
+                       note="ν inside the root: equal at ν = eps = 0"),
+              "seed 002 §10.4, seed 003 eq. 15", "Adagrad with ν inside the root.",
+              (State("a", a),)),
+    _notation("adam_seed002", (epsilon, beta1, beta2, nu),
+              [(v, beta1 * v + (1 - beta1) * g), (a, beta2 * a + (1 - beta2) * g**2),
+               (theta, theta - epsilon / sqrt(a / (1 - beta2**t) + nu) * v / (1 - beta1**t))],
+              Notation("adam", {}, {"lr": epsilon, "beta1": beta1, "beta2": beta2, "eps": 0},
+                       fix={nu: 0}, note="first moment v (the notes print g⊙g: a typo); "
+                                         "ν inside the root: equal at ν = eps = 0"),
+              "seed 002 §10.6 (with bias correction)", "Adam with bias correction, ν inside the root.",
+              (State("v", v), State("a", a))),
+    _notation("adam_nobc_seed002", (epsilon, beta1, beta2, nu),
+              [(v, beta1 * v + (1 - beta1) * g), (a, beta2 * a + (1 - beta2) * g**2),
+               (theta, theta - epsilon / sqrt(a + nu) * v)],
+              Notation("adam", {}, {"lr": epsilon * (1 - beta1**t) / sqrt(1 - beta2**t),
+                                    "beta1": beta1, "beta2": beta2, "eps": 0}, fix={nu: 0},
+                       note="without bias correction = torch's Adam with the step-dependent "
+                            "lr_t = ε(1 - β₁ᵗ)/√(1 - β₂ᵗ), at ν = eps = 0"),
+              "seed 002 §10.6 (no bias correction)", "Adam without bias correction.",
+              (State("v", v), State("a", a))),
+    _notation("adamax_seed003", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, Max(beta2 * v, sp.Abs(g))),
+               (theta, theta - eta / (v + epsilon) * m / (1 - beta1**t))],
+              Notation("adamax", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": 0},
+                       fix={epsilon: 0}, note="the notes add ε to v, torch adds eps to |g| "
+                                              "inside the max: equal at ε = eps = 0"),
+              "seed 003 eq. 19", "AdaMax: v ← max(β₂v, |g|), θ ← θ - η m̂/(v + ε).",
+              (State("m", m), State("v", v))),
+    _notation("maxprop_seed003", (eta, beta, epsilon),
+              [(v, Max(beta * v, sp.Abs(g))), (theta, theta - eta / (v + epsilon) * g)],
+              Notation("adamax", {}, {"lr": eta, "beta1": 0, "beta2": beta, "eps": 0},
+                       fix={epsilon: 0}, note="MaxProp is AdaMax with β₁ = 0 (at ε = eps = 0)"),
+              "seed 003 eq. 20", "MaxProp: v ← max(βv, |g|), θ ← θ - η g/(v + ε).", _V),
+)
