@@ -44,8 +44,8 @@ NP = {"f64": np.float64, "f32": np.float32}
 CASES = [(n, d) for n in spec.FUNCTIONS for d in spec.DTYPES]
 MP_FUNCS = {
     "exp": mpmath.exp, "expm1": mpmath.expm1, "log": mpmath.log,
-    "log1p": mpmath.log1p, "tanh": mpmath.tanh, "erf": mpmath.erf,
-    "erfc": mpmath.erfc,
+    "log1p": mpmath.log1p, "tanh": mpmath.tanh, "sech2": lambda v: mpmath.sech(v) ** 2,
+    "erf": mpmath.erf, "erfc": mpmath.erfc,
 }
 N_RANDOM = 2500  # per random family (8 families) + the structured points
 
@@ -105,7 +105,7 @@ def _points(name, dt):
         kmax = 1080 if dt == "f64" else 160
         b = np.arange(-2 * kmax, 2 * kmax) * (ln2 / 2)   # k ln2 and (k + 1/2) ln2
         pts += [_ulps_around(b, dt)]
-    if name == "tanh":   # tanh uses expm1(2|x|): its boundaries at |x| = k ln2 / 4
+    if name in ("tanh", "sech2"):   # expm1(2|x|): its boundaries at |x| = k ln2 / 4
         b = np.arange(-160, 160) * (ln2 / 4)
         pts += [_ulps_around(b, dt)]
     if name in ("log", "log1p"):
@@ -121,12 +121,12 @@ def _points(name, dt):
                     sq[np.isfinite(sq)] - 1.0]
     # thresholds and switch points
     th = []
-    for key in ("EXP_HI", "EXP_LO", "EXPM1_LO", "TANH_CLAMP", "ERF_SWITCH",
+    for key in ("EXP_HI", "EXP_LO", "EXPM1_LO", "TANH_BIG", "TANH_ZERO", "ERF_SWITCH",
                 "ERFC_SWITCH", "ERFC_ZMAX"):
         if key in C:
             th += [C[key], -C[key]]
-            if key == "TANH_CLAMP":
-                th += [C[key] / 2, -C[key] / 2]
+    if name in ("tanh", "sech2"):  # the shifted range and where sech^2 leaves the normals
+        th += list(np.linspace(C["TANH_BIG"] - 1, C["TANH_ZERO"] + 1, 61))
     with mpmath.workdps(30):
         lmax = float(mpmath.log(mpmath.mpf(float(fi.max))))
         lsub = float(mpmath.log(mpmath.mpf(float(tiny)) / 2))
@@ -257,6 +257,8 @@ SPECIAL = {
               (nan, nan)],
     "tanh": [(0.0, 0.0), (-0.0, -0.0), (inf, 1.0), (-inf, -1.0), (30.0, 1.0), (-30.0, -1.0),
              (1e300, 1.0), (-1e300, -1.0), (nan, nan)],
+    "sech2": [(0.0, 1.0), (-0.0, 1.0), (inf, 0.0), (-inf, 0.0), (1e300, 0.0), (-1e300, 0.0),
+              (nan, nan)],
     "erf": [(0.0, 0.0), (-0.0, -0.0), (inf, 1.0), (-inf, -1.0), (10.0, 1.0), (-10.0, -1.0),
             (nan, nan)],
     "erfc": [(0.0, 1.0), (-0.0, 1.0), (inf, 0.0), (-inf, 2.0), (30.0, 0.0), (-30.0, 2.0),
@@ -417,14 +419,15 @@ def test_report_worst():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _LIBM = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
-         "tanh": math.tanh, "erf": math.erf, "erfc": math.erfc}
+         "tanh": math.tanh, "sech2": lambda v: 1.0 / math.cosh(v) ** 2,
+         "erf": math.erf, "erfc": math.erfc}
 
 
 def _libm(name, v):
     try:
         return _LIBM[name](v)
-    except OverflowError:
-        return math.inf
+    except OverflowError:  # cosh overflows where sech^2 is 0
+        return 0.0 if name == "sech2" else math.inf
     except ValueError:  # log(0) / log(<0): libm gives -inf / nan
         if name == "log" and v == 0:
             return -math.inf

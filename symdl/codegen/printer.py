@@ -26,7 +26,7 @@ DTYPES = ("f32", "f64")
 
 #: sympy function name -> name in generated/elementary.py (suffixed _f32/_f64)
 ELEMENTARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
-              "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc"}
+              "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc", "Sech2": "sech2"}
 #: sympy function name -> scalar function Numba compiles (libm; not vectorized)
 #: (NumPy's ufuncs where they exist: IEEE results instead of Python's
 #: exceptions when a kernel runs with the JIT disabled)
@@ -56,12 +56,29 @@ class Lets:
         return [(s, v) for v, s in self.bound.items()]
 
 
-def expand_primitives(expr, let=None):
-    """Replace stable primitives (and cosh) by their implementations."""
+class Sech2(sp.Function):
+    """sech(u)^2, printed as the elementary ``sech2_{dtype}`` (a printing
+    marker, never evaluated).  Beside ``tanh(u)`` it shares tanh's expm1."""
+
+    nargs = 1
+
+
+def _is_sech_power(e):
+    return (e.is_Pow and isinstance(e.base, sp.cosh) and e.exp.is_Integer
+            and e.exp < 0 and e.exp % 2 == 0)
+
+
+def expand_primitives(expr, let=None, elementary=frozenset()):
+    """Replace stable primitives (and cosh) by their implementations.
+
+    With the elementary ``sech2`` available, cosh(u)^-2k becomes sech2(u)^k
+    (one expm1 shared with tanh(u)); other cosh(u) use one exp(-|u|)."""
     let = let or (lambda e: e)
     for cls in PRIMITIVES:
         expr = expr.replace(lambda e, c=cls: isinstance(e, c),
                             lambda e, c=cls: c.implementation(e.args[0], let))
+    if "sech2" in elementary:
+        expr = expr.replace(_is_sech_power, lambda e: Sech2(e.base.args[0]) ** (-e.exp / 2))
     return expr.replace(lambda e: isinstance(e, sp.cosh), lambda e: cosh_implementation(e.args[0], let))
 
 
@@ -199,7 +216,7 @@ class KernelPrinter(PythonCodePrinter):
     # SymPy dispatches these by class name before _print_Function
     _print_exp = _print_log = _print_tanh = _print_erf = _print_erfc = _print_Function
     _print_sin = _print_cos = _print_tan = _print_atan = _print_sinh = _print_asinh = _print_Function
-    _print_log1p = _print_expm1 = _print_Erfc = _print_Function
+    _print_log1p = _print_expm1 = _print_Erfc = _print_Sech2 = _print_Function
 
     def _print_Rational(self, expr):
         return self._number(expr)
@@ -227,7 +244,7 @@ def print_block(exprs: dict, dtype: str, names: dict, elementary=frozenset(), pr
     """
     keys = list(exprs)
     lets = Lets(prefix="e_")
-    prepared = [expand_primitives(exprs[k], lets) for k in keys]
+    prepared = [expand_primitives(exprs[k], lets, elementary) for k in keys]
     bound = lets.items()
     temps, reduced = sp.cse([v for _, v in bound] + prepared,
                             symbols=sp.numbered_symbols(prefix + "_"), order="none")

@@ -34,7 +34,7 @@ def environment() -> jinja2.Environment:
 ACTIVATION_GENERATOR_FILES = (
     "derive/elementwise.py", "derive/rules.py", "derive/timeout.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py",
-    "specs/functions.py", "specs/base.py", "runtime/eft.py",
+    "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py",
 )
 
 

@@ -27,7 +27,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 __all__ = ["f64_to_bits", "bits_to_f64", "f32_to_bits", "bits_to_f32", "fma", "HAS_FMA",
-           "always_inline"]
+           "always_inline", "prefer_wide_vectors"]
 
 _M64 = (1 << 64) - 1
 _M32 = (1 << 32) - 1
@@ -176,6 +176,45 @@ def _always_inline(typingctx):
 @overload(always_inline, inline="always")
 def _ol_always_inline():
     return lambda: _always_inline()
+
+
+def prefer_wide_vectors():
+    """Let LLVM vectorize the calling function's loops with the CPU's widest
+    registers (512-bit on AVX-512 CPUs).
+
+    LLVM's tuning for Intel server CPUs prefers 256-bit vectors even where
+    AVX-512 exists (``prefer-256-bit``), which halves the throughput of the
+    polynomial elementary functions.  This sets the per-function LLVM
+    attribute ``"prefer-vector-width"="512"``, which overrides that tuning for
+    this function only -- unlike ``NUMBA_CPU_FEATURES``, it changes nothing
+    else in the user's process.  On CPUs without AVX-512 LLVM clamps to the
+    widest legal vector, so it is harmless there.  Call it inside the loop
+    body of a kernel (for a ``prange`` loop the body is outlined into its own
+    function, which is the one that must carry the attribute).  It emits no
+    code; in plain Python it does nothing.
+    """
+    return None
+
+
+#: LLVM string attribute; llvmlite's AttributeSet only admits its known
+#: keyword attributes, so it is added to the underlying set (it renders
+#: verbatim in the ``define`` line, which LLVM IR allows).
+_WIDE_ATTR = '"prefer-vector-width"="512"'
+
+
+@intrinsic
+def _prefer_wide_vectors(typingctx):
+    sig = types.none()
+
+    def codegen(context, builder, signature, args):
+        set.add(builder.function.attributes, _WIDE_ATTR)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@overload(prefer_wide_vectors, inline="always")
+def _ol_prefer_wide_vectors():
+    return lambda: _prefer_wide_vectors()
 
 
 # --------------------------------------------------------------------------

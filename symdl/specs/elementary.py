@@ -1,6 +1,6 @@
 """Vectorizable elementary functions, stated as data.
 
-For each function (exp, expm1, log, log1p, tanh, erf, erfc) and dtype
+For each function (exp, expm1, log, log1p, tanh, sech2 = 1/cosh^2, erf, erfc) and dtype
 (``"f64"``, ``"f32"``) this module records
 
 * the argument-reduction constants (ln2 split for Cody-Waite, round-to-int
@@ -36,8 +36,12 @@ log, log1p
     pre-scaled by 2**LOG_SUBN_SHIFT), f = m - 1, s = f/(2+f),
     log(1+f) = f - (f*f/2 - s*(f*f/2 + s*s*Q_LOG(s*s))); log1p adds the
     rounding correction (x - (u-1))/u of u = 1+x.
-tanh
-    t = expm1(2|x|) (|x| clamped to TANH_CLAMP), tanh = sign(x)*t/(t+2).
+tanh, sech2
+    t = expm1(2a), a = |x| (shifted down above TANH_BIG, see _tanh_parts),
+    q = 1/(t+2), tanh = sign(x)*t*q (t < 1) or sign(x)*(1 - 2q), sech^2 = 1 - tanh^2 = (4q)*((t+1)*q)
+    without cancellation.  The two share every instruction up to q, so a
+    kernel that needs tanh(u) and its derivative sech^2(u) evaluates one
+    expm1 (LLVM merges the inlined common part).
 erf, erfc
     |x| < ERF_SWITCH: erf = x*E_ERF(x*x), |x| < ERFC_SWITCH: erfc = 1 - erf;
     else erfc(z) = t*H_ERFC(u)*exp(-z*z), t = ERFC_P/(ERFC_P + z), u = (t - ERFC_TC)*ERFC_TS,
@@ -58,7 +62,7 @@ import numpy as np
 __all__ = ["Approximation", "FUNCTIONS", "DTYPES", "EPS", "approximations",
            "build_approximations", "get"]
 
-FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc")
+FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc")
 DTYPES = ("f64", "f32")
 #: unit roundoff convention: "1 ulp" = eps = 2**-(mantissa bits)
 EPS = {"f64": 2.0 ** -52, "f32": 2.0 ** -23}
@@ -309,10 +313,23 @@ def _log_parts(dt):
 
 
 def _tanh_parts(dt):
-    # tanh(a) rounds to 1 once 2 e^{-2a} < eps/4; clamp a little above that
-    mant = _MANT[dt]
-    clamp = int(mpmath.ceil(mpmath.log(mpmath.mpf(2) ** (mant + 4)) / 2)) + 1
-    return (("TANH_CLAMP", float(clamp)),), (), ()
+    """Constants of the shared tanh / sech^2 reduction: t = expm1(2a), a = |x|.
+
+    _expm1_mid needs 2a < EXP_HI - 1, so up to TANH_BIG a is used as is;
+    above, sech^2 is still a normal or subnormal number, so a is shifted
+    down by the integer TANH_SHIFT (a - TANH_SHIFT is exact: same binade)
+    and sech^2 is scaled by TANH_SCALE = e^{-2 TANH_SHIFT} (rounded: half an
+    ulp more).  a is clamped at TANH_ZERO, where 4 e^{-2a} is below half the
+    smallest subnormal (sech^2 rounds to 0 and tanh to +-1)."""
+    ln2 = mpmath.log(2)
+    exp_hi = int(mpmath.ceil(_MAXEXP[dt] * ln2))
+    big = mpmath.floor(mpmath.mpf(exp_hi - 1) / 2) - mpmath.mpf(1) / 2
+    tiny = mpmath.mpf(2) ** (_MINEXP[dt] - _MANT[dt])
+    zero = mpmath.ceil((mpmath.log(4) - mpmath.log(tiny / 2)) / 2)
+    shift = mpmath.ceil(zero - big)
+    assert mpmath.floor(mpmath.log(zero - shift, 2)) == mpmath.floor(mpmath.log(zero, 2))
+    return (("TANH_BIG", float(big)), ("TANH_ZERO", float(zero)), ("TANH_SHIFT", float(shift)),
+            ("TANH_SCALE", _round(mpmath.exp(-2 * shift), dt))), (), ()
 
 
 def _erf_parts(dt):
@@ -365,19 +382,21 @@ _CLAIMS = {
     "log": {"f64": 2.0, "f32": 2.0},
     "log1p": {"f64": 2.0, "f32": 2.0},
     "tanh": {"f64": 4.0, "f32": 4.0},
+    "sech2": {"f64": 4.0, "f32": 4.0},
     "erf": {"f64": 8.0, "f32": 8.0},
     "erfc": {"f64": 8.0, "f32": 8.0},
 }
 _USES = {
     "exp": ("exp",), "expm1": ("exp",), "log": ("log",), "log1p": ("log",),
-    "tanh": ("exp", "tanh"), "erf": ("exp", "erf"), "erfc": ("exp", "erf"),
+    "tanh": ("exp", "tanh"), "sech2": ("exp", "tanh"), "erf": ("exp", "erf"), "erfc": ("exp", "erf"),
 }
 _METHOD = {
     "exp": "Cody-Waite k=round(x/ln2); expm1(r)=r+r^2 P_EXP(r); (1+expm1(r)) 2^k1 2^k2",
     "expm1": "Cody-Waite; 2^k expm1(r) + (2^k - 1); large k: (1+expm1(r)) 2^k1 2^k2",
     "log": "x=2^k m, m in [sqrt(1/2), sqrt 2); s=f/(2+f); log(1+f)=f-(hf-s(hf+s^2 Q_LOG(s^2)))",
     "log1p": "u=1+x, log(u) as log, plus (x-(u-1))/u rounding correction",
-    "tanh": "t=expm1(2|x|) (clamped), sign(x) t/(t+2)",
+    "tanh": "t=expm1(2|x|) (shifted above TANH_BIG), q=1/(t+2), sign(x) (t q or 1-2q)",
+    "sech2": "t=expm1(2|x|) as tanh (shared when both are used), 4q (t+1)q, q=1/(t+2), scaled",
     "erf": "|x|<ERF_SWITCH: x E_ERF(x^2); else 1 - t H_ERFC(u) exp(-x^2) with split exponent",
     "erfc": "|x|<ERFC_SWITCH: 1 - x E_ERF(x^2); else t H_ERFC(u) exp(-x^2); erfc(-z)=2-erfc(z)",
 }
@@ -387,7 +406,7 @@ def _domain(name, dt):
     big = float(np.finfo(np.float64 if dt == "f64" else np.float32).max)
     return {
         "exp": (-big, big), "expm1": (-big, big), "log": (0.0, big),
-        "log1p": (-1.0, big), "tanh": (-big, big), "erf": (-big, big),
+        "log1p": (-1.0, big), "tanh": (-big, big), "sech2": (-big, big), "erf": (-big, big),
         "erfc": (-big, big),
     }[name]
 
