@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+
+    from symdl.train import register as register_train
+    register_train(sub)
     return p
 
 

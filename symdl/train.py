@@ -1,0 +1,602 @@
+"""``fit``: mini-batch training with a progress bar, metrics, validation,
+early stopping and resumable checkpoints (no SymPy import).
+
+>>> history = fit(model, X, y, loss="cross_entropy", optimizer="adam", lr=1e-3,
+...               epochs=30, batch_size=32, validation_split=0.1,
+...               metrics=["accuracy", "f1"], early_stopping=5,
+...               checkpoint="run.npz", seed=0)
+>>> history["val_accuracy"][-1]
+
+``model.fit(X, y, ...)`` is the same call.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from symdl.errors import ParameterError, ShapeError, SymdlError, UnknownNameError
+
+__all__ = ["fit", "evaluate", "train_step", "History", "TrainingError", "resolve_loss",
+           "resolve_optimizer", "check_inputs", "load_checkpoint"]
+
+_MIN_MODE = {"loss", "mae", "mse", "rmse", "fpr", "fnr"}
+
+
+class TrainingError(SymdlError, RuntimeError):
+    """Training stopped: a non-finite loss (the message names epoch and batch)."""
+
+    def __init__(self, msg, epoch=None, batch=None):
+        super().__init__(msg)
+        self.epoch, self.batch = epoch, batch
+
+
+class History:
+    """Per-epoch values: ``history["loss"]``, ``history["val_accuracy"]``, ...
+
+    ``epoch`` lists the epoch numbers (1-based); ``stopped_epoch`` is set when
+    early stopping ended training, ``best_epoch`` is the epoch of the best
+    monitored value."""
+
+    def __init__(self, history=None, epoch=None):
+        self.history: dict[str, list] = {k: list(v) for k, v in (history or {}).items()}
+        self.epoch: list[int] = list(epoch or [])
+        self.stopped_epoch = None
+        self.best_epoch = None
+        self.seconds = 0.0
+
+    def append(self, epoch: int, logs: dict):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def keys(self):
+        return self.history.keys()
+
+    def __repr__(self):
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
+        return f"History({len(self.epoch)} epochs: {last})"
+
+
+# ----------------------------------------------------------------------------- resolution
+def resolve_loss(loss, reduction="mean"):
+    """A loss bundle from a name (``symdl.names("loss")``) or a bundle."""
+    if hasattr(loss, "forward_backward"):
+        return loss
+    from symdl.registry import kernel, names
+
+    known = names("loss")
+    if not isinstance(loss, str) or loss not in known:
+        raise UnknownNameError("loss", str(loss), known)
+    return kernel(loss, reduction=reduction)
+
+
+def resolve_optimizer(optimizer, params, lr=None, options=None):
+    """An optimizer from a name ("adam", "SGD", ...) or an instance of ``symdl.optim``."""
+    from symdl import optim
+
+    if isinstance(optimizer, str):
+        cls = optim.get(optimizer)
+        opts = dict(options or {})
+        if lr is not None:
+            opts["lr"] = lr
+        return cls(params, **opts)
+    if isinstance(optimizer, type):
+        opts = dict(options or {})
+        if lr is not None:
+            opts["lr"] = lr
+        return optimizer(params, **opts)
+    if options:
+        raise ParameterError("optimizer_options apply to an optimizer given by name, "
+                             "not to an optimizer instance")
+    if not hasattr(optimizer, "step"):
+        raise ParameterError(f"optimizer must be a name such as 'adam' or a symdl.optim "
+                             f"optimizer, got {type(optimizer).__name__}")
+    if lr is not None:
+        optimizer.lr = lr
+    return optimizer
+
+
+def _is_classification(lossk) -> bool:
+    return bool(getattr(lossk, "classes", False))
+
+
+def _finite_check(X, what):
+    bad = ~np.isfinite(X)
+    if bad.any():
+        r, *c = np.argwhere(bad)[0]
+        kind = "NaN" if np.isnan(X[tuple([r, *c])]) else "an infinite value"
+        where = f"row {r}" + (f", column {c[0]}" if c else "")
+        raise ValueError(f"{what} contains {kind} at {where} ({int(bad.sum())} non-finite values "
+                         f"in all); remove or impute them before training")
+
+
+def check_inputs(model, X, y, lossk, what="X"):
+    """Validate and convert (X, y) for ``model`` and the loss: numeric finite X in
+    the model's dtype, class labels in range (int64) or targets shaped like the output."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "iufb":
+        raise TypeError(f"{what} has dtype {X.dtype}; expected numbers")
+    if X.ndim < 2:
+        raise ShapeError(f"{what} must be 2-D (samples × features), got shape {X.shape}")
+    X = np.ascontiguousarray(X, dtype=model.dtype)
+    _finite_check(X, what)
+    yname = "y" if what == "X" else what.replace("X", "y")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ShapeError(f"{what} has {len(X)} rows but {yname} has {len(y)}; they must match")
+    if len(X) == 0:
+        raise ValueError(f"{what} is empty")
+    probe = model.forward(X[:1], training=False)
+    C = probe.shape[-1] if probe.ndim > 1 else 1
+    if _is_classification(lossk) and not (y.dtype.kind == "f" and y.shape == (len(X), C)):
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+                raise ValueError(f"{yname} must hold class labels (integers 0..{C - 1}) for "
+                                 f"{getattr(lossk, 'name', 'this loss')}; it has non-integral values")
+        elif y.dtype.kind not in "iub":
+            raise TypeError(f"{yname} has dtype {y.dtype}; expected integer class labels")
+        if y.ndim != 1:
+            raise ShapeError(f"class labels {yname} must be 1-D, got shape {y.shape}")
+        y = y.astype(np.int64)
+        bad = np.flatnonzero((y < 0) | (y >= C))
+        if bad.size:
+            raise ValueError(f"{yname} holds the label {int(y[bad[0]])} (row {int(bad[0])}), outside "
+                             f"the class range 0..{C - 1} of the model's {C} outputs")
+        return X, np.ascontiguousarray(y)
+    if y.dtype.kind not in "iufb":
+        raise TypeError(f"{yname} has dtype {y.dtype}; expected numbers")
+    y = np.asarray(y, dtype=model.dtype)
+    want = (len(X),) + probe.shape[1:]
+    if y.shape != want:
+        if y.size == int(np.prod(want)):
+            y = y.reshape(want)
+        else:
+            raise ShapeError(f"{yname} has shape {y.shape} but the model's outputs for {what} have "
+                             f"shape {want}")
+    _finite_check(y, yname)
+    return X, np.ascontiguousarray(y)
+
+
+def _metric_fns(metrics):
+    from symdl import metrics as M
+
+    out = []
+    for m in metrics or ():
+        if callable(m):
+            out.append((getattr(m, "__name__", "metric"), "classification", m))
+        else:
+            kind, fn = M.get(m)
+            out.append((m, kind, fn))
+    return out
+
+
+def _labels_of(outputs, lossk):
+    if outputs.ndim > 1 and outputs.shape[-1] > 1:
+        return outputs.argmax(axis=-1)
+    thr = 0.0 if "logits" in getattr(lossk, "name", "") else 0.5
+    return (outputs.reshape(len(outputs), -1)[:, 0] > thr).astype(np.int64)
+
+
+def _compute_metrics(mfns, y, outputs, lossk, prefix="", labels=None):
+    logs = {}
+    C = outputs.shape[-1] if outputs.ndim > 1 and outputs.shape[-1] > 1 else 2
+    for name, kind, fn in mfns:
+        if kind == "regression":
+            logs[prefix + name] = fn(y, outputs)
+        else:
+            if labels is None:
+                labels = _labels_of(outputs, lossk)
+            yt = y if y.ndim == 1 else (y.argmax(-1) if y.shape[-1] > 1 else (y[:, 0] > 0.5))
+            try:
+                logs[prefix + name] = fn(yt, labels, num_classes=C)
+            except TypeError:
+                logs[prefix + name] = fn(yt, labels)
+    return logs
+
+
+def _loss_value(lossk, outputs, y, batch_size=4096):
+    """Mean loss over all rows (in batches, weighted by batch size)."""
+    total, n = 0.0, len(outputs)
+    for s in range(0, n, batch_size):
+        e = min(n, s + batch_size)
+        total += float(lossk.forward(outputs[s:e], y[s:e])) * (e - s)
+    return total / n
+
+
+def evaluate(model, X, y, loss="cross_entropy", metrics=("accuracy",), batch_size=1024) -> dict:
+    """{"loss": ..., metric: ...} of ``model`` on (X, y) in inference mode."""
+    lossk = resolve_loss(loss)
+    X, y = check_inputs(model, X, y, lossk)
+    out = model.predict(X, batch_size=batch_size)
+    logs = {"loss": _loss_value(lossk, out, y)}
+    logs.update(_compute_metrics(_metric_fns(metrics), y, out, lossk))
+    return logs
+
+
+def train_step(model, lossk, optimizer, x, y, buffers=None) -> float:
+    """One step: forward (training mode), loss and its gradient, backward,
+    optimizer step.  Returns the loss (before the step).  ``buffers``: a dict
+    kept between calls, where the loss's outputs are reused."""
+    out = model.forward(x, training=True)
+    bufs = None
+    if buffers is not None:
+        bufs = buffers.get(out.shape)
+        if bufs is None:
+            bufs = buffers[out.shape] = (np.empty((), out.dtype), np.empty_like(out))
+    val, dout = lossk.forward_backward(out, y, out=bufs)
+    model.backward(dout, input_grad=False)
+    optimizer.step(model.gradients())
+    return float(val)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _save_checkpoint(path, model, optimizer, epoch, history, rng, best, wait, best_state, extra):
+    from symdl.nn.serialize import atomic_savez, flatten, json_array
+    from symdl.nn.sequential import CONFIG_KEY
+
+    arrays = dict(model.params)
+    if hasattr(model, "config"):
+        arrays[CONFIG_KEY] = json_array(model.config())
+    odesc = flatten(optimizer.state_dict(), "__optim__", arrays)
+    if best_state is not None:
+        for k, v in best_state.items():
+            arrays[f"__best__/{k}"] = v
+    layer_rngs = [getattr(layer, "rng", None) for layer in getattr(model, "layers", [])]
+    meta = {"format": 1, "epoch": epoch, "history": history.history, "epochs": history.epoch,
+            "rng": rng.bit_generator.state,
+            "layer_rngs": [r.bit_generator.state if r is not None else None for r in layer_rngs],
+            "best": best, "wait": wait, "best_epoch": history.best_epoch,
+            "optimizer": odesc, "optimizer_class": type(optimizer).__name__, **extra}
+    arrays["__train__"] = json_array(meta)
+    return atomic_savez(path, arrays)
+
+
+def load_checkpoint(path) -> dict:
+    """The contents of a checkpoint: {"model": state dict, "optimizer": state dict,
+    "epoch": completed epochs, "history": {...}, ...}."""
+    from symdl.nn.serialize import from_json_array, read_npz, unflatten
+
+    arrays = read_npz(path)
+    if "__train__" not in arrays:
+        raise ValueError(f"{path} is not a symdl training checkpoint (no __train__ entry)")
+    meta = from_json_array(arrays["__train__"])
+    meta["model"] = {k: v for k, v in arrays.items() if not k.startswith("__")}
+    meta["optimizer_state"] = unflatten(meta["optimizer"], arrays)
+    best = {k[len("__best__/"):]: v for k, v in arrays.items() if k.startswith("__best__/")}
+    meta["best_state"] = best or None
+    return meta
+
+
+# ----------------------------------------------------------------------------- fit
+def _show_bar(verbose) -> bool:
+    if verbose != 1:
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fmt(logs):
+    return "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+
+
+def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimizer_options=None,
+        epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
+        metrics=("accuracy",), early_stopping=None, monitor=None, min_delta=0.0,
+        restore_best=True, checkpoint=None, resume=False, verbose=1, seed=None, shuffle=True,
+        scheduler=None) -> History:
+    """Train ``model`` on (X, y) with mini-batches; returns a ``History``.
+
+    * ``loss``: a name of ``symdl.names("loss")`` (mean reduction) or a loss bundle.
+      With cross_entropy/nll_loss, y holds class labels 0..C−1 (C = output width).
+    * ``optimizer``: a name of ``symdl.optim`` ("adam", "sgd", ...; ``lr`` and
+      ``optimizer_options`` go to its constructor) or an optimizer instance.
+    * ``validation_data=(Xv, yv)`` or ``validation_split`` (the last fraction of
+      X, before shuffling); adds ``val_loss`` and ``val_<metric>``.
+    * ``metrics``: names of ``symdl.metrics`` ("accuracy", "f1", "f1_micro", "mcc", "mae", ...).
+    * ``early_stopping=patience``: stop after that many epochs without improvement of
+      ``monitor`` (default val_loss, else loss) by more than ``min_delta``; then
+      restore the best weights (``restore_best``).
+    * ``checkpoint=path``: after every epoch, model + optimizer state + epoch +
+      history + random state in one .npz (atomic write; ``Sequential.load``
+      reads it as a model).  ``resume=True`` continues from it when it exists.
+    * ``verbose``: 0 silent, 1 a progress bar on a terminal (else one line per
+      epoch), 2 one line per epoch.  ``seed``: shuffling and dropout.
+    * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch.
+
+    A non-finite loss raises ``TrainingError`` naming the epoch and batch; the
+    parameters keep the values of the last good step and the checkpoint file
+    (written only after complete epochs) stays intact.
+    """
+    t_start = time.perf_counter()
+    lossk = resolve_loss(loss)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ParameterError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    X, y = check_inputs(model, X, y, lossk)
+    if validation_data is not None:
+        if validation_split:
+            raise ParameterError("give validation_data or validation_split, not both")
+        Xv, yv = check_inputs(model, validation_data[0], validation_data[1], lossk, "validation X")
+    elif validation_split:
+        if not 0.0 < validation_split < 1.0:
+            raise ParameterError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        nv = int(math.ceil(len(X) * validation_split))
+        if nv >= len(X):
+            raise ValueError(f"validation_split={validation_split} leaves no training rows")
+        X, Xv, y, yv = X[:-nv], X[-nv:], y[:-nv], y[-nv:]
+    else:
+        Xv = yv = None
+    mfns = _metric_fns(metrics)
+    opt = resolve_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+    rng = np.random.default_rng(seed)
+    layers = list(getattr(model, "layers", []))
+    if seed is not None:
+        for i, layer in enumerate(layers):
+            if getattr(layer, "rng", None) is not None:
+                layer.rng = np.random.default_rng([int(seed), i])
+
+    if monitor is None:
+        monitor = "val_loss" if Xv is not None else "loss"
+    mode_min = monitor.removeprefix("val_") in _MIN_MODE or monitor.endswith("loss")
+    history = History()
+    best = math.inf if mode_min else -math.inf
+    wait, start, best_state = 0, 0, None
+    ckpt = None if checkpoint is None else Path(checkpoint)
+    if ckpt is not None and resume:
+        from symdl.nn.serialize import npz_path
+        if npz_path(ckpt).exists():
+            state = load_checkpoint(npz_path(ckpt))
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer_state"])
+            history = History(state["history"], state["epochs"])
+            history.best_epoch = state.get("best_epoch")
+            start = int(state["epoch"])
+            rng.bit_generator.state = state["rng"]
+            for layer, st in zip(layers, state.get("layer_rngs") or []):
+                if st is not None and getattr(layer, "rng", None) is not None:
+                    layer.rng.bit_generator.state = st
+            best = state["best"] if state["best"] is not None else best
+            wait = int(state["wait"])
+            best_state = state["best_state"]
+            if verbose:
+                print(f"resuming from {npz_path(ckpt)} after epoch {start}", file=sys.stderr)
+        elif verbose:
+            print(f"no checkpoint at {npz_path(ckpt)} yet: starting from scratch", file=sys.stderr)
+
+    n = len(X)
+    nb = (n + batch_size - 1) // batch_size
+    bar_on = _show_bar(verbose)
+    tqdm = None
+    if bar_on:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm is a dependency
+            bar_on = False
+    line_on = verbose >= 1 and not bar_on
+    classify_metrics = [m for m in mfns if m[1] == "classification"]
+    train_labels = np.empty(n, dtype=np.int64) if classify_metrics else None
+    train_out = None
+    if any(m[1] == "regression" for m in mfns):
+        train_out = np.empty((n,) + model.forward(X[:1]).shape[1:], dtype=model.dtype)
+    grads = model.gradients()
+    # the loss's outputs go to reused buffers (one per batch shape)
+    lbufs: dict = {}
+
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        if shuffle:
+            perm = rng.permutation(n)
+            Xs, ys = X[perm], y[perm]
+        else:
+            Xs, ys = X, y
+        bar = tqdm(total=nb, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True,
+                   dynamic_ncols=True, mininterval=0.2, file=sys.stderr) if bar_on else None
+        total = 0.0
+        for b in range(nb):
+            s = b * batch_size
+            e = min(n, s + batch_size)
+            xb, yb = Xs[s:e], ys[s:e]
+            out = model.forward(xb, training=True)
+            bufs = lbufs.get(out.shape)
+            if bufs is None:
+                bufs = lbufs[out.shape] = (np.empty((), model.dtype), np.empty_like(out))
+            val, dout = lossk.forward_backward(out, yb, out=bufs)
+            val = float(val)
+            if not math.isfinite(val):
+                if bar is not None:
+                    bar.close()
+                where = (f"; the last good checkpoint {ckpt} (after epoch {epoch}) is intact"
+                         if ckpt is not None and epoch > start else "")
+                raise TrainingError(
+                    f"non-finite loss ({val}) at epoch {epoch + 1}, batch {b + 1} of {nb}: training "
+                    f"stopped; the parameters are those before this batch{where}. Try a smaller "
+                    f"learning rate or check the inputs' scale", epoch=epoch + 1, batch=b + 1)
+            model.backward(dout, input_grad=False)
+            opt.step(grads)
+            total += val * (e - s)
+            if train_labels is not None:
+                train_labels[s:e] = _labels_of(out, lossk)
+            if train_out is not None:
+                train_out[s:e] = out
+            if bar is not None:
+                bar.update(1)
+                if b % 16 == 0 or b == nb - 1:
+                    bar.set_postfix_str(f"loss {total / e:.4f}", refresh=False)
+        logs = {"loss": total / n}
+        if mfns:
+            if train_out is not None:
+                logs.update(_compute_metrics([m for m in mfns if m[1] == "regression"], ys,
+                                             train_out, lossk))
+            if classify_metrics:
+                logs.update(_compute_metrics(classify_metrics, ys, out if train_out is None else train_out,
+                                             lossk, labels=train_labels))
+        if Xv is not None:
+            vout = model.predict(Xv, batch_size=max(1024, batch_size))
+            logs["val_loss"] = _loss_value(lossk, vout, yv)
+            logs.update(_compute_metrics(mfns, yv, vout, lossk, prefix="val_"))
+        if scheduler is not None:
+            scheduler.step()
+        history.append(epoch + 1, logs)
+        # early stopping bookkeeping
+        if monitor not in logs:
+            raise ParameterError(f"monitor={monitor!r} is not among the logged values "
+                                 f"({', '.join(logs)})")
+        cur = logs[monitor]
+        improved = cur < best - min_delta if mode_min else cur > best + min_delta
+        if improved:
+            best, wait = cur, 0
+            history.best_epoch = epoch + 1
+            if early_stopping is not None and restore_best:
+                best_state = model.state_dict()
+        else:
+            wait += 1
+        stop = early_stopping is not None and wait >= early_stopping
+        dt = time.perf_counter() - t0
+        if bar is not None:
+            bar.set_postfix_str(_fmt(logs), refresh=True)
+            bar.close()
+        elif line_on:
+            print(f"epoch {epoch + 1}/{epochs}  {_fmt(logs)}  ({dt:.2f} s)", flush=True)
+        if ckpt is not None:
+            _save_checkpoint(ckpt, model, opt, epoch + 1, history, rng, best, wait, best_state, {})
+        if stop:
+            history.stopped_epoch = epoch + 1
+            if verbose:
+                print(f"early stopping after epoch {epoch + 1}: {monitor} has not improved for "
+                      f"{wait} epochs (best {best:.4f} at epoch {history.best_epoch})",
+                      file=sys.stderr)
+            break
+    if early_stopping is not None and restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    history.optimizer = opt
+    history.seconds = time.perf_counter() - t_start
+    return history
+
+
+# ----------------------------------------------------------------------------- `symdl train`
+def register(sub) -> None:
+    """Add the ``train`` subcommand to the ``symdl`` argument parser."""
+    q = sub.add_parser(
+        "train", help="train an MLP on digits, iris or a CSV file (progress bar, test metrics)",
+        description="Train an MLP on the generated kernels: embedded digits (default) or iris, "
+                    "or any numeric CSV. Prints test accuracy, macro F1 and the confusion matrix "
+                    "and saves the model (.npz).")
+    q.add_argument("--dataset", default="digits", choices=["digits", "iris"],
+                   help="embedded dataset (default: digits)")
+    q.add_argument("--csv", metavar="PATH", help="train on a CSV file instead")
+    q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
+    q.add_argument("--hidden", default="128,64", help="hidden layer sizes (default: 128,64)")
+    q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
+    q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer (default 0.2)")
+    q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (default adam)")
+    q.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--batch-size", type=int, default=32)
+    q.add_argument("--test-size", type=float, default=0.2, help="held-out fraction (default 0.2)")
+    q.add_argument("--val-split", type=float, default=0.0, help="validation fraction of the training part")
+    q.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    q.add_argument("--seed", type=int, default=0, help="initialization, split, shuffling, dropout")
+    q.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    q.add_argument("--checkpoint", metavar="PATH", help="checkpoint after every epoch (resumable)")
+    q.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    q.add_argument("--out", metavar="PATH", help="where to save the model (default: symdl-<data>.npz)")
+    q.add_argument("--no-save", action="store_true", help="do not save the model")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    q.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    from symdl import datasets as D
+    from symdl import metrics as M
+    from symdl import nn
+    from symdl.nn.serialize import atomic_savez, json_array
+    from symdl.nn.sequential import CONFIG_KEY
+
+    t0 = time.perf_counter()
+    if args.target is not None and not args.csv:
+        raise ParameterError("--target needs --csv PATH")
+    if args.csv:
+        data = D.load_csv(args.csv, target=-1 if args.target is None else args.target)
+    else:
+        data = D.load(args.dataset)
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        raise ParameterError(f"--hidden takes comma-separated layer sizes such as 128,64, "
+                             f"got {args.hidden!r}") from None
+    if any(h < 1 for h in hidden):
+        raise ParameterError(f"--hidden sizes must be positive, got {args.hidden!r}")
+    classes = data.n_classes
+    X, y = data.X, data.y
+    Xtr, Xte, ytr, yte = D.train_test_split(X, y, args.test_size, seed=args.seed,
+                                            stratify=bool(classes))
+    scaler = D.StandardScaler().fit(Xtr)
+    dtype = np.dtype(args.dtype)
+    Xtr, Xte = scaler.transform(Xtr).astype(dtype), scaler.transform(Xte).astype(dtype)
+    nn.manual_seed(args.seed)
+    sizes = [X.shape[1]] + hidden
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b, dtype=dtype), nn.Activation(args.activation, dtype=dtype)]
+        if args.dropout:
+            layers.append(nn.Dropout(args.dropout, dtype=dtype))
+    out_width = classes if classes else 1
+    layers.append(nn.Linear(sizes[-1], out_width, dtype=dtype))
+    model = nn.Sequential(*layers)
+    loss = "cross_entropy" if classes else "mse_loss"
+    metrics = ["accuracy"] if classes else ["mae"]
+    verbose = 0 if args.quiet else 1
+    if verbose:
+        what = f"{data.name}: {len(X)} rows, {X.shape[1]} features, " + (
+            f"{classes} classes" if classes else "real-valued target")
+        print(f"{what}; train {len(Xtr)} / test {len(Xte)}\n{model}", flush=True)
+    hist = model.fit(Xtr, ytr, loss=loss, optimizer=args.optimizer, lr=args.lr,
+                     epochs=args.epochs, batch_size=args.batch_size,
+                     validation_split=args.val_split, metrics=metrics,
+                     early_stopping=args.patience, checkpoint=args.checkpoint,
+                     resume=args.resume, verbose=verbose, seed=args.seed)
+    out = model.predict(Xte)
+    train_time = hist.seconds
+    print()
+    if classes:
+        pred = out.argmax(1)
+        acc = M.accuracy(yte, pred)
+        f1 = M.f1(yte, pred, "macro", num_classes=classes)
+        print(f"test accuracy {acc:.4f}   macro F1 {f1:.4f}   ({len(yte)} test rows, "
+              f"{len(hist.epoch)} epochs in {train_time:.1f} s)")
+        cm = M.confusion_matrix(yte, pred, classes)
+        names = [str(n) for n in (data.target_names or range(classes))]
+        w = max(4, max(len(n) for n in names) + 1, len(str(cm.max())) + 1)
+        print("confusion matrix (rows: true, columns: predicted)")
+        print(" " * w + "".join(f"{n[:w - 1]:>{w}}" for n in names))
+        for n, row in zip(names, cm):
+            print(f"{n[:w - 1]:>{w}}" + "".join(f"{v:>{w}}" for v in row))
+    else:
+        print(f"test mse {M.mse(yte, out):.6g}   mae {M.mae(yte, out):.6g}   "
+              f"({len(yte)} test rows, {len(hist.epoch)} epochs in {train_time:.1f} s)")
+    if not args.no_save:
+        path = args.out or f"symdl-{data.name}.npz"
+        arrays = dict(model.params)
+        arrays[CONFIG_KEY] = json_array(model.config())
+        arrays["__scaler_mean__"] = scaler.mean_
+        arrays["__scaler_scale__"] = scaler.scale_
+        arrays["__target_names__"] = np.array([str(n) for n in data.target_names] or [""])
+        written = atomic_savez(path, arrays)
+        print(f"model saved to {written}  (symdl.nn.load(path); inputs standardized with the "
+              f"stored __scaler_mean__/__scaler_scale__)")
+    if verbose:
+        print(f"total {time.perf_counter() - t0:.1f} s")
+    return 0
