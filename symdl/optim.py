@@ -22,12 +22,13 @@ import numpy as np
 from symdl.errors import ParameterError, ShapeError, SymdlError, UnknownNameError
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad",
-           "RMSprop", "Adadelta", "OptionError", "clip_grad_norm_", "clip_grad_value_",
+           "RMSprop", "Adadelta", "Rprop", "ASGD", "Lion", "AdaBelief", "Yogi", "OptionError", "clip_grad_norm_", "clip_grad_value_",
            "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "get"]
 
 _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _module = None
+_VARIANTS: dict = {}    # (rule, options) -> (rule metadata, kernel key, state keys)
 
 
 def _gen():
@@ -80,6 +81,7 @@ class Optimizer:
         self.param_groups: list = []
         self.state: dict = {}
         self._kernels: dict = {}
+        self._prep: dict = {}      # parameter index -> (variant key, state, flat views, kernel)
         if isinstance(params, np.ndarray):
             raise TypeError(f"{type(self).__name__}: params must be a list of arrays (or of "
                             "parameter-group dicts), not one array; wrap it: [array]")
@@ -175,11 +177,16 @@ class Optimizer:
 
     def _variant_meta(self, group):
         rule = self._rule(group)
-        meta = _gen().SPECS[rule]
         want = self._variant(group)
+        ck = (rule, tuple(want.items()))
+        hit = _VARIANTS.get(ck)
+        if hit is not None:
+            return hit
+        meta = _gen().SPECS[rule]
         for variant, key, states in meta["variants"]:
             if variant == want:
-                return meta, key, states
+                hit = _VARIANTS[ck] = (meta, key, tuple(states))
+                return hit
         raise ParameterError(f"{rule}: no generated kernel for options {want}")  # pragma: no cover
 
     def _init_state(self, p, meta, group, states, st):
@@ -192,18 +199,29 @@ class Optimizer:
             st.setdefault(s["key"], float(s["init"]))
         st.setdefault("step", 0.0)
 
+    def _prepare(self, idx, p, meta, group, key, states):
+        """Create missing state, pick the kernel, keep flat views (cached per
+        parameter until the variant or the state dict changes)."""
+        st = self.state.setdefault(idx, {})
+        self._init_state(p, meta, group, states, st)
+        contiguous = p.flags.c_contiguous
+        flat_p = p.reshape(-1) if contiguous else None
+        arrays = tuple(st[k].reshape(-1) for k in states)
+        kern = self._kernel_of(key, _DTYPES[p.dtype], p.size >= _gen().PARALLEL_THRESHOLD)
+        prep = self._prep[idx] = (key, st, flat_p, arrays, kern)
+        return prep
+
     def step(self, grads) -> None:
         """Update every parameter in place from the aligned list ``grads``."""
-        params = self._params()
         if isinstance(grads, np.ndarray):
             grads = [grads]
         grads = list(grads)
-        if len(grads) != len(params):
+        n_params = sum(len(gr["params"]) for gr in self.param_groups)
+        if len(grads) != n_params:
             raise ShapeError(f"{type(self).__name__}.step got {len(grads)} gradient(s) for "
-                             f"{len(params)} parameter(s)")
+                             f"{n_params} parameter(s)")
         mod = _gen()
         idx = 0
-        threshold = mod.PARALLEL_THRESHOLD
         for group in self.param_groups:
             meta, key, states = self._variant_meta(group)
             hyper = self._hyper(meta, group)
@@ -212,33 +230,38 @@ class Optimizer:
             memo = {}
             for p in group["params"]:
                 gr = grads[idx]
-                if not isinstance(gr, np.ndarray):
+                if type(gr) is not np.ndarray:
                     gr = np.asarray(gr)
                 if gr.shape != p.shape or gr.dtype != p.dtype:
                     raise ShapeError(
                         f"{type(self).__name__}.step: gradient {idx} has shape {gr.shape} and dtype "
                         f"{gr.dtype}, but parameter {idx} has shape {p.shape} and dtype {p.dtype}")
-                st = self.state.setdefault(idx, {})
-                first = self._first_step(st)
-                self._init_state(p, meta, group, states, st)
+                st = self.state.get(idx)
+                first = self._first_step(st if st is not None else {})
+                prep = self._prep.get(idx)
+                if prep is None or prep[0] != key or prep[1] is not st:
+                    prep = self._prepare(idx, p, meta, group, key, states)
+                _, st, flat_p, arrays, kern = prep
                 st["step"] = float(st["step"]) + 1.0
                 t = self._step_t(st, first)
-                ss = tuple(float(st[k]) for k in ss_keys)
-                mk = (t, ss)
-                res = memo.get(mk)
-                if res is None:
-                    res = memo[mk] = scalars(t, *hyper, *ss)
-                args, new_ss = res
-                for k, val in zip(ss_keys, new_ss):
-                    st[k] = float(val)
-                flat_p = p.reshape(-1) if p.flags.c_contiguous else np.ascontiguousarray(p).reshape(-1)
+                if ss_keys:
+                    ss = tuple(float(st[k]) for k in ss_keys)
+                    res = memo.get((t, ss))
+                    if res is None:
+                        res = memo[(t, ss)] = scalars(t, *hyper, *ss)
+                    for k, val in zip(ss_keys, res[1]):
+                        st[k] = float(val)
+                else:
+                    res = memo.get(t)
+                    if res is None:
+                        res = memo[t] = scalars(t, *hyper)
                 flat_g = gr.reshape(-1) if gr.flags.c_contiguous else np.ascontiguousarray(gr).reshape(-1)
-                arrays = [st[k].reshape(-1) for k in states]
-                n = flat_p.shape[0]
-                kern = self._kernel_of(key, _DTYPES[p.dtype], n >= threshold)
-                kern(flat_p, flat_g, *arrays, *args)
-                if not p.flags.c_contiguous:
-                    p[...] = flat_p.reshape(p.shape)
+                if flat_p is not None:
+                    kern(flat_p, flat_g, *arrays, *res[0])
+                else:  # non-contiguous parameter: update a contiguous copy, write it back
+                    tmp = np.ascontiguousarray(p).reshape(-1)
+                    kern(tmp, flat_g, *arrays, *res[0])
+                    p[...] = tmp.reshape(p.shape)
                 idx += 1
 
     def zero_grad(self, grads=None) -> None:
@@ -310,6 +333,7 @@ class Optimizer:
         for gr in self.param_groups:
             self._validate(gr)
         self.state = state
+        self._prep = {}
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
@@ -527,8 +551,101 @@ class Adadelta(Optimizer):
         _check_range("weight_decay", gr["weight_decay"], label="weight_decay value")
 
 
+class Rprop(Optimizer):
+    """torch.optim.Rprop: etas=(etaminus, etaplus), step_sizes=(min, max)."""
+
+    rule = "rprop"
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False,
+                 **unknown):
+        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
+        if unknown:
+            raise _unknown_options("Rprop", unknown, list(defaults))
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        _check_range("lr", gr["lr"], label="learning rate")
+        etaminus, etaplus = gr["etas"]
+        if not 0.0 < float(etaminus) < 1.0 < float(etaplus):
+            raise OptionError(f"Invalid eta values: {etaminus}, {etaplus}")
+
+    def _hyper(self, meta, gr):
+        (emin, eplus), (smin, smax) = gr["etas"], gr["step_sizes"]
+        return (float(gr["lr"]), float(emin), float(eplus), float(smin), float(smax))
+
+
+class ASGD(Optimizer):
+    """torch.optim.ASGD: averaged SGD (Polyak-Ruppert averaging in state "ax")."""
+
+    rule = "asgd"
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *,
+                 maximize=False, **unknown):
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                        maximize=maximize)
+        if unknown:
+            raise _unknown_options("ASGD", unknown, list(defaults))
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        _check_range("lr", gr["lr"], label="learning rate")
+        _check_range("weight_decay", gr["weight_decay"], label="weight_decay value")
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023): sign of the interpolated momentum; decoupled weight decay."""
+
+    rule = "lion"
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0, *, maximize=False,
+                 **unknown):
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
+        if unknown:
+            raise _unknown_options("Lion", unknown, list(defaults))
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        _check_range("lr", gr["lr"], label="learning rate")
+        _betas("Lion", gr["betas"])
+        _check_range("weight_decay", gr["weight_decay"], label="weight_decay value")
+
+
+class AdaBelief(Optimizer):
+    """AdaBelief (Zhuang et al. 2020): Adam with the variance of g around m; decoupled weight decay."""
+
+    rule = "adabelief"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-16, weight_decay=0, *,
+                 maximize=False, **unknown):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        maximize=maximize)
+        if unknown:
+            raise _unknown_options("AdaBelief", unknown, list(defaults))
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        Adam._validate(self, gr)
+
+
+class Yogi(Optimizer):
+    """Yogi (Zaheer et al. 2018; optax's defaults)."""
+
+    rule = "yogi"
+
+    def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0,
+                 initial_accumulator_value=1e-6, *, maximize=False, **unknown):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        if unknown:
+            raise _unknown_options("Yogi", unknown, list(defaults))
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        Adam._validate(self, gr)
+
+
 OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop,
-                                       Adadelta)}
+                                       Adadelta, Rprop, ASGD, Lion, AdaBelief, Yogi)}
 
 
 def get(name: str):

@@ -46,6 +46,14 @@ CASES = [
                                                   eps=1e-4)),
     ("adadelta", "Adadelta", dict()),
     ("adadelta_wd_max", "Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+    ("rprop", "Rprop", dict(lr=0.01)),
+    ("rprop_etas_max", "Rprop", dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-3, 0.05), maximize=True)),
+    ("asgd", "ASGD", dict(lr=0.01, t0=3, weight_decay=0.1)),
+    ("asgd_max", "ASGD", dict(lr=0.05, lambd=0.1, alpha=0.5, maximize=True)),
+    # no torch class: checked against their spec equations only
+    ("lion", "Lion", dict(lr=0.01, weight_decay=0.1)),
+    ("adabelief", "AdaBelief", dict(lr=0.01, weight_decay=0.1, eps=1e-8)),
+    ("yogi", "Yogi", dict(lr=0.01, weight_decay=0.1, maximize=True)),
 ]
 IDS = [c[0] for c in CASES]
 STEPS = 8           # > 6: RAdam's rectified branch (rho_t > 5) is reached
@@ -56,6 +64,8 @@ def _data(seed, dtype=np.float64, shape=SHAPE, steps=STEPS):
     rng = np.random.default_rng(seed)
     p0 = rng.standard_normal(shape).astype(dtype)
     grads = [rng.standard_normal(shape).astype(dtype) for _ in range(steps)]
+    if steps > 3:
+        grads[3] = np.where(rng.random(shape) < 0.5, grads[2], -grads[2])  # Rprop: both sign cases
     return p0, grads
 
 
@@ -120,6 +130,8 @@ def torch64():
 def test_same_trajectory_as_torch_float64(case, torch64):
     torch = torch64
     name, cls, kw = case
+    if not hasattr(torch.optim, cls):
+        pytest.skip(f"torch has no {cls}")
     p0, grads = _data(2)
     _, _, traj = _run(cls, kw, p0, grads)
     tp = torch.tensor(p0.copy(), requires_grad=True)
@@ -133,7 +145,7 @@ def test_same_trajectory_as_torch_float64(case, torch64):
 
 
 FLOAT32 = ["sgd_momentum_dampening", "adam", "adamw_amsgrad_max", "adamax", "nadam", "radam",
-           "adagrad", "rmsprop_momentum_centered", "adadelta"]
+           "adagrad", "rmsprop_momentum_centered", "adadelta", "rprop", "asgd"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in FLOAT32], ids=FLOAT32)
@@ -154,6 +166,29 @@ def test_float32_tracks_torch_float32(case):
     want = tp.detach().numpy()
     err = np.max(np.abs(p - want) / (np.abs(want) + 1e-3))
     assert err <= 2e-5, f"{name}: float32 relative difference {err:.2e} from torch"
+
+
+def test_asgd_average_matches_torch(torch64):
+    torch = torch64
+    p0, grads = _data(9)
+    opt, p, _ = _run("ASGD", dict(lr=0.05, t0=2), p0, grads)
+    tp = torch.tensor(p0.copy(), requires_grad=True)
+    topt = torch.optim.ASGD([tp], lr=0.05, t0=2, foreach=False)
+    for gr in grads:
+        tp.grad = torch.tensor(gr.copy())
+        topt.step()
+    np.testing.assert_allclose(opt.state[0]["ax"], topt.state[tp]["ax"].numpy(), rtol=1e-12)
+    assert not np.allclose(opt.state[0]["ax"], p)     # the average really averages
+
+
+@pytest.mark.parametrize("name", ["Lion", "AdaBelief", "Yogi"])
+def test_float32_without_torch_matches_float64_for_rules_torch_lacks(name):
+    p0, grads = _data(10)
+    kw = dict(lr=0.01, weight_decay=0.1)
+    _, p64, _ = _run(name, kw, p0, grads)
+    _, p32, _ = _run(name, kw, p0.astype(np.float32), [g.astype(np.float32) for g in grads])
+    assert p32.dtype == np.float32
+    assert np.max(np.abs(p32 - p64) / (np.abs(p64) + 1e-3)) < 1e-5
 
 
 def test_float32_without_torch_matches_float64():

@@ -441,7 +441,110 @@ ADADELTA = OptimizerRule(
     doc="Adadelta: the step is rescaled by the root of a running mean of past squared steps.")
 
 
-OPTIMIZER_SPECS = (SGD, ADAM, ADAMW, ADAMAX, NADAM, RADAM, ADAGRAD, RMSPROP, ADADELTA)
+def _rprop(var):
+    eqs = [(g, -g)] if var.get("maximize") else []
+    eqs += [(delta, Piecewise((etaplus, g * prev > 0), (etaminus, g * prev < 0), (1, True))),
+            (step_size, sp.Min(sp.Max(step_size * delta, step_size_min), step_size_max)),
+            (g, Piecewise((0, g * prev < 0), (g, True))),
+            (theta, theta - sp.sign(g) * step_size),
+            (prev, g)]
+    return eqs
+
+
+etaminus, etaplus = sp.Symbol("etaminus", real=True), sp.Symbol("etaplus", real=True)
+step_size_min = sp.Symbol("step_size_min", real=True)
+step_size_max = sp.Symbol("step_size_max", real=True)
+prev = sp.Symbol("g_prev", real=True)
+step_size = sp.Symbol("Delta", real=True)
+
+RPROP = OptimizerRule(
+    "rprop", hyper=(_P("lr", 1e-2), _P("etaminus", 0.5), _P("etaplus", 1.2),
+                    _P("step_size_min", 1e-6), _P("step_size_max", 50.0)),
+    options=(MAXIMIZE,), state=(State("prev", prev), State("step_size", step_size, lr)),
+    equations=_rprop, torch="optim.Rprop", source="Riedmiller & Braun 1993; torch's Rprop",
+    doc="Resilient backpropagation: per-element step sizes grow by etaplus while the gradient "
+        "keeps its sign, shrink by etaminus when it flips (and that step is skipped).")
+
+
+lambd = sp.Symbol("lambd", real=True)
+asgd_alpha = sp.Symbol("alpha", real=True)
+t0_ = sp.Symbol("t0", real=True)
+ax = sp.Symbol("theta_avg", real=True)
+eta_t = sp.Symbol("eta_t", positive=True)
+mu_avg = sp.Symbol("mu_avg", positive=True)
+
+
+def _asgd(var):
+    eqs = _prelude(var)
+    eqs += [(theta, theta * (1 - lambd * eta_t) - eta_t * g),
+            (ax, Piecewise((theta, Eq(mu_avg, 1)), (ax + (theta - ax) * mu_avg, True)))]
+    return eqs
+
+
+ASGD = OptimizerRule(
+    "asgd", hyper=(_P("lr", 1e-2), _P("lambd", 1e-4), _P("alpha", 0.75), _P("t0", 1e6),
+                   _P("weight_decay", 0.0)),
+    options=(MAXIMIZE,), state=(State("ax", ax),),
+    scalars={eta_t: lr / (1 + lambd * lr * (t - 1))**asgd_alpha,
+             mu_avg: 1 / Max(1, t - 1 - t0_)},
+    equations=_asgd, torch="optim.ASGD",
+    source="Polyak & Juditsky 1992 (iterate averaging); torch's ASGD",
+    doc="Averaged SGD: decaying step η_t = lr/(1 + λ·lr·(t-1))^α and the Polyak average "
+        "θ̄ of the iterates from step t0 on (torch keeps η and μ as state; here they are "
+        "step scalars in closed form).")
+
+
+def _lion(var):
+    eqs = _prelude(var, decoupled=True)
+    eqs += [(delta, beta1 * m + (1 - beta1) * g),
+            (theta, theta - lr * sp.sign(delta)),
+            (m, beta2 * m + (1 - beta2) * g)]
+    return eqs
+
+
+LION = OptimizerRule(
+    "lion", hyper=(_P("lr", 1e-4), _P("beta1", 0.9), _P("beta2", 0.99), _P("weight_decay", 0.0)),
+    options=(MAXIMIZE,), state=(State("exp_avg", m),), equations=_lion,
+    source="Chen et al. 2023 (Symbolic Discovery of Optimization Algorithms), Algorithm 2",
+    doc="Lion: the sign of an interpolation of momentum and gradient; decoupled weight decay.")
+
+
+def _adabelief(var):
+    eqs = _prelude(var, decoupled=True)
+    eqs += [(m, beta1 * m + (1 - beta1) * g),
+            (v, beta2 * v + (1 - beta2) * (g - m)**2 + eps),
+            (theta, theta - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps))]
+    return eqs
+
+
+ADABELIEF = OptimizerRule(
+    "adabelief", hyper=(_P("lr", 1e-3), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-16),
+                        _P("weight_decay", 0.0)),
+    options=(MAXIMIZE,), state=(State("exp_avg", m), State("exp_avg_var", v)),
+    scalars=dict(ADAM_BC), equations=_adabelief,
+    source="Zhuang et al. 2020, Algorithm 2 (no rectification, decoupled weight decay)",
+    doc="AdaBelief: Adam whose second moment tracks (g - m)², the 'belief' in the gradient.")
+
+
+def _yogi(var):
+    eqs = _prelude(var)
+    eqs += [(m, beta1 * m + (1 - beta1) * g),
+            (v, v - (1 - beta2) * sp.sign(v - g**2) * g**2),
+            (theta, theta - lr * m / (sqrt(v) + eps))]
+    return eqs
+
+
+YOGI = OptimizerRule(
+    "yogi", hyper=(_P("lr", 1e-2), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-3),
+                   _P("weight_decay", 0.0), _P("initial_accumulator_value", 1e-6)),
+    options=(MAXIMIZE,),
+    state=(State("exp_avg", m, init_acc), State("exp_avg_sq", v, init_acc)),
+    equations=_yogi, source="Zaheer et al. 2018, Algorithm 2 (optax's scale_by_yogi defaults)",
+    doc="Yogi: an additive second-moment update v ← v - (1-β₂)·sign(v - g²)·g².")
+
+
+OPTIMIZER_SPECS = (SGD, ADAM, ADAMW, ADAMAX, NADAM, RADAM, ADAGRAD, RMSPROP, ADADELTA,
+                   RPROP, ASGD, LION, ADABELIEF, YOGI)
 
 # ---------------------------------------------------------------- the notes' notations
 # Their own symbols (the notes' letters); each states the reparametrization
