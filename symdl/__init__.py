@@ -23,5 +23,14 @@ def spec(name: str):
     return specs.get(name)
 
 
+def __getattr__(name: str):
+    """``symdl.optim`` after a bare ``import symdl`` (imported on first use)."""
+    if name == "optim":
+        import importlib
+
+        return importlib.import_module("symdl.optim")
+    raise AttributeError(f"module 'symdl' has no attribute {name!r}")
+
+
 __all__ = ["names", "kernel", "spec", "load_kernels", "SymdlError", "UnknownNameError",
            "ParameterError", "ShapeError", "__version__"]
