@@ -1,0 +1,115 @@
+"""Optimizer steps: symdl's fused kernels vs torch.optim(fused=True) and a triad.
+
+    .venv/bin/python benchmarks/optimizers.py                  # N = 1e6, 1e7; float32
+    .venv/bin/python benchmarks/optimizers.py --n 1e5 1e6 --dtype float64
+    .venv/bin/python benchmarks/optimizers.py --threads 1 --clock cpu --stat min   # busy machine
+
+Each row times one ``opt.step`` on one flat parameter of N elements (state
+already allocated, gradients fixed), median (or min) over repeats.  ``torch/s``
+> 1 means symdl is faster.  ``GB/s`` counts the bytes the update must move:
+Adam reads p, g, m, v and writes p, m, v (7 arrays); SGD with momentum reads
+p, g, b and writes p, b (5 arrays).  ``%triad`` compares that with a Numba
+``prange`` triad a = b + s·c (3 arrays) on the same thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", nargs="+", type=float, default=[1e6, 1e7])
+    p.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "float64"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--min-time", type=float, default=0.5)
+    p.add_argument("--stat", choices=["median", "min"], default="median")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    p.add_argument("--json", help="write every row here")
+    return p.parse_args()
+
+
+def main():
+    args = _parse()
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    import numpy as np
+    import numba
+    from numba import njit, prange
+
+    import symdl.optim as O
+
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+    numba.set_num_threads(args.threads)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+
+    def timeit(fn):
+        fn(); fn()
+        ts, t_end = [], time.perf_counter() + args.min_time
+        while len(ts) < args.repeat or time.perf_counter() < t_end:
+            t0 = clock(); fn(); ts.append(clock() - t0)
+            if len(ts) > 2000:
+                break
+        ts.sort()
+        return ts[0] if args.stat == "min" else ts[len(ts) // 2]
+
+    @njit(parallel=True, cache=True)
+    def triad(a, b, c, s):
+        for i in prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    print(f"# load average at start: {os.getloadavg()}; threads={args.threads}; "
+          f"clock={args.clock}; stat={args.stat}; torch={'-' if torch is None else torch.__version__}")
+    hdr = f"{'step':<14}{'dtype':<9}{'N':>10}{'symdl ms':>10}{'torch ms':>10}{'torch/s':>9}{'GB/s':>8}{'%triad':>8}"
+    print(hdr)
+    rows = []
+    for dt in args.dtype:
+        dtype = np.dtype(dt)
+        for n in (int(x) for x in args.n):
+            rng = np.random.default_rng(0)
+            a, b, c = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+            tt = timeit(lambda: triad(a, b, c, dtype.type(0.5)))
+            triad_gbs = 3 * dtype.itemsize * n / tt / 1e9
+            del a, b, c
+            cases = [
+                ("adam", 7, lambda p: O.Adam([p], lr=1e-3),
+                 (lambda tp: torch.optim.Adam([tp], lr=1e-3, fused=True)) if torch else None),
+                ("sgd_momentum", 5, lambda p: O.SGD([p], lr=1e-3, momentum=0.9),
+                 (lambda tp: torch.optim.SGD([tp], lr=1e-3, momentum=0.9, fused=True)) if torch else None),
+            ]
+            for name, arrays, make, tmake in cases:
+                p = rng.standard_normal(n).astype(dtype)
+                g = (rng.standard_normal(n) * 1e-3).astype(dtype)
+                opt = make(p)
+                ts = timeit(lambda: opt.step([g]))
+                t_torch = float("nan")
+                if tmake is not None:
+                    tp = torch.from_numpy(rng.standard_normal(n).astype(dtype)).requires_grad_()
+                    tp.grad = torch.from_numpy(g)
+                    topt = tmake(tp)
+                    t_torch = timeit(topt.step)
+                    del topt, tp
+                gbs = arrays * dtype.itemsize * n / ts / 1e9
+                row = dict(step=name, dtype=dt, n=n, symdl_ms=ts * 1e3, torch_ms=t_torch * 1e3,
+                           ratio=t_torch / ts, gbs=gbs, triad_gbs=triad_gbs, pct_triad=100 * gbs / triad_gbs)
+                rows.append(row)
+                print(f"{name:<14}{dt:<9}{n:>10.0e}{ts * 1e3:>10.3f}{t_torch * 1e3:>10.3f}"
+                      f"{row['ratio']:>9.2f}{gbs:>8.1f}{row['pct_triad']:>7.0f}%", flush=True)
+                del opt, p, g
+            print(f"{'triad':<14}{dt:<9}{n:>10.0e}{tt * 1e3:>10.3f}{'':>10}{'':>9}{triad_gbs:>8.1f}{100:>7.0f}%")
+    print(f"# load average at end: {os.getloadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "load": os.getloadavg(), "threads": args.threads}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
