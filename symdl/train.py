@@ -223,17 +223,34 @@ def evaluate(model, X, y, loss="cross_entropy", metrics=("accuracy",), batch_siz
     return logs
 
 
+def _takes_out(lossk) -> bool:
+    """Does the loss bundle's forward_backward take out= buffers?"""
+    ok = getattr(lossk, "_symdl_takes_out", None)
+    if ok is None:
+        import inspect
+        try:
+            ok = "out" in inspect.signature(lossk.forward_backward).parameters
+        except (TypeError, ValueError):
+            ok = False
+        try:
+            lossk._symdl_takes_out = ok
+        except AttributeError:
+            pass
+    return ok
+
+
 def train_step(model, lossk, optimizer, x, y, buffers=None) -> float:
     """One step: forward (training mode), loss and its gradient, backward,
     optimizer step.  Returns the loss (before the step).  ``buffers``: a dict
     kept between calls, where the loss's outputs are reused."""
     out = model.forward(x, training=True)
-    bufs = None
-    if buffers is not None:
+    if buffers is not None and _takes_out(lossk):
         bufs = buffers.get(out.shape)
         if bufs is None:
             bufs = buffers[out.shape] = (np.empty((), out.dtype), np.empty_like(out))
-    val, dout = lossk.forward_backward(out, y, out=bufs)
+        val, dout = lossk.forward_backward(out, y, out=bufs)
+    else:
+        val, dout = lossk.forward_backward(out, y)
     model.backward(dout, input_grad=False)
     optimizer.step(model.gradients())
     return float(val)
@@ -394,6 +411,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     grads = model.gradients()
     # the loss's outputs go to reused buffers (one per batch shape)
     lbufs: dict = {}
+    loss_out = _takes_out(lossk)
 
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
@@ -410,10 +428,13 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             e = min(n, s + batch_size)
             xb, yb = Xs[s:e], ys[s:e]
             out = model.forward(xb, training=True)
-            bufs = lbufs.get(out.shape)
-            if bufs is None:
-                bufs = lbufs[out.shape] = (np.empty((), model.dtype), np.empty_like(out))
-            val, dout = lossk.forward_backward(out, yb, out=bufs)
+            if loss_out:
+                bufs = lbufs.get(out.shape)
+                if bufs is None:
+                    bufs = lbufs[out.shape] = (np.empty((), model.dtype), np.empty_like(out))
+                val, dout = lossk.forward_backward(out, yb, out=bufs)
+            else:
+                val, dout = lossk.forward_backward(out, yb)
             val = float(val)
             if not math.isfinite(val):
                 if bar is not None:
