@@ -45,7 +45,7 @@ CASES = [(n, d) for n in spec.FUNCTIONS for d in spec.DTYPES]
 MP_FUNCS = {
     "exp": mpmath.exp, "expm1": mpmath.expm1, "log": mpmath.log,
     "log1p": mpmath.log1p, "tanh": mpmath.tanh, "sech2": lambda v: mpmath.sech(v) ** 2,
-    "erf": mpmath.erf, "erfc": mpmath.erfc,
+    "erf": mpmath.erf, "erfc": mpmath.erfc, "expmsq": lambda v: mpmath.exp(-v * v),
 }
 N_RANDOM = 2500  # per random family (8 families) + the structured points
 
@@ -132,6 +132,8 @@ def _points(name, dt):
         lsub = float(mpmath.log(mpmath.mpf(float(tiny)) / 2))
         lnorm = float(mpmath.log(mpmath.mpf(float(fi.tiny))))
     th += [lmax, lsub, lnorm, -lmax, -lsub]
+    if name == "expmsq":  # where exp(-x^2) leaves the normals and underflows
+        th += [math.sqrt(-lnorm), math.sqrt(-lsub), -math.sqrt(-lnorm)]
     if name in ("erf", "erfc"):
         # where erfc underflows / leaves the normal range
         for target in (mpmath.mpf(float(tiny)) / 2, mpmath.mpf(float(fi.tiny))):
@@ -263,6 +265,8 @@ SPECIAL = {
             (nan, nan)],
     "erfc": [(0.0, 1.0), (-0.0, 1.0), (inf, 0.0), (-inf, 2.0), (30.0, 0.0), (-30.0, 2.0),
              (nan, nan)],
+    "expmsq": [(0.0, 1.0), (-0.0, 1.0), (inf, 0.0), (-inf, 0.0), (30.0, 0.0), (-30.0, 0.0),
+               (1e300, 0.0), (nan, nan)],
 }
 
 
@@ -420,7 +424,9 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _LIBM = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
          "tanh": math.tanh, "sech2": lambda v: 1.0 / math.cosh(v) ** 2,
-         "erf": math.erf, "erfc": math.erfc}
+         "erf": math.erf, "erfc": math.erfc,
+         # libm's exp(-v*v) rounds v*v first (error ~ v^2 eps): take the exact value
+         "expmsq": lambda v: float(mpmath.exp(-mpmath.mpf(v) ** 2))}
 
 
 def _libm(name, v):

@@ -26,7 +26,8 @@ DTYPES = ("f32", "f64")
 
 #: sympy function name -> name in generated/elementary.py (suffixed _f32/_f64)
 ELEMENTARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
-              "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc", "Sech2": "sech2"}
+              "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc", "Sech2": "sech2",
+              "ExpMSq": "expmsq"}
 #: sympy function name -> scalar function Numba compiles (libm; not vectorized)
 #: (NumPy's ufuncs where they exist: IEEE results instead of Python's
 #: exceptions when a kernel runs with the JIT disabled)
@@ -79,7 +80,32 @@ def expand_primitives(expr, let=None, elementary=frozenset()):
                             lambda e, c=cls: c.implementation(e.args[0], let))
     if "sech2" in elementary:
         expr = expr.replace(_is_sech_power, lambda e: Sech2(e.base.args[0]) ** (-e.exp / 2))
-    return expr.replace(lambda e: isinstance(e, sp.cosh), lambda e: cosh_implementation(e.args[0], let))
+    if "expmsq" in elementary:
+        expr = _share_gaussian(expr)
+    return expr
+
+
+class ExpMSq(sp.Function):
+    """exp(-u^2), printed as the elementary ``expmsq_{dtype}`` (a printing
+    marker).  Beside ``erfc(u)`` it shares erfc's tail exponential."""
+
+    nargs = 1
+
+
+def _share_gaussian(expr):
+    """exp(w) with w = -v^2 for an erfc(v) of the same expression -> ExpMSq(v):
+    the normal cdf's derivative next to the cdf costs no second exp."""
+    erfc_args = {e.args[0] for e in expr.atoms(sp.Function) if type(e).__name__ in ("erfc", "Erfc")}
+    if not erfc_args:
+        return expr
+
+    def match(e):
+        return isinstance(e, sp.exp) and any(sp.expand(e.args[0] + v ** 2) == 0 for v in erfc_args)
+
+    def rewrite(e):
+        v = next(v for v in erfc_args if sp.expand(e.args[0] + v ** 2) == 0)
+        return ExpMSq(v)
+    return expr.replace(match, rewrite).replace(lambda e: isinstance(e, sp.cosh), lambda e: cosh_implementation(e.args[0], let))
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -216,7 +242,7 @@ class KernelPrinter(PythonCodePrinter):
     # SymPy dispatches these by class name before _print_Function
     _print_exp = _print_log = _print_tanh = _print_erf = _print_erfc = _print_Function
     _print_sin = _print_cos = _print_tan = _print_atan = _print_sinh = _print_asinh = _print_Function
-    _print_log1p = _print_expm1 = _print_Erfc = _print_Sech2 = _print_Function
+    _print_log1p = _print_expm1 = _print_Erfc = _print_Sech2 = _print_ExpMSq = _print_Function
 
     def _print_Rational(self, expr):
         return self._number(expr)

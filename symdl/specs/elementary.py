@@ -1,6 +1,7 @@
 """Vectorizable elementary functions, stated as data.
 
-For each function (exp, expm1, log, log1p, tanh, sech2 = 1/cosh^2, erf, erfc) and dtype
+For each function (exp, expm1, log, log1p, tanh, sech2 = 1/cosh^2, erf, erfc,
+expmsq = exp(-x^2)) and dtype
 (``"f64"``, ``"f32"``) this module records
 
 * the argument-reduction constants (ln2 split for Cody-Waite, round-to-int
@@ -47,6 +48,10 @@ erf, erfc
     else erfc(z) = t*H_ERFC(u)*exp(-z*z), t = ERFC_P/(ERFC_P + z), u = (t - ERFC_TC)*ERFC_TS,
     exp(-z*z) taken in two parts (z split into 26/12 high bits) so that the
     large exponent is exact; erf = 1 - erfc, erfc(-z) = 2 - erfc(z).
+expmsq
+    exp(-x^2) by the same split as erfc's tail, instruction for instruction,
+    so that a kernel needing erfc(u) and the Gaussian exp(-u^2) (the
+    normal cdf and its derivative) evaluates one exponential.
 """
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ import numpy as np
 __all__ = ["Approximation", "FUNCTIONS", "DTYPES", "EPS", "approximations",
            "build_approximations", "get"]
 
-FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc")
+FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq")
 DTYPES = ("f64", "f32")
 #: unit roundoff convention: "1 ulp" = eps = 2**-(mantissa bits)
 EPS = {"f64": 2.0 ** -52, "f32": 2.0 ** -23}
@@ -385,10 +390,12 @@ _CLAIMS = {
     "sech2": {"f64": 4.0, "f32": 4.0},
     "erf": {"f64": 8.0, "f32": 8.0},
     "erfc": {"f64": 8.0, "f32": 8.0},
+    "expmsq": {"f64": 4.0, "f32": 4.0},
 }
 _USES = {
     "exp": ("exp",), "expm1": ("exp",), "log": ("log",), "log1p": ("log",),
     "tanh": ("exp", "tanh"), "sech2": ("exp", "tanh"), "erf": ("exp", "erf"), "erfc": ("exp", "erf"),
+    "expmsq": ("exp", "erf"),
 }
 _METHOD = {
     "exp": "Cody-Waite k=round(x/ln2); expm1(r)=r+r^2 P_EXP(r); (1+expm1(r)) 2^k1 2^k2",
@@ -399,6 +406,7 @@ _METHOD = {
     "sech2": "t=expm1(2|x|) as tanh (shared when both are used), 4q (t+1)q, q=1/(t+2), scaled",
     "erf": "|x|<ERF_SWITCH: x E_ERF(x^2); else 1 - t H_ERFC(u) exp(-x^2) with split exponent",
     "erfc": "|x|<ERFC_SWITCH: 1 - x E_ERF(x^2); else t H_ERFC(u) exp(-x^2); erfc(-z)=2-erfc(z)",
+    "expmsq": "exp(-x^2) with x split as in erfc's tail (the exponent is exact)",
 }
 
 
@@ -407,7 +415,7 @@ def _domain(name, dt):
     return {
         "exp": (-big, big), "expm1": (-big, big), "log": (0.0, big),
         "log1p": (-1.0, big), "tanh": (-big, big), "sech2": (-big, big), "erf": (-big, big),
-        "erfc": (-big, big),
+        "erfc": (-big, big), "expmsq": (-big, big),
     }[name]
 
 
