@@ -207,3 +207,19 @@ def test_runtime_does_not_import_sympy():
             "symdl.names(); print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["sign", "binary_step"])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_zero_derivative_ignores_the_incoming_gradient(name, dt):
+    """An identically zero derivative gives dx = 0 whatever g (torch's
+    zeros_like), without reading g; nan in x still gives nan."""
+    k = symdl.kernel(name)
+    x = np.array([-2.0, 0.0, 3.0, np.nan], dtype=dt)
+    g = np.array([np.inf, np.nan, -np.inf, 1.0], dtype=dt)
+    dx = k.backward(x, g)
+    y, dx2 = k.forward_backward(x, g)
+    for d in (dx, dx2):
+        assert d.dtype == dt
+        np.testing.assert_array_equal(d[:3], 0.0)
+        assert np.isnan(d[3])

@@ -60,6 +60,13 @@ class KernelSource:
     fwd: dict = field(default_factory=dict)
     bwd: dict = field(default_factory=dict)
     fb: dict = field(default_factory=dict)
+    #: the derivative is identically 0: dx = 0 whatever the incoming gradient
+    #: (torch's zeros; g is not read, so the kernel moves a quarter less data)
+    zero_dx: bool = False
+
+    @property
+    def grad_in(self):
+        return "dx_" if self.zero_dx else "g[i] * dx_"
 
     @property
     def array_args(self):
@@ -106,7 +113,7 @@ def kernel_source(d: Derived, elementary=frozenset(), used=None) -> KernelSource
         names[spec.noise] = f"{spec.noise}_i"
     names.update({p: f"{p}_" for p in scalars + learn})
     loads = [f"{a}_i = {a}[i]" for a in arrays]
-    ks = KernelSource(d.key, arrays, scalars, learn)
+    ks = KernelSource(d.key, arrays, scalars, learn, zero_dx=(d.dx == 0 and not learn))
     used = set() if used is None else used
     blocks = {
         "fwd": {"y_": d.forward},
