@@ -81,6 +81,21 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
 
 
+def test_atomic_write_keeps_a_readable_mode(tmp_path):
+    """mkstemp creates 0o600 files; generated modules must stay readable
+    (the old file's mode, or 0o666 minus the umask for a new one)."""
+    new = tmp_path / "new.py"
+    G.atomic_write(new, "x = 1\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    old = tmp_path / "old.py"
+    old.write_text("x = 0\n")
+    old.chmod(0o640)
+    G.atomic_write(old, "x = 2\n")
+    assert old.stat().st_mode & 0o777 == 0o640 and old.read_text() == "x = 2\n"
+
+
 USER_SPECS = '''
 import sympy as sp
 from symdl.specs import Activation, Param, x

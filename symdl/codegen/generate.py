@@ -37,6 +37,18 @@ class Target:
     generator_hash: Callable[[], str] | None = None
 
 
+def _file_mode(path: Path) -> int:
+    """The mode the written file should have: the old file's, else what
+    open() would give (0o666 minus the umask) -- mkstemp's 0o600 would make
+    generated modules unreadable to other users of a shared install."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file in the same directory and os.replace: a
     reader sees the old file or the new one, never half of one."""
@@ -47,6 +59,7 @@ def atomic_write(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
