@@ -7,6 +7,11 @@ Runtime entry points (no SymPy import):
 * ``symdl.load_kernels(path)`` -- kernels rendered from your own specs.
 
 Symbolic entry point (imports SymPy): ``symdl.spec(name)``.
+
+The training library is imported on demand (``import symdl.nn``): ``symdl.nn``
+(layers, ``Sequential``, ``gradcheck``), ``symdl.optim``, ``symdl.train``
+(``fit``), ``symdl.metrics``, ``symdl.datasets`` (embedded digits and iris).
+None of them imports SymPy.
 """
 from __future__ import annotations
 
