@@ -27,7 +27,7 @@ DTYPES = ("f32", "f64")
 #: sympy function name -> name in generated/elementary.py (suffixed _f32/_f64)
 ELEMENTARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
               "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc", "Sech2": "sech2",
-              "ExpMSq": "expmsq"}
+              "ExpMSq": "expmsq", "atan": "atan"}
 #: sympy function name -> scalar function Numba compiles (libm; not vectorized)
 #: (NumPy's ufuncs where they exist: IEEE results instead of Python's
 #: exceptions when a kernel runs with the JIT disabled)

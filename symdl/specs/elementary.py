@@ -1,7 +1,7 @@
 """Vectorizable elementary functions, stated as data.
 
 For each function (exp, expm1, log, log1p, tanh, sech2 = 1/cosh^2, erf, erfc,
-expmsq = exp(-x^2)) and dtype
+expmsq = exp(-x^2), atan) and dtype
 (``"f64"``, ``"f32"``) this module records
 
 * the argument-reduction constants (ln2 split for Cody-Waite, round-to-int
@@ -48,6 +48,10 @@ erf, erfc
     else erfc(z) = t*H_ERFC(u)*exp(-z*z), t = ERFC_P/(ERFC_P + z), u = (t - ERFC_TC)*ERFC_TS,
     exp(-z*z) taken in two parts (z split into 26/12 high bits) so that the
     large exponent is exact; erf = 1 - erfc, erfc(-z) = 2 - erfc(z).
+atan
+    a = |x|; t = a (a <= tan pi/8), (a-1)/(a+1) (a <= tan 3pi/8) or -1/a,
+    one division of selected numerator and denominator; atan = b_hi +
+    (t + (t*w*P_ATAN(w) + b_lo)), b = 0, pi/4, pi/2 split hi + lo, w = t*t.
 expmsq
     exp(-x^2) by the same split as erfc's tail, instruction for instruction,
     so that a kernel needing erfc(u) and the Gaussian exp(-u^2) (the
@@ -67,7 +71,7 @@ import numpy as np
 __all__ = ["Approximation", "FUNCTIONS", "DTYPES", "EPS", "approximations",
            "build_approximations", "get"]
 
-FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq")
+FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq", "atan")
 DTYPES = ("f64", "f32")
 #: unit roundoff convention: "1 ulp" = eps = 2**-(mantissa bits)
 EPS = {"f64": 2.0 ** -52, "f32": 2.0 ** -23}
@@ -373,6 +377,31 @@ def _erf_parts(dt):
     return consts, (("E_ERF", ecoef), ("H_ERFC", hcoef)), (("E_ERF", eerr), ("H_ERFC", herr))
 
 
+def _atan_parts(dt):
+    """atan: a = |x| reduced to |t| <= tan(pi/8) by t = a, (a-1)/(a+1) or
+    -1/a (one division: numerator and denominator selected), plus pi/4 or
+    pi/2 split hi + lo; atan(t) = t + t w P_ATAN(w), w = t^2."""
+    tp8 = mpmath.sqrt(2) - 1                        # tan(pi/8)
+    t3p8 = mpmath.sqrt(2) + 1                       # tan(3 pi/8)
+
+    def p_atan(w):                                 # (atan(sqrt w) - sqrt w) / w^(3/2)
+        if w < mpmath.mpf(10) ** -30:
+            return -mpmath.mpf(1) / 3 + w / 5
+        r = mpmath.sqrt(w)
+        return (mpmath.atan(r) - r) / (w * r)
+    # the fit's error is relative to the t w P term, which is <= w/3 <= 0.06 of atan(t)
+    coeffs, err, _ = _fit(p_atan, mpmath.mpf(0), tp8 ** 2 * (1 + mpmath.mpf(2) ** -20), dt,
+                          EPS[dt] / 4, {"f64": 8, "f32": 3}[dt], 24)
+    pio2, pio4 = mpmath.pi / 2, mpmath.pi / 4
+    consts = (
+        ("ATAN_TP8", _round(tp8, dt)),
+        ("ATAN_T3P8", _round(t3p8, dt)),
+        ("PIO2_HI", _round(pio2, dt)), ("PIO2_LO", _round(pio2 - mpmath.mpf(_round(pio2, dt)), dt)),
+        ("PIO4_HI", _round(pio4, dt)), ("PIO4_LO", _round(pio4 - mpmath.mpf(_round(pio4, dt)), dt)),
+    )
+    return consts, (("P_ATAN", coeffs),), (("P_ATAN", err),)
+
+
 # Claimed bounds, proven by tests/test_elementary.py against mpmath:
 #   name: {dtype: max relative error in units of EPS[dtype]}
 # The relative bound holds for every x in the domain whose true result is a
@@ -391,11 +420,12 @@ _CLAIMS = {
     "erf": {"f64": 8.0, "f32": 8.0},
     "erfc": {"f64": 8.0, "f32": 8.0},
     "expmsq": {"f64": 4.0, "f32": 4.0},
+    "atan": {"f64": 2.0, "f32": 2.0},
 }
 _USES = {
     "exp": ("exp",), "expm1": ("exp",), "log": ("log",), "log1p": ("log",),
     "tanh": ("exp", "tanh"), "sech2": ("exp", "tanh"), "erf": ("exp", "erf"), "erfc": ("exp", "erf"),
-    "expmsq": ("exp", "erf"),
+    "expmsq": ("exp", "erf"), "atan": ("atan",),
 }
 _METHOD = {
     "exp": "Cody-Waite k=round(x/ln2); expm1(r)=r+r^2 P_EXP(r); (1+expm1(r)) 2^k1 2^k2",
@@ -407,6 +437,7 @@ _METHOD = {
     "erf": "|x|<ERF_SWITCH: x E_ERF(x^2); else 1 - t H_ERFC(u) exp(-x^2) with split exponent",
     "erfc": "|x|<ERFC_SWITCH: 1 - x E_ERF(x^2); else t H_ERFC(u) exp(-x^2); erfc(-z)=2-erfc(z)",
     "expmsq": "exp(-x^2) with x split as in erfc's tail (the exponent is exact)",
+    "atan": "t = a, (a-1)/(a+1) or -1/a (|t| <= tan pi/8); {0, pi/4, pi/2} + t + t w P_ATAN(w)",
 }
 
 
@@ -415,7 +446,7 @@ def _domain(name, dt):
     return {
         "exp": (-big, big), "expm1": (-big, big), "log": (0.0, big),
         "log1p": (-1.0, big), "tanh": (-big, big), "sech2": (-big, big), "erf": (-big, big),
-        "erfc": (-big, big), "expmsq": (-big, big),
+        "erfc": (-big, big), "expmsq": (-big, big), "atan": (-big, big),
     }[name]
 
 
@@ -425,7 +456,7 @@ def build_approximations() -> dict:
     with mpmath.workdps(_DPS):
         for dt in DTYPES:
             parts = {"exp": _exp_parts(dt), "log": _log_parts(dt),
-                     "tanh": _tanh_parts(dt), "erf": _erf_parts(dt)}
+                     "tanh": _tanh_parts(dt), "erf": _erf_parts(dt), "atan": _atan_parts(dt)}
             tiny = float(mpmath.mpf(2) ** (_MINEXP[dt] - _MANT[dt]))
             for name in FUNCTIONS:
                 consts, polys, errs = (), (), ()
