@@ -354,3 +354,40 @@ def test_torch_same_weights_same_forward_backward():
         assert np.allclose(m.grads[name], p.grad.numpy(), rtol=0, atol=1e-10), name
     # and the model's state dict loads into torch
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+
+
+def test_every_activation_builds_a_layer():
+    import symdl
+    for name in symdl.names("activation"):
+        layer = nn.Activation(name)
+        assert layer.name == name and repr(layer).startswith("Activation(")
+        assert list(layer.params) == list(layer.grads)
+    assert list(nn.Activation("prelu", num_parameters=3).params["weight"]) == [0.25] * 3
+    assert list(nn.Activation("swish").params) == ["beta"]
+
+
+def test_torch_same_training_trajectory_adam():
+    torch = pytest.importorskip("torch")
+    import symdl
+    import symdl.optim as optim
+    from symdl.train import train_step
+
+    torch.manual_seed(1)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    m = nn.Sequential(nn.Linear(4, 8), nn.Activation("tanh"), nn.Linear(8, 3), dtype=np.float64)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    topt = torch.optim.Adam(tm.parameters(), lr=0.01)
+    opt = optim.Adam(m.parameters(), lr=0.01)
+    lossk = symdl.kernel("cross_entropy")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.standard_normal((6, 4))
+        t = rng.integers(0, 3, 6)
+        topt.zero_grad()
+        tl = torch.nn.functional.cross_entropy(tm(torch.from_numpy(x)), torch.from_numpy(t))
+        tl.backward()
+        topt.step()
+        sl = train_step(m, lossk, opt, x, t)
+        assert sl == pytest.approx(tl.item(), abs=1e-12)
+    for k, v in tm.state_dict().items():
+        assert np.allclose(m.params[k], v.numpy(), rtol=0, atol=1e-10), k

@@ -228,7 +228,7 @@ class Linear(Module):
         W = self.params["weight"]
         np.matmul(g.T, x, out=self.grads["weight"])
         if "bias" in self.grads:
-            np.sum(g, axis=0, out=self.grads["bias"])
+            np.add.reduce(g, axis=0, out=self.grads["bias"])
         if not input_grad:
             return None
         dx = np.matmul(g, W, out=self._buf(out, x.shape, self.dtype))
@@ -429,7 +429,7 @@ class Dropout(Module):
             raise ParameterError(f"Dropout: mode={mode!r} is not one of {self.MODES}")
         self.p, self.mode = float(p), mode
         self.rng = np.random.default_rng() if rng is None else rng
-        self._mask = None
+        self._mask = self._u = None
         self._trained = False
 
     def config(self):
@@ -443,10 +443,13 @@ class Dropout(Module):
         self._trained = training and self.p > 0
         keep = 1.0 - self.p
         if self._trained:
-            u = self.rng.random(x.shape, dtype=self.dtype)
-            scale = (1.0 / keep if keep > 0 else 0.0) if self.mode == "inverted" else 1.0
-            mask = np.multiply(u >= self.p, self.dtype.type(scale), dtype=self.dtype)
-            self._mask = mask
+            if self._mask is None or self._mask.shape != x.shape or self._mask.dtype != self.dtype:
+                self._u = np.empty(x.shape, self.dtype)
+                self._mask = np.empty(x.shape, self.dtype)
+            self.rng.random(out=self._u, dtype=self.dtype)
+            mask = np.greater_equal(self._u, self.p, out=self._mask)     # 1.0 where kept
+            if self.mode == "inverted":
+                np.multiply(mask, self.dtype.type(1.0 / keep if keep > 0 else 0.0), out=mask)
             return np.multiply(x, mask, out=self._buf(out, x.shape, self.dtype))
         self._shape = x.shape
         if self.mode == "inverted" or self.p == 0:
@@ -462,7 +465,7 @@ class Dropout(Module):
         return np.multiply(g, self.dtype.type(1.0 - self.p), out=self._buf(out, g.shape, self.dtype))
 
     def _clear(self):
-        self._mask = None
+        self._mask = self._u = None
 
 
 #: layer classes by name (for ``load``)
