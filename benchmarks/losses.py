@@ -40,8 +40,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import numba
-    import symdl.generated.reductions as G
-    from symdl.runtime.reductions import make_bundle
+    import symdl
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     try:
@@ -51,7 +50,7 @@ def main(argv=None):
     except ImportError:  # pragma: no cover
         torch = None
 
-    ce = make_bundle("cross_entropy", G.SPECS["cross_entropy"], G)
+    ce = symdl.kernel("cross_entropy")
     rng = np.random.default_rng(0)
     rows = []
     for size in args.sizes.split(","):

@@ -9,8 +9,10 @@ from symdl.errors import UnknownNameError
 #:            "module:function" that builds a bundle from (name, meta, module, **params))
 FAMILIES = {
     "activation": ("symdl.generated.activations", "symdl.runtime.elementwise:make_bundle"),
-    "softmax": ("symdl.generated.reductions", "symdl.runtime.reductions:make_bundle"),
-    "loss": ("symdl.generated.reductions", "symdl.runtime.reductions:make_bundle"),
+    "softmax": ("symdl.generated.softmax", "symdl.runtime.reductions:make_bundle"),
+    # the loss index: metadata only; each loss's kernels live in its group's
+    # module (symdl.generated.losses_<group>), imported when first used
+    "loss": ("symdl.generated.losses", "symdl.runtime.reductions:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}

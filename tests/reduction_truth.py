@@ -85,8 +85,17 @@ def mp_eval(exprs, subs: dict, dps=DPS):
                     (mpmath.inf if v > 0 else -mpmath.inf) for v in (subs[s] for s in syms)]
             return [+r for r in f(*args)]
 
-    d, prev = dps, run(dps)
-    while d < 960:
+    d = dps
+    while True:   # a definition may cancel to an exact 0 (log(1 - sigmoid(1e3))): more digits
+        try:
+            prev = run(d)
+            break
+        except (ZeroDivisionError, ValueError):
+            if d >= 1920:
+                raise
+            d *= 2
+    limit = max(960, 2 * d)
+    while d < limit:
         d *= 2
         cur = run(d)
         with mpmath.workdps(d):

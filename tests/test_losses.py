@@ -1,17 +1,17 @@
 """Loss kernels against the spec instantiated at small concrete sizes (plain
 SymPy, mpmath at >= 60 digits, derivatives by SymPy): every option of
-cross_entropy and nll_loss, mse_loss and l1_loss; bad input; optional
-PyTorch comparison."""
+cross_entropy and nll_loss; bad input; optional PyTorch comparison (the
+term losses, mse_loss and l1_loss included, are in test_term_losses.py)."""
 import warnings
 
 import numpy as np
 import pytest
 import sympy as sp
 
-import symdl.generated.reductions as G
+import symdl.generated.losses as G
 from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
-from symdl.specs.losses import cross_entropy, l1_loss, mse_loss, nll_loss
+from symdl.specs.losses import cross_entropy, nll_loss
 
 from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_of, symbols_like
 
@@ -65,24 +65,6 @@ def class_truth(spec, variant, x, target, weight, eps, g, ignore=-100):
     grads = [sp.diff(F, s) for s in Xr.reshape(-1)]
     subs = {s: exact(v) for s, v in zip(X.reshape(-1), x.reshape(-1))}
     return mp_eval(outs, subs), mp_eval(grads, subs), cdim
-
-
-def value_truth(spec, variant, x, y, g):
-    X = symbols_like("x", x.shape).reshape(-1)
-    R = X.size
-    env = {"x": (X, ("r",)), "y": (np.array([exact(v) for v in y.reshape(-1)], dtype=object), ("r",))}
-    f = spec.formula(variant)
-    if variant["reduction"] == "none":
-        outs = [instantiate(f, env, {"r": R}, {"r": i}) for i in range(R)]
-        F = sp.Add(*[exact(gv) * o for gv, o in zip(g.reshape(-1), outs)])
-    else:
-        outs = [instantiate(f, env, {"r": R})]
-        F = exact(g) * outs[0]
-    grads = [sp.diff(F, s) for s in X]
-    subs = {s: exact(v) for s, v in zip(X, x.reshape(-1))}
-    diffs = [float(a - b) for a, b in zip(x.reshape(-1), y.reshape(-1))]
-    # l1 at x == y: torch's (and the kernel's) convention sign(0) = 0
-    return mp_eval(outs, subs), mp_eval(grads, subs), diffs
 
 
 def check(name, opts, x, target, truth_fn):
@@ -159,20 +141,6 @@ def test_nll_loss(shape, weighted, red, kind):
     variant = {"target": "index", "weighted": weighted, "reduction": red}
     check("nll_loss", opts, x, target,
           lambda g: class_truth(nll_loss, variant, x, target, weight, 0.0, g))
-
-
-VALUE_CASES = [(spec, shape, red, kind) for spec in (mse_loss, l1_loss) for shape in ((3, 4), (5,))
-               for red in ("mean", "sum", "none") for kind in ("random", "extreme")]
-
-
-@pytest.mark.parametrize("spec,shape,red,kind", VALUE_CASES,
-                         ids=[f"{c[0].name}-{'x'.join(map(str, c[1]))}-{c[2]}-{c[3]}" for c in VALUE_CASES])
-def test_value_losses(spec, shape, red, kind):
-    rng = np.random.default_rng(5)
-    x = logits(kind, shape, rng)
-    y = logits("random", shape, rng)
-    variant = {"target": "values", "weighted": False, "reduction": red}
-    check(spec.name, {"reduction": red}, x, y, lambda g: value_truth(spec, variant, x, y, g)[:2] + (None,))
 
 
 # ---------------------------------------------------------------------------- bad input

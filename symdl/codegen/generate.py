@@ -112,9 +112,9 @@ def builtin_targets(names=None) -> list[Target]:
     if elementary_source() is not None:
         targets.append(Target("elementary.py", elementary_source, None))
     targets.append(activation_target(S.all_specs("activation")))
-    from .reductions import reductions_target
+    from .reductions import reduction_targets
 
-    targets.append(reductions_target(_elementary_available))
+    targets.extend(reduction_targets(_elementary_available))
     from .optimizers import optimizers_target
 
     targets.append(optimizers_target())

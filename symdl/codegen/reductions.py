@@ -1,4 +1,6 @@
-"""Render the softmax family and the losses into ``generated/reductions.py``.
+"""Render the softmax family and the losses into ``generated/softmax.py``,
+``generated/losses.py`` (the losses' metadata only: importing it compiles and
+loads no kernel) and one ``generated/losses_<group>.py`` per loss group.
 
 Layout: an input of any shape is viewed, C-contiguously, as (outer, C, inner)
 around the reduced axis ``dim``; a *row* r = (o, i) is one fibre of C
@@ -19,7 +21,7 @@ kernel's dtype (vectorized, like torch); batch sums store one term per row and
 add them in row order in float64 after the loop (the serial and the prange
 kernel give identical results).  A max runs LANES independent chains.
 
-Run ``python -m symdl.codegen.reductions`` to rewrite the file.
+Run ``python -m symdl.codegen.reductions`` to rewrite the files.
 """
 from __future__ import annotations
 
@@ -37,39 +39,43 @@ from .header import make_header
 from .printer import DTYPES, print_block
 from .render import _pyrepr, environment, generator_hash
 
-__all__ = ["render_reductions", "write_reductions", "reductions_target", "reduction_specs",
-           "kernel_plans", "OUTPUT", "TEMPLATE", "ELEMENTARY_BASE"]
+__all__ = ["render_module", "render_loss_index", "write_reductions", "reduction_targets",
+           "reduction_specs", "kernel_plans", "OUTPUT_DIR", "TEMPLATE", "ELEMENTARY_BASE",
+           "module_layout"]
 
 TEMPLATE = "reductions.py.j2"
-#: the files whose content shapes generated/reductions.py (besides the specs,
-#: hashed one by one): a change to any of them makes the file stale
+INDEX_TEMPLATE = "losses_index.py.j2"
+#: the files whose content shapes the generated modules (besides the specs,
+#: hashed one by one): a change to any of them makes the files stale
 REDUCTION_GENERATOR_FILES = (
     "derive/graph.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
     "specs/base.py", "specs/softmax.py", "specs/losses.py",
 )
-MODULE = "symdl.generated.reductions"
+PACKAGE = "symdl.generated"
 #: elementary functions the kernels may take from symdl.generated.elementary
 ELEMENTARY_BASE = frozenset({"exp", "log", "log1p", "expm1", "tanh", "erf", "erfc"})
-#: canonical order of kernel arguments (the runtime passes them by name)
-ARG_ORDER = ("input", "target", "weight", "grad", "label_smoothing", "ignore_index")
+#: canonical order of kernel arguments (the runtime passes them by name;
+#: names not listed follow in alphabetical order)
+ARG_ORDER = ("input", "input1", "input2", "d_real", "d_fake", "target", "var", "weight",
+             "pos_weight", "grad", "scale", "label_smoothing", "ignore_index")
 
 
-def _output_path() -> Path:
+def _output_dir() -> Path:
     here = Path(__file__).resolve().parents[2] / "generated"
     if here.is_dir():
-        return here / "reductions.py"
+        return here
     import symdl.generated
-    return Path(symdl.generated.__file__).resolve().parent / "reductions.py"
+    return Path(symdl.generated.__file__).resolve().parent
 
 
-OUTPUT = _output_path()
+OUTPUT_DIR = _output_dir()
 
 
 def elementary_available() -> frozenset:
     """Names f with ``def f_f64(`` in generated/elementary.py -- the same set
     ``symdl generate`` passes to every target (so headers agree)."""
-    path = OUTPUT.parent / "elementary.py"
+    path = OUTPUT_DIR / "elementary.py"
     if not path.exists():
         return frozenset()
     text = path.read_text(encoding="utf-8")
@@ -388,7 +394,7 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
         passes.append(ps)
     epilogue = _print({f"o_{k}": e for k, e in scal_out.items()}, dt, names, elementary, "z", used)
     epilogue += [f"{k}[0] = o_{k}" for k in scal_out]
-    args = [a for a in ARG_ORDER if a in ld.args]
+    args = [a for a in ARG_ORDER if a in ld.args] + sorted(ld.args - set(ARG_ORDER))
     return prologue, passes, epilogue, args
 
 
@@ -466,15 +472,22 @@ def _update(a: Atom, lane="") -> str:
 
 
 # ----------------------------------------------------------------------------- kernels
-KIND_OUTPUTS = {"forward": ("out",), "backward": ("out_dx",), "forward_backward": ("out", "out_dx")}
+KINDS = ("forward", "backward", "forward_backward")
 
 
 def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> list[KernelPlan]:
+    """forward (out), backward (out_d<w> for each differentiated input w, in
+    the spec's order) and forward_backward (both) for both dtypes."""
     used = set() if used is None else used
-    exprs = {"out": d.forward_expr, "out_dx": d.grad_expr}
-    axes = {"out": d.out_axes, "out_dx": tuple(d.graph.nodes[d.x].axes)}
+    exprs = {"out": d.forward_expr}
+    axes = {"out": d.out_axes}
+    for w, gexpr in (d.grads or {d.x: d.grad_expr}).items():
+        exprs[f"out_d{w.name}"] = gexpr
+        axes[f"out_d{w.name}"] = tuple(d.graph.nodes[w].axes)
+    grads = [k for k in exprs if k != "out"]
+    kind_outputs = {"forward": ["out"], "backward": grads, "forward_backward": ["out"] + grads}
     plans = []
-    for kind, outs in KIND_OUTPUTS.items():
+    for kind, outs in kind_outputs.items():
         prog = Program(d, {k: exprs[k] for k in outs})
         pro, pas, epi, args = {}, {}, {}, None
         for dt in DTYPES:
@@ -483,7 +496,7 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
     return plans
 
 
-def spec_table(specs) -> dict:
+def spec_table(specs, module=None) -> dict:
     table = {}
     for s in specs:
         entry = {"family": s.family, "torch": s.torch, "doc": s.doc, "hash": s.content_hash(),
@@ -491,24 +504,61 @@ def spec_table(specs) -> dict:
                              "choices": list(p.choices)} for p in s.params],
                  "kernels": {}}
         if s.family == "loss":
+            entry["module"] = f"{PACKAGE}.losses_{s.group}"
             entry["classes"] = s.classes
-            entry["targets"] = list(s.targets)
             entry["variants"] = [[v, s.key(s.name, v)] for v in s.variants()]
+            if getattr(s, "kind", "") == "term":
+                entry["kind"] = "term"
+                entry["args"] = [{"name": a.name, "axes": list(a.axes), "optional": a.optional,
+                                  "kind": a.kind, "shape": a.shape} for a in s.args]
+                entry["wrt"] = {s.key(s.name, v): s.wrt(v) for v in s.variants()}
+                entry["checks"] = [list(c) for c in s.checks]
+                entry["choices"] = [p.name for p in s.choices]
+            else:
+                entry["kind"] = "class"
+                entry["targets"] = list(s.targets)
         else:
             entry["out_axes"] = list(s.out_axes)
+            entry["layout"] = getattr(s, "layout", "dim")
             entry["variants"] = [[{}, s.name]]
         table[s.name] = entry
     return table
 
 
-def _generator_hash(elementary) -> str:
+def _generator_hash(elementary, template=TEMPLATE) -> str:
     return generator_hash(",".join(sorted(elementary)), files=REDUCTION_GENERATOR_FILES,
-                          templates=(TEMPLATE,))
+                          templates=(template,))
 
 
-def render_reductions(specs=None, *, elementary=None, module=MODULE) -> str:
-    """Full source (header + body) of ``generated/reductions.py``."""
-    specs = reduction_specs() if specs is None else list(specs)
+def module_layout() -> dict:
+    """filename -> (module name, specs) of every generated module for the
+    softmax family and the losses (the loss index has no kernels)."""
+    from symdl.specs.losses import LOSS_GROUPS, LOSS_SPECS
+    from symdl.specs.softmax import SOFTMAX_SPECS
+
+    out = {"softmax.py": (f"{PACKAGE}.softmax", list(SOFTMAX_SPECS)),
+           "losses.py": (f"{PACKAGE}.losses", list(LOSS_SPECS))}
+    for g in LOSS_GROUPS:
+        out[f"losses_{g}.py"] = (f"{PACKAGE}.losses_{g}", [s for s in LOSS_SPECS if s.group == g])
+    return out
+
+
+def _finish(body, module, template, specs, elementary) -> str:
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    header = make_header(module=module, template=template,
+                         specs={s.name: s.content_hash() for s in specs},
+                         generator_hash=_generator_hash(elementary, template),
+                         sympy_version=sp.__version__, body=body)
+    source = header + body
+    compile(source, module, "exec")
+    return source
+
+
+def render_module(specs, *, module, elementary=None) -> str:
+    """Full source (header + body) of a module with the kernels of ``specs``."""
+    specs = list(specs)
     elementary = elementary_available() if elementary is None else frozenset(elementary)
     used: set = set()
     kernels = []
@@ -521,42 +571,57 @@ def render_reductions(specs=None, *, elementary=None, module=MODULE) -> str:
                 kind = plan.name[len(d.key) + 1:]
                 table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
     body = environment().get_template(TEMPLATE).render(
-        kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table),
+        kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table), module=module,
         elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")))
-    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
-    while "\n\n\n\n" in body:
-        body = body.replace("\n\n\n\n", "\n\n\n")
-    header = make_header(module=module, template=TEMPLATE,
-                         specs={s.name: s.content_hash() for s in specs},
-                         generator_hash=_generator_hash(elementary),
-                         sympy_version=sp.__version__, body=body)
-    source = header + body
-    compile(source, module, "exec")
-    return source
+    return _finish(body, module, TEMPLATE, specs, elementary)
 
 
-def write_reductions(path: Path | None = None) -> Path:
+def render_loss_index(specs, *, module, elementary=None) -> str:
+    """The loss index: every loss's metadata and the module holding its
+    kernels (whose own SPECS table lists the kernels' arguments), without a
+    kernel -- ``symdl.names()`` and the registry read it without Numba."""
+    specs = list(specs)
+    elementary = elementary_available() if elementary is None else frozenset(elementary)
+    table = spec_table(specs)
+    for entry in table.values():
+        del entry["kernels"]
+    body = environment().get_template(INDEX_TEMPLATE).render(specs_table=_pyrepr(table))
+    return _finish(body, module, INDEX_TEMPLATE, specs, elementary)
+
+
+def write_reductions(out_dir: Path | None = None) -> list[Path]:
     from .generate import atomic_write
-    path = Path(path) if path is not None else OUTPUT
-    atomic_write(path, render_reductions())
-    return path
+    out_dir = Path(out_dir) if out_dir is not None else OUTPUT_DIR
+    paths = []
+    for t in reduction_targets():
+        path = out_dir / t.filename
+        atomic_write(path, t.render())
+        paths.append(path)
+    return paths
 
 
-if __name__ == "__main__":  # pragma: no cover
-    p = write_reductions(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
-    print(f"wrote {p}")
-
-
-def reductions_target(elementary=None):
-    """The ``symdl generate`` target for generated/reductions.py (for
-    ``symdl.codegen.generate.builtin_targets``).  ``elementary``: a callable
-    returning the available elementary base names (generate's
-    ``_elementary_available``); default: import symdl.generated.elementary."""
+def reduction_targets(elementary=None) -> list:
+    """The ``symdl generate`` targets (for ``symdl.codegen.generate.builtin_targets``):
+    generated/softmax.py, generated/losses.py and generated/losses_<group>.py.
+    ``elementary``: a callable returning the available elementary base names
+    (generate's ``_elementary_available``); default: read generated/elementary.py."""
     from .generate import Target
 
     avail = elementary or elementary_available
-    return Target("reductions.py",
-                  lambda: render_reductions(elementary=avail()),
-                  lambda: {s.name: s.content_hash() for s in reduction_specs()},
-                  lambda: _generator_hash(avail()))
+    targets = []
+    for fname, (mod, specs) in module_layout().items():
+        index = fname == "losses.py"
+        render = render_loss_index if index else render_module
+        template = INDEX_TEMPLATE if index else TEMPLATE
+        targets.append(Target(
+            fname,
+            lambda r=render, m=mod, sp_=specs: r(sp_, module=m, elementary=avail()),
+            lambda sp_=specs: {s.name: s.content_hash() for s in sp_},
+            lambda t=template: _generator_hash(avail(), t)))
+    return targets
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for p in write_reductions(Path(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(f"wrote {p}")

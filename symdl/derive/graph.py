@@ -320,13 +320,18 @@ class ReductionDerivation:
     definition: sp.Expr       # the spec's formula (RSum/RMax over axis symbols)
     stable: sp.Expr           # after the max-shift rule
     out: sp.Symbol            # the output node
-    x: sp.Symbol              # the differentiated input
+    x: sp.Symbol              # the differentiated input (the first of ``wrt``)
     seed: sp.Symbol           # the output's cotangent g
     out_axes: tuple
     backward: Backward
     forward_expr: sp.Expr     # what kernels evaluate for the output (reduction nodes as symbols)
     grad_expr: sp.Expr        # what kernels evaluate for d out / d x (times g)
     trace: list = field(default_factory=list)
+    grads: dict = field(default_factory=dict)   # every differentiated input -> d out / d it (times g)
+
+    @property
+    def wrt(self) -> list:
+        return list(self.grads) or [self.x]
 
     @property
     def simplifier(self):
@@ -340,20 +345,25 @@ class ReductionDerivation:
 
 
 def _declare(graph: Graph, spec, variant):
-    """Declare the inputs of a spec on a graph; returns (x, seed, out_axes)."""
+    """Declare the inputs of a spec on a graph; returns (wrt, seed, out_axes)
+    with ``wrt`` the differentiated inputs in the spec's order."""
     if getattr(spec, "family", "") == "loss":
+        wrt = []
         for d in spec.inputs(variant):
-            graph.input(d.name, d.axes, differentiable=d.differentiable,
-                        constraints=(Simplex(d.simplex),) if d.simplex else (), source=d.source)
+            s = graph.input(d.name, d.axes, differentiable=d.differentiable,
+                            constraints=(Simplex(d.simplex),) if d.simplex else (), source=d.source)
+            if d.differentiable:
+                wrt.append(s)
         out_axes = ("r",) if variant["reduction"] == "none" else ()
-        x = sp.Symbol("x", real=True)
     else:
-        x = graph.input("x", ("r", "c"), differentiable=True, source=("array", "input"))
+        wrt = [graph.input("x", ("r", "c"), differentiable=True, source=("array", "input"))]
+        for name, axes, src in getattr(spec, "extra_inputs", ()):
+            graph.input(name, axes, source=src)
         out_axes = tuple(spec.out_axes)
     graph.size("c")
     graph.size("r")
     seed = graph.input("g", out_axes, source=("array" if out_axes else "scalar", "grad"))
-    return x, seed, out_axes
+    return wrt, seed, out_axes
 
 
 _CACHE: dict = {}
@@ -368,16 +378,26 @@ def derive_reduction(spec, variant: dict | None = None) -> ReductionDerivation:
     if ck in _CACHE:
         return _CACHE[ck]
     graph = Graph(("r", "c"))
-    x, seed, out_axes = _declare(graph, spec, variant)
+    wrt, seed, out_axes = _declare(graph, spec, variant)
     definition = spec.formula(variant) if hasattr(spec, "formula") else spec.definition(variant)
     trace: list = []
-    stable = shift_logsumexp(definition, trace)
+    stable = definition
+    if getattr(spec, "kind", "") == "term" and not spec.has_stable:
+        from .rules import stabilize   # log(1 - x) -> log1p(-x), log(1 + exp(u)) -> softplus(u), ...
+        stable = stabilize(definition)
+        if stable != definition:
+            trace.append(("stabilize", definition, stable))
+    stable = shift_logsumexp(stable, trace)
     out = graph.from_expr("out", stable)
-    bw = graph.backward(out, seed, wrt=[x])
-    simp = ReductionSimplifier(graph)
-    fwd = simp(graph.inline(out, keep_reductions=False))
+    term = getattr(spec, "kind", "") == "term"
+    # term losses keep the structure of their (stable) formula: expanding
+    # (1 - y)·log(1 - x) would cancel where y is close to 1
+    simp = ReductionSimplifier(graph, expand=not term)
+    bw = graph.backward(out, seed, wrt=wrt, simplify=simp)
+    fwd = stable if term else simp(graph.inline(out, keep_reductions=False))
     key = spec.key(spec.name, variant) if hasattr(spec, "key") else spec.name
-    d = ReductionDerivation(spec, variant, key, graph, definition, stable, out, x, seed, out_axes,
-                            bw, fwd, bw.grads[x], trace)
+    grads = {w: bw.grads[w] for w in wrt}
+    d = ReductionDerivation(spec, variant, key, graph, definition, stable, out, wrt[0], seed, out_axes,
+                            bw, fwd, grads[wrt[0]], trace, grads)
     _CACHE[ck] = d
     return d

@@ -46,9 +46,10 @@ class ReductionSimplifier:
     """Callable: canonical form of a cotangent -- elementwise nodes inlined,
     reduction nodes kept as symbols, RSum/RMax reduced by the rules."""
 
-    def __init__(self, graph, trace: list | None = None):
+    def __init__(self, graph, trace: list | None = None, expand: bool = True):
         self.graph = graph
         self.trace = trace
+        self.expand = expand   # False: keep the rule results' structure (term losses)
         self.fold = {}
         self.ones = set()
         for n in graph.nodes.values():
@@ -105,7 +106,7 @@ class ReductionSimplifier:
         e = self.reduce(self.graph.inline(sp.sympify(expr)))
         if e.has(RSum, RMax):   # a reduced body may expose new foldable sums
             e = self.reduce(e)
-        return tidy(e)
+        return tidy(e) if self.expand else sp.factor_terms(e)
 
 
 # ----------------------------------------------------------------------------- stabilization

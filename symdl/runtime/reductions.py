@@ -13,6 +13,7 @@ integer inputs become float64).
 """
 from __future__ import annotations
 
+import importlib
 import numbers
 import warnings
 
@@ -22,7 +23,7 @@ from symdl.errors import ParameterError, ShapeError
 
 from .arrays import as_float_array, check_out
 
-__all__ = ["Softmax", "Loss", "make_bundle", "PARALLEL_THRESHOLD"]
+__all__ = ["Softmax", "Loss", "TermLoss", "make_bundle", "PARALLEL_THRESHOLD"]
 
 #: elements from which the prange variant is used
 PARALLEL_THRESHOLD = 1 << 15
@@ -30,11 +31,19 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def make_bundle(name: str, meta: dict, module, **params):
-    """The bundle for a spec of family "softmax" or "loss" (registry entry point)."""
+    """The bundle for a spec of family "softmax" or "loss" (registry entry point).
+    A loss whose metadata names another ``module`` (the loss index does) has
+    its kernels, and their argument lists, there: that module is imported now."""
     fam = meta["family"]
     if fam == "softmax":
         return Softmax(name, meta, module, **params)
     if fam == "loss":
+        modname = meta.get("module")
+        if modname and getattr(module, "__name__", None) != modname:
+            module = importlib.import_module(modname)
+            meta = module.SPECS[name]
+        if meta.get("kind") == "term":
+            return TermLoss(name, meta, module, **params)
         return Loss(name, meta, module, **params)
     raise ParameterError(f"{name}: family {fam!r} is not served by symdl.runtime.reductions")
 
@@ -344,3 +353,240 @@ class Loss(_Bundle):
         (dx,) = self._outs(outs[1], [x.shape], x.dtype)
         self._run("forward_backward", x, t, k, layout, w, g, [buf.reshape(-1), dx.reshape(-1)])
         return self._result(buf, given, oshape), dx
+
+
+# ----------------------------------------------------------------------------- term losses
+def _real(name, pname, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ParameterError(f"{name}: {pname} must be a real number, got {v!r}")
+    return float(v)
+
+
+class TermLoss(_Bundle):
+    """A loss given by a per-row term (mse_loss, binary_cross_entropy,
+    margin_ranking_loss, ...): ``forward(*args)``, ``backward(*args, grad=1.0)``
+    -> the gradient of the input (a tuple (d input1, d input2) for the
+    losses of two inputs), ``grads(*args, grad=1.0)`` -> {argument name:
+    gradient} for every argument symdl differentiates (targets, var too),
+    ``forward_backward(*args, grad=1.0)`` -> (loss, backward's result).
+    Arguments in torch's order; options as keywords, with torch's names."""
+
+    def __init__(self, name, meta, module, **params):
+        super().__init__(name, meta, module)
+        _check_params(name, meta, params)
+        self.params = {}
+        self.arrays = {}
+        for p in meta["params"]:
+            v = params.get(p["name"], p["default"])
+            if p["kind"] == "choice":
+                if v not in p["choices"] or (isinstance(v, bool) != isinstance(p["choices"][0], bool)):
+                    raise ParameterError(f"{name}: {p['name']}={v!r} is not one of {tuple(p['choices'])}")
+                self.params[p["name"]] = v
+            elif p["kind"] == "array":
+                if v is not None:
+                    a = np.asarray(v)
+                    if a.dtype.kind not in "iuf":
+                        raise ParameterError(f"{name}: {p['name']} must be a real array, got {a.dtype}")
+                    self.arrays[p["name"]] = a.astype(np.float64)
+            else:
+                self.params[p["name"]] = _real(name, p["name"], v)
+        self.reduction = self.params.pop("reduction")
+        self.choices = {c: self.params.pop(c) for c in meta["choices"]}
+        self.scalars = dict(self.params)
+        if name == "smooth_l1_loss" and self.scalars["beta"] < 0:
+            raise ParameterError(f"{name}: beta must be >= 0, got {self.scalars['beta']}")
+        if name == "huber_loss" and self.scalars["delta"] <= 0:
+            raise ParameterError(f"{name}: delta must be > 0, got {self.scalars['delta']}")
+        kred = "none" if self.reduction == "none" else "sum"
+        want = dict(self.choices, reduction=kred,
+                    **{a["name"]: a["name"] in self.arrays for a in meta["args"] if a["optional"]})
+        self.key = next(k for v, k in meta["variants"] if v == want)
+        self.positional = [a for a in meta["args"] if not a["optional"]]
+        self.wrt = meta["wrt"][self.key]
+        self.inputs = [w for w in self.wrt if w not in ("target", "var")] or self.wrt[:1]
+        self.classes = meta["classes"]
+
+    def __repr__(self):
+        opts = [f"reduction={self.reduction!r}"] + [f"{k}={v!r}" for k, v in
+                                                   {**self.choices, **self.scalars}.items()]
+        opts += [f"{k}=[...]" for k in self.arrays]
+        return f"<symdl kernel {self.name}({', '.join(opts)})>"
+
+    # ---- arguments ------------------------------------------------------------------------
+    def _split(self, args, grad):
+        n = len(self.positional)
+        names = [a["name"] for a in self.positional]
+        if len(args) == n + 1 and grad is None:
+            args, grad = args[:n], args[n]
+        if len(args) != n:
+            raise TypeError(f"{self.name} takes {n} arrays ({', '.join(names)}), got {len(args)}")
+        return args, (1.0 if grad is None else grad)
+
+    def _prepare(self, args):
+        """-> (arrays by kernel argument name, layout, row shape, shapes of the
+        differentiated arguments, reductions of broadcast gradients)."""
+        first = self.positional[0]["name"]
+        x = as_float_array(args[0], first)
+        vals = {first: x}
+        if self.classes:
+            if x.ndim not in (1, 2):
+                raise ShapeError(f"{self.name}: {first} must be 1-D or 2-D (rows along dim 0, classes "
+                                 f"along dim 1), got shape {x.shape}")
+            C = int(x.shape[-1])
+            layout = (int(x.shape[0]) if x.ndim == 2 else 1, C, 1)
+            rows = x.shape[:-1]
+        else:
+            layout = (x.size, 1, 1)
+            rows = x.shape
+        shapes = {first: x.shape}
+        post = {}
+        for a, v in zip(self.positional[1:], args[1:]):
+            n = a["name"]
+            if a["kind"] == "index":
+                t = np.asarray(v)
+                if t.dtype.kind not in "iu":
+                    raise TypeError(f"{self.name}: {n} must hold class indices (integers), got {t.dtype}")
+                if t.shape != rows:
+                    raise ShapeError(f"{first} has shape {x.shape} but {n} has shape {t.shape}; "
+                                     f"{n} must have shape {rows}")
+                t = np.ascontiguousarray(t, dtype=np.int64)
+                bad = t[(t < 0) | (t >= layout[1])]
+                if bad.size:
+                    raise IndexError(f"{self.name}: class index {int(bad.flat[0])} is out of range for "
+                                     f"C = {layout[1]} classes (valid: 0..{layout[1] - 1})")
+                vals[n] = t
+                continue
+            arr = np.asarray(v)
+            if arr.dtype.kind not in "iuf":
+                raise TypeError(f"{self.name}: {n} has dtype {arr.dtype}; expected a real array")
+            arr = as_float_array(arr, n, dtype=x.dtype)
+            if a["shape"] == "var":
+                vshape = arr.shape
+                if vshape != x.shape:
+                    if x.ndim and vshape == x.shape[:-1]:
+                        arr = arr[..., None]
+                    elif not (x.ndim and vshape[:-1] == x.shape[:-1] and vshape[-1:] == (1,)):
+                        raise ShapeError(f"{first} has shape {x.shape} but {n} has shape {vshape}; "
+                                         f"{n} must have the input's shape, or it without the last "
+                                         f"dimension, or with a last dimension of 1")
+                    post[n] = vshape
+                    arr = np.ascontiguousarray(np.broadcast_to(arr, x.shape))
+                shapes[n] = vshape
+            else:
+                want = rows if a["shape"] == "rows" else x.shape
+                if arr.shape != want:
+                    raise ShapeError(f"{first} has shape {x.shape} but {n} has shape {arr.shape}; "
+                                     f"{self.name} needs {n} of shape {want}")
+                shapes[n] = arr.shape
+            vals[n] = arr
+        for a in self.meta["args"]:
+            n = a["name"]
+            if not a["optional"] or n not in self.arrays:
+                continue
+            arr = self.arrays[n]
+            if a["shape"] == "classes":
+                if arr.shape != (layout[1],):
+                    raise ShapeError(f"{n} has shape {arr.shape} but {first} of shape {x.shape} has "
+                                     f"C = {layout[1]} classes; {n} must have shape ({layout[1]},)")
+                vals[n] = arr.astype(x.dtype)
+            else:
+                try:
+                    b = np.broadcast_to(arr, x.shape)
+                except ValueError:
+                    raise ShapeError(f"{n} has shape {arr.shape}, which does not broadcast to "
+                                     f"{first}'s shape {x.shape}") from None
+                vals[n] = np.ascontiguousarray(b, dtype=x.dtype)
+        for n, check in self.meta["checks"]:
+            a = vals[n]
+            if check == "unit" and a.size and not ((a >= 0) & (a <= 1)).all():
+                raise ValueError(f"{self.name}: all elements of {n} should be between 0 and 1")
+            if check == "nonnegative" and a.size and (a < 0).any():
+                raise ValueError(f"{self.name}: {n} has negative entries")
+        return vals, layout, rows, shapes, post
+
+    def _scale(self, x, rows, kind):
+        if self.reduction in ("sum", "none"):
+            return 1.0
+        n = int(np.prod(rows)) if self.reduction == "mean" else (int(x.shape[0]) if x.ndim else 1)
+        if n == 0:
+            if kind != "backward":
+                warnings.warn(f"{self.name}: reduction={self.reduction!r} over an empty batch; the loss "
+                              f"is nan", RuntimeWarning, stacklevel=4)
+            return float("nan")
+        return 1.0 / n
+
+    def _grad(self, grad, rows, dtype):
+        g = np.asarray(grad)
+        if self.reduction != "none":
+            if g.size != 1:
+                raise ShapeError(f"grad has shape {g.shape} but {self.name} with reduction="
+                                 f"{self.reduction!r} returns a scalar; grad must be a scalar")
+            return float(g.reshape(()))
+        g = as_float_array(g, "grad", dtype=dtype)
+        if g.shape != tuple(rows):
+            if g.ndim == 0:
+                return np.full(rows, g, dtype=dtype)
+            raise ShapeError(f"grad has shape {g.shape} but the loss (reduction='none') has shape "
+                             f"{tuple(rows)}; they must match")
+        return g
+
+    def _call(self, kind, args, grad, outs_loss):
+        vals, layout, rows, shapes, post = self._prepare(args)
+        x = vals[self.positional[0]["name"]]
+        vals = {k: v.reshape(-1) for k, v in vals.items()}
+        vals.update(self.scalars)
+        vals["scale"] = self._scale(x, rows, kind)
+        if kind != "forward":
+            g = self._grad(grad, rows, x.dtype)
+            vals["grad"] = g.reshape(-1) if isinstance(g, np.ndarray) else g
+        outs = []
+        oshape = tuple(rows) if self.reduction == "none" else ()
+        if kind != "backward":
+            buf = np.empty(oshape if oshape else (1,), dtype=x.dtype)
+            outs.append(buf.reshape(-1))
+        grads = {}
+        if kind != "forward":
+            for w in self.wrt:
+                grads[w] = np.empty(x.shape, dtype=x.dtype)
+                outs.append(grads[w].reshape(-1))
+        argnames = self.meta["kernels"][self.key][kind]
+        fn = self._fn(self.key, kind, x.dtype, x.size)
+        fn(*[vals[a] for a in argnames], *layout, *outs)
+        for w, vshape in post.items():   # a broadcast argument: sum its gradient back
+            if w in grads:
+                gw = grads[w]
+                if vshape == x.shape[:-1]:
+                    grads[w] = gw.sum(axis=-1, dtype=np.float64).astype(x.dtype)
+                else:
+                    grads[w] = gw.sum(axis=-1, keepdims=True, dtype=np.float64).astype(x.dtype)
+        loss = None
+        if kind != "backward":
+            loss = buf if oshape else buf[0]
+        return loss, grads
+
+    def _inputs_result(self, grads):
+        r = tuple(grads[w] for w in self.inputs)
+        return r[0] if len(r) == 1 else r
+
+    # ---- public API ----------------------------------------------------------------------
+    def forward(self, *args):
+        """The loss: a scalar of the input's dtype (mean/sum/batchmean) or an
+        array of the rows' shape (reduction='none')."""
+        args, _ = self._split(args, 1.0)
+        return self._call("forward", args, None, None)[0]
+
+    def backward(self, *args, grad=None):
+        """d loss / d input (times ``grad``); a tuple for two inputs."""
+        args, grad = self._split(args, grad)
+        return self._inputs_result(self._call("backward", args, grad, None)[1])
+
+    def grads(self, *args, grad=None) -> dict:
+        """{argument name: d loss / d argument} for every differentiated argument."""
+        args, grad = self._split(args, grad)
+        return self._call("backward", args, grad, None)[1]
+
+    def forward_backward(self, *args, grad=None):
+        """(loss, backward's result) in one kernel."""
+        args, grad = self._split(args, grad)
+        loss, grads = self._call("forward_backward", args, grad, None)
+        return loss, self._inputs_result(grads)
