@@ -192,6 +192,16 @@ def _init_repr(e):
     raise ValueError(f"state initial value must be a number or a hyperparameter, not {e}")
 
 
+def _equivalence_note(rule) -> str:
+    nt = rule.notation
+    if nt is None:
+        return ""
+    opts = "".join(f", {k}={v}" for k, v in nt.variant.items())
+    hyper = ", ".join(f"{k}={sp.sympify(v)}" for k, v in nt.hyper.items())
+    fix = ", ".join(f"{k}={v}" for k, v in nt.fix.items())
+    return f" Equals torch's {nt.rule}({hyper}{opts})" + (f" at {fix}" if fix else "") + "."
+
+
 def spec_table(rules) -> dict:
     table = {}
     for r in rules:
@@ -206,7 +216,7 @@ def spec_table(rules) -> dict:
                           for v in r.variants()] if r.kernels else []),
             "kernels": r.kernels,
             "torch": r.torch,
-            "doc": r.doc,
+            "doc": r.doc + _equivalence_note(r),
             "hash": r.content_hash(),
         }
     return table
