@@ -24,7 +24,7 @@ from symdl.errors import ParameterError, ShapeError, SymdlError, UnknownNameErro
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad",
            "RMSprop", "Adadelta", "Rprop", "ASGD", "Lion", "AdaBelief", "Yogi", "OptionError", "clip_grad_norm_", "clip_grad_value_",
            "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LambdaLR", "LinearLR", "get"]
+           "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts", "CyclicLR", "InverseTimeLR", "get"]
 
 _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _module = None
@@ -798,3 +798,62 @@ class LinearLR(LRScheduler):
     def lr_at(self, base, e):
         k = min(e, self.total_iters) / self.total_iters if self.total_iters else 1.0
         return base * (self.start_factor + (self.end_factor - self.start_factor) * k)
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted after T_0, T_0·T_mult, ... epochs (SGDR)."""
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        if int(T_0) <= 0 or int(T_mult) < 1:
+            raise OptionError(f"CosineAnnealingWarmRestarts: T_0 must be a positive integer and "
+                              f"T_mult an integer >= 1, got T_0={T_0}, T_mult={T_mult}")
+        self.T_0, self.T_mult, self.eta_min = int(T_0), int(T_mult), float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base, e):
+        if self.T_mult == 1:
+            t_cur, t_i = e % self.T_0, self.T_0
+        else:
+            n = int(math.log(e / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            t_cur = e - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+            t_i = self.T_0 * self.T_mult**n
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+
+class CyclicLR(LRScheduler):
+    """Triangular cyclical learning rate between base_lr and max_lr, stepped per
+    batch (torch's CyclicLR with mode="triangular"/"triangular2"; momentum is
+    not cycled)."""
+
+    def __init__(self, optimizer, base_lr: float, max_lr: float, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", last_epoch: int = -1):
+        if mode not in ("triangular", "triangular2"):
+            raise OptionError(f"CyclicLR: mode must be 'triangular' or 'triangular2', not {mode!r}")
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        self.base_lr, self.max_lr, self.mode = float(base_lr), float(max_lr), mode
+        if last_epoch == -1:
+            for gr in optimizer.param_groups:
+                gr["lr"] = self.base_lr
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base, e):
+        cycle = math.floor(1 + e / self.total_size)
+        x = 1.0 + e / self.total_size - cycle
+        scale = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        height = (self.max_lr - self.base_lr) * scale
+        factor = 1.0 if self.mode == "triangular" else 1 / (2.0 ** (cycle - 1))
+        return self.base_lr + height * factor
+
+
+class InverseTimeLR(LRScheduler):
+    """lr = base / (1 + k·epoch)  (the notes' η₀/(1 + kt); no torch class)."""
+
+    def __init__(self, optimizer, k: float, last_epoch: int = -1):
+        self.k = float(k)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base, e):
+        return base / (1 + self.k * e)

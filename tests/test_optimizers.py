@@ -394,11 +394,15 @@ def test_clip_grad_norm_matches_torch():
     ("StepLR", dict(step_size=3, gamma=0.5)), ("MultiStepLR", dict(milestones=[2, 5], gamma=0.1)),
     ("ExponentialLR", dict(gamma=0.9)), ("CosineAnnealingLR", dict(T_max=6, eta_min=0.01)),
     ("LinearLR", dict(start_factor=0.25, total_iters=4)), ("LambdaLR", dict(lr_lambda=lambda e: 1 / (1 + e))),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, step_size_down=3, cycle_momentum=False)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, mode="triangular2", cycle_momentum=False)),
 ])
 def test_lr_schedules_match_torch(name, kw):
     torch = pytest.importorskip("torch")
     opt = O.SGD([np.ones(2)], lr=0.1)
-    sched = getattr(O, name)(opt, **kw)
+    sched = getattr(O, name)(opt, **{k: v for k, v in kw.items() if k != "cycle_momentum"})
     topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
     tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kw)
     for _ in range(9):
@@ -407,6 +411,14 @@ def test_lr_schedules_match_torch(name, kw):
         sched.step()
         tsched.step()
     assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+
+
+def test_inverse_time_schedule():
+    opt = O.Adam([np.ones(2)], lr=0.1)
+    sched = O.InverseTimeLR(opt, k=0.5)
+    for e in range(1, 4):
+        sched.step()
+        assert opt.lr == pytest.approx(0.1 / (1 + 0.5 * e))
 
 
 # ---------------------------------------------------------------- the notes' notations
