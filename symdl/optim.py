@@ -56,6 +56,27 @@ def _unknown_options(cls_name: str, unknown, valid) -> ParameterError:
     return ParameterError(msg)
 
 
+#: torch's implementation switches: symdl's step is always one fused kernel
+#: per parameter, so these are accepted (as hints) and ignored
+_TORCH_SWITCHES = {"foreach", "fused"}
+_UNSUPPORTED = {"capturable", "differentiable"}
+
+
+def _reject(cls_name: str, unknown: dict, defaults: dict) -> None:
+    """Raise for unknown options (listing the valid ones); accept torch's
+    foreach/fused hints and capturable/differentiable=False."""
+    rest = {}
+    for k, val in unknown.items():
+        if k in _TORCH_SWITCHES or (k in _UNSUPPORTED and not val):
+            continue
+        if k in _UNSUPPORTED:
+            raise ParameterError(f"{cls_name}: {k}=True is a torch autograd/CUDA-graph option; "
+                                 "symdl's optimizers do not support it")
+        rest[k] = val
+    if rest:
+        raise _unknown_options(cls_name, rest, list(defaults))
+
+
 def _check_range(name, value, lo=0.0, hi=None, hi_open=True, label=None):
     label = label or name
     try:
@@ -358,8 +379,7 @@ class SGD(Optimizer):
                  nesterov=False, *, maximize=False, **unknown):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
-        if unknown:
-            raise _unknown_options("SGD", unknown, list(defaults))
+        _reject("SGD", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -399,8 +419,7 @@ class Adam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas) if not isinstance(betas, (int, float)) else betas,
                         eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
-        if unknown:
-            raise _unknown_options(type(self).__name__, unknown, list(defaults))
+        _reject(type(self).__name__, unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -436,8 +455,7 @@ class Adamax(Optimizer):
                  maximize=False, **unknown):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         maximize=maximize)
-        if unknown:
-            raise _unknown_options("Adamax", unknown, list(defaults))
+        _reject("Adamax", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -454,8 +472,7 @@ class NAdam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-        if unknown:
-            raise _unknown_options("NAdam", unknown, list(defaults))
+        _reject("NAdam", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -476,8 +493,7 @@ class RAdam(NAdam):
                  decoupled_weight_decay=False, *, maximize=False, **unknown):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-        if unknown:
-            raise _unknown_options("RAdam", unknown, list(defaults))
+        _reject("RAdam", unknown, defaults)
         Optimizer.__init__(self, params, defaults)
 
     def _validate(self, gr):
@@ -494,8 +510,7 @@ class Adagrad(Optimizer):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize)
-        if unknown:
-            raise _unknown_options("Adagrad", unknown, list(defaults))
+        _reject("Adagrad", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -516,8 +531,7 @@ class RMSprop(Optimizer):
                  centered=False, *, maximize=False, **unknown):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                         momentum=momentum, centered=centered, maximize=maximize)
-        if unknown:
-            raise _unknown_options("RMSprop", unknown, list(defaults))
+        _reject("RMSprop", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -540,8 +554,7 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False,
                  **unknown):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        if unknown:
-            raise _unknown_options("Adadelta", unknown, list(defaults))
+        _reject("Adadelta", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -559,8 +572,7 @@ class Rprop(Optimizer):
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, maximize=False,
                  **unknown):
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
-        if unknown:
-            raise _unknown_options("Rprop", unknown, list(defaults))
+        _reject("Rprop", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -583,8 +595,7 @@ class ASGD(Optimizer):
                  maximize=False, **unknown):
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         maximize=maximize)
-        if unknown:
-            raise _unknown_options("ASGD", unknown, list(defaults))
+        _reject("ASGD", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -600,8 +611,7 @@ class Lion(Optimizer):
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0, *, maximize=False,
                  **unknown):
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
-        if unknown:
-            raise _unknown_options("Lion", unknown, list(defaults))
+        _reject("Lion", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -619,8 +629,7 @@ class AdaBelief(Optimizer):
                  maximize=False, **unknown):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         maximize=maximize)
-        if unknown:
-            raise _unknown_options("AdaBelief", unknown, list(defaults))
+        _reject("AdaBelief", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):
@@ -636,8 +645,7 @@ class Yogi(Optimizer):
                  initial_accumulator_value=1e-6, *, maximize=False, **unknown):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
-        if unknown:
-            raise _unknown_options("Yogi", unknown, list(defaults))
+        _reject("Yogi", unknown, defaults)
         super().__init__(params, defaults)
 
     def _validate(self, gr):

@@ -297,6 +297,10 @@ def test_unknown_option_lists_the_valid_ones():
         O.SGD([np.ones(2)], momentun=0.9)
     with pytest.raises(symdl.ParameterError, match="valid options"):
         O.SGD([{"params": [np.ones(2)], "nesterof": True}])
+    # torch's implementation switches are accepted as hints
+    O.Adam([np.ones(2)], fused=True, foreach=False, capturable=False)
+    with pytest.raises(symdl.ParameterError, match="differentiable"):
+        O.SGD([np.ones(2)], differentiable=True)
 
 
 @pytest.mark.parametrize("cls,kw,match", [
