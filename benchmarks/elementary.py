@@ -34,14 +34,21 @@ try:
 except ImportError:  # source tree
     import generated.elementary as E
 
-FUNCS = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc")
+FUNCS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq", "atan")
 MATH = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
-        "tanh": math.tanh, "erf": math.erf, "erfc": math.erfc}
+        "tanh": math.tanh, "sech2": njit(lambda v: 1.0 / math.cosh(v) ** 2), "erf": math.erf,
+        "erfc": math.erfc, "expmsq": njit(lambda v: math.exp(-v * v)), "atan": math.atan}
 RANGE = {"exp": (-10, 10), "expm1": (-10, 10), "log": (1e-3, 1e3), "log1p": (-0.9, 10),
-         "tanh": (-5, 5), "erf": (-5, 5), "erfc": (-5, 5)}
+         "tanh": (-5, 5), "sech2": (-5, 5), "erf": (-5, 5), "erfc": (-5, 5),
+         "expmsq": (-5, 5), "atan": (-50, 50)}
+#: NumPy compositions for the functions NumPy has no ufunc for
+NUMPY = {"sech2": lambda x, out: np.divide(1, np.cosh(x) ** 2, out=out),
+         "expmsq": lambda x, out: np.exp(-x * x, out=out), "atan": np.arctan}
 
 
 def _numpy_func(name):
+    if name in NUMPY:
+        return NUMPY[name]
     if hasattr(np, name):
         return getattr(np, name)
     try:
