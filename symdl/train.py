@@ -523,7 +523,9 @@ def register(sub) -> None:
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
     q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer (default 0.2)")
     q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (default adam)")
-    q.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    q.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
+    q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (sgd default 0.9)")
     q.add_argument("--epochs", type=int, default=40)
     q.add_argument("--batch-size", type=int, default=32)
     q.add_argument("--test-size", type=float, default=0.2, help="held-out fraction (default 0.2)")
@@ -584,7 +586,14 @@ def _cmd_train(args) -> int:
         what = f"{data.name}: {len(X)} rows, {X.shape[1]} features, " + (
             f"{classes} classes" if classes else "real-valued target")
         print(f"{what}; train {len(Xtr)} / test {len(Xte)}\n{model}", flush=True)
-    hist = model.fit(Xtr, ytr, loss=loss, optimizer=args.optimizer, lr=args.lr,
+    lr, opt_options = args.lr, {}
+    if args.momentum is not None:
+        opt_options["momentum"] = args.momentum
+    if args.optimizer.lower() == "sgd":
+        lr = 0.01 if lr is None else lr
+        opt_options.setdefault("momentum", 0.9)
+    hist = model.fit(Xtr, ytr, loss=loss, optimizer=args.optimizer, lr=lr,
+                     optimizer_options=opt_options or None,
                      epochs=args.epochs, batch_size=args.batch_size,
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,

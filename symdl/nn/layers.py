@@ -251,13 +251,13 @@ class Activation(Module):
 
     def __init__(self, name: str, *, num_parameters: int = 1, dtype=np.float32, rng=None, **params):
         super().__init__(dtype)
-        from symdl.registry import kernel, metadata
         from symdl.errors import UnknownNameError
+        from symdl.registry import kernel, metadata, names
 
+        known = names("activation")
+        if name not in known:
+            raise UnknownNameError("activation", name, known)
         meta, _ = metadata(name)
-        if meta["family"] != "activation":
-            from symdl.registry import names
-            raise UnknownNameError("activation", name, names("activation"))
         self.name = name
         self._learnable = [p["name"] for p in meta["params"] if p.get("learnable")]
         self._init_params = {}
