@@ -92,9 +92,13 @@ def test_constraint_and_fold():
     assert simp(RSum(e / s, c)) == 1                             # softmax sums to 1
 
 
+#: the specs with a log-sum-exp (glu and maxout have none to shift)
+LSE_SPECS = [s for s in SOFTMAX_SPECS if s.expr.has(sp.exp)]
+
+
 def test_shift_rule_is_an_identity():
     x = sp.Symbol("x", real=True)
-    for spec in SOFTMAX_SPECS:
+    for spec in LSE_SPECS:
         stable = shift_logsumexp(spec.expr)
         assert stable.has(RMax) and stable.has(Shifted)
         X = symbols_like("x", (2, 3))
@@ -111,7 +115,7 @@ def test_shift_rule_is_an_identity():
 
 
 # ---------------------------------------------------------------------------- shift cancels
-@pytest.mark.parametrize("spec", list(SOFTMAX_SPECS) + [cross_entropy], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", LSE_SPECS + [cross_entropy], ids=lambda s: s.name)
 def test_shift_cotangent_is_proved_zero(spec):
     d = derive_reduction(spec)
     shifts = d.backward.shifts()
@@ -191,3 +195,23 @@ def test_latex_log_softmax_shows_shift():
     assert "max-shift" in tex and r"\max_{c}" in tex and "cancels" in tex
     assert reduction_latex(softmax).count("\n") < tex.count("\n")
     _ = (C, mpmath)
+
+
+def test_maxout_gradient_is_the_argmax_mask():
+    """maxout's VJP is the max rule's: g at the argmax, ties split evenly."""
+    from symdl.specs.softmax import maxout
+    d = derive_reduction(maxout)
+    (m,) = [s for s, n in d.graph.nodes.items() if n.kind == "max"]
+    mask = ArgmaxMask(d.x, m)
+    assert d.grad_expr == d.seed * mask / RSum(mask, c)
+
+
+def test_glu_gradient_from_the_halves():
+    """glu = a·σ(b) with a, b sums of the selected halves: d/dx = g·(s0·σ(b) + s1·a·σ(b)σ(-b))."""
+    from symdl.specs.functions import sigmoid
+    from symdl.specs.softmax import glu
+    d = derive_reduction(glu)
+    a, b = [s for s, n in d.graph.nodes.items() if n.kind == "sum"]
+    s0, s1 = sp.Symbol("s0", real=True), sp.Symbol("s1", real=True)
+    want = d.seed * (s0 * sigmoid(b) + s1 * a * sigmoid(b) * sigmoid(-b))
+    assert sp.expand(d.grad_expr - want) == 0

@@ -22,6 +22,8 @@ from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_o
 SHAPES = [((3, 4), -1), ((3, 1), -1), ((2, 3, 4), 1), ((4,), 0), ((2, 3, 2), 0), ((2, 19), -1)]
 KINDS = ["random", "extreme", "close"]
 DTYPES = (np.float64, np.float32)
+#: the softmax family reduced along dim (glu and maxout regroup dim: tested below)
+DIM_SPECS = [s for s in SOFTMAX_SPECS if s.layout == "dim"]
 
 
 def kernel(name, **kw):
@@ -49,7 +51,7 @@ def truth(spec, x, dim, g):
 
 
 CASES = [pytest.param(s, shape, dim, kind, id=f"{s.name}-{'x'.join(map(str, shape))}-dim{dim}-{kind}")
-         for s in SOFTMAX_SPECS for shape, dim in SHAPES for kind in KINDS]
+         for s in DIM_SPECS for shape, dim in SHAPES for kind in KINDS]
 
 
 @pytest.mark.parametrize("spec,shape,dim,kind", CASES)
@@ -76,7 +78,7 @@ def test_against_sympy_mpmath(spec, shape, dim, kind):
     assert not fails, fails[:8]
 
 
-@pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", DIM_SPECS, ids=lambda s: s.name)
 @pytest.mark.parametrize("shape,dim", [((5, 7), 1), ((3, 4, 5), 1), ((2, 3, 4, 2), -2), ((6,), 0)])
 def test_finite_differences(spec, shape, dim):
     rng = np.random.default_rng(7)
@@ -153,7 +155,7 @@ def test_runtime_imports_no_sympy():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("spec", SOFTMAX_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", DIM_SPECS, ids=lambda s: s.name)
 def test_against_torch(spec):
     torch = pytest.importorskip("torch")
     fns = {"softmax": torch.softmax, "log_softmax": torch.log_softmax,
@@ -168,3 +170,90 @@ def test_against_torch(spec):
         k = kernel(spec.name, dim=dim)
         np.testing.assert_allclose(k.forward(x), yt.detach().numpy(), rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(k.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------- glu, maxout
+def grouped_truth(name, x, dim, k, g):
+    """glu / maxout written out on arrays of symbols: (forward, vjp) in C order."""
+    X = symbols_like("x", x.shape)
+    d = dim % x.ndim
+    C = x.shape[d]
+    moved = np.moveaxis(X, d, -1)
+    if name == "glu":
+        a, b = moved[..., : C // 2], moved[..., C // 2:]
+        outs = np.vectorize(lambda u, v: u / (1 + sp.exp(-v)), otypes=[object])(a, b)
+    else:
+        groups = moved.reshape(moved.shape[:-1] + (C // k, k))
+        outs = np.empty(groups.shape[:-1], dtype=object)
+        for idx in np.ndindex(*outs.shape):
+            outs[idx] = sp.Max(*groups[idx])
+    outs = np.moveaxis(outs, -1, d)
+    F = sp.Add(*[exact(gv) * o for gv, o in zip(g.reshape(-1), outs.reshape(-1))])
+    xs = list(X.reshape(-1))
+    subs = {s_: exact(v) for s_, v in zip(xs, x.reshape(-1))}
+    return mp_eval(list(outs.reshape(-1)), subs), mp_eval([sp.diff(F, s_) for s_ in xs], subs)
+
+
+GROUPED = [("glu", (3, 4), -1, 2), ("glu", (2, 6, 3), 1, 2), ("glu", (4,), 0, 2),
+           ("maxout", (3, 4), -1, 2), ("maxout", (2, 6, 3), 1, 3), ("maxout", (2, 16), 1, 8)]
+
+
+@pytest.mark.parametrize("name,shape,dim,k", GROUPED, ids=[f"{c[0]}-{'x'.join(map(str, c[1]))}-{c[2]}"
+                                                          for c in GROUPED])
+@pytest.mark.parametrize("kind", ["random", "extreme"])
+def test_glu_maxout_against_sympy(name, shape, dim, k, kind):
+    rng = np.random.default_rng(abs(hash((name, shape, kind))) % 2**32)
+    x = logits(kind, shape, rng)
+    if name == "maxout":   # no ties (their convention is pinned below)
+        x = x + np.arange(x.size).reshape(shape) * 1e-3
+        x = x.astype(np.float32).astype(np.float64)
+    k_ = kernel(name, dim=dim, **({"pool_size": k} if name == "maxout" else {}))
+    y64 = k_.forward(x)
+    g = rng.normal(size=y64.shape).astype(np.float32).astype(np.float64)
+    t_fwd, t_dx = grouped_truth(name, x, dim, k, g)
+    fails = []
+    for dt in DTYPES:
+        xd, gd = x.astype(dt), g.astype(dt)
+        y, dx = k_.forward(xd), k_.backward(xd, gd)
+        y2, dx2 = k_.forward_backward(xd, gd)
+        assert y.dtype == dt and dx.shape == x.shape and y.shape == y64.shape
+        for what, got, tr in (("forward", y, t_fwd), ("backward", dx, t_dx), ("fused forward", y2, t_fwd),
+                              ("fused backward", dx2, t_dx)):
+            fails += compare(got, tr, dt, f"{name} {what} {np.dtype(dt).name}")[0]
+    assert not fails, fails[:8]
+
+
+def test_glu_maxout_against_torch_and_ties():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    for shape, dim in (((4, 6), -1), ((2, 4, 3), 1), ((6, 2), 0)):
+        x = rng.normal(size=shape)
+        xt = torch.tensor(x, requires_grad=True)
+        y = torch.nn.functional.glu(xt, dim=dim)
+        g = rng.normal(size=tuple(y.shape))
+        y.backward(torch.tensor(g))
+        k = kernel("glu", dim=dim)
+        np.testing.assert_allclose(k.forward(x), y.detach().numpy(), rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(k.backward(x, g), xt.grad.numpy(), rtol=1e-13, atol=1e-16)
+    # maxout = amax over groups of pool_size channels; ties split the gradient evenly (torch.amax)
+    x = np.array([[1.0, 1.0, 0.0, 2.0, 3.0, 3.0]])
+    for p in (2, 3):
+        xt = torch.tensor(x, requires_grad=True)
+        y = torch.amax(xt.reshape(1, 6 // p, p), dim=2)
+        y.backward(torch.ones_like(y))
+        k = kernel("maxout", dim=1, pool_size=p)
+        np.testing.assert_array_equal(k.forward(x), y.detach().numpy())
+        np.testing.assert_array_equal(k.backward(x, np.ones((1, 6 // p))), xt.grad.numpy())
+    np.testing.assert_array_equal(kernel("maxout", dim=1).backward(x, np.ones((1, 3))),
+                                  [[0.5, 0.5, 0.0, 1.0, 0.5, 0.5]])
+
+
+def test_glu_maxout_bad_input():
+    with pytest.raises(ShapeError, match=r"even.*dimension 1 .*\(2, 3\).*size 3"):
+        kernel("glu", dim=1).forward(np.ones((2, 3)))
+    with pytest.raises(ShapeError, match="pool_size=4"):
+        kernel("maxout", pool_size=4).forward(np.ones((2, 6)))
+    with pytest.raises(ParameterError, match="pool_size"):
+        kernel("maxout", pool_size=0)
+    with pytest.raises(ParameterError):
+        kernel("glu", pool_size=2)

@@ -269,6 +269,8 @@ class Loader:
         if kind == "onehot":
             self.args.add(rest[0])
             return [f"{v} = {one} if {cc} == tg else {zero}"] if where == "elem" else []
+        if kind == "cindex":   # the class selector [c = k]
+            return [f"{v} = {one} if {cc} == {rest[0]} else {zero}"] if where == "elem" else []
         if kind == "valid":
             self.args.update({rest[0], "ignore_index"})
             return [f"{v} = {one} if tg != ignore_index else {zero}"] if where == "row" else []
@@ -596,8 +598,10 @@ def write_reductions(out_dir: Path | None = None) -> list[Path]:
     paths = []
     for t in reduction_targets():
         path = out_dir / t.filename
-        atomic_write(path, t.render())
-        paths.append(path)
+        text = t.render()
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic_write(path, text)   # (an unchanged file keeps its mtime: Numba's cache stays valid)
+            paths.append(path)
     return paths
 
 

@@ -106,23 +106,45 @@ class Softmax(_Bundle):
     """softmax / log_softmax / softmin (output shaped like x) and logsumexp
     (``dim`` removed) along ``dim``."""
 
-    def __init__(self, name, meta, module, dim=-1, **params):
+    def __init__(self, name, meta, module, dim=None, **params):
         super().__init__(name, meta, module)
         _check_params(name, meta, params)
+        defaults = {p["name"]: p["default"] for p in meta["params"]}
+        dim = defaults["dim"] if dim is None else dim
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
             raise ParameterError(f"{name}: dim must be an integer, got {dim!r}")
         self.dim = int(dim)
         self.reduces = list(meta["out_axes"]) == ["r"]
+        self.layout = meta.get("layout", "dim")
+        self.pool_size = None
+        if self.layout == "pool":
+            k = params.get("pool_size", defaults["pool_size"])
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+                raise ParameterError(f"{name}: pool_size must be a positive integer, got {k!r}")
+            self.pool_size = int(k)
 
     def __repr__(self):
-        return f"<symdl kernel {self.name}(dim={self.dim})>"
+        extra = f", pool_size={self.pool_size}" if self.pool_size else ""
+        return f"<symdl kernel {self.name}(dim={self.dim}{extra})>"
 
     def _layout(self, x):
+        """(outer, C, inner, output shape): the kernels' view of x."""
         d = _norm_dim(self.dim, x.ndim, x.shape)
         shape = x.shape if x.ndim else (1,)
         outer, C, inner = _prod(shape[:d]), int(shape[d]), _prod(shape[d + 1:])
-        oshape = (x.shape[:d] + x.shape[d + 1:]) if self.reduces and x.ndim else x.shape
-        return outer, C, inner, oshape
+        if self.layout == "dim":
+            oshape = (x.shape[:d] + x.shape[d + 1:]) if self.reduces and x.ndim else x.shape
+            return outer, C, inner, oshape
+        k = 2 if self.layout == "halves" else self.pool_size
+        if x.ndim == 0 or C % k:
+            what = ("halving dimension must be even" if self.layout == "halves"
+                    else f"the size of dim must be a multiple of pool_size={k}")
+            raise ShapeError(f"{self.name}: {what}, but dimension {d} of the input of shape "
+                             f"{tuple(x.shape)} has size {C if x.ndim else 0}")
+        oshape = x.shape[:d] + (C // k,) + x.shape[d + 1:]
+        if self.layout == "halves":   # rows: (outer, C/2 * inner); c: which half
+            return outer, 2, (C // 2) * inner, oshape
+        return outer * (C // k), k, inner, oshape   # rows: (outer, group, inner); c: in the group
 
     def forward(self, x, out=None):
         x = as_float_array(x, "x")

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .base import Param
+from .functions import sigmoid
 
 __all__ = ["RSum", "RMax", "ArgmaxMask", "Shifted", "R", "C", "VectorSpec", "SOFTMAX_SPECS",
-           "softmax", "log_softmax", "softmin", "logsumexp", "DIM"]
+           "softmax", "log_softmax", "softmin", "logsumexp", "glu", "maxout", "DIM"]
 
 #: the axis symbols: rows (every axis but dim, flattened) and classes (dim)
 R = sp.Symbol("r")
@@ -66,6 +67,13 @@ class ArgmaxMask(sp.Function):
 
     def fdiff(self, argindex=1):
         return sp.S.Zero
+
+    def _eval_is_real(self):
+        return True
+
+    def _symdl_kernel(self, printer):
+        return "(%s if %s == %s else %s)" % (printer._print(sp.S.One), printer._print(self.args[0]),
+                                             printer._print(self.args[1]), printer._print(sp.S.Zero))
 
     def _latex(self, printer, exp=None):
         return r"\mathbb{1}\left[%s = %s\right]" % (printer._print(self.args[0]), printer._print(self.args[1]))
@@ -121,6 +129,13 @@ class VectorSpec:
     torch: str | None = None
     doc: str = ""
     family: str = "softmax"
+    #: how the runtime views the input as (rows, classes): "dim" (c = the
+    #: axis dim), "halves" (c = which half of dim: glu), "pool" (c = the
+    #: position inside a group of pool_size along dim: maxout)
+    layout: str = "dim"
+    #: further inputs of the formula: (symbol name, axes, source), e.g. the
+    #: class selector [c = 0] of glu
+    extra_inputs: tuple = ()
 
     @property
     def x(self) -> sp.Symbol:
@@ -141,6 +156,8 @@ class VectorSpec:
     def content_hash(self) -> str:
         parts = [self.name, self.family, repr(self.out_axes), sp.srepr(self.expr),
                  repr([(p.name, p.default, p.kind) for p in self.params])]
+        if self.layout != "dim" or self.extra_inputs:
+            parts += [self.layout, repr(self.extra_inputs)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -172,4 +189,21 @@ logsumexp = VectorSpec(
     source=SEEDS + "; LSE(x) = log sum_c exp(x_c)", torch="torch.logsumexp",
     doc="log of the sum of exponentials along dim (dim is removed).")
 
-SOFTMAX_SPECS = (softmax, log_softmax, softmin, logsumexp)
+#: glu: the two halves a, b of dim picked by selectors [c = 0], [c = 1]
+#: (inputs of the formula: the input viewed as (rows, 2) by the runtime)
+_s0, _s1 = sp.Symbol("s0", real=True), sp.Symbol("s1", real=True)
+glu = VectorSpec(
+    "glu", RSum(_s0 * _x(), C) * sigmoid(RSum(_s1 * _x(), C)), out_axes=("r",),
+    layout="halves", extra_inputs=(("s0", ("c",), ("cindex", 0)), ("s1", ("c",), ("cindex", 1))),
+    source="Dauphin et al., Language Modeling with Gated Convolutional Networks (2017)",
+    torch="torch.nn.functional.glu",
+    doc="a * sigmoid(b) where a, b are the first and second half of x along dim (torch: dim=-1).")
+maxout = VectorSpec(
+    "maxout", RMax(_x(), C), out_axes=("r",), layout="pool",
+    params=(Param("dim", 1, kind="axis", doc="the channel axis"),
+            Param("pool_size", 2, kind="int", doc="channels per group (dim's size must divide by it)")),
+    source="Goodfellow et al., Maxout Networks (2013)", torch=None,
+    doc="max over consecutive groups of pool_size channels along dim (C -> C / pool_size); "
+        "the gradient of a tie is split evenly between the maxima (torch.amax's convention).")
+
+SOFTMAX_SPECS = (softmax, log_softmax, softmin, logsumexp, glu, maxout)
