@@ -223,3 +223,16 @@ def test_zero_derivative_ignores_the_incoming_gradient(name, dt):
         assert d.dtype == dt
         np.testing.assert_array_equal(d[:3], 0.0)
         assert np.isnan(d[3])
+
+
+def test_float64_sums_of_float32_terms():
+    """The learnable-gradient reductions accumulate in float64 (any order)."""
+    from symdl.runtime.sums import channel_sums_f64, sum_f64
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=6 * 5 * 7).astype(np.float32)
+    exact = a.astype(np.float64)
+    assert abs(sum_f64(a) - exact.sum()) <= 1e-12 * np.abs(exact).sum()
+    np.testing.assert_allclose(channel_sums_f64(a, 5, 7), exact.reshape(6, 5, 7).sum(axis=(0, 2)),
+                               rtol=1e-13)
+    assert np.isnan(sum_f64(np.array([1.0, np.nan], np.float32)))
+    assert sum_f64(np.array([1.0, np.inf], np.float32)) == np.inf

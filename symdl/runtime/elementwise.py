@@ -14,6 +14,7 @@ import numpy as np
 from symdl.errors import ParameterError
 
 from .arrays import as_float_array, check_out, same_shape
+from .sums import channel_sums_f64, sum_f64
 
 #: element count from which the prange variant is used (2 cores: thread
 #: start-up costs ~10 µs, i.e. tens of thousands of elements)
@@ -199,9 +200,9 @@ class Elementwise:
             fn(flat, *nz, gflat, *self._scalars(), *oflat)
             return tuple(outs) if fused else outs[0]
         arrays, inner = self._learn_arrays(x)
-        # each element's g·∂f/∂w goes to a scratch row and NumPy reduces it in
-        # float64: an accumulator inside the kernel is a serial dependency
-        # chain that keeps the whole loop from vectorizing
+        # each element's g·∂f/∂w goes to a scratch row, reduced afterwards in
+        # float64 (symdl.runtime.sums): an accumulator inside the kernel is a
+        # serial dependency chain that keeps the whole loop from vectorizing
         scratch = np.empty((len(self.learnable), flat.size), dtype=x.dtype)
         fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, scratch)
         grads = []
@@ -209,9 +210,9 @@ class Elementwise:
             v = np.asarray(self.params[n])
             C = arrays[k].size
             if C > 1:  # (outer, C, inner) layout, one weight per channel
-                gw = scratch[k].reshape(-1, C, inner).sum(axis=(0, 2), dtype=np.float64)
+                gw = channel_sums_f64(scratch[k], C, inner)
             else:
-                gw = scratch[k].sum(dtype=np.float64)
+                gw = sum_f64(scratch[k])
             grads.append(np.asarray(gw, dtype=x.dtype).reshape(v.shape) if v.ndim else x.dtype.type(gw))
         return (*outs, *grads)
 
