@@ -474,3 +474,13 @@ def test_generated_module_matches_the_specs():
     from symdl.codegen.generate import generated_dir
 
     assert (generated_dir() / "optimizers.py").read_text() == render_optimizers()
+
+
+@pytest.mark.parametrize("name", [r.name for r in OPTIMIZER_SPECS + NOTATIONS])
+def test_latex_renders_every_rule(name):
+    from symdl.derive.optimizers import optimizer_latex
+
+    out = optimizer_latex(get(name), steps=True)
+    assert r"\leftarrow" in out
+    if get(name).notation is not None:
+        assert "difference 0" in out
