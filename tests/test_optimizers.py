@@ -483,4 +483,4 @@ def test_latex_renders_every_rule(name):
     out = optimizer_latex(get(name), steps=True)
     assert r"\leftarrow" in out
     if get(name).notation is not None:
-        assert "difference 0" in out
+        assert r"\text{difference } 0" in out
