@@ -484,3 +484,28 @@ def test_latex_renders_every_rule(name):
     assert r"\leftarrow" in out
     if get(name).notation is not None:
         assert r"\text{difference } 0" in out
+
+
+def test_kernels_run_as_plain_python_with_the_jit_disabled():
+    code = """
+import numpy as np, symdl.optim as O
+out = []
+for cls, kw in [("Adam", dict(lr=0.1, amsgrad=True)), ("Rprop", {}), ("RAdam", {}),
+                ("RMSprop", dict(momentum=0.5, centered=True)), ("SGD", dict(momentum=0.9, nesterov=True))]:
+    for dt in (np.float32, np.float64):
+        p = np.linspace(-1, 1, 5).astype(dt)
+        o = getattr(O, cls)([p], **kw)
+        for k in range(7):
+            o.step([np.cos(np.arange(5.0) + k).astype(dt)])
+        out.append(p.astype(np.float64))
+print(repr(np.concatenate(out).tolist()))
+"""
+    import os
+
+    res = []
+    for disable in ("1", "0"):
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disable)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        res.append(np.array(eval(r.stdout)))
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-6, atol=1e-7)
