@@ -277,8 +277,16 @@ class Activation(Module):
         self.rng = rng if rng is not None else (np.random.default_rng() if self.kernel.noise else None)
         self._x = None
         self._noise = None
+        self._have_dfdx = False
         self._raw: dict = {}
         self._fast = not self._learnable and self.kernel.noise is None
+        # transcendental activations: in training mode one fused kernel gives
+        # f(x) and f'(x), and backward is a multiplication (cheaper than a
+        # second pass that recomputes exp/erf); piecewise-linear ones are
+        # cheaper run forward and backward separately
+        self._fuse = self._fast and name not in _CHEAP
+        self._dfdx = None
+        self._ones = None
 
     def __getstate__(self):  # the kernel bundle holds a module: rebuild it on copy
         state = dict(self.__dict__)
@@ -323,6 +331,16 @@ class Activation(Module):
         self._x = x
         y = self._buf(out, x.shape, self.dtype)
         if self._fast:
+            if training and self._fuse:
+                d = self._dfdx
+                if d is None or d.shape != x.shape or d.dtype != x.dtype:
+                    d = self._dfdx = np.empty(x.shape, x.dtype)
+                    self._ones = np.ones(x.size, x.dtype)
+                fn, scalars = self._kern("forward_backward", x)
+                fn(x.reshape(-1), self._ones, *scalars, y.reshape(-1), d.reshape(-1))
+                self._have_dfdx = True
+                return y
+            self._have_dfdx = False
             fn, scalars = self._kern("forward", x)
             fn(x.reshape(-1), *scalars, y.reshape(-1))
             return y
@@ -342,6 +360,8 @@ class Activation(Module):
                              f"input has shape {x.shape}")
         dx = self._buf(out, x.shape, self.dtype)
         if self._fast:
+            if self._have_dfdx:
+                return np.multiply(g, self._dfdx, out=dx)
             fn, scalars = self._kern("backward", x)
             fn(x.reshape(-1), g.reshape(-1), *scalars, dx.reshape(-1))
             return dx
@@ -356,6 +376,8 @@ class Activation(Module):
         self._x = None
         self._noise = None
         self._raw = {}
+        self._dfdx = self._ones = None
+        self._have_dfdx = False
 
 
 # ----------------------------------------------------------------------------- softmax family
@@ -467,6 +489,10 @@ class Dropout(Module):
     def _clear(self):
         self._mask = self._u = None
 
+
+#: piecewise-linear activations: separate forward and backward passes are cheaper
+_CHEAP = frozenset({"identity", "binary_step", "sign", "relu", "relu6", "leaky_relu", "hardtanh",
+                    "hardsigmoid", "hardswish", "softshrink", "hardshrink", "threshold", "sqnl"})
 
 #: layer classes by name (for ``load``)
 LAYERS = {c.__name__: c for c in (Linear, Activation, Softmax, LogSoftmax, Dropout)}
