@@ -4,8 +4,11 @@ For (N, C) in {(4096, 10), (4096, 1000)}, float32 and float64, class-index
 targets, reduction='mean', it times after a warm-up call (JIT compile / cache
 load excluded) the best of several repeats of
 
-* symdl ``forward`` then ``backward`` (two kernels, ``out=`` buffers) and the
-  fused ``forward_backward`` (one kernel: loss and d input);
+* symdl ``forward`` then ``backward`` (two kernels, ``out=`` buffers), the
+  same with cached statistics (``forward(..., save_stats=True)`` then
+  ``backward(..., stats=...)``: the backward reads each row's max and sum of
+  exponentials instead of recomputing them), and the fused
+  ``forward_backward`` (one kernel: loss and d input);
 * PyTorch: ``F.cross_entropy(x, t).backward()`` with autograd (x.requires_grad),
   ``torch.set_num_threads(THREADS)``.
 
@@ -65,10 +68,14 @@ def main(argv=None):
                 ce.forward(x, t, out=loss)
                 ce.backward(x, t, 1.0, out=dx)
 
+            def cached():
+                _, st = ce.forward(x, t, out=loss, save_stats=True)
+                ce.backward(x, t, 1.0, out=dx, stats=st)
+
             def fused():
                 ce.forward_backward(x, t, 1.0, out=(loss, dx))
 
-            t_sep, t_fused = best(sep, args.repeat), best(fused, args.repeat)
+            t_sep, t_cached, t_fused = best(sep, args.repeat), best(cached, args.repeat), best(fused, args.repeat)
             t_torch = float("nan")
             if torch is not None:
                 xt = torch.tensor(x, requires_grad=True)
@@ -87,15 +94,15 @@ def main(argv=None):
                 lerr = abs(float(loss) - L.item())
             else:
                 err = lerr = float("nan")
-            rows.append((N, C, np.dtype(dt).name, t_sep, t_fused, t_torch, err, lerr))
+            rows.append((N, C, np.dtype(dt).name, t_sep, t_cached, t_fused, t_torch, err, lerr))
 
     print(f"cross_entropy forward+backward, reduction='mean', threads={args.threads} "
           f"(best of {args.repeat}); ratio = torch / symdl")
-    print(f"{'N':>6} {'C':>6} {'dtype':>8} | {'symdl fwd+bwd':>14} {'symdl fused':>12} {'torch':>10} | "
-          f"{'ratio':>6} {'ratio fused':>11} | {'max|d dx|':>9}")
-    for N, C, dt, a, b, tt, err, lerr in rows:
-        print(f"{N:6d} {C:6d} {dt:>8} | {a * 1e3:11.3f} ms {b * 1e3:9.3f} ms {tt * 1e3:7.3f} ms | "
-              f"{tt / a:6.2f} {tt / b:11.2f} | {err:9.1e}")
+    print(f"{'N':>6} {'C':>6} {'dtype':>8} | {'fwd+bwd':>10} {'cached':>10} {'fused':>10} {'torch':>10} | "
+          f"{'ratio':>6} {'cached':>6} {'fused':>6} | {'max|d dx|':>9}")
+    for N, C, dt, a, c, b, tt, err, lerr in rows:
+        print(f"{N:6d} {C:6d} {dt:>8} | {a * 1e3:7.3f} ms {c * 1e3:7.3f} ms {b * 1e3:7.3f} ms "
+              f"{tt * 1e3:7.3f} ms | {tt / a:6.2f} {tt / c:6.2f} {tt / b:6.2f} | {err:9.1e}")
 
 
 if __name__ == "__main__":

@@ -279,3 +279,37 @@ def test_finite_differences_cross_entropy():
             xm[idx] -= h
             num[idx] = (k.forward(xp, t) - k.forward(xm, t)) / (2 * h)
         np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------- cached statistics
+@pytest.mark.parametrize("opts", [{}, {"weight": "w", "label_smoothing": 0.1},
+                                  {"reduction": "none", "ignore_index": 1}],
+                         ids=["plain", "weight-smoothing", "none-ignore"])
+def test_cached_statistics_backward(opts):
+    """forward(save_stats=True) then backward(stats=...) reads each row's max
+    and sum of exponentials: the same gradient as the truth (both dtypes)."""
+    rng = np.random.default_rng(13)
+    shape = (4, 9)
+    x = logits("extreme", shape, rng)
+    target = make_target("index", shape, rng, ignore=opts.get("ignore_index", -100))
+    weight = rng.uniform(0.25, 2.0, 9).astype(np.float32).astype(np.float64) if "weight" in opts else None
+    kopts = {**opts, **({"weight": weight} if weight is not None else {})}
+    red = opts.get("reduction", "mean")
+    variant = {"target": "index", "weighted": weight is not None, "reduction": red}
+    g = np.linspace(0.5, 1.5, 4) if red == "none" else np.float64(0.75)
+    t_loss, t_dx, _ = class_truth(cross_entropy, variant, x, target, weight, opts.get("label_smoothing", 0.0),
+                                  g, ignore=opts.get("ignore_index", -100))
+    k = kernel("cross_entropy", **kopts)
+    fails = []
+    for dt in DTYPES:
+        xd = x.astype(dt)
+        loss, stats = k.forward(xd, target, save_stats=True)
+        assert len(stats.arrays) >= 2 and all(a.shape == (4,) and a.dtype == dt for a in stats.arrays)
+        dx = k.backward(xd, target, g.astype(dt) if red == "none" else g, stats=stats)
+        fails += compare(np.ravel(loss), t_loss, dt, f"stats loss {dt}")[0]
+        fails += compare(np.ravel(dx), t_dx, dt, f"stats d input {dt}")[0]
+    assert not fails, fails[:8]
+    with pytest.raises(ParameterError, match="stats"):   # float32 stats, float64 input
+        k.backward(x, target, g, stats=stats)
+    with pytest.raises(ParameterError, match="save_stats"):
+        k.forward(x, np.full(shape, 1 / 9), save_stats=True)

@@ -367,6 +367,11 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
             atoms = [a for a in catoms if prog.c_level(a) == lev]
             ps.levels.append(_lane_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
         ps.scratch = len(scratch)
+        if p_elem:   # row-invariant factors of the element outputs: once per row
+            hoisted: dict = {}
+            p_elem = {k: _hoist(e, lambda u: "c" in prog.axes(u), hoisted, f"h{p}_")
+                      for k, e in p_elem.items()}
+            row_exprs.update({h.name: v for v, h in hoisted.items()})
         ps.row_lines = _print(row_exprs, dt, names, elementary, f"w{p}", used)
         # batch sums: each row stores its terms, summed in row order after the
         # loop (identical results for the serial and the prange kernel)
@@ -398,6 +403,33 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
     epilogue += [f"{k}[0] = o_{k}" for k in scal_out]
     args = [a for a in ARG_ORDER if a in ld.args] + sorted(ld.args - set(ARG_ORDER))
     return prologue, passes, epilogue, args
+
+
+def _hoist(e, varying, table: dict, prefix: str):
+    """``e`` with its row-invariant parts replaced by symbols (``table``:
+    value -> symbol), computed once per row instead of once per element: a
+    product's invariant factors become one factor (g·v/N: one multiply per
+    element; a division by a row sum becomes a multiplication by its
+    reciprocal, since without fast-math LLVM never makes that rewrite)."""
+    def sym(v):
+        if v not in table:
+            table[v] = sp.Symbol(f"{prefix}{len(table)}", real=True)
+        return table[v]
+
+    def go(u):
+        if not u.args or not isinstance(u, sp.Basic):
+            return u
+        if isinstance(u, sp.Expr) and not varying(u):
+            return u if (u.is_number or u.is_Symbol) else sym(u)
+        if u.is_Mul:
+            inv = [a for a in u.args if not varying(a)]
+            var = [a for a in u.args if varying(a)]
+            if len(inv) > 1 or (inv and not (inv[0].is_Symbol or inv[0].is_number)):
+                return sym(sp.Mul(*inv)) * sp.Mul(*[go(a) for a in var])
+            return sp.Mul(*inv, *[go(a) for a in var])
+        return u.func(*[go(a) for a in u.args])
+
+    return go(e)
 
 
 def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
@@ -495,7 +527,52 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
         for dt in DTYPES:
             pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, prog, axes, dt, elementary, used)
         plans.append(KernelPlan(f"{d.key}_{kind}", args, [(k, axes[k]) for k in outs], pro, pas, epi))
+    if getattr(d.spec, "cache_stats", False) and d.variant.get("target") == "index":
+        plans += stats_plans(d, exprs, axes, grads, elementary, used)
     return plans
+
+
+def stats_plans(d, exprs, axes, grads, elementary, used) -> list[KernelPlan]:
+    """The cached-statistics pair: ``forward_stats`` (the loss and, per row,
+    every class reduction the gradient needs: stat0, stat1, ... -- e.g. the
+    max and the sum of exponentials) and ``backward_stats`` (the gradient
+    with those reductions read from the stats instead of recomputed: one
+    pass over the input instead of one per reduction level)."""
+    prog = Program(d, {k: exprs[k] for k in grads})
+    catoms = [a for a in prog.atoms.values() if a.axis == "c" and a.axes]
+    if not catoms:
+        return []
+
+    def as_expr(a):   # an atom as a formula the forward program lifts again
+        if a.sym in d.graph.nodes:
+            return a.sym
+        body = a.body.xreplace({b.sym: as_expr(b) for b in prog.atoms_in(a.body)})
+        return (RSum if a.kind == "sum" else RMax)(body, sp.Symbol(a.axis))
+
+    stats = {}
+    for i, a in enumerate(catoms):
+        name = f"stat{i}"
+        if sp.Symbol(name, real=True) not in d.graph.nodes:
+            d.graph.input(name, ("r",), source=("array", name))
+        stats[a.sym] = (name, sp.Symbol(name, real=True), as_expr(a))
+    # forward_stats: the loss and the statistics (row outputs)
+    f_exprs = {"out": exprs["out"], **{n: e for n, _, e in stats.values()}}
+    f_axes = {**axes, **{n: ("r",) for n, _, _ in stats.values()}}
+    fprog = Program(d, f_exprs)
+    # backward_stats: the class atoms become inputs
+    rep = {a: s for a, (_, s, _) in stats.items()}
+    bprog = Program(d, {})
+    bprog.atoms = {k: Atom(a.sym, a.kind, a.axis, a.body.xreplace(rep), a.axes)
+                   for k, a in prog.atoms.items() if k not in rep}
+    bprog._keys = {}
+    bprog.outputs = {k: e.xreplace(rep) for k, e in prog.outputs.items()}
+    out = []
+    for kind, pr, ax in (("forward_stats", fprog, f_axes), ("backward_stats", bprog, axes)):
+        pro, pas, epi, args = {}, {}, {}, None
+        for dt in DTYPES:
+            pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, pr, ax, dt, elementary, used)
+        out.append(KernelPlan(f"{d.key}_{kind}", args, [(k, ax[k]) for k in pr.outputs], pro, pas, epi))
+    return out
 
 
 def spec_table(specs, module=None) -> dict:

@@ -191,6 +191,18 @@ class Softmax(_Bundle):
 REDUCTIONS = ("mean", "sum", "none")
 
 
+class LossStats:
+    """Per-row statistics saved by ``Loss.forward(..., save_stats=True)``."""
+
+    __slots__ = ("key", "shape", "dtype", "arrays")
+
+    def __init__(self, key, shape, dtype, arrays):
+        self.key, self.shape, self.dtype, self.arrays = key, tuple(shape), np.dtype(dtype), arrays
+
+    def __repr__(self):
+        return f"<LossStats {self.key} for input {self.shape} {self.dtype}>"
+
+
 class Loss(_Bundle):
     """A loss with torch's argument order ``(input, target)`` and options."""
 
@@ -317,17 +329,19 @@ class Loss(_Bundle):
                 "grad": g.reshape(-1) if isinstance(g, np.ndarray) else g,
                 "label_smoothing": self.label_smoothing, "ignore_index": self.ignore_index}
 
-    def _run(self, kind, x, t, k, layout, w, g, outs):
+    def _run(self, kind, x, t, k, layout, w, g, outs, stats=()):
         key = self._key(k)
         argnames = self.meta["kernels"][key][kind]
         vals = self._args(x, t, w, g)
+        vals.update({f"stat{i}": a for i, a in enumerate(stats)})
         fn = self._fn(key, kind, x.dtype, x.size)
         rows = layout[0] * layout[2]
-        if self.reduction == "mean" and rows == 0 and kind != "backward":
+        if self.reduction == "mean" and rows == 0 and kind.startswith("forward"):
             warnings.warn(f"{self.name}: reduction='mean' over an empty batch; the loss is nan",
                           RuntimeWarning, stacklevel=3)
         fn(*[vals[a] for a in argnames], *layout, *outs)
-        if kind != "forward" and self.reduction == "mean" and k == "index" and rows:
+        if kind in ("backward", "forward_backward", "backward_stats") and self.reduction == "mean" \
+                and k == "index" and rows:
             if not np.any(t != self.ignore_index):
                 # every target ignored: torch skips them all, d input = 0
                 # (the derived formula would give 0·(1/0) = nan)
@@ -346,21 +360,46 @@ class Loss(_Bundle):
         return buf if oshape else buf[0]
 
     # ---- public API ----------------------------------------------------------------------
-    def forward(self, input, target, out=None):
+    def forward(self, input, target, out=None, save_stats=False):
         """The loss: a scalar (numpy scalar of the input's dtype) for
-        reduction mean/sum, else an array shaped like the target."""
+        reduction mean/sum, else an array shaped like the target.
+
+        ``save_stats=True`` (cross_entropy with class indices) returns
+        ``(loss, stats)``: the per-row statistics the gradient needs (the
+        max and the sum of exponentials), which ``backward(..., stats=stats)``
+        reads instead of recomputing them -- valid as long as input and
+        target are not modified in between."""
         x, t, k, layout, row_shape, w = self._prepare(input, target)
         oshape = self._oshape(row_shape)
         buf, given = self._loss_out(out, oshape, x.dtype)
-        self._run("forward", x, t, k, layout, w, None, [buf.reshape(-1)])
-        return self._result(buf, given, oshape)
+        if not save_stats:
+            self._run("forward", x, t, k, layout, w, None, [buf.reshape(-1)])
+            return self._result(buf, given, oshape)
+        key = self._key(k)
+        if "forward_stats" not in self.meta["kernels"][key]:
+            raise ParameterError(f"{self.name}: save_stats needs class-index targets "
+                                 f"(no cached-statistics kernels for {k!r} targets)")
+        n = sum(1 for a in self.meta["kernels"][key]["backward_stats"] if a.startswith("stat"))
+        rows = layout[0] * layout[2]
+        stats = LossStats(key, x.shape, x.dtype, [np.empty(rows, dtype=x.dtype) for _ in range(n)])
+        self._run("forward_stats", x, t, k, layout, w, None, [buf.reshape(-1)] + stats.arrays)
+        return self._result(buf, given, oshape), stats
 
-    def backward(self, input, target, grad=1.0, out=None):
-        """d loss / d input (times ``grad``, the cotangent of the loss)."""
+    def backward(self, input, target, grad=1.0, out=None, stats=None):
+        """d loss / d input (times ``grad``, the cotangent of the loss);
+        ``stats`` from ``forward(..., save_stats=True)`` skips recomputing
+        the row statistics."""
         x, t, k, layout, row_shape, w = self._prepare(input, target)
         g = self._grad(grad, self._oshape(row_shape), x.dtype)
         (dx,) = self._outs(out, [x.shape], x.dtype)
-        self._run("backward", x, t, k, layout, w, g, [dx.reshape(-1)])
+        if stats is None:
+            self._run("backward", x, t, k, layout, w, g, [dx.reshape(-1)])
+            return dx
+        if not isinstance(stats, LossStats) or stats.key != self._key(k) or stats.shape != x.shape \
+                or stats.dtype != x.dtype:
+            raise ParameterError(f"{self.name}: stats come from a forward with other options, input "
+                                 f"shape or dtype (they were saved for {getattr(stats, 'shape', None)})")
+        self._run("backward_stats", x, t, k, layout, w, g, [dx.reshape(-1)], stats.arrays)
         return dx
 
     def forward_backward(self, input, target, grad=1.0, out=None):

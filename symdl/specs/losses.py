@@ -78,6 +78,9 @@ class Loss:
     doc: str = ""
     family: str = "loss"
     group: str = "class"      # the generated module: symdl.generated.losses_<group>
+    #: also render forward_stats/backward_stats kernels for class-index targets
+    #: (a forward that saves the row statistics, a backward that reads them)
+    cache_stats: bool = False
 
     @property
     def params(self) -> tuple:
@@ -146,6 +149,8 @@ class Loss:
     def content_hash(self) -> str:
         parts = [self.name, self.family, sp.srepr(self.term), repr(self.classes), repr(self.targets),
                  repr((self.weight, self.label_smoothing, self.ignore_index))]
+        if self.cache_stats:
+            parts.append("cache_stats")
         for vnt in self.variants():
             parts.append(sp.srepr(self.formula(vnt)))
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -157,7 +162,7 @@ def _log_softmax(u):
 
 cross_entropy = Loss(
     "cross_entropy", -w * y * _log_softmax(x), classes=True, targets=("index", "probs", "scores"),
-    weight=True, label_smoothing=True, ignore_index=True,
+    weight=True, label_smoothing=True, ignore_index=True, cache_stats=True,
     source="seed 000 (cross-entropy with softmax), seed 001 §6, seed 002 §6.2.2.3 (log-softmax + NLL)",
     torch="torch.nn.functional.cross_entropy",
     doc="-sum_c w_c q_c log softmax(x)_c with q the (label-smoothed) target distribution.")
