@@ -180,17 +180,18 @@ def truth(spec, opts, args, g, scale):
             oh = np.array([[sp.Integer(int(val[r] == c)) for c in range(Cn)] for r in range(R)], dtype=object)
             env["t"] = (oh, ("r", "c"))
             continue
-        shape = (R, Cn) if a.axes == ("r", "c") else (R,)
+        axes = spec.arg_axes(a)   # an elementwise loss: (rows, 1) here
+        shape = (R, Cn) if axes == ("r", "c") else (R,)
         flat = np.asarray(val, dtype=np.float64).reshape(shape)
         if a.name in wrt:
             syms = np.empty(shape, dtype=object)
             for idx in np.ndindex(*shape):
                 syms[idx] = sp.Symbol(f"{a.sym}_{'_'.join(map(str, idx))}", real=True)
                 subs[syms[idx]] = exact(flat[idx])
-            env[a.sym] = (syms, a.axes)
+            env[a.sym] = (syms, axes)
             grad_syms[a.name] = syms.reshape(-1)
         else:
-            env[a.sym] = (np.vectorize(exact, otypes=[object])(flat), a.axes)
+            env[a.sym] = (np.vectorize(exact, otypes=[object])(flat), axes)
     for a in spec.args:
         if a.optional and a.name in opts:
             arr = np.asarray(opts[a.name], dtype=np.float64)
@@ -198,13 +199,15 @@ def truth(spec, opts, args, g, scale):
                 env[a.sym] = (np.array([exact(v) for v in arr], dtype=object), ("c",))
             else:
                 full = np.broadcast_to(arr, first.shape).reshape(-1)
-                env[a.sym] = (np.array([exact(v) for v in full], dtype=object), ("r",))
+                vals = np.array([exact(v) for v in full], dtype=object)
+                env[a.sym] = (vals.reshape(R, 1), ("r", "c")) if not spec.classes else (vals, ("r",))
     for p in spec.scalars:
         env[p.name] = (exact(opts.get(p.name, p.default)), ())
     env["scale"] = (exact(scale), ())
     f = spec.definition(variant)
     if red == "none":
-        outs = [instantiate(f, env, sizes, {"r": i}) for i in range(R)]
+        at = {} if spec.classes else {"c": 0}
+        outs = [instantiate(f, env, sizes, {"r": i, **at}) for i in range(R)]
         F = sp.Add(*[exact(gv) * o for gv, o in zip(np.ravel(g), outs)])
     else:
         outs = [instantiate(f, env, sizes)]

@@ -354,7 +354,10 @@ def _declare(graph: Graph, spec, variant):
                             constraints=(Simplex(d.simplex),) if d.simplex else (), source=d.source)
             if d.differentiable:
                 wrt.append(s)
-        out_axes = ("r",) if variant["reduction"] == "none" else ()
+        if hasattr(spec, "out_axes"):
+            out_axes = tuple(spec.out_axes(variant))
+        else:
+            out_axes = ("r",) if variant["reduction"] == "none" else ()
     else:
         wrt = [graph.input("x", ("r", "c"), differentiable=True, source=("array", "input"))]
         for name, axes, src in getattr(spec, "extra_inputs", ()):

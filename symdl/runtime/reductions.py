@@ -496,8 +496,9 @@ class TermLoss(_Bundle):
             C = int(x.shape[-1])
             layout = (int(x.shape[0]) if x.ndim == 2 else 1, C, 1)
             rows = x.shape[:-1]
-        else:
-            layout = (x.size, 1, 1)
+        else:   # elementwise: rows x the last axis (its sum runs in vectorized lanes)
+            cols = int(x.shape[-1]) if x.ndim else 1
+            layout = (x.size // cols if cols else 0, cols, 1)
             rows = x.shape
         shapes = {first: x.shape}
         post = {}

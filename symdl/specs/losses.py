@@ -324,6 +324,17 @@ class TermLoss:
                 and (not a.optional or variant.get(a.name))]
 
     # ---- the formula -------------------------------------------------------------------------
+    def arg_axes(self, a) -> tuple:
+        """The axes of an argument in the kernels: an elementwise loss
+        (``classes=False``) sees its arrays as (rows, columns) -- the
+        input's last axis -- so its sum runs in vectorizable lanes."""
+        return ("r", "c") if not self.classes and a.axes == ("r",) else a.axes
+
+    def out_axes(self, variant) -> tuple:
+        if variant["reduction"] != "none":
+            return ()
+        return ("r",) if self.classes else ("r", "c")
+
     def inputs(self, variant) -> list[InputDecl]:
         opts = self.options(variant)
         ins = []
@@ -333,7 +344,7 @@ class TermLoss:
             if a.kind == "index":
                 ins.append(InputDecl("t", ("r", "c"), ("onehot", a.name), simplex="c"))
             else:
-                ins.append(InputDecl(a.sym, a.axes, ("array", a.name), a.differentiable(opts)))
+                ins.append(InputDecl(a.sym, self.arg_axes(a), ("array", a.name), a.differentiable(opts)))
         for p in self.scalars:
             ins.append(InputDecl(p.name, (), ("scalar", p.name)))
         if variant["reduction"] == "sum":
@@ -351,7 +362,9 @@ class TermLoss:
         return e.subs(absent) if absent else e
 
     def _reduce(self, row, variant):
-        return row if variant["reduction"] == "none" else scale * RSum(row, R)
+        if variant["reduction"] == "none":
+            return row
+        return scale * RSum(row if self.classes else RSum(row, C), R)
 
     def formula(self, variant) -> sp.Expr:
         """What the kernels compute: the (stable) row, reduced."""
