@@ -444,3 +444,37 @@ def test_gan_objectives_are_the_seed_formulas():
         np.mean(np.log1p(-df)), rel=1e-14)
     with pytest.raises(ShapeError, match=r"\(6,\).*\(5,\)"):
         symdl.kernel("gan_d_loss").forward(dr, df[:5])
+
+
+def test_parallel_kernels_match_serial_and_out_buffers():
+    """Above the parallel threshold the prange kernels run: identical results
+    (batch sums add the rows' values in row order in both)."""
+    import symdl.runtime.reductions as RR
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 129)).astype(np.float32)
+    y = rng.normal(size=x.shape).astype(np.float32)
+    cases = {"mse_loss": (x, y), "multi_margin_loss": (x, rng.integers(0, 129, 300)),
+             "cosine_embedding_loss": (x, y, np.sign(rng.normal(size=300)).astype(np.float32))}
+    for name, args in cases.items():
+        par = symdl.kernel(name, reduction="sum").forward_backward(*args)
+        old = RR.PARALLEL_THRESHOLD
+        RR.PARALLEL_THRESHOLD = 1 << 62
+        try:
+            ser = symdl.kernel(name, reduction="sum").forward_backward(*args)
+        finally:
+            RR.PARALLEL_THRESHOLD = old
+        assert par[0] == ser[0], name
+        for a, b in zip(np.atleast_1d(par[1]) if not isinstance(par[1], tuple) else par[1],
+                        np.atleast_1d(ser[1]) if not isinstance(ser[1], tuple) else ser[1]):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(symdl.kernel("mse_loss", reduction="sum").forward(x, y),
+                               np.sum((x.astype(np.float64) - y) ** 2), rtol=1e-6)
+    # out= buffers are filled and returned
+    k = symdl.kernel("margin_ranking_loss", reduction="none")
+    o, a, b = np.empty(4), np.empty(4), np.empty(4)
+    loss, (da, db) = k.forward_backward(np.ones(4), np.zeros(4), np.ones(4), grad=np.ones(4), out=(o, (a, b)))
+    assert loss is o and da is a and db is b
+    with pytest.raises(ParameterError, match="out= needs 2"):
+        k.backward(np.ones(4), np.zeros(4), np.ones(4), out=a)
+    with pytest.warns(UserWarning, match="batchmean"):
+        symdl.kernel("kl_div").forward(np.zeros(3), np.ones(3))

@@ -567,6 +567,10 @@ class TermLoss(_Bundle):
         return vals, layout, rows, shapes, post
 
     def _scale(self, x, rows, kind):
+        if self.name == "kl_div" and self.reduction == "mean" and kind.startswith("forward"):
+            warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and "
+                          "the support size; 'batchmean' divides only by the batch size, and aligns "
+                          "with the KL div math definition (torch's warning)", UserWarning, stacklevel=4)
         if self.reduction in ("sum", "none"):
             return 1.0
         n = int(np.prod(rows)) if self.reduction == "mean" else (int(x.shape[0]) if x.ndim else 1)
@@ -592,7 +596,7 @@ class TermLoss(_Bundle):
                              f"{tuple(rows)}; they must match")
         return g
 
-    def _call(self, kind, args, grad, outs_loss):
+    def _call(self, kind, args, grad, out_loss=None, out_grads=None):
         vals, layout, rows, shapes, post = self._prepare(args)
         x = vals[self.positional[0]["name"]]
         vals = {k: v.reshape(-1) for k, v in vals.items()}
@@ -604,13 +608,21 @@ class TermLoss(_Bundle):
         outs = []
         oshape = tuple(rows) if self.reduction == "none" else ()
         if kind != "backward":
-            buf = np.empty(oshape if oshape else (1,), dtype=x.dtype)
-            outs.append(buf.reshape(-1))
+            if out_loss is None:
+                buf = np.empty(oshape if oshape else (1,), dtype=x.dtype)
+                outs.append(buf.reshape(-1))
+            else:
+                outs.append(check_out(out_loss, oshape, x.dtype, "out"))
         grads = {}
         if kind != "forward":
+            given = self._given(out_grads)
             for w in self.wrt:
-                grads[w] = np.empty(x.shape, dtype=x.dtype)
-                outs.append(grads[w].reshape(-1))
+                if w in given and w not in post:
+                    outs.append(check_out(given[w], x.shape, x.dtype, f"out (d {w})"))
+                    grads[w] = given[w]
+                else:
+                    grads[w] = np.empty(x.shape, dtype=x.dtype)
+                    outs.append(grads[w].reshape(-1))
         argnames = self.meta["kernels"][self.key][kind]
         fn = self._fn(self.key, kind, x.dtype, x.size)
         fn(*[vals[a] for a in argnames], *layout, *outs)
@@ -623,32 +635,46 @@ class TermLoss(_Bundle):
                     grads[w] = gw.sum(axis=-1, keepdims=True, dtype=np.float64).astype(x.dtype)
         loss = None
         if kind != "backward":
-            loss = buf if oshape else buf[0]
+            loss = out_loss if out_loss is not None else (buf if oshape else buf[0])
         return loss, grads
+
+    def _given(self, out):
+        """out= of backward: an array (one input) or a tuple (two inputs)."""
+        if out is None:
+            return {}
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if len(outs) != len(self.inputs):
+            raise ParameterError(f"{self.name}: out= needs {len(self.inputs)} array(s) "
+                                 f"({', '.join('d ' + n for n in self.inputs)}), got {len(outs)}")
+        return dict(zip(self.inputs, outs))
 
     def _inputs_result(self, grads):
         r = tuple(grads[w] for w in self.inputs)
         return r[0] if len(r) == 1 else r
 
     # ---- public API ----------------------------------------------------------------------
-    def forward(self, *args):
+    def forward(self, *args, out=None):
         """The loss: a scalar of the input's dtype (mean/sum/batchmean) or an
-        array of the rows' shape (reduction='none')."""
+        array of the rows' shape (reduction='none'); ``out``: a preallocated
+        array of that shape (0-d for a scalar)."""
         args, _ = self._split(args, 1.0)
-        return self._call("forward", args, None, None)[0]
+        return self._call("forward", args, None, out)[0]
 
-    def backward(self, *args, grad=None):
-        """d loss / d input (times ``grad``); a tuple for two inputs."""
+    def backward(self, *args, grad=None, out=None):
+        """d loss / d input (times ``grad``); a tuple for two inputs.
+        ``out``: preallocated gradient array(s) shaped like the input(s)."""
         args, grad = self._split(args, grad)
-        return self._inputs_result(self._call("backward", args, grad, None)[1])
+        return self._inputs_result(self._call("backward", args, grad, None, out)[1])
 
     def grads(self, *args, grad=None) -> dict:
         """{argument name: d loss / d argument} for every differentiated argument."""
         args, grad = self._split(args, grad)
-        return self._call("backward", args, grad, None)[1]
+        return self._call("backward", args, grad)[1]
 
-    def forward_backward(self, *args, grad=None):
-        """(loss, backward's result) in one kernel."""
+    def forward_backward(self, *args, grad=None, out=None):
+        """(loss, backward's result) in one kernel; ``out`` = (loss out,
+        gradient out(s))."""
         args, grad = self._split(args, grad)
-        loss, grads = self._call("forward_backward", args, grad, None)
+        lo, go = (None, None) if out is None else out
+        loss, grads = self._call("forward_backward", args, grad, lo, go)
         return loss, self._inputs_result(grads)
