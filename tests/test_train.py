@@ -197,3 +197,16 @@ def test_cli_train_iris_and_csv(tmp_path, capsys):
     assert "did you mean 'label'" in capsys.readouterr().err
     assert main(["train", "--optimizer", "adamm", "--quiet", "--no-save", "--epochs", "1"]) == 2
     assert "Adam" in capsys.readouterr().err
+
+
+def test_cli_train_is_deterministic_with_seed(capsys):
+    from symdl.cli import main
+
+    args = ["train", "--quiet", "--epochs", "3", "--no-save", "--hidden", "32"]
+    runs = []
+    for seed in ("3", "3", "4"):
+        assert main(args + ["--seed", seed]) == 0
+        text = capsys.readouterr().out
+        runs.append(re.sub(r"in \d+\.\d s", "", text))   # drop the timing
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
