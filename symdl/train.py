@@ -526,7 +526,8 @@ def register(sub) -> None:
     q.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
     q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (sgd default 0.9)")
-    q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--epochs", type=int, default=None,
+                   help="default: 40, more on small data sets (at least ~1000 steps, at most 300 epochs)")
     q.add_argument("--batch-size", type=int, default=32)
     q.add_argument("--test-size", type=float, default=0.2, help="held-out fraction (default 0.2)")
     q.add_argument("--val-split", type=float, default=0.0, help="validation fraction of the training part")
@@ -592,9 +593,13 @@ def _cmd_train(args) -> int:
     if args.optimizer.lower() == "sgd":
         lr = 0.01 if lr is None else lr
         opt_options.setdefault("momentum", 0.9)
+    epochs = args.epochs
+    if epochs is None:
+        batches = math.ceil(len(Xtr) * (1 - args.val_split) / args.batch_size)
+        epochs = max(40, min(300, math.ceil(1000 / max(batches, 1))))
     hist = model.fit(Xtr, ytr, loss=loss, optimizer=args.optimizer, lr=lr,
                      optimizer_options=opt_options or None,
-                     epochs=args.epochs, batch_size=args.batch_size,
+                     epochs=epochs, batch_size=args.batch_size,
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,
                      resume=args.resume, verbose=verbose, seed=args.seed)
