@@ -27,7 +27,11 @@ DTYPES = ("f32", "f64")
 #: sympy function name -> name in generated/elementary.py (suffixed _f32/_f64)
 ELEMENTARY = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
               "tanh": "tanh", "erf": "erf", "erfc": "erfc", "Erfc": "erfc", "Sech2": "sech2",
-              "ExpMSq": "expmsq", "atan": "atan"}
+              "ExpMSq": "expmsq", "atan": "atan", "sin": "sin", "cos": "cos"}
+#: elementary functions whose vector path covers part of the domain and
+#: returns nan ("not reduced") elsewhere: only kernels that recompute such
+#: elements with libm may use them (print_block(..., limited=True))
+LIMITED = frozenset({"sin", "cos", "sin2", "cos2"})
 #: sympy function name -> scalar function Numba compiles (libm; not vectorized)
 #: (NumPy's ufuncs where they exist: IEEE results instead of Python's
 #: exceptions when a kernel runs with the JIT disabled)
@@ -244,6 +248,24 @@ class KernelPrinter(PythonCodePrinter):
     _print_sin = _print_cos = _print_tan = _print_atan = _print_sinh = _print_asinh = _print_Function
     _print_log1p = _print_expm1 = _print_Erfc = _print_Sech2 = _print_ExpMSq = _print_Function
 
+    def _angle_sum(self, expr, name):
+        """SinSum/CosSum(u, d): the elementary double-word sin2/cos2, else
+        the angle-addition formula with libm."""
+        u, d = (self._print(a) for a in expr.args)
+        if f"{name}2" in self.elementary:
+            fn = f"{name}2_{self.dtype}"
+            self.used.add(fn)
+            return f"{fn}({u}, {d})"
+        if name == "sin":
+            return f"(np.sin({u})*np.cos({d}) + np.cos({u})*np.sin({d}))"
+        return f"(np.cos({u})*np.cos({d}) - np.sin({u})*np.sin({d}))"
+
+    def _print_SinSum(self, expr):
+        return self._angle_sum(expr, "sin")
+
+    def _print_CosSum(self, expr):
+        return self._angle_sum(expr, "cos")
+
     def _print_Rational(self, expr):
         return self._number(expr)
 
@@ -262,12 +284,18 @@ class KernelPrinter(PythonCodePrinter):
         raise UnsupportedFunction(f"symdl cannot print {type(expr).__name__}: {expr}")
 
 
-def print_block(exprs: dict, dtype: str, names: dict, elementary=frozenset(), prefix="t"):
+def print_block(exprs: dict, dtype: str, names: dict, elementary=frozenset(), prefix="t",
+                limited=False):
     """CSE over all ``exprs`` (name -> expr) together; return (lines, used).
 
     ``lines`` assign the primitives' bindings, the CSE temporaries and then
     each output name, in dependency order (the bindings take part in the CSE).
+    ``limited``: the caller recomputes elements whose result is nan with a
+    libm block, so the range-limited elementary functions (LIMITED) may be
+    used; otherwise they print as libm calls.
     """
+    if not limited:
+        elementary = frozenset(elementary) - LIMITED
     keys = list(exprs)
     lets = Lets(prefix="e_")
     prepared = [expand_primitives(exprs[k], lets, elementary) for k in keys]

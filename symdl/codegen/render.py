@@ -11,7 +11,7 @@ import sympy as sp
 from symdl.derive.elementwise import Derived, derive_all
 
 from .header import make_header, sha
-from .printer import DTYPES, KernelPrinter, expand_primitives, print_block
+from .printer import DTYPES, LIMITED, KernelPrinter, expand_primitives, print_block
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +63,10 @@ class KernelSource:
     #: the derivative is identically 0: dx = 0 whatever the incoming gradient
     #: (torch's zeros; g is not read, so the kernel moves a quarter less data)
     zero_dx: bool = False
+    #: the same blocks printed with libm only, when the vector blocks use a
+    #: range-limited elementary function (LIMITED): the kernel counts results
+    #: that are nan for a non-nan x and recomputes exactly those with these
+    fix: dict = field(default_factory=dict)
 
     @property
     def grad_in(self):
@@ -90,7 +94,7 @@ def _post(outputs: dict, d: Derived, dtype: str, names: dict, elementary, used: 
         lim = d.limits.get(which)
         if lim is not None:
             # limits are constants in the params (SymPy's limit): printed inline
-            p = KernelPrinter(dtype, names, elementary)
+            p = KernelPrinter(dtype, names, frozenset(elementary) - LIMITED)
             expr = out
             pos, neg = lim
             if neg is not None:
@@ -120,12 +124,17 @@ def kernel_source(d: Derived, elementary=frozenset(), used=None) -> KernelSource
         "bwd": {"dx_": d.dx, **{f"d_{w}": d.dparams[w] for w in learn}},
     }
     blocks["fb"] = {**blocks["fwd"], **blocks["bwd"]}
+    limited = not learn  # learnable kernels have no recompute pass
     for dt in DTYPES:
         for kind, exprs in blocks.items():
-            lines, u = print_block(exprs, dt, names, elementary)
+            lines, u = print_block(exprs, dt, names, elementary, limited=limited)
+            post = _post(exprs, d, dt, names, elementary, used)
+            getattr(ks, kind)[dt] = "\n".join(loads + lines + post)
+            if any(f"{fn}_{dt}" in u for fn in LIMITED):
+                flines, fu = print_block(exprs, dt, names, elementary)
+                used |= fu
+                ks.fix.setdefault(kind, {})[dt] = "\n".join(loads + flines + post)
             used |= u
-            body = loads + lines + _post(exprs, d, dt, names, elementary, used)
-            getattr(ks, kind)[dt] = "\n".join(body)
     return ks
 
 

@@ -238,7 +238,7 @@ SIGN_ABS = Rule("sign_abs", "u·sign(u) -> |u| (lets the terms of a difference c
                 _count(_sign_match), _sign_apply)
 
 
-# -- sin(a·b) -> sin(a·b) + δ·cos(a·b), δ = a·b − fl(a·b) --------------------------------
+# -- sin(a·b) -> sin(fl(ab) + δ) with δ = a·b − fl(a·b) kept apart -----------------------
 def _trig_product_args(e):
     """(a, b) if e is sin/cos of a two-factor product with a non-trivial
     factor (the rounding of that product would be amplified by |a·b|)."""
@@ -261,12 +261,15 @@ def _trig_match_factory():
         from symdl.specs.functions import prod_err
         comp = {f.args for f in expr.atoms(prod_err)}
         return sum(1 for e in expr.atoms(sp.sin, sp.cos)
-                   if _trig_product_args(e) is not None and _trig_product_args(e) not in comp)
+                   if (_trig_product_args(e) is not None and _trig_product_args(e) not in comp)
+                   # sin(fl(ab) + δ): the angle addition folded back (by simplify)
+                   # rounds fl(ab) + δ to fl(ab) again
+                   or (e.args[0].is_Add and e.args[0].has(prod_err)))
     return hazards
 
 
 def _trig_apply(expr):
-    from symdl.specs.functions import prod_err
+    from symdl.specs.functions import CosSum, SinSum, prod_err
 
     def rewrite(e):
         args = _trig_product_args(e)
@@ -275,7 +278,10 @@ def _trig_apply(expr):
         a, b = args
         u = a * b
         d = prod_err(a, b)
-        return sp.sin(u) + d * sp.cos(u) if isinstance(e, sp.sin) else sp.cos(u) - d * sp.sin(u)
+        # the double-word angle u + d goes to the kernel whole (a first-order
+        # sin(u) + d cos(u) is off by d^2/2, not small once |ab| > 2**24 in
+        # float32; the angle-addition formula costs two more sin/cos)
+        return SinSum(u, d) if isinstance(e, sp.sin) else CosSum(u, d)
 
     comp = {f.args for f in expr.atoms(prod_err)}
     return expr.replace(lambda e: _trig_product_args(e) is not None and _trig_product_args(e) not in comp,
@@ -283,8 +289,8 @@ def _trig_apply(expr):
 
 
 TRIG_PRODUCT = Rule("trig_product",
-                    "sin(a·b) -> sin(fl(ab)) + δ·cos(fl(ab)), δ = ab − fl(ab) by Dekker's "
-                    "two-product (sin/cos amplify the product's rounding by |ab|)",
+                    "sin(a·b) -> sin(fl(ab) + δ), δ = ab − fl(ab) by Dekker's two-product, the "
+                    "double-word angle reduced whole (sin/cos amplify the product's rounding by |ab|)",
                     _trig_match_factory(), _trig_apply)
 
 

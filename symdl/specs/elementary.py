@@ -1,7 +1,7 @@
 """Vectorizable elementary functions, stated as data.
 
 For each function (exp, expm1, log, log1p, tanh, sech2 = 1/cosh^2, erf, erfc,
-expmsq = exp(-x^2), atan) and dtype
+expmsq = exp(-x^2), atan, sin, cos) and dtype
 (``"f64"``, ``"f32"``) this module records
 
 * the argument-reduction constants (ln2 split for Cody-Waite, round-to-int
@@ -52,6 +52,14 @@ atan
     a = |x|; t = a (a <= tan pi/8), (a-1)/(a+1) (a <= tan 3pi/8) or -1/a,
     one division of selected numerator and denominator; atan = b_hi +
     (t + (t*w*P_ATAN(w) + b_lo)), b = 0, pi/4, pi/2 split hi + lo, w = t*t.
+sin, cos
+    k = round(x*2/pi), r = (((x - k*PIO2_1) - k*PIO2_2) - k*PIO2_3) - k*PIO2_4
+    in float64 for both dtypes, w = r*r,
+    sin(r) = r + r*w*S_SIN(w), cos(r) = v + (((1 - v) - w/2) + w*w*C_COS(w)),
+    v = 1 - w/2, chosen and signed by k mod 4.  The vector path covers
+    |x| <= TRIG_MAX with |r| >= TRIG_RMIN (or k = 0) and returns nan
+    elsewhere; kernels that call sin/cos count such elements and recompute
+    them with libm (see symdl.codegen.render), so no result is wrong.
 expmsq
     exp(-x^2) by the same split as erfc's tail, instruction for instruction,
     so that a kernel needing erfc(u) and the Gaussian exp(-u^2) (the
@@ -71,7 +79,7 @@ import numpy as np
 __all__ = ["Approximation", "FUNCTIONS", "DTYPES", "EPS", "approximations",
            "build_approximations", "get"]
 
-FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq", "atan")
+FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq", "atan", "sin", "cos")
 DTYPES = ("f64", "f32")
 #: unit roundoff convention: "1 ulp" = eps = 2**-(mantissa bits)
 EPS = {"f64": 2.0 ** -52, "f32": 2.0 ** -23}
@@ -402,6 +410,46 @@ def _atan_parts(dt):
     return consts, (("P_ATAN", coeffs),), (("P_ATAN", err),)
 
 
+def _trig_parts(dt):
+    """sin, cos: x = k pi/2 + r, reduced in float64 for both dtypes by a
+    four-part Cody-Waite reduction: PIO2_1..3 have 33 bits, so k*PIO2_i is
+    exact for |k| < 2**20, and each subtraction is exact or leaves a result
+    large against the later terms; the absolute error of r is below 2**-125.
+
+    Range: |x| <= TRIG_MAX, and |r| >= TRIG_RMIN = 2**-62 unless k = 0 (a
+    closer approach to a nonzero multiple of pi/2 would lose r's relative
+    accuracy; no double is known to come that close -- the closest over all
+    doubles is about 2**-61).  Elsewhere the vector path returns nan as a
+    "not reduced" mark, and the kernels that use sin/cos recompute those
+    elements with libm.  float32 converts r to float32 after the reduction."""
+    pio2 = mpmath.pi / 2
+    p1 = _round_bits(pio2, 33)
+    p2 = _round_bits(pio2 - mpmath.mpf(p1), 33)
+    p3 = _round_bits(pio2 - mpmath.mpf(p1) - mpmath.mpf(p2), 33)
+    p4 = _round(pio2 - mpmath.mpf(p1) - mpmath.mpf(p2) - mpmath.mpf(p3), "f64")
+    rmax = mpmath.pi / 4 * (1 + mpmath.mpf(2) ** -16)
+
+    def s_sin(w):                                  # (sin r - r) / r^3, w = r^2
+        if w < mpmath.mpf(10) ** -30:
+            return -mpmath.mpf(1) / 6 + w / 120
+        r = mpmath.sqrt(w)
+        return (mpmath.sin(r) - r) / (w * r)
+
+    def c_cos(w):                                  # (cos r - 1 + r^2/2) / r^4
+        if w < mpmath.mpf(10) ** -30:
+            return mpmath.mpf(1) / 24 - w / 720
+        return (mpmath.cos(mpmath.sqrt(w)) - 1 + w / 2) / (w * w)
+    scoef, serr, _ = _fit(s_sin, mpmath.mpf(0), rmax ** 2, dt, EPS[dt] / 8,
+                          {"f64": 5, "f32": 2}[dt], 20)
+    ccoef, cerr, _ = _fit(c_cos, mpmath.mpf(0), rmax ** 2, dt, EPS[dt] / 8,
+                          {"f64": 5, "f32": 2}[dt], 20)
+    consts = (("TRIG_MAX", float(mpmath.mpf(2) ** 19 * 3 / 2)), ("TRIG_RMIN", float(mpmath.mpf(2) ** -62)))
+    if dt == "f64":  # the reduction (float32 calls the float64 one)
+        consts += (("INV_PIO2", _round(1 / pio2, dt)),
+                   ("PIO2_1", p1), ("PIO2_2", p2), ("PIO2_3", p3), ("PIO2_4", p4))
+    return consts, (("S_SIN", scoef), ("C_COS", ccoef)), (("S_SIN", serr), ("C_COS", cerr))
+
+
 # Claimed bounds, proven by tests/test_elementary.py against mpmath:
 #   name: {dtype: max relative error in units of EPS[dtype]}
 # The relative bound holds for every x in the domain whose true result is a
@@ -421,11 +469,14 @@ _CLAIMS = {
     "erfc": {"f64": 8.0, "f32": 8.0},
     "expmsq": {"f64": 4.0, "f32": 4.0},
     "atan": {"f64": 2.0, "f32": 2.0},
+    "sin": {"f64": 2.0, "f32": 2.0},
+    "cos": {"f64": 2.0, "f32": 2.0},
 }
 _USES = {
     "exp": ("exp",), "expm1": ("exp",), "log": ("log",), "log1p": ("log",),
     "tanh": ("exp", "tanh"), "sech2": ("exp", "tanh"), "erf": ("exp", "erf"), "erfc": ("exp", "erf"),
     "expmsq": ("exp", "erf"), "atan": ("atan",),
+    "sin": ("exp", "trig"), "cos": ("exp", "trig"),
 }
 _METHOD = {
     "exp": "Cody-Waite k=round(x/ln2); expm1(r)=r+r^2 P_EXP(r); (1+expm1(r)) 2^k1 2^k2",
@@ -438,6 +489,9 @@ _METHOD = {
     "erfc": "|x|<ERFC_SWITCH: 1 - x E_ERF(x^2); else t H_ERFC(u) exp(-x^2); erfc(-z)=2-erfc(z)",
     "expmsq": "exp(-x^2) with x split as in erfc's tail (the exponent is exact)",
     "atan": "t = a, (a-1)/(a+1) or -1/a (|t| <= tan pi/8); {0, pi/4, pi/2} + t + t w P_ATAN(w)",
+    "sin": "x = k pi/2 + r (4-part Cody-Waite in f64, |x| <= TRIG_MAX); r + r w S_SIN(w) or cos(r) by k mod 4; "
+           "nan outside the reduced range (kernels recompute with libm)",
+    "cos": "as sin; cos(r) = v + ((1 - v) - w/2 + w^2 C_COS(w)), v = 1 - w/2",
 }
 
 
@@ -447,6 +501,7 @@ def _domain(name, dt):
         "exp": (-big, big), "expm1": (-big, big), "log": (0.0, big),
         "log1p": (-1.0, big), "tanh": (-big, big), "sech2": (-big, big), "erf": (-big, big),
         "erfc": (-big, big), "expmsq": (-big, big), "atan": (-big, big),
+        "sin": (-big, big), "cos": (-big, big),
     }[name]
 
 
@@ -456,7 +511,8 @@ def build_approximations() -> dict:
     with mpmath.workdps(_DPS):
         for dt in DTYPES:
             parts = {"exp": _exp_parts(dt), "log": _log_parts(dt),
-                     "tanh": _tanh_parts(dt), "erf": _erf_parts(dt), "atan": _atan_parts(dt)}
+                     "tanh": _tanh_parts(dt), "erf": _erf_parts(dt), "atan": _atan_parts(dt),
+                     "trig": _trig_parts(dt)}
             tiny = float(mpmath.mpf(2) ** (_MINEXP[dt] - _MANT[dt]))
             for name in FUNCTIONS:
                 consts, polys, errs = (), (), ()

@@ -112,6 +112,45 @@ class prod_err(sp.Function):
         return r"\delta_{%s \cdot %s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
 
+class _AngleSum(sp.Function):
+    """f(u + d) for a rounded angle u and its rounding error d (a double-word
+    argument): kernels reduce u exactly and add d to the reduced angle, so
+    the sum is never rounded back to u.  Made by the ``trig_product`` rule;
+    ``to_definition`` gives f(u + d)."""
+
+    nargs = 2
+    func_name = ""
+
+    def definition(self):
+        return getattr(sp, self.func_name)(self.args[0] + self.args[1])
+
+    def _eval_evalf(self, prec):
+        return self.definition()._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        s = r"\%s\left(%s + %s\right)" % (self.func_name, printer._print(self.args[0]),
+                                           printer._print(self.args[1]))
+        return s if exp is None else r"%s^{%s}" % (s, exp)
+
+
+class SinSum(_AngleSum):
+    """sin(u + d), d the rounding error of u (see _AngleSum)."""
+
+    func_name = "sin"
+
+    def fdiff(self, argindex=1):
+        return CosSum(*self.args)
+
+
+class CosSum(_AngleSum):
+    """cos(u + d), d the rounding error of u (see _AngleSum)."""
+
+    func_name = "cos"
+
+    def fdiff(self, argindex=1):
+        return -SinSum(*self.args)
+
+
 class Erfc(sp.Function):
     """erfc that SymPy does not rewrite: ``sympy.erfc(-u)`` auto-evaluates to
     ``2 - erfc(u)``, which cancels catastrophically for large u.  Printed as
@@ -156,6 +195,7 @@ def to_definition(expr):
     for cls in PRIMITIVES:
         out = out.replace(lambda e: isinstance(e, cls), lambda e, c=cls: c.definition(e.args[0]))
     out = out.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
+    out = out.replace(lambda e: isinstance(e, _AngleSum), lambda e: e.definition())
     out = out.replace(lambda e: isinstance(e, prod_err), lambda e: sp.S.Zero)
     out = out.replace(lambda e: isinstance(e, Erfc), lambda e: sp.erfc(e.args[0]))
     out = out.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
