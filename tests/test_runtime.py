@@ -236,3 +236,20 @@ def test_float64_sums_of_float32_terms():
                                rtol=1e-13)
     assert np.isnan(sum_f64(np.array([1.0, np.nan], np.float32)))
     assert sum_f64(np.array([1.0, np.inf], np.float32)) == np.inf
+
+
+def test_two_prod_err_is_exact():
+    """a*b - fl(a*b) exactly (FMA or Dekker), JIT and plain Python."""
+    from fractions import Fraction
+
+    from symdl.runtime import eft
+    rng = np.random.default_rng(4)
+    for t, f in ((np.float32, eft.two_prod_err_f32), (np.float64, eft.two_prod_err_f64)):
+        a = (rng.normal(size=300) * 10.0 ** rng.integers(-6, 6, 300)).astype(t)
+        b = (rng.normal(size=300) * 10.0 ** rng.integers(-6, 6, 300)).astype(t)
+        for fn in (f, f.py_func):
+            for ai, bi in zip(a, b):
+                e = fn(ai, bi)
+                assert fn is f or type(e) is t  # (the JIT boxes float32 as a Python float)
+                exact = Fraction(float(ai)) * Fraction(float(bi)) - Fraction(float(t(ai * bi)))
+                assert Fraction(float(e)) == exact, (t, ai, bi, e)
