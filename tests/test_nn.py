@@ -391,3 +391,13 @@ def test_torch_same_training_trajectory_adam():
         assert sl == pytest.approx(tl.item(), abs=1e-12)
     for k, v in tm.state_dict().items():
         assert np.allclose(m.params[k], v.numpy(), rtol=0, atol=1e-10), k
+
+
+def test_identity_last_or_first_layer_does_not_leak_buffers():
+    m = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 3), nn.Dropout(0.5), dtype=np.float64)
+    a = m.forward(X64)
+    b = m.forward(2 * X64)
+    assert np.allclose(2 * a, b)
+    d1 = m.backward(np.ones((5, 3)))
+    d2 = m.backward(2 * np.ones((5, 3)))
+    assert np.allclose(2 * d1, d2)

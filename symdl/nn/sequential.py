@@ -151,7 +151,8 @@ class Sequential(Module):
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if i == last:
-                return layer.forward(x, training, out)
+                y = layer.forward(x, training, out)
+                return y.copy() if (y is x and i > 0) else y  # never hand out a buffer
             key = (i, x.shape, training)
             buf = fb.get(key)
             y = layer.forward(x, training, buf)
@@ -169,7 +170,8 @@ class Sequential(Module):
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if i == 0:
-                return layer.backward(g, out, input_grad)
+                d = layer.backward(g, out, input_grad)
+                return d.copy() if (d is g and len(self.layers) > 1) else d
             key = (i, g.shape)
             buf = bb.get(key)
             d = layer.backward(g, buf, True)
