@@ -394,7 +394,7 @@ def test_torch_same_training_trajectory_adam():
 
 
 def test_identity_last_or_first_layer_does_not_leak_buffers():
-    m = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 3), nn.Dropout(0.5), dtype=np.float64)
+    m = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 3, bias=False), nn.Dropout(0.5), dtype=np.float64)
     a = m.forward(X64)
     b = m.forward(2 * X64)
     assert np.allclose(2 * a, b)
