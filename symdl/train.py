@@ -367,6 +367,11 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
 
     if monitor is None:
         monitor = "val_loss" if Xv is not None else "loss"
+    logged = {"loss"} | {m[0] for m in mfns}
+    logged |= {"val_" + k for k in logged} if Xv is not None else set()
+    if monitor not in logged:
+        raise ParameterError(f"monitor={monitor!r} is not among the logged values "
+                             f"({', '.join(sorted(logged))})")
     mode_min = monitor.removeprefix("val_") in _MIN_MODE or monitor.endswith("loss")
     history = History()
     best = math.inf if mode_min else -math.inf

@@ -122,6 +122,8 @@ def test_bad_inputs():
         m.fit(X, y, validation_data=(Xn, y), epochs=1, verbose=0)
     with pytest.raises(UnknownNameError, match="accuracy"):
         m.fit(X, y, metrics=["acurracy"], epochs=1, verbose=0)
+    with pytest.raises(ParameterError, match="val_accuracy"):
+        m.fit(X, y, monitor="val_accuracy", early_stopping=2, epochs=1, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(before, m.parameters()))  # nothing trained
 
 
