@@ -337,8 +337,8 @@ def test_torch_same_weights_same_forward_backward():
     torch.manual_seed(0)
     tm = torch.nn.Sequential(torch.nn.Linear(4, 7), torch.nn.GELU(), torch.nn.Linear(7, 5),
                              torch.nn.PReLU(5), torch.nn.Linear(5, 3), torch.nn.LogSoftmax(dim=1)).double()
-    m = nn.Sequential(nn.Linear(4, 7), nn.Activation("gelu"), nn.Linear(7, 5),
-                      nn.Activation("prelu", num_parameters=5), nn.Linear(5, 3), nn.LogSoftmax(dim=1),
+    m = nn.Sequential(nn.Linear(4, 7), nn.GELU(), nn.Linear(7, 5),
+                      nn.PReLU(5), nn.Linear(5, 3), nn.LogSoftmax(dim=1),
                       dtype=np.float64)
     m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((6, 4))
@@ -401,3 +401,14 @@ def test_identity_last_or_first_layer_does_not_leak_buffers():
     d1 = m.backward(np.ones((5, 3)))
     d2 = m.backward(2 * np.ones((5, 3)))
     assert np.allclose(2 * d1, d2)
+
+
+def test_torch_named_aliases():
+    import symdl.nn.aliases as A
+    for name in A.__all__:
+        f = getattr(nn, name)
+        layer = f(0.0, 0.0) if name == "Threshold" else f()
+        assert isinstance(layer, nn.Activation)
+    assert nn.Softplus().config() == {"name": "softplus", "beta": 1.0, "threshold": 20.0}
+    assert nn.PReLU(3, init=0.1).params["weight"].tolist() == pytest.approx([0.1] * 3)
+    assert repr(nn.LeakyReLU(0.2)) == "Activation('leaky_relu', negative_slope=0.2)"

@@ -6,16 +6,24 @@
 
 Layers: ``Linear``, ``Activation(name, **params)`` (every activation of
 ``symdl.names("activation")``), ``Softmax``/``LogSoftmax``, ``Dropout``,
-``Sequential``.  Initializers in ``symdl.nn.init``; ``gradcheck`` compares a
+``Sequential``; torch's names too (``ReLU()``, ``GELU()``, ``PReLU(64)``, ...).
+Initializers in ``symdl.nn.init``; ``gradcheck`` compares a
 backward with finite differences; ``load(path)`` reads a saved model.
 """
 from __future__ import annotations
 
 from . import init
+from .aliases import (CELU, ELU, GELU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                      LeakyReLU, LogSigmoid, Mish, PReLU, ReLU, ReLU6, RReLU, Sigmoid, SiLU, Softplus,
+                      Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .init import manual_seed
 from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
 from .sequential import Sequential, load
 
 __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
-           "load", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed"]
+           "load", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
+           # torch.nn's activation names (functions returning Activation layers)
+           "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
+           "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",
+           "Softshrink", "Hardshrink", "Tanhshrink", "Softsign", "LogSigmoid", "Threshold"]
