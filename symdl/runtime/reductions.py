@@ -1,10 +1,14 @@
 """Kernel bundles for the softmax family and the losses (no SymPy import).
 
 ``make_bundle(name, meta, module, **params)`` returns a ``Softmax`` bundle
-(softmax, log_softmax, softmin, logsumexp: ``forward(x)``,
-``backward(x, grad)``, ``forward_backward(x, grad)``) or a ``Loss`` bundle
-(``forward(input, target)``, ``backward(input, target, grad=1.0)`` -> d input,
-``forward_backward``), with torch's argument order and options.
+(softmax, log_softmax, softmin, logsumexp, glu, maxout: ``forward(x)``,
+``backward(x, grad)``, ``forward_backward(x, grad)``), a ``Loss`` bundle
+(cross_entropy, nll_loss: ``forward(input, target)``,
+``backward(input, target, grad=1.0)`` -> d input, ``forward_backward``;
+cached row statistics with ``save_stats=True`` / ``stats=``) or a
+``TermLoss`` bundle (every other loss: ``forward(*args)``,
+``backward(*args, grad=1.0)``, ``grads(*args)`` -> every differentiated
+argument), with torch's argument order and options.
 
 Arrays of any shape are viewed as (outer, C, inner) around the reduced axis
 and handed to the generated kernels (serial, or ``prange`` over rows above

@@ -24,7 +24,7 @@ import sympy as sp
 
 from .base import Param
 from .functions import softplus
-from .softmax import C, R, RSum
+from .softmax import C, R, RSum, Shifted
 
 __all__ = ["Loss", "TermLoss", "Arg", "ClampMin", "LOSS_SPECS", "LOSS_GROUPS", "cross_entropy", "nll_loss",
            "REDUCTIONS"]
@@ -538,7 +538,9 @@ _xy = RSum(_t * _x, C)
 
 
 def _multi_margin(o):
-    return RSum((1 - _t) * RSum(_t * _w, C) * _pos(_margin - _xy + _x) ** o["p"], C) / N_c
+    # (x_i - x_y) + margin: the difference of two logits first (Shifted keeps
+    # it one operation: exact for close logits), then the margin
+    return RSum((1 - _t) * RSum(_t * _w, C) * _pos(Shifted(_x, _xy) + _margin) ** o["p"], C) / N_c
 
 
 multi_margin_loss = TermLoss(
