@@ -126,9 +126,8 @@ class Optimizer:
         if params is None:
             raise ParameterError("a parameter group needs a 'params' entry")
         params = [params] if isinstance(params, np.ndarray) else list(params)
-        unknown = set(group) - set(self.defaults) - {"params"}
-        if unknown:
-            raise _unknown_options(type(self).__name__, unknown, list(self.defaults))
+        unknown = {k: group.pop(k) for k in set(group) - set(self.defaults) - {"params", "initial_lr"}}
+        _reject(type(self).__name__, unknown, self.defaults)
         seen = {id(p) for p in self._params()}
         for k, p in enumerate(params):
             if not isinstance(p, np.ndarray):
