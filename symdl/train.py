@@ -445,7 +445,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                 if bar is not None:
                     bar.close()
                 where = (f"; the last good checkpoint {ckpt} (after epoch {epoch}) is intact"
-                         if ckpt is not None and epoch > start else "")
+                         if ckpt is not None and epoch > 0 else "")
                 raise TrainingError(
                     f"non-finite loss ({val}) at epoch {epoch + 1}, batch {b + 1} of {nb}: training "
                     f"stopped; the parameters are those before this batch{where}. Try a smaller "
