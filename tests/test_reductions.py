@@ -6,6 +6,7 @@ PyTorch comparison."""
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ CASES = [pytest.param(s, shape, dim, kind, id=f"{s.name}-{'x'.join(map(str, shap
 
 @pytest.mark.parametrize("spec,shape,dim,kind", CASES)
 def test_against_sympy_mpmath(spec, shape, dim, kind):
-    rng = np.random.default_rng(abs(hash((spec.name, shape, kind))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((spec.name, shape, kind)).encode()))
     x = logits(kind, shape, rng)
     k = kernel(spec.name, dim=dim)
     y64 = k.forward(x)
@@ -202,7 +203,7 @@ GROUPED = [("glu", (3, 4), -1, 2), ("glu", (2, 6, 3), 1, 2), ("glu", (4,), 0, 2)
                                                           for c in GROUPED])
 @pytest.mark.parametrize("kind", ["random", "extreme"])
 def test_glu_maxout_against_sympy(name, shape, dim, k, kind):
-    rng = np.random.default_rng(abs(hash((name, shape, kind))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((name, shape, kind)).encode()))
     x = logits(kind, shape, rng)
     if name == "maxout":   # no ties (their convention is pinned below)
         x = x + np.arange(x.size).reshape(shape) * 1e-3
