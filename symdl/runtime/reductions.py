@@ -81,6 +81,24 @@ def _norm_dim(dim, ndim, shape, what="dim"):
     return dim % nd
 
 
+def _loss_grad(name, reduction, grad, oshape, dtype):
+    """The incoming gradient of a loss: a float for a reduced loss, else an
+    array of the loss's shape (a scalar is broadcast); errors name both shapes."""
+    g = np.asarray(grad)
+    if reduction != "none":
+        if g.size != 1:
+            raise ShapeError(f"grad has shape {g.shape} but {name} with reduction="
+                             f"{reduction!r} returns a scalar; grad must be a scalar")
+        return float(g.reshape(()))
+    g = as_float_array(g, "grad", dtype=dtype)
+    if g.shape != tuple(oshape):
+        if g.ndim == 0:
+            return np.full(oshape, g, dtype=dtype)
+        raise ShapeError(f"grad has shape {g.shape} but the loss (reduction='none') has shape "
+                         f"{tuple(oshape)}; they must match")
+    return g
+
+
 class _Bundle:
     def __init__(self, name, meta, module):
         self.name, self.meta, self._module = name, meta, module
@@ -313,19 +331,7 @@ class Loss(_Bundle):
         return row_shape if self.reduction == "none" else ()
 
     def _grad(self, grad, oshape, dtype):
-        g = np.asarray(grad)
-        if self.reduction != "none":
-            if g.size != 1:
-                raise ShapeError(f"grad has shape {g.shape} but {self.name} with reduction="
-                                 f"{self.reduction!r} returns a scalar; grad must be a scalar")
-            return float(g.reshape(()))
-        g = as_float_array(g, "grad", dtype=dtype)
-        if g.shape != tuple(oshape):
-            if g.ndim == 0:
-                return np.full(oshape, g, dtype=dtype)
-            raise ShapeError(f"grad has shape {g.shape} but the loss (reduction='none') has shape "
-                             f"{tuple(oshape)}; they must match")
-        return g
+        return _loss_grad(self.name, self.reduction, grad, oshape, dtype)
 
     def _args(self, x, t, w, g):
         return {"input": x.reshape(-1), "target": t.reshape(-1),
@@ -586,19 +592,7 @@ class TermLoss(_Bundle):
         return 1.0 / n
 
     def _grad(self, grad, rows, dtype):
-        g = np.asarray(grad)
-        if self.reduction != "none":
-            if g.size != 1:
-                raise ShapeError(f"grad has shape {g.shape} but {self.name} with reduction="
-                                 f"{self.reduction!r} returns a scalar; grad must be a scalar")
-            return float(g.reshape(()))
-        g = as_float_array(g, "grad", dtype=dtype)
-        if g.shape != tuple(rows):
-            if g.ndim == 0:
-                return np.full(rows, g, dtype=dtype)
-            raise ShapeError(f"grad has shape {g.shape} but the loss (reduction='none') has shape "
-                             f"{tuple(rows)}; they must match")
-        return g
+        return _loss_grad(self.name, self.reduction, grad, rows, dtype)
 
     def _call(self, kind, args, grad, out_loss=None, out_grads=None):
         vals, layout, rows, shapes, post = self._prepare(args)
