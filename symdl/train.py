@@ -239,18 +239,23 @@ def _takes_out(lossk) -> bool:
     return ok
 
 
+def _loss_and_grad(lossk, out, y, buffers=None):
+    """The loss and d loss / d out; with ``buffers`` (a dict kept between
+    calls) the loss writes into arrays reused per output shape."""
+    if buffers is None:
+        return lossk.forward_backward(out, y)
+    bufs = buffers.get(out.shape)
+    if bufs is None:
+        bufs = buffers[out.shape] = (np.empty((), out.dtype), np.empty_like(out))
+    return lossk.forward_backward(out, y, out=bufs)
+
+
 def train_step(model, lossk, optimizer, x, y, buffers=None) -> float:
     """One step: forward (training mode), loss and its gradient, backward,
     optimizer step.  Returns the loss (before the step).  ``buffers``: a dict
     kept between calls, where the loss's outputs are reused."""
-    out = model.forward(x, training=True)
-    if buffers is not None and _takes_out(lossk):
-        bufs = buffers.get(out.shape)
-        if bufs is None:
-            bufs = buffers[out.shape] = (np.empty((), out.dtype), np.empty_like(out))
-        val, dout = lossk.forward_backward(out, y, out=bufs)
-    else:
-        val, dout = lossk.forward_backward(out, y)
+    val, dout = _loss_and_grad(lossk, model.forward(x, training=True), y,
+                               buffers if buffers is not None and _takes_out(lossk) else None)
     model.backward(dout, input_grad=False)
     optimizer.step(model.gradients())
     return float(val)
@@ -433,13 +438,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             e = min(n, s + batch_size)
             xb, yb = Xs[s:e], ys[s:e]
             out = model.forward(xb, training=True)
-            if loss_out:
-                bufs = lbufs.get(out.shape)
-                if bufs is None:
-                    bufs = lbufs[out.shape] = (np.empty((), model.dtype), np.empty_like(out))
-                val, dout = lossk.forward_backward(out, yb, out=bufs)
-            else:
-                val, dout = lossk.forward_backward(out, yb)
+            val, dout = _loss_and_grad(lossk, out, yb, lbufs if loss_out else None)
             val = float(val)
             if not math.isfinite(val):
                 if bar is not None:
