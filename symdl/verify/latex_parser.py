@@ -67,6 +67,17 @@ MAX_DEPTH = 60
 MAX_DIGITS = 200
 
 
+def _subscript_cmd(name: str) -> str:
+    """A command inside a braced subscript: formatting dropped, Greek kept."""
+    return "" if name in _TEXT_CMDS or name in _BOLD_CMDS or name in _ACCENTS \
+        else _GREEK_ALIAS.get(name, name)
+
+
+def _word_cmd(name: str) -> str:
+    """A command inside \\text{...}: Greek letters kept, others dropped."""
+    return _GREEK_ALIAS.get(name, name) if name in GREEK else ""
+
+
 def normalize_name(word: str) -> str:
     return word.lower().replace("_", "").replace(" ", "").replace("-", "")
 
@@ -439,26 +450,7 @@ class LatexParser:
         t = self.peek()
         if t.kind == "OP" and t.value == "{":
             self.next()
-            parts, lvl = [], 1
-            while True:
-                u = self.next()
-                if u.kind == "EOF":
-                    self.error("unclosed '{' in a subscript", t)
-                if u.kind == "OP" and u.value == "{":
-                    lvl += 1
-                    continue
-                if u.kind == "OP" and u.value == "}":
-                    lvl -= 1
-                    if lvl == 0:
-                        break
-                    continue
-                if u.kind == "CMD":
-                    if u.value in _TEXT_CMDS | _BOLD_CMDS | set(_ACCENTS):
-                        continue
-                    parts.append(_GREEK_ALIAS.get(u.value, u.value))
-                else:
-                    parts.append(u.value)
-            s = "".join(parts)
+            s = self._braced_text(t, " in a subscript", _subscript_cmd)
             if not s:
                 self.error("empty subscript", t)
             return s
@@ -487,27 +479,26 @@ class LatexParser:
                 return _GREEK_ALIAS.get(t.value, t.value)
             self.error(f"expected '{{' after the command, found {self.describe(t)}")
         self.next()
-        parts = []
-        lvl = 1
+        return self._braced_text(t, "", _word_cmd, spaced=True).strip()
+
+    def _braced_text(self, t, where: str, cmd_text, spaced: bool = False) -> str:
+        """The raw text up to the '}' closing the '{' just read (token t):
+        nested braces dropped, commands through ``cmd_text``; with ``spaced``
+        a space where the source separates two words."""
+        parts, lvl = [], 1
         while True:
             u = self.next()
             if u.kind == "EOF":
-                self.error("unclosed '{'", t)
-            if u.kind == "OP" and u.value == "{":
-                lvl += 1
-                continue
-            if u.kind == "OP" and u.value == "}":
-                lvl -= 1
+                self.error(f"unclosed '{{'{where}", t)
+            if u.kind == "OP" and u.value in ("{", "}"):
+                lvl += 1 if u.value == "{" else -1
                 if lvl == 0:
-                    break
+                    return "".join(parts)
                 continue
-            if u.kind == "CMD":
-                parts.append(_GREEK_ALIAS.get(u.value, u.value) if u.value in GREEK else "")
-            else:
-                parts.append(u.value)
-            if u.kind in ("LETTER", "NUM") and self.peek().pos > u.end and self.peek().kind in ("LETTER", "NUM"):
+            parts.append(cmd_text(u.value) if u.kind == "CMD" else u.value)
+            if spaced and u.kind in ("LETTER", "NUM") and self.peek().pos > u.end \
+                    and self.peek().kind in ("LETTER", "NUM"):
                 parts.append(" ")
-        return "".join(parts).strip()
 
     def parse_command(self) -> Node:
         t = self.peek()

@@ -61,10 +61,38 @@ def _dig(ch: str) -> bool:
 _SINGLE = set("+-*/^_=<>()[]{}|&,'!:;.?")
 
 
-def tokenize_latex(text: str) -> list[Tok]:
+def _check_length(text: str) -> None:
     if len(text) > MAX_LENGTH:
         raise ParseError(f"claim too long ({len(text)} characters, at most {MAX_LENGTH})",
                          text, MAX_LENGTH)
+
+
+def _digits_end(text: str, j: int) -> int:
+    """The end of the run of digits starting at j."""
+    while j < len(text) and _dig(text[j]):
+        j += 1
+    return j
+
+
+def _starts_number(text: str, i: int) -> bool:
+    return _dig(text[i]) or (text[i] == "." and i + 1 < len(text) and _dig(text[i + 1]))
+
+
+def _number_end(text: str, i: int, python: bool) -> int:
+    """The end of the number starting at i: digits, a fraction (LaTeX needs a
+    digit after the point, Python does not) and, in Python, an exponent."""
+    n = len(text)
+    j = _digits_end(text, i)
+    if j < n and text[j] == "." and (python or (j + 1 < n and _dig(text[j + 1]))):
+        j = _digits_end(text, j + 1)
+    if python and j < n and text[j] in "eE" and j + 1 < n and (_dig(text[j + 1]) or (
+            text[j + 1] in "+-" and j + 2 < n and _dig(text[j + 2]))):
+        j = _digits_end(text, j + 2)
+    return j
+
+
+def tokenize_latex(text: str) -> list[Tok]:
+    _check_length(text)
     toks: list[Tok] = []
     i, n = 0, len(text)
     while i < n:
@@ -102,14 +130,8 @@ def tokenize_latex(text: str) -> list[Tok]:
                 raise ParseError(f"unknown command '\\{d}'", text, i)
             i += 2
             continue
-        if _dig(c) or (c == "." and i + 1 < n and _dig(text[i + 1])):
-            j = i
-            while j < n and _dig(text[j]):
-                j += 1
-            if j < n and text[j] == "." and j + 1 < n and _dig(text[j + 1]):
-                j += 1
-                while j < n and _dig(text[j]):
-                    j += 1
+        if _starts_number(text, i):
+            j = _number_end(text, i, python=False)
             toks.append(Tok("NUM", text[i:j], i, j))
             i = j
             continue
@@ -133,9 +155,7 @@ def tokenize_latex(text: str) -> list[Tok]:
 
 def tokenize_python(text: str) -> list[Tok]:
     """Tokens of the ``--sympy`` syntax: identifiers, numbers, operators."""
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"claim too long ({len(text)} characters, at most {MAX_LENGTH})",
-                         text, MAX_LENGTH)
+    _check_length(text)
     toks: list[Tok] = []
     i, n = 0, len(text)
     while i < n:
@@ -143,19 +163,8 @@ def tokenize_python(text: str) -> list[Tok]:
         if c.isspace():
             i += 1
             continue
-        if _dig(c) or (c == "." and i + 1 < n and _dig(text[i + 1])):
-            j = i
-            while j < n and _dig(text[j]):
-                j += 1
-            if j < n and text[j] == ".":
-                j += 1
-                while j < n and _dig(text[j]):
-                    j += 1
-            if j < n and text[j] in "eE" and j + 1 < n and (_dig(text[j + 1]) or (
-                    text[j + 1] in "+-" and j + 2 < n and _dig(text[j + 2]))):
-                j += 2
-                while j < n and _dig(text[j]):
-                    j += 1
+        if _starts_number(text, i):
+            j = _number_end(text, i, python=True)
             toks.append(Tok("NUM", text[i:j], i, j))
             i = j
             continue
@@ -166,9 +175,9 @@ def tokenize_python(text: str) -> list[Tok]:
             toks.append(Tok("IDENT", text[i:j], i, j))
             i = j
             continue
-        three = text[i:i + 2]
-        if three in ("**", "==", "<=", ">=", "!="):
-            toks.append(Tok("OP", three, i, i + 2))
+        two = text[i:i + 2]
+        if two in ("**", "==", "<=", ">=", "!="):
+            toks.append(Tok("OP", two, i, i + 2))
             i += 2
             continue
         if c in "+-*/^()=<>,'&|~":
