@@ -33,6 +33,7 @@ try:
     import symdl.generated.elementary as E
 except ImportError:  # source tree
     import generated.elementary as E
+from symdl.testing import map_loops  # noqa: E402
 
 FUNCS = ("exp", "expm1", "log", "log1p", "tanh", "sech2", "erf", "erfc", "expmsq", "atan")
 MATH = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
@@ -56,19 +57,6 @@ def _numpy_func(name):
         return getattr(sc, name)
     except ImportError:
         return None
-
-
-def make_loops(f):
-    @njit(error_model="numpy")
-    def ser(x, out):
-        for i in range(x.shape[0]):
-            out[i] = f(x[i])
-
-    @njit(error_model="numpy", parallel=True)
-    def par(x, out):
-        for i in prange(x.shape[0]):
-            out[i] = f(x[i])
-    return ser, par
 
 
 @njit(error_model="numpy")
@@ -125,8 +113,8 @@ def main(argv=None):
                 lo, hi = RANGE[name]
                 x = rng.uniform(lo, hi, n).astype(dt)
                 ours = getattr(E, f"{name}_{'f64' if dt == np.float64 else 'f32'}")
-                o_ser, o_par = make_loops(ours)
-                m_ser, m_par = make_loops(MATH[name])
+                o_ser, o_par = map_loops(ours)
+                m_ser, m_par = map_loops(MATH[name])
                 npf = _numpy_func(name)
                 t_np = best_time(npf, x, out) if npf is not None else math.nan
                 for mode, ok, mk, bw_t in (("serial", o_ser, m_ser, ts), ("prange", o_par, m_par, tp)):

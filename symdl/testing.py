@@ -22,6 +22,24 @@ DPS = 50
 BOUNDS = {np.dtype(np.float64): (1e-12, 1e-15), np.dtype(np.float32): (1e-5, 1e-6)}
 
 
+def map_loops(f):
+    """Serial and prange Numba loops ``out[i] = f(x[i])`` over a scalar jitted
+    ``f`` (how the tests and benchmarks see an elementary function inlined and
+    vectorized in a caller's loop).  Compiled on first call, not cached."""
+    from numba import njit, prange
+
+    @njit(error_model="numpy")
+    def ser(x, out):
+        for i in range(x.shape[0]):
+            out[i] = f(x[i])
+
+    @njit(error_model="numpy", parallel=True)
+    def par(x, out):
+        for i in prange(x.shape[0]):
+            out[i] = f(x[i])
+    return ser, par
+
+
 def sample_points(spec, params: dict, dtype, n_random=96, seed=0) -> np.ndarray:
     """Random, log-spaced (1e-8..1e4, both signs), 0, kinks (and their float
     neighbours), the overflow edges of exp (±700, ±1e3), ±inf and nan."""

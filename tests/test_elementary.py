@@ -34,6 +34,7 @@ from numba import njit, prange  # noqa: E402
 from numba.core.registry import CPUDispatcher  # noqa: E402
 
 from symdl.specs import elementary as spec  # noqa: E402
+from symdl.testing import map_loops  # noqa: E402
 
 try:  # installed layout (package-dir mapping) or the source tree
     import symdl.generated.elementary as E  # noqa: E402
@@ -341,24 +342,11 @@ def test_signatures_keep_dtype():
 # float32 code has no double in it
 # --------------------------------------------------------------------------
 
-def _loops(f):
-    @njit(error_model="numpy")
-    def ser(x, out):
-        for i in range(x.shape[0]):
-            out[i] = f(x[i])
-
-    @njit(error_model="numpy", parallel=True)
-    def par(x, out):
-        for i in prange(x.shape[0]):
-            out[i] = f(x[i])
-    return ser, par
-
-
 @pytest.mark.parametrize("name,dt", CASES)
 def test_vectorizes(name, dt):
     t = NP[dt]
     f = fn(name, dt)
-    ser, par = _loops(f)
+    ser, par = map_loops(f)
     x = np.linspace(-3, 3, 1001).astype(t)
     if name in ("log",):
         x = np.abs(x)
