@@ -238,6 +238,32 @@ def test_float64_sums_of_float32_terms():
     assert sum_f64(np.array([1.0, np.inf], np.float32)) == np.inf
 
 
+def test_add_reassoc_sums_in_float64_and_vectorizes():
+    """The in-kernel reduction of learnable gradients: a float64 sum LLVM may
+    split over vector lanes (packed adds), IEEE for inf and nan, s + v in Python."""
+    import math
+
+    from numba import njit
+
+    from symdl.runtime.bits import add_reassoc
+
+    @njit(error_model="numpy")
+    def total(a):
+        s = 0.0
+        for i in range(a.shape[0]):
+            s = add_reassoc(s, np.float64(a[i]))
+        return s
+
+    a = np.random.default_rng(5).normal(size=1001).astype(np.float32)
+    exact = math.fsum(float(v) for v in a)
+    assert abs(total(a) - exact) <= 1e-12 * np.abs(a.astype(np.float64)).sum()
+    assert add_reassoc(0.1, 0.2) == 0.1 + 0.2
+    assert np.isnan(total(np.array([1.0, np.nan, 2.0], np.float32)))
+    assert total(np.array([1.0, np.inf], np.float32)) == np.inf
+    asm = total.inspect_asm(total.signatures[0])
+    assert "addpd" in asm, "the float64 sum did not vectorize"
+
+
 def test_two_prod_err_is_exact():
     """a*b - fl(a*b) exactly (FMA or Dekker), JIT and plain Python."""
     from fractions import Fraction

@@ -181,6 +181,7 @@ def render_activations(specs, *, elementary=frozenset(), module="symdl.generated
     body = environment().get_template("activations.py.j2").render(
         kernels=kernels, dtypes=DTYPES, elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")),
+        any_learnable=any(k.learnable for k in kernels),
         specs_table=_pyrepr(spec_table(specs)))
     body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
     while "\n\n\n\n" in body:

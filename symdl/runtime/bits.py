@@ -27,7 +27,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 __all__ = ["f64_to_bits", "bits_to_f64", "f32_to_bits", "bits_to_f32", "fma", "HAS_FMA",
-           "always_inline", "prefer_wide_vectors"]
+           "always_inline", "prefer_wide_vectors", "add_reassoc"]
 
 _M64 = (1 << 64) - 1
 _M32 = (1 << 32) - 1
@@ -293,3 +293,36 @@ def _fma(typingctx, a, b, c):
 def _ol_fma(a, b, c):
     if isinstance(a, types.Float) and a == b == c:
         return lambda a, b, c: _fma(a, b, c)
+
+
+# --------------------------------------------------------------------------
+# A sum the loop vectorizer may reorder
+# --------------------------------------------------------------------------
+
+def add_reassoc(s, v):
+    """``s + v`` (float64) that LLVM may reassociate: one ``fadd reassoc``.
+
+    Accumulating ``s = add_reassoc(s, v)`` in a loop lets LLVM split the sum
+    over vector lanes (a different summation order; every partial sum still
+    in float64, inf and nan still IEEE: no other fast-math flag is set), so
+    a kernel can reduce in the same vectorized pass that writes its outputs
+    -- an ordinary ``s += v`` is a serial dependency chain that keeps the
+    whole loop scalar.  In plain Python it is ``s + v``."""
+    return np.float64(s) + np.float64(v)
+
+
+@intrinsic
+def _add_reassoc(typingctx, s, v):
+    if not (s == types.float64 and v == types.float64):
+        raise TypingError("add_reassoc expects two float64")
+    sig = types.float64(types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1], flags=("reassoc",))
+    return sig, codegen
+
+
+@overload(add_reassoc, inline="always")
+def _ol_add_reassoc(s, v):
+    if s == types.float64 and v == types.float64:
+        return lambda s, v: _add_reassoc(s, v)

@@ -200,19 +200,20 @@ class Elementwise:
             fn(flat, *nz, gflat, *self._scalars(), *oflat)
             return tuple(outs) if fused else outs[0]
         arrays, inner = self._learn_arrays(x)
-        # each element's g·∂f/∂w goes to a scratch row, reduced afterwards in
-        # float64 (symdl.runtime.sums): an accumulator inside the kernel is a
-        # serial dependency chain that keeps the whole loop from vectorizing
-        scratch = np.empty((len(self.learnable), flat.size), dtype=x.dtype)
-        fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, scratch)
+        # the kernel sums each row's g·∂f/∂w in float64 in the same vectorized
+        # pass (runtime.bits.add_reassoc): one partial sum per row of `inner`
+        # elements, i.e. per (outer index, channel)
+        nrows = -(-flat.size // inner)
+        partial = np.empty((len(self.learnable), nrows), dtype=np.float64)
+        fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, partial)
         grads = []
         for k, n in enumerate(self.learnable):
             v = np.asarray(self.params[n])
             C = arrays[k].size
-            if C > 1:  # (outer, C, inner) layout, one weight per channel
-                gw = channel_sums_f64(scratch[k], C, inner)
+            if C > 1:  # rows in (outer, C) order, one weight per channel
+                gw = channel_sums_f64(partial[k], C, 1)
             else:
-                gw = sum_f64(scratch[k])
+                gw = sum_f64(partial[k])
             grads.append(np.asarray(gw, dtype=x.dtype).reshape(v.shape) if v.ndim else x.dtype.type(gw))
         return (*outs, *grads)
 

@@ -1,10 +1,11 @@
 """Float64 sums of float32/float64 arrays that vectorize (runtime helpers).
 
-The learnable-parameter gradients (prelu's weight, swish's beta) are sums of
-per-element terms.  ``ndarray.sum(dtype=np.float64)`` on float32 data
-converts element by element and took longer than the activation kernel
-itself.  These loops accumulate in float64 with LLVM's ``reassoc`` flag only:
-it lets the sum be split over vector lanes (a different summation order, each
+The learnable-parameter gradients (prelu's weight, swish's beta) are summed
+per row inside the activation kernels; these loops add up the per-row partial
+sums (and the per-channel ones).  ``ndarray.sum(dtype=np.float64)`` on float32
+data converts element by element and is slow.  These loops accumulate in
+float64 with LLVM's ``reassoc`` flag only (``runtime.bits.add_reassoc``): it
+lets the sum be split over vector lanes (a different summation order, each
 lane still in float64); no other fast-math flag is set, so inf and nan
 propagate as IEEE says.
 """
@@ -13,17 +14,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from symdl.runtime.bits import prefer_wide_vectors
+from symdl.runtime.bits import add_reassoc, prefer_wide_vectors
 
 __all__ = ["sum_f64", "channel_sums_f64"]
 
 
-@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _sum(a, start, stop):
     s = 0.0
     for i in range(start, stop):
         prefer_wide_vectors()
-        s += np.float64(a[i])
+        s = add_reassoc(s, np.float64(a[i]))
     return s
 
 
