@@ -5,7 +5,9 @@
     .venv/bin/python benchmarks/optimizers.py --threads 1 --clock cpu --stat min   # busy machine
 
 Each row times one ``opt.step`` on one flat parameter of N elements (state
-already allocated, gradients fixed), median (or min) over repeats.  ``torch/s``
+already allocated, gradients fixed), median (or min) over repeats; symdl's
+and torch's steps are timed alternately, so that a change in the machine's
+load affects both sides of the ratio.  ``torch/s``
 > 1 means symdl is faster.  ``GB/s`` counts the bytes the update must move:
 Adam reads p, g, m, v and writes p, m, v (7 arrays); SGD with momentum reads
 p, g, b and writes p, b (5 arrays).  ``%axpy`` compares that with the
@@ -53,15 +55,28 @@ def main():
     numba.set_num_threads(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
 
-    def timeit(fn):
-        fn(); fn()
-        ts, t_end = [], time.perf_counter() + args.min_time
-        while len(ts) < args.repeat or time.perf_counter() < t_end:
-            t0 = clock(); fn(); ts.append(clock() - t0)
-            if len(ts) > 2000:
-                break
-        ts.sort()
+    def pick(ts):
+        ts = sorted(ts)
         return ts[0] if args.stat == "min" else ts[len(ts) // 2]
+
+    def timeit(fn):
+        return timeit_pair(fn, None)[0]
+
+    def timeit_pair(fn_a, fn_b):
+        """Time fn_a and fn_b alternately (a, b, a, b, ...): a change of the
+        machine's load during the run hits both, so their ratio stays fair."""
+        fns = [f for f in (fn_a, fn_b) if f is not None]
+        for f in fns:
+            f(); f()
+        ts = [[] for _ in fns]
+        t_end = time.perf_counter() + args.min_time * len(fns)
+        while len(ts[0]) < args.repeat or time.perf_counter() < t_end:
+            for f, t in zip(fns, ts):
+                t0 = clock(); f(); t.append(clock() - t0)
+            if len(ts[0]) > 2000:
+                break
+        out = [pick(t) for t in ts]
+        return out if fn_b is not None else out + [float("nan")]
 
     @njit(parallel=True, cache=True)
     def triad(a, b, c, s):
@@ -98,14 +113,13 @@ def main():
                 p = rng.standard_normal(n).astype(dtype)
                 g = (rng.standard_normal(n) * 1e-3).astype(dtype)
                 opt = make(p)
-                ts = timeit(lambda: opt.step([g]))
-                t_torch = float("nan")
+                topt = tp = None
                 if tmake is not None:
                     tp = torch.from_numpy(rng.standard_normal(n).astype(dtype)).requires_grad_()
                     tp.grad = torch.from_numpy(g)
                     topt = tmake(tp)
-                    t_torch = timeit(topt.step)
-                    del topt, tp
+                ts, t_torch = timeit_pair(lambda: opt.step([g]), topt.step if topt else None)
+                del topt, tp
                 gbs = arrays * dtype.itemsize * n / ts / 1e9
                 row = dict(step=name, dtype=dt, n=n, symdl_ms=ts * 1e3, torch_ms=t_torch * 1e3,
                            ratio=t_torch / ts, gbs=gbs, triad_gbs=triad_gbs, axpy_gbs=axpy_gbs,
