@@ -127,6 +127,29 @@ def timeit(fn, repeat, warmup=2, min_time=None):
     return (med if STAT == "median" else min(ts)), (max(ts) - min(ts)) / med
 
 
+def timeit_pair(fn, ref, repeat, rounds=4):
+    """``timeit`` of fn, and the same statistic of ref, measured in
+    alternating blocks (fn x k, ref x k, fn x k, ...; the first call of each
+    block untimed): a change of the machine's load during the run hits both
+    sides of their ratio, and within a block each side runs on its own warm
+    caches (alternating single calls would time each on the caches the other
+    just evicted: torch's prelu allocates fresh tensors every call)."""
+    ts, tr = [], []
+    per = max(2, -(-repeat // rounds))
+    t_end = time.perf_counter() + 2 * MIN_TIME
+    while len(ts) < repeat or (time.perf_counter() < t_end and len(ts) < 400):
+        for f, acc in ((fn, ts), (ref, tr)):
+            f()
+            for _ in range(per):
+                t0 = CLOCK()
+                f()
+                acc.append(CLOCK() - t0)
+    med = statistics.median(ts)
+    LAST.update(median=med, min=min(ts), calls=len(ts))
+    pick = statistics.median if STAT == "median" else min
+    return pick(ts), (max(ts) - min(ts)) / med, pick(tr)
+
+
 # ----------------------------------------------------------------- the cases
 def cases(names):
     """(label, name, params) for every activation and every choice variant."""
@@ -236,6 +259,35 @@ def numpy_fb(name, params):
     return None
 
 
+def torch_fns(name, params, x, g):
+    """(fwd+bwd, no-grad fwd, native) torch callables on x and g, or Nones."""
+    tf, native = torch_fn(name, params)
+    if tf is None:
+        return None, None, False
+    xt = torch.from_numpy(x).requires_grad_(True)
+    gt = torch.from_numpy(g)
+    if tf == "prelu":
+        w = torch.full((1,), 0.25, dtype=xt.dtype, requires_grad=True)
+        fwd = lambda t: F.prelu(t, w)  # noqa: E731
+        leaves = (xt, w)
+    else:
+        fwd = tf
+        leaves = (xt,)
+
+    def t_fb_fn():
+        for leaf in leaves:
+            leaf.grad = None
+        out = fwd(xt)
+        if out.requires_grad:
+            out.backward(gt)
+        return out
+
+    def t_fw_fn():
+        with torch.no_grad():
+            return fwd(xt)
+    return t_fb_fn, t_fw_fn, native
+
+
 # ----------------------------------------------------------------- one row
 def bench_row(label, name, params, dtype, n, repeat, triad, rng):
     k = symdl.kernel(name, **params)
@@ -250,7 +302,11 @@ def bench_row(label, name, params, dtype, n, repeat, triad, rng):
     fb = lambda: k.forward_backward(x, g, out=(y, dx), **kw)  # noqa: E731
     fw = lambda: k.forward(x, out=yf, **kw)  # noqa: E731
     bw = lambda: k.backward(x, g, out=dxb, **kw)  # noqa: E731
-    t_fb, spread = timeit(fb, repeat)
+    t_fb_fn, t_fw_fn, native = torch_fns(name, params, x, g)
+    if t_fb_fn is not None:  # the headline ratio: symdl and torch timed alternately
+        t_fb, spread, t_torch_fb = timeit_pair(fb, t_fb_fn, repeat)
+    else:
+        (t_fb, spread), t_torch_fb = timeit(fb, repeat), math.nan
     fb_median, fb_min = LAST["median"], LAST["min"]
     t_f, _ = timeit(fw, repeat)
     t_b, _ = timeit(bw, repeat)
@@ -259,35 +315,10 @@ def bench_row(label, name, params, dtype, n, repeat, triad, rng):
                symdl_fb_median_ms=1e3 * fb_median, symdl_fb_min_ms=1e3 * fb_min,
                spread=spread, gbs=(4 + extra) * item * n / t_fb / 1e9)
     row["frac_triad"] = row["gbs"] / triad
-    row["torch_fb_ms"] = row["torch_fwd_ms"] = row["numpy_fb_ms"] = math.nan
-    row["torch_native"] = False
-
-    tf, native = torch_fn(name, params)
-    if tf is not None:
-        row["torch_native"] = native
-        xt = torch.from_numpy(x).requires_grad_(True)
-        gt = torch.from_numpy(g)
-        if tf == "prelu":
-            w = torch.full((1,), 0.25, dtype=xt.dtype, requires_grad=True)
-            fwd = lambda t: F.prelu(t, w)  # noqa: E731
-            leaves = (xt, w)
-        else:
-            fwd = tf
-            leaves = (xt,)
-
-        def t_fb_fn():
-            for leaf in leaves:
-                leaf.grad = None
-            out = fwd(xt)
-            if out.requires_grad:
-                out.backward(gt)
-            return out
-
-        def t_fw_fn():
-            with torch.no_grad():
-                return fwd(xt)
-
-        row["torch_fb_ms"] = 1e3 * timeit(t_fb_fn, repeat)[0]
+    row["torch_fb_ms"] = 1e3 * t_torch_fb
+    row["torch_fwd_ms"] = row["numpy_fb_ms"] = math.nan
+    row["torch_native"] = native
+    if t_fw_fn is not None:
         row["torch_fwd_ms"] = 1e3 * timeit(t_fw_fn, repeat)[0]
     nf = numpy_fb(name, params)
     if nf is not None:

@@ -6,8 +6,8 @@
 
 Each row times one ``opt.step`` on one flat parameter of N elements (state
 already allocated, gradients fixed), median (or min) over repeats; symdl's
-and torch's steps are timed alternately, so that a change in the machine's
-load affects both sides of the ratio.  ``torch/s``
+and torch's steps are timed in alternating blocks, so that a change in the
+machine's load affects both sides of the ratio.  ``torch/s``
 > 1 means symdl is faster.  ``GB/s`` counts the bytes the update must move:
 Adam reads p, g, m, v and writes p, m, v (7 arrays); SGD with momentum reads
 p, g, b and writes p, b (5 arrays).  ``%axpy`` compares that with the
@@ -62,17 +62,20 @@ def main():
     def timeit(fn):
         return timeit_pair(fn, None)[0]
 
-    def timeit_pair(fn_a, fn_b):
-        """Time fn_a and fn_b alternately (a, b, a, b, ...): a change of the
-        machine's load during the run hits both, so their ratio stays fair."""
+    def timeit_pair(fn_a, fn_b, rounds=4):
+        """Time fn_a and fn_b in alternating blocks (a x k, b x k, a x k, ...;
+        the first call of each block untimed): a change of the machine's load
+        during the run hits both sides of the ratio, and each block runs on
+        its own warm caches."""
         fns = [f for f in (fn_a, fn_b) if f is not None]
-        for f in fns:
-            f(); f()
         ts = [[] for _ in fns]
+        per = max(2, -(-args.repeat // rounds))
         t_end = time.perf_counter() + args.min_time * len(fns)
         while len(ts[0]) < args.repeat or time.perf_counter() < t_end:
             for f, t in zip(fns, ts):
-                t0 = clock(); f(); t.append(clock() - t0)
+                f()
+                for _ in range(per):
+                    t0 = clock(); f(); t.append(clock() - t0)
             if len(ts[0]) > 2000:
                 break
         out = [pick(t) for t in ts]
