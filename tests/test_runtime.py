@@ -163,8 +163,10 @@ def test_learnable_gradient_against_finite_differences(name, pname, value):
     np.testing.assert_allclose(dx[mask], fd[mask], rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (2, 3, 4, 4)])
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (2, 3, 4, 4), (30000, 3), (64, 3, 1100)])
 def test_prelu_per_channel_weight(shape):
+    """Small and prange-sized inputs, short rows ((N, C): one element per row
+    sum) and long ones."""
     x = RNG.normal(size=shape)
     g = RNG.normal(size=shape)
     w = np.array([0.1, -0.3, 0.25])
@@ -176,6 +178,11 @@ def test_prelu_per_channel_weight(shape):
     axes = tuple(i for i in range(len(shape)) if i != 1)
     np.testing.assert_allclose(dw, np.sum(np.where(x > 0, 0, x) * g, axis=axes), rtol=1e-12)
     assert dw.shape == (3,)
+    y, dx2, dw2 = k.forward_backward(x, g)
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_allclose(dw2, dw, rtol=1e-13)
+    (_, _, dw_scalar) = symdl.kernel("prelu", weight=-0.3).forward_backward(x, g)
+    np.testing.assert_allclose(dw_scalar, np.sum(np.where(x > 0, 0, x) * g), rtol=1e-12)
     with pytest.raises(symdl.ParameterError, match="channels"):
         k.forward(np.zeros((2, 4)))
 
