@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from symdl.specs.functions import PRIMITIVES, Erfc, cosh_implementation
@@ -161,6 +162,18 @@ class KernelPrinter(PythonCodePrinter):
             num = f"{root}*{whole}" if whole else root
             return f"({self._number(1)}/({num}))" if e < 0 else f"({num})"
         return f"({b}**{self._print(e)})"
+
+    def _print_Mul(self, expr):
+        # An irrational constant factor (1/sqrt(pi) in gelu's derivative) is one
+        # literal multiplying the rest: SymPy would print a division by
+        # sqrt(pi), and a division costs ten multiplications in a vector loop.
+        # Rounding is the same kind: one rounded constant, one rounded product.
+        num = [a for a in expr.args if a.is_number]
+        if num and not all(a.is_Rational for a in num):
+            rest = sp.Mul(*[a for a in expr.args if not a.is_number])
+            if rest != 1:
+                return f"{self._number(sp.Mul(*num))}*{self.parenthesize(rest, precedence(expr))}"
+        return super()._print_Mul(expr)
 
     def _print_Add(self, expr, order=None):
         # c·u + b with b/c an integer prints as c·(u + b/c): near u = -b/c the
