@@ -44,7 +44,8 @@ tanh, sech2
     kernel that needs tanh(u) and its derivative sech^2(u) evaluates one
     expm1 (LLVM merges the inlined common part).
 erf, erfc
-    |x| < ERF_SWITCH: erf = x*E_ERF(x*x), |x| < ERFC_SWITCH: erfc = 1 - erf;
+    |x| < ERF_SWITCH: erf = x*E_ERF(x*x), |x| < ERFC_SWITCH: erfc = 1 - erf
+    (float64; float32 has ERFC_SWITCH = 0: erfc is the tail formula alone);
     else erfc(z) = t*H_ERFC(u)*exp(-z*z), t = ERFC_P/(ERFC_P + z), u = (t - ERFC_TC)*ERFC_TS,
     exp(-z*z) taken in two parts (z split into 26/12 high bits) so that the
     large exponent is exact; erf = 1 - erfc, erfc(-z) = 2 - erfc(z).
@@ -351,7 +352,11 @@ def _tanh_parts(dt):
 
 def _erf_parts(dt):
     switch = mpmath.mpf(1)           # erf: x*E_ERF(x^2) below, 1 - erfc above
-    cswitch = mpmath.mpf(1) / 2      # erfc: 1 - x*E_ERF(x^2) below (no cancellation), H above
+    # erfc: 1 - x*E_ERF(x^2) below cswitch (no cancellation), H above.  float32
+    # takes H all the way down to 0 (one more term than from 1/2): erfc then
+    # evaluates one polynomial, not two and a select -- it is gelu's normal
+    # cdf; float64 would need many more terms near 0 and keeps the switch.
+    cswitch = mpmath.mpf(1) / 2 if dt == "f64" else mpmath.mpf(0)
     mant = _MANT[dt]
     # erfc(zmax) rounds to 0 (f64: erfc > 0 up to ~27.3; f32: ~10.05); fit H up to zmax
     zmax = {"f64": mpmath.mpf("27.5"), "f32": mpmath.mpf("10.5")}[dt]
