@@ -65,60 +65,45 @@ def bits_to_f32(i):
 # Numba intrinsics (one bitcast each, plus an integer width adjustment)
 # --------------------------------------------------------------------------
 
-@intrinsic
-def _f64_to_bits(typingctx, x):
-    if x != types.float64:
-        raise TypingError("f64_to_bits expects float64")
-    sig = types.int64(types.float64)
+def _to_bits_intrinsic(ftype, width: int, name: str):
+    """A float -> same-width signed integer bitcast intrinsic."""
+    itype = types.int64 if width == 64 else types.int32
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return sig, codegen
+    @intrinsic
+    def to_bits(typingctx, x):
+        if x != ftype:
+            raise TypingError(f"{name} expects {ftype}")
 
-
-@intrinsic
-def _bits_to_f64(typingctx, i):
-    if not isinstance(i, types.Integer):
-        raise TypingError("bits_to_f64 expects an integer")
-    sig = types.float64(i)
-
-    def codegen(context, builder, signature, args):
-        v = args[0]
-        w = signature.args[0].bitwidth
-        if w < 64:
-            v = (builder.sext if signature.args[0].signed else builder.zext)(v, ir.IntType(64))
-        elif w > 64:  # pragma: no cover - Numba has no wider ints
-            v = builder.trunc(v, ir.IntType(64))
-        return builder.bitcast(v, ir.DoubleType())
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(width))
+        return itype(ftype), codegen
+    return to_bits
 
 
-@intrinsic
-def _f32_to_bits(typingctx, x):
-    if x != types.float32:
-        raise TypingError("f32_to_bits expects float32")
-    sig = types.int32(types.float32)
+def _from_bits_intrinsic(ftype, width: int, irfloat, name: str):
+    """An integer -> float bitcast intrinsic (the integer is sign/zero
+    extended or truncated to the float's width first)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-    return sig, codegen
+    @intrinsic
+    def from_bits(typingctx, i):
+        if not isinstance(i, types.Integer):
+            raise TypingError(f"{name} expects an integer")
+
+        def codegen(context, builder, signature, args):
+            v, ity = args[0], signature.args[0]
+            if ity.bitwidth > width:
+                v = builder.trunc(v, ir.IntType(width))
+            elif ity.bitwidth < width:
+                v = (builder.sext if ity.signed else builder.zext)(v, ir.IntType(width))
+            return builder.bitcast(v, irfloat)
+        return ftype(i), codegen
+    return from_bits
 
 
-@intrinsic
-def _bits_to_f32(typingctx, i):
-    if not isinstance(i, types.Integer):
-        raise TypingError("bits_to_f32 expects an integer")
-    sig = types.float32(i)
-
-    def codegen(context, builder, signature, args):
-        v = args[0]
-        w = signature.args[0].bitwidth
-        if w > 32:
-            v = builder.trunc(v, ir.IntType(32))
-        elif w < 32:
-            v = (builder.sext if signature.args[0].signed else builder.zext)(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
-    return sig, codegen
+_f64_to_bits = _to_bits_intrinsic(types.float64, 64, "f64_to_bits")
+_bits_to_f64 = _from_bits_intrinsic(types.float64, 64, ir.DoubleType(), "bits_to_f64")
+_f32_to_bits = _to_bits_intrinsic(types.float32, 32, "f32_to_bits")
+_bits_to_f32 = _from_bits_intrinsic(types.float32, 32, ir.FloatType(), "bits_to_f32")
 
 
 @overload(f64_to_bits)
