@@ -118,6 +118,10 @@ def _args(name, opts, kind, rng):
         if ext:
             return pick(vals, S, rng), pick(vals, S, rng)
         return f32(rng.uniform(0.01, 0.99, S)), f32(rng.uniform(0.01, 0.99, S))
+    if name == "wgan_gp":   # input gradient (rows), critic outputs on real and fake rows
+        u = real()
+        u[1] = 0.0          # a zero row: the norm's gradient is 0 there (torch)
+        return u, f32(rng.normal(0, 3, S[0])), f32(rng.normal(0, 3, S[0]))
     if name in ("gan_g_loss", "lsgan_g_loss", "wgan_g_loss"):
         vals = OPEN_UNIT if name == "gan_g_loss" else EXTREME
         return (pick(vals, S, rng) if ext else f32(rng.uniform(0.01, 0.99, S)),)
@@ -138,6 +142,7 @@ OPTIONS = {
     "multi_margin_loss": [{}, {"p": 2, "margin": 0.7, "weight": "wc"}],
     "cosine_embedding_loss": [{"margin": 0.1}],
     "gan_g_loss": [{}, {"saturating": True}],
+    "wgan_gp": [{"lambda_gp": 2.5}],
 }
 
 

@@ -615,11 +615,14 @@ class TermLoss(_Bundle):
         if kind != "forward":
             given = self._given(out_grads)
             for w in self.wrt:
+                # a gradient has its argument's shape (wgan_gp's per-row critic
+                # outputs next to an (N, D) input); a broadcast one the input's
+                wshape = x.shape if w in post else shapes.get(w, x.shape)
                 if w in given and w not in post:
-                    outs.append(check_out(given[w], x.shape, x.dtype, f"out (d {w})"))
+                    outs.append(check_out(given[w], wshape, x.dtype, f"out (d {w})"))
                     grads[w] = given[w]
                 else:
-                    grads[w] = np.empty(x.shape, dtype=x.dtype)
+                    grads[w] = np.empty(wshape, dtype=x.dtype)
                     outs.append(grads[w].reshape(-1))
         argnames = self.meta["kernels"][self.key][kind]
         fn = self._fn(self.key, kind, x.dtype, x.size)

@@ -594,12 +594,30 @@ wgan_critic_loss = TermLoss(
     doc="D(G(z)) - D(x) (critic outputs: any real).")
 wgan_g_loss = TermLoss(
     "wgan_g_loss", -_df, (D_FAKE,), group="gan", source=GAN_SRC + " eq 91", doc="-D(G(z)).")
+_u = sp.Symbol("u", real=True)
+_lambda_gp = sp.Symbol("lambda_gp", real=True)
+_sq_norm = RSum(_u ** 2, C)
+#: (||u|| - 1)^2; the branch at u = 0 pins torch's convention there: the
+#: norm's gradient is 0 at u = 0 (its subgradient), not 0/0
+_gp = sp.Piecewise(((sp.sqrt(_sq_norm) - 1) ** 2, _sq_norm > 0), (1, True))
+wgan_gp = TermLoss(
+    "wgan_gp", _df - _dr + _lambda_gp * _gp,
+    (Arg("input_grad", "u", ("r", "c"), wrt=True), Arg("d_real", "dr", wrt=True, shape="rows"),
+     Arg("d_fake", "df", wrt=True, shape="rows")),
+    scalars=(Param("lambda_gp", 10.0, doc="the penalty's weight (Gulrajani et al. 2017: 10)"),),
+    classes=True, group="gan",
+    source=GAN_SRC + " eq 92 (Gulrajani et al. 2017, WGAN-GP)",
+    conventions="d||u||/du = 0 at u = 0 (torch's norm subgradient), so a zero row's gradient is 0",
+    doc="D(G(z)) - D(x) + lambda_gp (||input_grad||_2 - 1)^2 per row: the WGAN-GP critic loss "
+        "(arguments input_grad, d_real, d_fake), input_grad = the critic's gradient wrt its input "
+        "at the interpolates (rows along dim 0); symdl.nn.wgan_gp computes it and the critic's "
+        "parameter gradients (a double backward).")
 
 LOSS_SPECS = (cross_entropy, nll_loss, mse_loss, l1_loss, huber_loss, smooth_l1_loss, msle_loss,
               sum_squared_error, poisson_nll_loss, gaussian_nll_loss, binary_cross_entropy,
               binary_cross_entropy_with_logits, kl_div, hinge_embedding_loss, hinge_loss,
               squared_hinge_loss, soft_margin_loss, margin_ranking_loss, multi_margin_loss,
               cosine_embedding_loss, gan_d_loss, gan_g_loss, lsgan_d_loss, lsgan_g_loss,
-              wgan_critic_loss, wgan_g_loss)
+              wgan_critic_loss, wgan_g_loss, wgan_gp)
 #: generated module per group: symdl.generated.losses_<group>
 LOSS_GROUPS = tuple(dict.fromkeys(s.group for s in LOSS_SPECS))
