@@ -112,6 +112,9 @@ def builtin_targets(names=None) -> list[Target]:
     if elementary_source() is not None:
         targets.append(Target("elementary.py", elementary_source, None))
     targets.append(activation_target(S.all_specs("activation")))
+    from .second import second_target
+
+    targets.append(second_target(_elementary_available))
     from .reductions import reduction_targets
 
     targets.extend(reduction_targets(_elementary_available))

@@ -7,6 +7,8 @@
 Layers: ``Linear``, ``Activation(name, **params)`` (every activation of
 ``symdl.names("activation")``), ``Softmax``/``LogSoftmax``, ``Dropout``,
 ``Sequential``; torch's names too (``ReLU()``, ``GELU()``, ``PReLU(64)``, ...).
+``wgan_gp(critic, real, fake)`` is the WGAN-GP critic loss with its double
+backward; ``input_gradient(critic, x)`` the critic's gradient wrt its input.
 Initializers in ``symdl.nn.init``; ``gradcheck`` compares a
 backward with finite differences; ``load(path)`` reads a saved model.
 """
@@ -19,10 +21,11 @@ from .aliases import (CELU, ELU, GELU, SELU, Hardshrink, Hardsigmoid, Hardswish,
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .init import manual_seed
 from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
+from .penalty import input_gradient, wgan_gp
 from .sequential import Sequential, load
 
 __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
-           "load", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
+           "load", "wgan_gp", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
            # torch.nn's activation names (functions returning Activation layers)
            "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
            "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",
