@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -47,3 +48,13 @@ def test_examples_run_as_scripts(name):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "class 1" in r.stdout
+
+
+def test_wgan_gp_generator_walks_to_the_data(capsys):
+    """The tiny WGAN-GP (double backward through the critic every critic
+    step): the generated mean ends within 0.2 of the data's, from 2.2 away;
+    the critic loss stays finite."""
+    res = load("wgan_gp").main(verbose=False)
+    assert res["gap_first"] > 2.0
+    assert res["gap_last"] < 0.2
+    assert all(np.isfinite(loss) for loss, _ in res["history"])
