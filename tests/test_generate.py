@@ -67,6 +67,17 @@ def test_a_hand_edit_is_detected(tmp_path, capsys):
     assert "-y_" in capsys.readouterr().out
 
 
+def test_changing_the_elementary_code_makes_its_users_stale(tmp_path, monkeypatch):
+    """Kernels inline the elementary functions: new elementary code must
+    re-render (and so re-stamp, for Numba's cache) the modules that use it."""
+    out = _copy(tmp_path)
+    target = G.activation_target(S.all_specs("activation"))
+    assert G.up_to_date(out / "activations.py", target)
+    src = G.elementary_source()
+    monkeypatch.setitem(G._memo, "src", src.replace("always_inline()", "always_inline()  # changed", 1))
+    assert not G.up_to_date(out / "activations.py", target)
+
+
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
     f = tmp_path / "a.py"
     f.write_text("old\n")

@@ -95,12 +95,12 @@ def _elementary_available() -> frozenset:
 
 def activation_target(specs, filename="activations.py", module="symdl.generated.activations") -> Target:
     """The target rendering ``specs`` into one activations module."""
-    from .render import generator_hash, render_activations
+    from .render import elementary_extra, generator_hash, render_activations
 
     return Target(
         filename, lambda: render_activations(specs, elementary=_elementary_available(), module=module),
         lambda: {s.name: s.content_hash() for s in specs},
-        lambda: generator_hash(",".join(sorted(_elementary_available()))))
+        lambda: generator_hash(elementary_extra(_elementary_available())))
 
 
 def builtin_targets(names=None) -> list[Target]:

@@ -37,7 +37,7 @@ from symdl.specs.softmax import RMax, RSum, Shifted
 
 from .header import make_header
 from .printer import DTYPES, print_block
-from .render import _pyrepr, environment, generator_hash
+from .render import _pyrepr, elementary_extra, environment, generator_hash
 
 __all__ = ["render_module", "render_loss_index", "write_reductions", "reduction_targets",
            "reduction_specs", "kernel_plans", "OUTPUT_DIR", "TEMPLATE", "ELEMENTARY_BASE",
@@ -610,7 +610,7 @@ def _generator_hash(elementary, template=TEMPLATE, module="") -> str:
     files = REDUCTION_GENERATOR_FILES
     if module.endswith(".softmax"):
         files = tuple(f for f in files if f != "specs/losses.py")
-    return generator_hash(",".join(sorted(elementary)), files=files, templates=(template,))
+    return generator_hash(elementary_extra(elementary), files=files, templates=(template,))
 
 
 def module_layout() -> dict:

@@ -38,6 +38,19 @@ ACTIVATION_GENERATOR_FILES = (
 )
 
 
+def elementary_extra(names) -> str:
+    """The generator-hash input for a module whose kernels inline the
+    generated elementary functions ``names``: the names and a hash of the
+    elementary module's code.  When that code changes, the modules that
+    inline it are stale too -- and re-rendering them also invalidates their
+    Numba cache, which tracks only a module's own file."""
+    from .generate import elementary_source
+    from .header import sha, split_body
+
+    src = elementary_source()
+    return ",".join(sorted(names)) + ("@" + sha(split_body(src)) if src and names else "")
+
+
 def generator_hash(extra: str = "", files=ACTIVATION_GENERATOR_FILES,
                    templates=("activations.py.j2",)) -> str:
     """Hash of the code that turns specs into this module's source."""
@@ -188,7 +201,7 @@ def render_activations(specs, *, elementary=frozenset(), module="symdl.generated
         body = body.replace("\n\n\n\n", "\n\n\n")
     header = make_header(module=module, template="activations.py.j2",
                          specs={s.name: s.content_hash() for s in specs},
-                         generator_hash=generator_hash(",".join(sorted(elementary))),
+                         generator_hash=generator_hash(elementary_extra(elementary)),
                          sympy_version=sp.__version__, body=body)
     source = header + body
     compile(source, module, "exec")

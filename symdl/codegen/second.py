@@ -11,8 +11,8 @@ import sympy as sp
 
 from .header import make_header
 from .printer import DTYPES
-from .render import (ACTIVATION_GENERATOR_FILES, _pyrepr, environment, generator_hash, kernel_source,
-                     spec_table)
+from .render import (ACTIVATION_GENERATOR_FILES, _pyrepr, elementary_extra, environment, generator_hash,
+                     kernel_source, spec_table)
 
 MODULE = "symdl.generated.activations_d2"
 FILENAME = "activations_d2.py"
@@ -28,7 +28,7 @@ def derivative_specs():
 
 
 def second_generator_hash(elementary) -> str:
-    return generator_hash(",".join(sorted(elementary)), files=SECOND_GENERATOR_FILES)
+    return generator_hash(elementary_extra(elementary), files=SECOND_GENERATOR_FILES)
 
 
 def render_second(elementary=frozenset()) -> str:
