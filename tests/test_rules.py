@@ -66,3 +66,26 @@ def test_stabilize_leaves_stable_expressions_alone():
 def test_prod_err_is_exactly_zero_symbolically():
     assert prod_err(sp.Rational(1, 3), 5) == 0
     assert sp.diff(prod_err(a, x), x) == 0
+
+
+def test_printer_implements_a_bare_cosh_with_one_exp():
+    """cosh(u) (not a power of it, no erfc beside it) prints as one exp of
+    -|u| that runs: finite, exact at 0, inf only past overflow."""
+    import math
+
+    import numpy as np
+
+    from symdl.codegen.printer import print_block
+
+    xs = sp.Symbol("x", real=True)
+    for extra in (0, sp.erfc(xs) * sp.exp(-xs ** 2)):
+        lines, used = print_block({"y_": sp.cosh(xs) + extra}, "f64", {}, frozenset({"exp", "erfc", "expmsq"}))
+        assert not any("cosh" in ln for ln in lines), lines
+        assert "exp_f64" in used
+    lines, _ = print_block({"y_": sp.cosh(xs)}, "f64", {}, frozenset())
+    env = {"np": np}
+    for v, want in ((0.0, 1.0), (3.0, math.cosh(3.0)), (-700.0, math.cosh(700.0))):
+        scope = dict(env, x=v)
+        with np.errstate(over="ignore"):
+            exec("\n".join(lines), scope)  # no elementary functions: NumPy's exp
+        assert scope["y_"] == pytest.approx(want, rel=1e-15)

@@ -85,6 +85,7 @@ def expand_primitives(expr, let=None, elementary=frozenset()):
                             lambda e, c=cls: c.implementation(e.args[0], let))
     if "sech2" in elementary:
         expr = expr.replace(_is_sech_power, lambda e: Sech2(e.base.args[0]) ** (-e.exp / 2))
+    expr = expr.replace(lambda e: isinstance(e, sp.cosh), lambda e: cosh_implementation(e.args[0], let))
     if "expmsq" in elementary:
         expr = _share_gaussian(expr)
     return expr
@@ -110,7 +111,7 @@ def _share_gaussian(expr):
     def rewrite(e):
         v = next(v for v in erfc_args if sp.expand(e.args[0] + v ** 2) == 0)
         return ExpMSq(v)
-    return expr.replace(match, rewrite).replace(lambda e: isinstance(e, sp.cosh), lambda e: cosh_implementation(e.args[0], let))
+    return expr.replace(match, rewrite)
 
 
 class KernelPrinter(PythonCodePrinter):
