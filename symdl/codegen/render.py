@@ -187,10 +187,16 @@ def _key(spec, variant):
     return variant_key(spec, variant)
 
 
-def render_activations(specs, *, elementary=frozenset(), module="symdl.generated.activations") -> str:
-    """Full source text (header + body) for the given activation specs."""
+def render_activations(specs, *, elementary=frozenset(), module="symdl.generated.activations",
+                       derive=None, gen_hash=None) -> str:
+    """Full source text (header + body) for the given activation specs.
+
+    ``derive(spec)`` lists a spec's derived variants (default: the elementwise
+    engine's ``derive_all``); ``gen_hash`` overrides the header's generator
+    hash (the second-derivative module hashes more generator files)."""
     used: set = set()
-    kernels = [kernel_source(d, elementary, used) for s in specs for d in derive_all(s)]
+    derive = derive or derive_all
+    kernels = [kernel_source(d, elementary, used) for s in specs for d in derive(s)]
     body = environment().get_template("activations.py.j2").render(
         kernels=kernels, dtypes=DTYPES, elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")),
@@ -201,7 +207,7 @@ def render_activations(specs, *, elementary=frozenset(), module="symdl.generated
         body = body.replace("\n\n\n\n", "\n\n\n")
     header = make_header(module=module, template="activations.py.j2",
                          specs={s.name: s.content_hash() for s in specs},
-                         generator_hash=generator_hash(elementary_extra(elementary)),
+                         generator_hash=gen_hash or generator_hash(elementary_extra(elementary)),
                          sympy_version=sp.__version__, body=body)
     source = header + body
     compile(source, module, "exec")

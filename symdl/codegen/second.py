@@ -7,12 +7,7 @@ the header's generator hash also covers the files that build them.
 """
 from __future__ import annotations
 
-import sympy as sp
-
-from .header import make_header
-from .printer import DTYPES
-from .render import (ACTIVATION_GENERATOR_FILES, _pyrepr, elementary_extra, environment, generator_hash,
-                     kernel_source, spec_table)
+from .render import ACTIVATION_GENERATOR_FILES, elementary_extra, generator_hash, render_activations
 
 MODULE = "symdl.generated.activations_d2"
 FILENAME = "activations_d2.py"
@@ -34,23 +29,8 @@ def second_generator_hash(elementary) -> str:
 def render_second(elementary=frozenset()) -> str:
     from symdl.derive.second import derive_second_all
 
-    specs = derivative_specs()
-    used: set = set()
-    kernels = [kernel_source(d, elementary, used) for s in specs for d in derive_second_all(s)]
-    body = environment().get_template("activations.py.j2").render(
-        kernels=kernels, dtypes=DTYPES, elementary=sorted(u for u in used if not u.startswith("two_prod")),
-        eft=sorted(u for u in used if u.startswith("two_prod")),
-        any_learnable=any(k.learnable for k in kernels), specs_table=_pyrepr(spec_table(specs)))
-    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
-    while "\n\n\n\n" in body:
-        body = body.replace("\n\n\n\n", "\n\n\n")
-    header = make_header(module=MODULE, template="activations.py.j2",
-                         specs={s.name: s.content_hash() for s in specs},
-                         generator_hash=second_generator_hash(elementary),
-                         sympy_version=sp.__version__, body=body)
-    source = header + body
-    compile(source, MODULE, "exec")
-    return source
+    return render_activations(derivative_specs(), elementary=elementary, module=MODULE,
+                              derive=derive_second_all, gen_hash=second_generator_hash(elementary))
 
 
 def second_target(elementary_available):
