@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 
 import symdl.specs as S
-from symdl.derive.second import derivative_spec, derive_second, drop_delta, scaled_exp, tanh_form
+from symdl.derive.second import derivative_spec, derive_second, drop_delta
 from symdl.nn.penalty import second_derivative_kernel
 from symdl.specs.functions import to_definition
 from symdl.testing import DPS, compare, evaluate, sample_points
@@ -189,21 +189,6 @@ def test_learnable_parameter_derivative(spec, param):
             assert abs(float(g) - t) <= 1e-12 * abs(t) + 1e-15, (spec.name, params, xv, float(g), t)
 
 
-def test_second_derivative_identities():
-    u = sp.Symbol("u", real=True)
-    a = sp.Symbol("alpha", real=True)
-    e = -(2 * u * sp.sinh(u) - 3 * sp.cosh(u)) / sp.cosh(u) ** 3
-    r = tanh_form(e)
-    assert not r.has(sp.sinh)
-    e2 = a * sp.exp(a * u) + sp.exp(u / a) / a
-    r2 = scaled_exp(e2, u)
-    assert r2 != e2
-    for v in (-40, sp.Rational(-3, 2), sp.Rational(3, 10), 7):
-        assert abs(sp.N((e - r).subs(u, v), 40)) < 1e-35
-        for av in (sp.Rational(1, 2), -3, 2):
-            assert abs(sp.N(to_definition(e2 - r2).subs({u: v, a: av}), 40)) < 1e-30 * abs(sp.N(e2.subs({u: v, a: av})))
-
-
 def test_kink_second_derivatives_follow_the_branch():
     """relu'' = 0 everywhere, elu''(0) = alpha (the x <= 0 branch), as torch's
     double backward; softsign''(0) = 0 (sign's derivative is 0)."""
@@ -220,7 +205,7 @@ def test_kink_second_derivatives_follow_the_branch():
 
 def test_derivations_come_from_the_engine():
     """The f'' the kernels evaluate is sympy.diff of the kernel-form f' (the
-    first-order kernels' derivative), up to the tanh_form identity."""
+    first-order kernels' derivative), up to the sinh_tanh rule."""
     from symdl.derive.elementwise import derive
     for name in ("tanh", "softplus"):
         spec = S.get(name)

@@ -27,6 +27,8 @@ CASES = [
     (R.SIGN_ABS, -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1)),
     (R.TRIG_PRODUCT, sp.sin(a * x)),
     (R.TRIG_PRODUCT, sp.cos(a * x)),
+    (R.SINH_TANH, -(2 * x * sp.sinh(x) - 3 * sp.cosh(x)) / sp.cosh(x) ** 3),
+    (R.SCALED_EXP, a * sp.exp(a * x)),
 ]
 
 
@@ -55,7 +57,25 @@ def test_rule(rule, expr):
 
 
 def test_every_rule_has_a_case():
-    assert {r.name for r, _ in CASES} == {r.name for r in R.RULES}
+    assert {r.name for r, _ in CASES} == {r.name for r in R.RULES + R.SECOND_RULES}
+
+
+def test_second_derivative_rules_with_a_parameter_of_either_sign():
+    """sinh_tanh and scaled_exp (the second-derivative rules) are identities,
+    scaled_exp also for a negative or small factor."""
+    from symdl.specs.functions import to_definition
+    u = sp.Symbol("u", real=True)
+    al = sp.Symbol("alpha", real=True)
+    e = -(2 * u * sp.sinh(u) - 3 * sp.cosh(u)) / sp.cosh(u) ** 3
+    r = R.SINH_TANH(e)
+    assert not r.has(sp.sinh)
+    e2 = al * sp.exp(al * u) + sp.exp(u / al) / al
+    r2 = R.SCALED_EXP(e2)
+    assert r2 != e2
+    for v in (-40, sp.Rational(-3, 2), sp.Rational(3, 10), 7):
+        assert abs(sp.N((e - r).subs(u, v), 40)) < 1e-35
+        for av in (sp.Rational(1, 2), -3, 2):
+            assert abs(sp.N(to_definition(e2 - r2).subs({u: v, al: av}), 40)) < 1e-30 * abs(sp.N(e2.subs({u: v, al: av})))
 
 
 def test_stabilize_leaves_stable_expressions_alone():

@@ -298,9 +298,59 @@ TRIG_PRODUCT = Rule("trig_product",
 RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS, TRIG_PRODUCT)
 
 
+# -- sinh(u) -> tanh(u)·cosh(u) ------------------------------------------------------
+def _sinh_match(e):
+    return isinstance(e, sp.sinh)
+
+
+def _sinh_apply(expr):
+    expr = expr.replace(_sinh_match, lambda e: sp.tanh(e.args[0]) * sp.cosh(e.args[0]))
+    return sp.factor_terms(expr)  # the common cosh factors cancel
+
+
+SINH_TANH = Rule("sinh_tanh",
+                 "sinh(u) -> tanh(u)·cosh(u), common factors out: sinh(u)/cosh(u)^3 (tanh'', mish'') "
+                 "is inf/inf for large |u|, tanh(u)/cosh(u)^2 stays finite",
+                 _count(_sinh_match), _sinh_apply)
+
+
+# -- c·exp(u) -> sign(c)·exp(u + log|c|) when c and u share a parameter ------------
+def _scaled_exp_parts(e):
+    """(c, exp(u)) for e = c·exp(u) whose constant factor c shares a symbol
+    with u and u has more (the input), else None."""
+    if not e.is_Mul:
+        return None
+    exps = [f for f in e.args if isinstance(f, sp.exp)]
+    if len(exps) != 1:
+        return None
+    c = sp.Mul(*[a for a in e.args if a is not exps[0]])
+    cs, us = c.free_symbols, exps[0].args[0].free_symbols
+    if c.is_number or c.has(sp.exp) or not (cs & us) or not cs < us:
+        return None
+    return c, exps[0]
+
+
+def _scaled_exp_apply(expr):
+    def rewrite(e):
+        c, f = _scaled_exp_parts(e)
+        # log|c| as log1p(|c| - 1): SymPy would pull a plain log back out of the exp
+        return sp.sign(c) * sp.exp(f.args[0] + log1p(sp.Abs(c) - 1))
+    return expr.replace(lambda e: _scaled_exp_parts(e) is not None, rewrite)
+
+
+SCALED_EXP = Rule("scaled_exp",
+                  "c·exp(u) -> sign(c)·exp(u + log|c|) where c and u share a parameter "
+                  "(soft_exponential'' = alpha·e^{alpha x}: for |c| < 1, e^u overflows before the product)",
+                  _count(lambda e: _scaled_exp_parts(e) is not None), _scaled_exp_apply)
+
+#: Rules for derived second derivatives (symdl.derive.second) only: the
+#: first-order kernels are rendered without them.
+SECOND_RULES = (SINH_TANH, SCALED_EXP)
+
+
 def cost(expr) -> int:
     """Operation count plus a penalty per hazardous pattern still present."""
-    return sp.count_ops(expr) + HAZARD_COST * sum(r.hazards(expr) for r in RULES)
+    return sp.count_ops(expr) + HAZARD_COST * sum(r.hazards(expr) for r in RULES + SECOND_RULES)
 
 
 def stabilize(expr, rules=RULES, trace: list | None = None):

@@ -16,11 +16,11 @@ Conventions (torch's double backward):
 * sign(u) and Heaviside(u) are piecewise constant: the DiracDelta terms
   SymPy attaches to their derivatives are dropped (torch's sign backward is
   zero), so softsign''(0) = 0 as torch computes it;
-* sinh(u) = tanh(u)·cosh(u) in a derived second derivative, then the common
-  cosh factors cancel: sinh(u)/cosh(u)^3 (tanh'', mish'') is inf/inf for
-  large |u|, tanh(u)/cosh(u)^2 stays finite (and prints as tanh·sech²);
-* c·exp(u) with a parameter in both c and u becomes sign(c)·exp(u + log|c|)
-  (``scaled_exp``: no overflow before the product's own);
+* the second derivatives get two more stabilization rules
+  (``rules.SECOND_RULES``): sinh(u) = tanh(u)·cosh(u) with the common cosh
+  factors cancelled (sinh(u)/cosh(u)^3 in tanh'' and mish'' is inf/inf for
+  large |u|), and c·exp(u) with a parameter in both c and u as
+  sign(c)·exp(u + log|c|) (no overflow before the product's own);
 * a spec with a Taylor branch near a point of cancellation (sinc,
   tanhshrink) keeps it: the derivative spec declares the same ``series``
   and the engine expands f' and f'' around it.
@@ -33,9 +33,8 @@ import functools
 import sympy as sp
 
 from symdl.specs.base import Activation
-from symdl.specs.functions import log1p
-
 from .elementwise import Derived, _general_branch, _limit, derive
+from .rules import SECOND_RULES
 
 
 def _piecewise_minmax(expr):
@@ -110,41 +109,14 @@ def derivative_specs(specs) -> list:
     return [derivative_spec(s) for s in specs]
 
 
-def tanh_form(expr):
-    """sinh(u) -> tanh(u)·cosh(u), common factors pulled out (an identity;
-    see the module docstring)."""
-    if not expr.has(sp.sinh):
-        return expr
-    expr = expr.replace(lambda e: isinstance(e, sp.sinh), lambda e: sp.tanh(e.args[0]) * sp.cosh(e.args[0]))
-    return sp.factor_terms(expr)
-
-
-def scaled_exp(expr, x):
-    """c·exp(u) -> sign(c)·exp(u + log|c|) where the factor c and the rate in
-    u share a parameter (soft_exponential'' = alpha·e^{alpha x}): for |c| < 1,
-    e^u overflows before the product does (an identity; its rounding adds
-    |u|·eps, within the kernels' bounds)."""
-    def match(e):
-        if not e.is_Mul:
-            return False
-        exps = [f for f in e.args if isinstance(f, sp.exp) and f.has(x)]
-        rest = [f for f in e.args if f not in exps]
-        if len(exps) != 1 or not rest:
-            return False
-        c = sp.Mul(*rest)
-        return (not c.has(x) and not c.is_number
-                and bool(c.free_symbols & exps[0].args[0].free_symbols))
-
-    def rewrite(e):
-        (f,) = [f for f in e.args if isinstance(f, sp.exp) and f.has(x)]
-        c = sp.Mul(*[a for a in e.args if a is not f])
-        # log|c| as log1p(|c| - 1): SymPy would pull a plain log back out of the exp
-        return sp.sign(c) * sp.exp(f.args[0] + log1p(sp.Abs(c) - 1))
-    return expr.replace(match, rewrite)
-
-
-def _second_form(expr, x):
-    return scaled_exp(tanh_form(expr), x)
+def _second_form(expr):
+    """``rules.SECOND_RULES`` wherever their pattern is present: the overflow
+    they remove is not a matter of operation count (scaled_exp costs more
+    operations than one hazard weighs)."""
+    for rule in SECOND_RULES:
+        if rule.hazards(expr):
+            expr = rule(expr)
+    return expr
 
 
 def far_branch(expr, x, sign):
@@ -175,8 +147,8 @@ def _limits_by_branch(expr, x):
 
 def derive_second(dspec: Activation, variant: dict | None = None) -> Derived:
     """The engine's derivation of a derivative spec (f' forward, f'' and
-    d f'/d param backward), with the identities ``tanh_form`` and
-    ``scaled_exp`` applied to the derivatives, and the limits at ±inf of
+    d f'/d param backward), with ``rules.SECOND_RULES`` applied to the
+    derivatives, and the limits at ±inf of
     the Piecewise ones taken branch by branch."""
     d = derive(dspec, variant)
     x = dspec.x
@@ -184,8 +156,8 @@ def derive_second(dspec: Activation, variant: dict | None = None) -> Derived:
     for key, expr in (("forward", d.definition), ("dx", d.raw_dx)):
         if limits.get(key) is None and expr.has(sp.Piecewise):
             limits[key] = _limits_by_branch(expr, x)
-    return dataclasses.replace(d, dx=_second_form(d.dx, x), limits=limits,
-                               dparams={k: _second_form(v, x) for k, v in d.dparams.items()})
+    return dataclasses.replace(d, dx=_second_form(d.dx), limits=limits,
+                               dparams={k: _second_form(v) for k, v in d.dparams.items()})
 
 
 def derive_second_all(dspec: Activation) -> list:
