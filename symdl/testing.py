@@ -20,6 +20,15 @@ from symdl.specs.functions import to_definition
 DPS = 50
 #: |kernel - truth| <= rtol*|truth| + atol
 BOUNDS = {np.dtype(np.float64): (1e-12, 1e-15), np.dtype(np.float32): (1e-5, 1e-6)}
+#: float64 kernels also keep this *pure* relative error wherever the true
+#: value is a normal number (no absolute slack near 0 or for tiny values)
+PURE_REL_F64 = 1e-12
+
+
+def pure_relative_failures(reports) -> list:
+    """The float64 reports whose worst pure relative error exceeds PURE_REL_F64."""
+    return [f"{r} (pure relative bound {PURE_REL_F64:g})" for r in reports
+            if r.dtype == "float64" and r.worst_rel > PURE_REL_F64]
 
 
 def map_loops(f):

@@ -29,6 +29,7 @@ CASES = [
     (R.TRIG_PRODUCT, sp.cos(a * x)),
     (R.SINH_TANH, -(2 * x * sp.sinh(x) - 3 * sp.cosh(x)) / sp.cosh(x) ** 3),
     (R.SCALED_EXP, a * sp.exp(a * x)),
+    (R.SIGMOID_DIFFERENCE, None),
 ]
 
 
@@ -37,7 +38,14 @@ def _log_sigmoid_case():
     return sp.log(sigmoid(x))
 
 
+def _sigmoid_difference_case():
+    from symdl.specs.functions import sigmoid
+    # sigmoid'' as SymPy derives it, times a parameter, plus an unrelated term
+    return (sigmoid(-a * x) - sigmoid(a * x)) * sigmoid(a * x) * sigmoid(-a * x) + x * sigmoid(2 * x)
+
+
 CASES[1] = (R.LOG_SIGMOID, _log_sigmoid_case())
+CASES[-1] = (R.SIGMOID_DIFFERENCE, _sigmoid_difference_case())
 PTS = [-700.0, -40.0, -3.0, -0.5, -1e-7, 1e-7, 0.25, 1.0, 2.0, 40.0, 700.0]
 
 
@@ -109,3 +117,15 @@ def test_printer_implements_a_bare_cosh_with_one_exp():
         with np.errstate(over="ignore"):
             exec("\n".join(lines), scope)  # no elementary functions: NumPy's exp
         assert scope["y_"] == pytest.approx(want, rel=1e-15)
+
+
+def test_sigmoid_difference_keeps_tiny_arguments_accurate():
+    """sigmoid(-u) - sigmoid(u) is -tanh(u/2): at u = 1e-9 the difference of
+    two numbers near 1/2 would keep ~7 of its 16 digits; tanh keeps all."""
+    from symdl.specs.functions import sigmoid
+    u = sp.Symbol("u", real=True)
+    c = sp.Symbol("c", real=True)
+    out = R.SIGMOID_DIFFERENCE(c * sigmoid(u) - c * sigmoid(-u) + 1)
+    assert out == c * sp.tanh(u / 2) + 1
+    assert R.SIGMOID_DIFFERENCE.hazards(sigmoid(u) + sigmoid(-u)) == 0   # a sum: no cancellation
+    assert R.SIGMOID_DIFFERENCE.hazards(sigmoid(u) - sigmoid(-2 * u)) == 0

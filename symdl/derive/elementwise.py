@@ -16,6 +16,7 @@ import sympy as sp
 from symdl.specs.base import Activation
 from symdl.specs.functions import to_definition
 
+from . import accuracy
 from .rules import cost, stabilize
 from .timeout import TimeLimit, time_limit
 
@@ -166,6 +167,23 @@ def _limits(expr, x):
     return None if pos is None and neg is None else (pos, neg)
 
 
+def _measured_choice(spec, current, definition, wrt, trace):
+    """The derivative of the stable form (``current``) or of the definition,
+    whichever ``accuracy.prefer`` measures better.  Only for a spec with a
+    stable form (otherwise the two are the same expression) and no kinks
+    (the kernel form's branch conditions carry the conventions there)."""
+    truth = sp.diff(definition, wrt)
+    if truth.has(sp.DiracDelta, sp.Heaviside):   # sign/Max in the definition: keep the kernel form
+        return current
+    alternative = simplify_stable(truth)
+    if alternative == current:
+        return current
+    if accuracy.prefer(current, alternative, truth, spec.x, accuracy.param_sets(spec), cost):
+        trace.append(("measured accuracy", current, alternative))
+        return alternative
+    return current
+
+
 @functools.lru_cache(maxsize=None)
 def _derive(spec: Activation, variant_items: tuple) -> Derived:
     variant = dict(variant_items)
@@ -177,6 +195,11 @@ def _derive(spec: Activation, variant_items: tuple) -> Derived:
     forward = stabilize(base, trace=trace)
     dx = simplify_stable(sp.diff(forward, x), trace)
     dparams = {p.name: simplify_stable(sp.diff(forward, p.symbol), trace) for p in spec.learnable}
+    if spec.stable_form(variant) is not None and not spec.kinks:   # (kinks: the kernel form's conventions)
+        general = _general_branch(definition) if spec.series is not None else definition
+        dx = _measured_choice(spec, dx, general, x, trace)
+        dparams = {p.name: _measured_choice(spec, dparams[p.name], general, p.symbol, trace)
+                   for p in spec.learnable}
     if spec.series is not None:
         x0, r = spec.series
         forward = sp.Piecewise((series_branch(definition, x, x0, r), sp.Abs(x - x0) < r),

@@ -127,6 +127,61 @@ SIGMOID = Rule("sigmoid",
                _count(_recip_match), _sigmoid_apply)
 
 
+# -- c·sigmoid(u) - c·sigmoid(-u) -> c·tanh(u/2) ----------------------------------------
+def _sigmoid_terms(add):
+    """[(c, u)] for the terms c·sigmoid(u) of an Add."""
+    from symdl.specs.functions import sigmoid
+    out = []
+    for t in add.args:
+        c, f = t.as_coeff_Mul()
+        if not isinstance(f, sigmoid):
+            c, f = sp.S.One, t
+            parts = [a for a in t.args if isinstance(a, sigmoid)] if t.is_Mul else []
+            if len(parts) != 1:
+                continue
+            f = parts[0]
+            c = sp.Mul(*[a for a in t.args if a is not f])
+        out.append((c, f.args[0], t))
+    return out
+
+
+def _sigmoid_pairs(add):
+    """[(c, u, term_u, term_minus_u)]: pairs c·sigmoid(u) + (-c)·sigmoid(-u) of an Add."""
+    if not add.is_Add:
+        return []
+    terms, pairs, used = _sigmoid_terms(add), [], set()
+    for i, (c, u, t) in enumerate(terms):
+        for j, (c2, u2, t2) in enumerate(terms):
+            if i in used or j in used or i == j:
+                continue
+            if sp.expand(u + u2) == 0 and sp.expand(c + c2) == 0 and u.could_extract_minus_sign() is False:
+                pairs.append((c, u, t, t2))
+                used |= {i, j}
+    return pairs
+
+
+def _sigmoid_diff_apply(expr):
+    def rewrite(add):
+        pairs = _sigmoid_pairs(add)
+        if not pairs:
+            return add
+        rest = list(add.args)
+        for c, u, t, t2 in pairs:
+            rest.remove(t)
+            rest.remove(t2)
+            rest.append(c * sp.tanh(u / 2))
+        return sp.Add(*rest)
+    return expr.replace(lambda e: e.is_Add and bool(_sigmoid_pairs(e)), rewrite)
+
+
+SIGMOID_DIFFERENCE = Rule(
+    "sigmoid_difference",
+    "c·sigmoid(u) - c·sigmoid(-u) -> c·tanh(u/2) (sigmoid'' = sigma sigma(-u) (sigma(-u) - sigma(u)) "
+    "cancels near u = 0: 1 - 2 sigma(u) loses all digits of a tiny u)",
+    lambda e: sum(len(_sigmoid_pairs(a)) for a in sp.preorder_traversal(e) if isinstance(a, sp.Basic)),
+    _sigmoid_diff_apply)
+
+
 # -- exp(u) - 1 -> expm1(u) -----------------------------------------------------------
 def _expm1_pairs(e):
     """In an Add holding c·exp(u) and -c, return [(exp(u), c), ...]."""
@@ -295,7 +350,7 @@ TRIG_PRODUCT = Rule("trig_product",
 
 
 #: Applied in this order (softplus before log1p: log1p(exp(u)) would overflow).
-RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS, TRIG_PRODUCT)
+RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID, SIGMOID_DIFFERENCE, EXPM1, LOG1P, SECH2, SQRT1PM1, SIGN_ABS, TRIG_PRODUCT)
 
 
 # -- sinh(u) -> tanh(u)·cosh(u) ------------------------------------------------------
