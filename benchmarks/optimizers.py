@@ -14,7 +14,11 @@ p, g, b and writes p, b (5 arrays).  ``%axpy`` compares that with the
 bandwidth of the simplest in-place update, a Numba ``prange`` a += s·b (3 arrays
 moved, the same access pattern as an optimizer step); the triad a = b + s·c is
 printed too (STREAM's count of 3 arrays; it also pays a write-allocate read of
-a, so in-place updates can exceed it).
+a, so in-place updates can exceed it).  ``%stream`` is the time of a kernel
+moving the step's very arrays in place with next to no arithmetic (no sqrt, no
+division), as a percentage of symdl's step time; ``torch%stream`` the same
+for torch's.  A step near 100% is bound by memory traffic: no formula or
+code change can make it faster, only moving fewer bytes.
 """
 from __future__ import annotations
 
@@ -60,26 +64,26 @@ def main():
         return ts[0] if args.stat == "min" else ts[len(ts) // 2]
 
     def timeit(fn):
-        return timeit_pair(fn, None)[0]
+        return timeit_blocks(fn)[0]
 
-    def timeit_pair(fn_a, fn_b, rounds=4):
-        """Time fn_a and fn_b in alternating blocks (a x k, b x k, a x k, ...;
-        the first call of each block untimed): a change of the machine's load
-        during the run hits both sides of the ratio, and each block runs on
-        its own warm caches."""
-        fns = [f for f in (fn_a, fn_b) if f is not None]
-        ts = [[] for _ in fns]
+    def timeit_blocks(*fns, rounds=4):
+        """Time the callables (None: skipped, nan) in alternating blocks
+        (a x k, b x k, ..., a x k, ...; the first call of each block untimed):
+        a change of the machine's load during the run hits every side of a
+        ratio, and each block runs on its own warm caches."""
+        live = [f for f in fns if f is not None]
+        ts = [[] for _ in live]
         per = max(2, -(-args.repeat // rounds))
-        t_end = time.perf_counter() + args.min_time * len(fns)
+        t_end = time.perf_counter() + args.min_time * len(live)
         while len(ts[0]) < args.repeat or time.perf_counter() < t_end:
-            for f, t in zip(fns, ts):
+            for f, t in zip(live, ts):
                 f()
                 for _ in range(per):
                     t0 = clock(); f(); t.append(clock() - t0)
             if len(ts[0]) > 2000:
                 break
-        out = [pick(t) for t in ts]
-        return out if fn_b is not None else out + [float("nan")]
+        it = iter(pick(t) for t in ts)
+        return [next(it) if f is not None else float("nan") for f in fns]
 
     @njit(parallel=True, cache=True)
     def triad(a, b, c, s):
@@ -91,9 +95,28 @@ def main():
         for i in prange(a.shape[0]):
             a[i] += s * b[i]
 
+    # The streaming ceiling of each step: the same arrays read and written in
+    # place with next to no arithmetic (no sqrt, no division).  A step at
+    # ~100% of it is bound by memory traffic, not by its formula.
+    @njit(parallel=True, cache=True)
+    def stream_adam(p, g, m, v, s):
+        for i in prange(p.shape[0]):
+            gi = g[i]
+            m[i] = m[i] * s + gi
+            v[i] = v[i] * s + gi
+            p[i] += s * gi
+
+    @njit(parallel=True, cache=True)
+    def stream_sgd(p, g, b, s):
+        for i in prange(p.shape[0]):
+            bi = b[i] * s + g[i]
+            b[i] = bi
+            p[i] += s * bi
+
     print(f"# load average at start: {os.getloadavg()}; threads={args.threads}; "
           f"clock={args.clock}; stat={args.stat}; torch={'-' if torch is None else torch.__version__}")
-    hdr = f"{'step':<14}{'dtype':<9}{'N':>10}{'symdl ms':>10}{'torch ms':>10}{'torch/s':>9}{'GB/s':>8}{'%axpy':>8}"
+    hdr = (f"{'step':<14}{'dtype':<9}{'N':>10}{'symdl ms':>10}{'torch ms':>10}{'torch/s':>9}{'GB/s':>8}{'%axpy':>8}"
+           f"{'%stream':>9}{'torch%stream':>14}")
     print(hdr)
     rows = []
     for dt in args.dtype:
@@ -108,11 +131,13 @@ def main():
             del a, b, c
             cases = [
                 ("adam", 7, lambda p: O.Adam([p], lr=1e-3),
-                 (lambda tp: torch.optim.Adam([tp], lr=1e-3, fused=True)) if torch else None),
+                 (lambda tp: torch.optim.Adam([tp], lr=1e-3, fused=True)) if torch else None,
+                 stream_adam, 2),
                 ("sgd_momentum", 5, lambda p: O.SGD([p], lr=1e-3, momentum=0.9),
-                 (lambda tp: torch.optim.SGD([tp], lr=1e-3, momentum=0.9, fused=True)) if torch else None),
+                 (lambda tp: torch.optim.SGD([tp], lr=1e-3, momentum=0.9, fused=True)) if torch else None,
+                 stream_sgd, 1),
             ]
-            for name, arrays, make, tmake in cases:
+            for name, arrays, make, tmake, stream, nstate in cases:
                 p = rng.standard_normal(n).astype(dtype)
                 g = (rng.standard_normal(n) * 1e-3).astype(dtype)
                 opt = make(p)
@@ -121,15 +146,19 @@ def main():
                     tp = torch.from_numpy(rng.standard_normal(n).astype(dtype)).requires_grad_()
                     tp.grad = torch.from_numpy(g)
                     topt = tmake(tp)
-                ts, t_torch = timeit_pair(lambda: opt.step([g]), topt.step if topt else None)
-                del topt, tp
+                sarr = [rng.standard_normal(n).astype(dtype) for _ in range(2 + nstate)]
+                ts, t_torch, t_stream = timeit_blocks(lambda: opt.step([g]), topt.step if topt else None,
+                                                      lambda: stream(*sarr, dtype.type(0.5)))
+                del topt, tp, sarr
                 gbs = arrays * dtype.itemsize * n / ts / 1e9
                 row = dict(step=name, dtype=dt, n=n, symdl_ms=ts * 1e3, torch_ms=t_torch * 1e3,
                            ratio=t_torch / ts, gbs=gbs, triad_gbs=triad_gbs, axpy_gbs=axpy_gbs,
-                           pct_axpy=100 * gbs / axpy_gbs)
+                           pct_axpy=100 * gbs / axpy_gbs, stream_ms=t_stream * 1e3,
+                           pct_stream=100 * t_stream / ts, torch_pct_stream=100 * t_stream / t_torch)
                 rows.append(row)
                 print(f"{name:<14}{dt:<9}{n:>10.0e}{ts * 1e3:>10.3f}{t_torch * 1e3:>10.3f}"
-                      f"{row['ratio']:>9.2f}{gbs:>8.1f}{row['pct_axpy']:>7.0f}%", flush=True)
+                      f"{row['ratio']:>9.2f}{gbs:>8.1f}{row['pct_axpy']:>7.0f}%{row['pct_stream']:>8.0f}%"
+                      f"{row['torch_pct_stream']:>13.0f}%", flush=True)
                 del opt, p, g
             print(f"{'axpy (ref)':<14}{dt:<9}{n:>10.0e}{ta * 1e3:>10.3f}{'':>10}{'':>9}{axpy_gbs:>8.1f}{100:>7.0f}%")
             print(f"{'triad (ref)':<14}{dt:<9}{n:>10.0e}{tt * 1e3:>10.3f}{'':>10}{'':>9}{triad_gbs:>8.1f}"
