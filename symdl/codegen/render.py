@@ -32,9 +32,9 @@ def environment() -> jinja2.Environment:
 #: The files whose content shapes generated/activations.py (besides the specs,
 #: hashed one by one): a change to any of them makes the file stale.
 ACTIVATION_GENERATOR_FILES = (
-    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py",
+    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py",
-    "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py",
+    "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py", "runtime/blocks.py",
 )
 
 
