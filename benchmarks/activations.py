@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import symdl  # noqa: E402
+from symdl.runtime.blocks import aligned_head, block_start, block_stop, n_blocks  # noqa: E402
 
 try:
     import torch
@@ -88,8 +89,14 @@ BW_GOAL = 0.7
 # ----------------------------------------------------------------- STREAM triad
 @njit(parallel=True, error_model="numpy")
 def _triad(a, b, c, s):
-    for i in prange(a.shape[0]):
-        a[i] = b[i] + s * c[i]
+    # the kernels' own loop (aligned blocks, symdl.runtime.blocks): a plain
+    # prange over NumPy's arrays (16 bytes past a cache line) straddles lines
+    # with every vector and would understate the machine's bandwidth
+    n = a.shape[0]
+    h = aligned_head(a, n)
+    for blk in prange(n_blocks(n, h)):
+        for i in range(np.uint64(block_start(blk, h)), np.uint64(block_stop(blk, h, n))):
+            a[i] = b[i] + s * c[i]
 
 
 def triad_gbs(n, dtype, repeat):
