@@ -129,19 +129,14 @@ SIGMOID = Rule("sigmoid",
 
 # -- c·sigmoid(u) - c·sigmoid(-u) -> c·tanh(u/2) ----------------------------------------
 def _sigmoid_terms(add):
-    """[(c, u)] for the terms c·sigmoid(u) of an Add."""
+    """[(c, u, term)] for the terms c·sigmoid(u) of an Add (one sigmoid factor)."""
     from symdl.specs.functions import sigmoid
     out = []
     for t in add.args:
-        c, f = t.as_coeff_Mul()
-        if not isinstance(f, sigmoid):
-            c, f = sp.S.One, t
-            parts = [a for a in t.args if isinstance(a, sigmoid)] if t.is_Mul else []
-            if len(parts) != 1:
-                continue
-            f = parts[0]
-            c = sp.Mul(*[a for a in t.args if a is not f])
-        out.append((c, f.args[0], t))
+        factors = t.args if t.is_Mul else (t,)
+        sig = [a for a in factors if isinstance(a, sigmoid)]
+        if len(sig) == 1:
+            out.append((sp.Mul(*[a for a in factors if a is not sig[0]]), sig[0].args[0], t))
     return out
 
 
