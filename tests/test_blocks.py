@@ -58,3 +58,34 @@ def test_serial_and_parallel_variants_agree_at_any_alignment(name, dtype):
                 for u, v in zip(a, b):
                     np.testing.assert_array_equal(u, v)
                     assert np.isfinite(u[np.isfinite(x)]).all(), (name, kind, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_learnable_kernels_split_off_the_unaligned_head(dtype):
+    """prelu with one weight runs the elements before out's first 64-byte
+    boundary in a call of their own (runtime.elementwise._parts); y, dx and
+    d weight do not depend on where the arrays start."""
+    from symdl.runtime.elementwise import _parts
+    k = symdl.kernel("prelu", weight=0.25)
+    rng = np.random.default_rng(4)
+    n = 3 * BLOCK + 5
+    ref = rng.standard_normal(n)
+    g_ref = rng.standard_normal(n)
+    results = []
+    for offset in (0, 3):
+        x, g = _at_offset(n, dtype, offset), _at_offset(n, dtype, offset)
+        x[:], g[:] = ref, g_ref
+        y, dx = _at_offset(n, dtype, offset), _at_offset(n, dtype, offset)
+        parts = _parts(y, [np.ones(1)])
+        assert len(parts) == (1 if offset == 0 else 2)
+        assert all((y.ctypes.data + y.itemsize * a) % ALIGN == 0 for a, _ in parts[1:])
+        _, _, dw = k.forward_backward(x, g, out=(y, dx))
+        results.append((y.copy(), dx.copy(), float(dw)))
+    (y0, dx0, dw0), (y1, dx1, dw1) = results
+    np.testing.assert_array_equal(y0, y1)
+    np.testing.assert_array_equal(dx0, dx1)
+    xs = ref.astype(dtype).astype(np.float64)
+    truth = float(np.sum(np.where(xs > 0, 0.0, xs) * g_ref.astype(dtype).astype(np.float64)))
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    assert abs(dw0 - truth) <= tol * abs(truth) and abs(dw1 - truth) <= tol * abs(truth)
+    assert _parts(np.empty((4, 3)).reshape(-1), [np.ones(3)]) == [(0, 12)]   # per channel: one call

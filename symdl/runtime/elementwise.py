@@ -167,7 +167,9 @@ class Elementwise:
         fn = self._fn("forward", x.dtype, flat.size)
         if self.learnable:
             arrays, inner = self._learn_arrays(x)
-            fn(flat, *nz, *self._scalars(), *arrays, inner, y.reshape(-1))
+            yflat = y.reshape(-1)
+            for a, b in _parts(yflat, arrays):
+                fn(flat[a:b], *(z[a:b] for z in nz), *self._scalars(), *arrays, inner, yflat[a:b])
         else:
             fn(flat, *nz, *self._scalars(), y.reshape(-1))
         return y
@@ -203,9 +205,13 @@ class Elementwise:
         # the kernel sums each row's g·∂f/∂w in float64 in the same vectorized
         # pass (runtime.bits.add_reassoc): one partial sum per row of `inner`
         # elements, i.e. per (outer index, channel)
-        nrows = -(-flat.size // inner)
-        partial = np.empty((len(self.learnable), nrows), dtype=np.float64)
-        fn(flat, *nz, gflat, *self._scalars(), *arrays, inner, *oflat, partial)
+        partials = []
+        for a, b in _parts(oflat[0], arrays):
+            partial = np.empty((len(self.learnable), -(-(b - a) // inner)), dtype=np.float64)
+            fn(flat[a:b], *(z[a:b] for z in nz), gflat[a:b], *self._scalars(), *arrays, inner,
+               *(o[a:b] for o in oflat), partial)
+            partials.append(partial)
+        partial = partials[0] if len(partials) == 1 else np.concatenate(partials, axis=1)
         grads = []
         for k, n in enumerate(self.learnable):
             v = np.asarray(self.params[n])
@@ -216,6 +222,20 @@ class Elementwise:
                 gw = sum_f64(partial[k])
             grads.append(np.asarray(gw, dtype=x.dtype).reshape(v.shape) if v.ndim else x.dtype.type(gw))
         return (*outs, *grads)
+
+
+def _parts(out_flat, arrays):
+    """[(start, stop)] element ranges for the learnable-parameter kernels, whose
+    rows of BLOCK elements (one shared value: no channel structure) would
+    otherwise start wherever NumPy put the array (16 bytes past a cache line,
+    so every 512-bit access straddles two; symdl.runtime.blocks): the elements
+    before out's first 64-byte boundary go in a call of their own.  With one
+    value per channel the rows follow the channels: one call."""
+    n = out_flat.size
+    if n == 0 or any(a.size != 1 for a in arrays):
+        return [(0, n)]
+    h = min(n, ((-out_flat.ctypes.data) % 64) // out_flat.itemsize)
+    return [(0, n)] if h in (0, n) else [(0, h), (h, n)]
 
 
 def make_bundle(name: str, meta: dict, module, **params) -> Elementwise:
