@@ -99,6 +99,26 @@ def _triad(a, b, c, s):
             a[i] = b[i] + s * c[i]
 
 
+@njit(parallel=True, error_model="numpy")
+def _copy2(x, g, y, dx):
+    # a fused forward_backward's own traffic (read x and g, write y and dx)
+    # with no arithmetic: the ceiling of an arithmetic-only fused kernel
+    n = x.shape[0]
+    h = aligned_head(y, n)
+    for blk in prange(n_blocks(n, h)):
+        for i in range(np.uint64(block_start(blk, h)), np.uint64(block_stop(blk, h, n))):
+            y[i] = x[i]
+            dx[i] = g[i]
+
+
+def copy2_gbs(n, dtype, repeat):
+    """GB/s of _copy2, counted as 4 arrays like a kernel's fwd+bwd."""
+    x = np.random.default_rng(0).random(n).astype(dtype)
+    g, y, dx = np.ones(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
+    t, _ = timeit(lambda: _copy2(x, g, y, dx), repeat, min_time=4 * MIN_TIME)
+    return 4 * x.nbytes / t / 1e9
+
+
 def triad_gbs(n, dtype, repeat):
     b = np.random.default_rng(0).random(n).astype(dtype)
     c = np.ones(n, dtype)
@@ -465,7 +485,7 @@ def main(argv=None):
           f"%triad = effective bandwidth of fb / triad; ~ = noisy (spread > 50%)")
     rng = np.random.default_rng(0)
     all_cases = cases(names)
-    rows, triads, asm_rows = [], {}, []
+    rows, triads, copies, asm_rows = [], {}, {}, []
     if args.asm or args.asm_only:
         print(f"\n== vectorization of the serial fused kernels: simd = packed ymm/zmm arithmetic "
               f"instructions (0: scalar loop), libm = scalar library calls (block vectorization), "
@@ -487,7 +507,8 @@ def main(argv=None):
         for n in sizes:
             tri = triad_gbs(n, dt, repeat)
             triads[f"{dt_name}/{n}"] = tri
-            print(f"\n== {dt_name} N={n:.0e}: triad {tri:.1f} GB/s")
+            copies[f"{dt_name}/{n}"] = cp = copy2_gbs(n, dt, repeat)
+            print(f"\n== {dt_name} N={n:.0e}: triad {tri:.1f} GB/s; 2-in/2-out copy {cp:.1f} GB/s")
             print(HEADER)
             for label, name, params in all_cases:
                 r = bench_row(label, name, params, dt, n, repeat, tri, rng)
@@ -511,6 +532,12 @@ def main(argv=None):
         bad = [f"{r['label']} {100 * r['frac_triad']:.0f}%" for r in sel if r["frac_triad"] < BW_GOAL]
         print(f"{dt_name} N={n_big:.0e}: arithmetic-only kernels at >= {BW_GOAL:.0%} of triad: "
               f"{len(ok)}/{len(sel)}" + (f"; below: {', '.join(bad)}" if bad else ""))
+        cp = copies[f"{dt_name}/{n_big}"]
+        if sel:
+            fr = sorted(r["gbs"] / cp for r in sel)
+            print(f"{dt_name} N={n_big:.0e}: the same kernels against a 2-in/2-out copy "
+                  f"({cp:.1f} GB/s: their own traffic, no arithmetic): {100 * fr[0]:.0f}%"
+                  f"..{100 * fr[-1]:.0f}%, median {100 * fr[len(fr) // 2]:.0f}%")
 
     compile_res = None
     if not args.no_compile:
@@ -528,7 +555,7 @@ def main(argv=None):
           f"(2 cores: a load above ~2 means other work competed for the CPUs)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(rows=rows, triad_gbs=triads, compile=compile_res,
+            json.dump(dict(rows=rows, triad_gbs=triads, copy2_gbs=copies, compile=compile_res,
                            load_start=load0, load_end=load1, repeat=repeat, stat=STAT,
                            threads=args.threads, clock=args.clock, asm=asm_rows), f, indent=1)
     return rows
