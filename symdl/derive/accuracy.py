@@ -62,18 +62,19 @@ def _truth(expr, x, subs):
     return np.array(out)
 
 
-def max_error(expr, truth, x, param_sets) -> float:
+def max_error(expr, truth, x, param_sets, _truths=None) -> float:
     """Worst relative error of ``expr`` evaluated in float64 (NumPy) at the
     probe points, against ``truth`` (an equal expression, evaluated exactly),
     over the parameter substitutions ``param_sets``.  A non-finite result
     where the truth is finite counts as inf; points whose truth is not a
-    normal float64 (or not real) are skipped."""
+    normal float64 (or not real) are skipped.  (``_truths``: the truth's
+    values per parameter set, when the caller has them already.)"""
     worst = 0.0
-    for subs in param_sets:
+    for k, subs in enumerate(param_sets):
         f = _numeric(expr, x, subs)
         if f is None:
             return math.inf
-        t = _truth(truth, x, subs)
+        t = _truth(truth, x, subs) if _truths is None else _truths[k]
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -94,8 +95,9 @@ def prefer(current, alternative, truth, x, param_sets, cost) -> bool:
     """True if ``alternative`` should replace ``current`` (both equal to
     ``truth``): clearly more accurate, or clearly cheaper and about as
     accurate (see the module docstring)."""
-    ec = max(max_error(current, truth, x, param_sets), FLOOR)
-    ea = max(max_error(alternative, truth, x, param_sets), FLOOR)
+    truths = [_truth(truth, x, subs) for subs in param_sets]
+    ec = max(max_error(current, truth, x, param_sets, truths), FLOOR)
+    ea = max(max_error(alternative, truth, x, param_sets, truths), FLOOR)
     if not math.isfinite(ea):
         return False
     if ea * ACCURACY_GAIN <= ec:
