@@ -34,7 +34,6 @@ FLOOR = 1e-15
 ACCURACY_GAIN = 16.0
 #: "clearly cheaper": at most this fraction of the operations, at most this much less accurate
 COST_GAIN, COST_SLACK = 0.75, 2.0
-_DPS = 50
 
 
 def _numeric(expr, x, subs):
@@ -46,20 +45,12 @@ def _numeric(expr, x, subs):
 
 
 def _truth(expr, x, subs):
-    from symdl.specs.functions import to_definition
-    e = to_definition(expr).subs(subs)
-    f = sp.lambdify(x, e, modules="mpmath")
-    out = []
-    for v in PROBES:
-        # tiny |x| needs the digits of its scale; the rest 50 are ample for a probe
-        dps = _DPS + (int(-math.log10(abs(v))) if 0 < abs(v) < 1 else int(min(abs(v), 1e4) / 2.3))
-        try:
-            with mpmath.workdps(dps):
-                r = f(mpmath.mpf(float(v)))
-            out.append(float(r) if mpmath.isfinite(r) and not isinstance(r, mpmath.mpc) else math.nan)
-        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-            out.append(math.nan)
-    return np.array(out)
+    """The exact values at the probes (symdl.testing.evaluate: mpmath with
+    the precision raised until two evaluations agree), as float64; nan
+    where they are not real."""
+    from symdl.testing import evaluate
+    vals = evaluate(expr.subs(subs), x, list(PROBES))
+    return np.array([float(v) if mpmath.isfinite(v) else math.nan for v in vals])
 
 
 def max_error(expr, truth, x, param_sets, _truths=None) -> float:

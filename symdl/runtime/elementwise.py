@@ -14,6 +14,7 @@ import numpy as np
 from symdl.errors import ParameterError
 
 from .arrays import as_float_array, check_out, same_shape
+from .blocks import aligned_head
 from .sums import channel_sums_f64, sum_f64
 
 #: element count from which the prange variant is used (2 cores: thread
@@ -234,7 +235,7 @@ def _parts(out_flat, arrays):
     n = out_flat.size
     if n == 0 or any(a.size != 1 for a in arrays):
         return [(0, n)]
-    h = min(n, ((-out_flat.ctypes.data) % 64) // out_flat.itemsize)
+    h = aligned_head(out_flat, n)
     return [(0, n)] if h in (0, n) else [(0, h), (h, n)]
 
 
