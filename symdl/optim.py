@@ -198,6 +198,8 @@ class Optimizer:
     def _variant_meta(self, group):
         rule = self._rule(group)
         want = self._variant(group)
+        if "weight_decay" in group:   # as torch: no decay term at all when it is 0
+            want = dict(want, has_weight_decay=group["weight_decay"] != 0)
         ck = (rule, tuple(want.items()))
         hit = _VARIANTS.get(ck)
         if hit is not None:

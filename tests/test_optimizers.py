@@ -144,6 +144,50 @@ def test_same_trajectory_as_torch_float64(case, torch64):
         assert err <= 1e-10, f"{name}: step {k + 1}: relative difference {err:.2e} from torch"
 
 
+# weight_decay = 0 runs the kernel without the decay term, as torch skips it:
+# g + 0·θ would be nan at θ = ±inf and poison the moments torch keeps finite
+NO_DECAY = ["sgd", "adam", "adamax", "nadam", "radam", "adagrad", "rmsprop", "adadelta"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in NO_DECAY] +
+                         [("adamw_no_decay", "AdamW", dict(lr=0.01, weight_decay=0))],
+                         ids=NO_DECAY + ["adamw_no_decay"])
+def test_no_weight_decay_keeps_state_finite_at_inf_params_as_torch(case, torch64):
+    torch = torch64
+    name, cls, kw = case
+    p0, grads = _data(11, steps=3)
+    p0[0, 0], p0[1, 1], p0[2, 2] = np.inf, -np.inf, np.nan
+    opt, p, _ = _run(cls, kw, p0, grads)
+    tp = torch.tensor(p0.copy(), requires_grad=True)
+    topt = getattr(torch.optim, cls)([tp], foreach=False, **kw)
+    for gr in grads:
+        tp.grad = torch.tensor(gr.copy())
+        topt.step()
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-10, equal_nan=True)
+    for key, val in opt.state[0].items():
+        if isinstance(val, np.ndarray):
+            assert np.isfinite(val).all(), f"{name}: state {key!r} is not finite"
+            np.testing.assert_allclose(val, topt.state[tp][key].numpy(), rtol=1e-10)
+
+
+def test_weight_decay_switched_on_between_steps_follows_torch(torch64):
+    """A scheduler may change weight_decay: the step picks the kernel again."""
+    torch = torch64
+    p0, grads = _data(12, steps=4)
+    p = p0.copy()
+    opt = O.Adam([p], lr=0.01)
+    tp = torch.tensor(p0.copy(), requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=0.01, foreach=False)
+    for k, gr in enumerate(grads):
+        wd = 0.0 if k % 2 == 0 else 0.3
+        opt.param_groups[0]["weight_decay"] = topt.param_groups[0]["weight_decay"] = wd
+        opt.step([gr.copy()])
+        tp.grad = torch.tensor(gr.copy())
+        topt.step()
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-12)
+    assert opt._prep[0][0].startswith("adam__amsgrad0__has_weight_decay1")
+
+
 FLOAT32 = ["sgd_momentum_dampening", "adam", "adamw_amsgrad_max", "adamax", "nadam", "radam",
            "adagrad", "rmsprop_momentum_centered", "adadelta", "rprop", "asgd"]
 

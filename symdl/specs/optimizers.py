@@ -4,7 +4,8 @@ A rule is a short list of *sequential* assignments, in torch's order (the
 single-tensor path of ``torch/optim/*.py``, torch 2.13)::
 
     g ← -g                      (maximize)
-    g ← g + weight_decay·θ      (coupled L2)   or   θ ← θ(1 - lr·weight_decay)  (decoupled)
+    g ← g + weight_decay·θ      (coupled L2)   or   θ ← θ(1 - lr·weight_decay)  (decoupled);
+                                both only when weight_decay != 0 (has_weight_decay)
     m ← β₁m + (1-β₁)g
     ...
     θ ← θ - lr/bc₁ · m / (√v/√bc₂ + eps)
@@ -243,11 +244,23 @@ def _opt(name, default, choices, doc=""):
 MAXIMIZE = _opt("maximize", False, (False, True), "ascend: the gradient's sign is flipped first")
 
 
+def _decay(default=False):
+    """torch tests ``weight_decay != 0`` and skips the decay term at 0.  So do
+    the kernels: g + 0·θ is not g when θ is ±inf or nan (it would put nan into
+    the moments where torch's stay finite), and the term costs a load-to-use
+    multiply on every element of every step."""
+    return _opt("has_weight_decay", default, (False, True),
+                "torch's weight_decay != 0: the decay term (skipped at 0, as torch does)")
+
+
 def _prelude(var, decoupled=False):
-    """maximize, then weight decay: coupled (g ← g + λθ) or decoupled (θ ← θ(1 - lr·λ))."""
+    """maximize, then weight decay (when has_weight_decay): coupled
+    (g ← g + λθ) or decoupled (θ ← θ(1 - lr·λ))."""
     eqs = []
     if var.get("maximize"):
         eqs.append((g, -g))
+    if not var.get("has_weight_decay"):
+        return eqs
     if decoupled:
         eqs.append((theta, theta * (1 - lr * weight_decay)))
     else:
@@ -273,7 +286,7 @@ SGD = OptimizerRule(
     "sgd",
     hyper=(_P("lr", 1e-3), _P("momentum", 0.0), _P("dampening", 0.0), _P("weight_decay", 0.0)),
     options=(_opt("momentum_mode", "none", ("none", "heavy_ball", "nesterov"),
-                  "none: momentum = 0; nesterov: torch's nesterov=True"), MAXIMIZE),
+                  "none: momentum = 0; nesterov: torch's nesterov=True"), _decay(), MAXIMIZE),
     state=(State("momentum_buffer", buf, 0, "the momentum buffer (torch: a copy of g on step 1)"),),
     scalars={damp_t: Piecewise((1, Eq(t, 1)), (1 - dampening, True))},
     equations=_sgd, torch="optim.SGD", source="torch.optim.SGD; seed 001 §3, seed 002 §10.2-10.3",
@@ -303,14 +316,14 @@ _ADAM_STATE = (State("exp_avg", m), State("exp_avg_sq", v), State("max_exp_avg_s
 
 ADAM = OptimizerRule(
     "adam", hyper=_ADAM_HYPER + (_P("weight_decay", 0.0),),
-    options=(_opt("amsgrad", False, (False, True)), MAXIMIZE),
+    options=(_opt("amsgrad", False, (False, True)), _decay(), MAXIMIZE),
     state=_ADAM_STATE, scalars=dict(ADAM_BC), equations=_adam_family(False),
     torch="optim.Adam", source="Kingma & Ba 2015; seed 001 §4, seed 002 §10.6, seed 003 eq. 18",
     doc="Adam: bias-corrected first and second moments; amsgrad keeps the running max of v.")
 
 ADAMW = OptimizerRule(
     "adamw", hyper=_ADAM_HYPER + (_P("weight_decay", 1e-2),),
-    options=(_opt("amsgrad", False, (False, True)), MAXIMIZE),
+    options=(_opt("amsgrad", False, (False, True)), _decay(True), MAXIMIZE),
     state=_ADAM_STATE, scalars=dict(ADAM_BC), equations=_adam_family(True),
     torch="optim.AdamW", source="Loshchilov & Hutter 2019; seed 001 §5.1",
     doc="Adam with decoupled weight decay θ ← θ(1 - lr·λ) before the moment updates.")
@@ -327,7 +340,7 @@ def _adamax(var):
 ADAMAX = OptimizerRule(
     "adamax", hyper=(_P("lr", 2e-3), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-8),
                      _P("weight_decay", 0.0)),
-    options=(MAXIMIZE,), state=(State("exp_avg", m), State("exp_inf", u)),
+    options=(_decay(), MAXIMIZE,), state=(State("exp_avg", m), State("exp_inf", u)),
     scalars={bc1: 1 - beta1**t}, equations=_adamax, torch="optim.Adamax",
     source="Kingma & Ba 2015 §7; seed 001 §5.2, seed 003 eq. 19",
     doc="Adam with the infinity norm: u ← max(β₂u, |g| + eps) (torch puts eps inside the max).")
@@ -346,7 +359,7 @@ def _nadam(var):
 NADAM = OptimizerRule(
     "nadam", hyper=(_P("lr", 2e-3), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-8),
                     _P("weight_decay", 0.0), _P("momentum_decay", 4e-3)),
-    options=(_opt("decoupled_weight_decay", False, (False, True)), MAXIMIZE),
+    options=(_opt("decoupled_weight_decay", False, (False, True)), _decay(), MAXIMIZE),
     state=(State("exp_avg", m), State("exp_avg_sq", v)),
     scalar_state=(ScalarState("mu_product", mu_prod, 1, mu_prod * mu_t),),
     scalars={bc2: 1 - beta2**t,
@@ -371,7 +384,7 @@ def _radam(var):
 RADAM = OptimizerRule(
     "radam", hyper=(_P("lr", 1e-3), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-8),
                     _P("weight_decay", 0.0)),
-    options=(_opt("decoupled_weight_decay", False, (False, True)), MAXIMIZE),
+    options=(_opt("decoupled_weight_decay", False, (False, True)), _decay(), MAXIMIZE),
     state=(State("exp_avg", m), State("exp_avg_sq", v)),
     scalars={bc1: 1 - beta1**t, bc2: 1 - beta2**t,
              rho_inf: 2 / (1 - beta2) - 1,
@@ -392,7 +405,7 @@ def _adagrad(var):
 ADAGRAD = OptimizerRule(
     "adagrad", hyper=(_P("lr", 1e-2), _P("lr_decay", 0.0), _P("weight_decay", 0.0),
                       _P("initial_accumulator_value", 0.0), _P("eps", 1e-10)),
-    options=(MAXIMIZE,), state=(State("sum", acc, init_acc),),
+    options=(_decay(), MAXIMIZE,), state=(State("sum", acc, init_acc),),
     scalars={clr: lr / (1 + (t - 1) * lr_decay)}, equations=_adagrad, torch="optim.Adagrad",
     source="Duchi et al. 2011; seed 002 §10.4, seed 003 eq. 15",
     doc="Adagrad: the running sum of squared gradients scales each coordinate's step.")
@@ -417,7 +430,7 @@ RMSPROP = OptimizerRule(
     "rmsprop", hyper=(_P("lr", 1e-2), _P("alpha", 0.99), _P("eps", 1e-8), _P("weight_decay", 0.0),
                       _P("momentum", 0.0)),
     options=(_opt("has_momentum", False, (False, True), "torch's momentum > 0: a momentum buffer"),
-             _opt("centered", False, (False, True)), MAXIMIZE),
+             _opt("centered", False, (False, True)), _decay(), MAXIMIZE),
     state=(State("square_avg", a), State("grad_avg", mg), State("momentum_buffer", buf)),
     equations=_rmsprop, torch="optim.RMSprop",
     source="Hinton's lecture 6e; seed 001 §3.4, seed 002 §10.5, seed 003 eq. 16",
@@ -436,7 +449,7 @@ def _adadelta(var):
 
 ADADELTA = OptimizerRule(
     "adadelta", hyper=(_P("lr", 1.0), _P("rho", 0.9), _P("eps", 1e-6), _P("weight_decay", 0.0)),
-    options=(MAXIMIZE,), state=(State("square_avg", a), State("acc_delta", dx)),
+    options=(_decay(), MAXIMIZE,), state=(State("square_avg", a), State("acc_delta", dx)),
     equations=_adadelta, torch="optim.Adadelta", source="Zeiler 2012; seed 003 eq. 17",
     doc="Adadelta: the step is rescaled by the root of a running mean of past squared steps.")
 
@@ -484,7 +497,7 @@ def _asgd(var):
 ASGD = OptimizerRule(
     "asgd", hyper=(_P("lr", 1e-2), _P("lambd", 1e-4), _P("alpha", 0.75), _P("t0", 1e6),
                    _P("weight_decay", 0.0)),
-    options=(MAXIMIZE,), state=(State("ax", ax),),
+    options=(_decay(), MAXIMIZE,), state=(State("ax", ax),),
     scalars={eta_t: lr / (1 + lambd * lr * (t - 1))**asgd_alpha,
              mu_avg: 1 / Max(1, t - 1 - t0_)},
     equations=_asgd, torch="optim.ASGD",
@@ -504,7 +517,7 @@ def _lion(var):
 
 LION = OptimizerRule(
     "lion", hyper=(_P("lr", 1e-4), _P("beta1", 0.9), _P("beta2", 0.99), _P("weight_decay", 0.0)),
-    options=(MAXIMIZE,), state=(State("exp_avg", m),), equations=_lion,
+    options=(_decay(), MAXIMIZE,), state=(State("exp_avg", m),), equations=_lion,
     source="Chen et al. 2023 (Symbolic Discovery of Optimization Algorithms), Algorithm 2",
     doc="Lion: the sign of an interpolation of momentum and gradient; decoupled weight decay.")
 
@@ -520,7 +533,7 @@ def _adabelief(var):
 ADABELIEF = OptimizerRule(
     "adabelief", hyper=(_P("lr", 1e-3), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-16),
                         _P("weight_decay", 0.0)),
-    options=(MAXIMIZE,), state=(State("exp_avg", m), State("exp_avg_var", v)),
+    options=(_decay(), MAXIMIZE,), state=(State("exp_avg", m), State("exp_avg_var", v)),
     scalars=dict(ADAM_BC), equations=_adabelief,
     source="Zhuang et al. 2020, Algorithm 2 (no rectification, decoupled weight decay)",
     doc="AdaBelief: Adam whose second moment tracks (g - m)², the 'belief' in the gradient.")
@@ -537,7 +550,7 @@ def _yogi(var):
 YOGI = OptimizerRule(
     "yogi", hyper=(_P("lr", 1e-2), _P("beta1", 0.9), _P("beta2", 0.999), _P("eps", 1e-3),
                    _P("weight_decay", 0.0), _P("initial_accumulator_value", 1e-6)),
-    options=(MAXIMIZE,),
+    options=(_decay(), MAXIMIZE,),
     state=(State("exp_avg", m, init_acc), State("exp_avg_sq", v, init_acc)),
     equations=_yogi, source="Zaheer et al. 2018, Algorithm 2 (optax's scale_by_yogi defaults)",
     doc="Yogi: an additive second-moment update v ← v - (1-β₂)·sign(v - g²)·g².")
