@@ -196,6 +196,55 @@ def test_catalog_entry():
     np.testing.assert_array_equal(ddr, [-0.5, -0.5])
 
 
+#: row scales per dtype: float32 rows from subnormal to near overflow (its
+#: kernels compute in float64, so no square underflows or overflows);
+#: float64 rows where the float64 squares stay normal (||u|| in ~[1e-150,
+#: 1e150]: the float64 kernel has no wider type to widen into)
+ROW_SCALES = {np.float32: [1e-42, 1e-38, 1e-30, 1e-20, 1e-3, 1.0, 1e3, 1e20, 1e30, 1e37],
+              np.float64: [1e-150, 1e-100, 1e-20, 1e-3, 1.0, 1e3, 1e20, 1e100, 1e150]}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_loss_kernel_at_tiny_and_huge_row_norms(dtype):
+    """The penalty's gradient 2λ(||u|| - 1)u/||u|| is about 2λ·u/||u|| for a
+    tiny row and 2λ·u for a huge one: finite wherever the truth is (mpmath,
+    60 digits), never nan; a loss beyond the dtype's range is inf."""
+    import mpmath
+    from symdl.registry import kernel
+
+    lam = 10.0
+    k = kernel("wgan_gp", lambda_gp=lam, reduction="sum")
+    base = np.random.default_rng(7).normal(size=7)
+    scales = ROW_SCALES[dtype]
+    u = np.array([base * s for s in scales]).astype(dtype)
+    dr = np.zeros(len(scales), dtype)
+    loss_rows, (du, _, _) = kernel("wgan_gp", lambda_gp=lam, reduction="none").forward_backward(
+        u, dr, dr)
+    _, (du_sum, _, _) = k.forward_backward(u, dr, dr)
+    np.testing.assert_array_equal(du, du_sum)
+    big = float(np.finfo(dtype).max)
+    tol = 4 * float(np.finfo(dtype).eps)
+    with mpmath.workdps(60):
+        for i, s in enumerate(scales):
+            row = [mpmath.mpf(float(x)) for x in u[i]]
+            n = mpmath.sqrt(mpmath.fsum(x * x for x in row))
+            want_loss = lam * (n - 1) ** 2
+            got = float(loss_rows[i])
+            if want_loss > big:
+                assert got == np.inf, f"scale {s:g}: loss {got}, truth {want_loss} overflows"
+            else:
+                assert abs(got - want_loss) <= tol * want_loss, f"scale {s:g}: loss {got} vs {want_loss}"
+            for j, x in enumerate(row):
+                want = 2 * lam * (n - 1) / n * x
+                got = float(du[i, j])
+                assert not np.isnan(got), f"scale {s:g}: nan gradient (truth {want})"
+                if abs(want) > big:
+                    assert got == np.sign(float(want)) * np.inf
+                    continue
+                err = abs(got - want) / max(abs(want), mpmath.mpf(float(np.finfo(dtype).tiny)))
+                assert err <= tol, f"scale {s:g}, element {j}: {got} vs {mpmath.nstr(want, 17)}"
+
+
 # ----------------------------------------------------------------------------- torch
 TORCH = [("relu", {}, "ReLU", {}), ("leaky_relu", {"negative_slope": 0.2}, "LeakyReLU", {"negative_slope": 0.2}),
          ("tanh", {}, "Tanh", {}), ("gelu", {}, "GELU", {}), ("gelu", {"approximate": "tanh"}, "GELU",

@@ -17,7 +17,8 @@ reduction nodes, sums left by the rules) are scheduled into
 
 All math arrives as lines printed by ``print_block`` (CSE'd, constants typed
 to the dtype); the template holds loops only.  Class sums accumulate in the
-kernel's dtype (vectorized, like torch); batch sums store one term per row and
+kernel's dtype (vectorized, like torch; a spec with ``float32_in_float64``
+has its float32 kernels compute in float64); batch sums store one term per row and
 add them in row order in float64 after the loop (the serial and the prange
 kernel give identical results).  A max runs LANES independent chains.
 
@@ -221,6 +222,7 @@ class KernelPlan:
     passes: dict           # dt -> [Pass]
     epilogue: dict         # dt -> lines
     uses_row_index: bool = False
+    arith: dict = field(default_factory=dict)   # dt -> arithmetic dtype (scratch rows)
 
 
 def _names(prog: Program) -> dict:
@@ -230,11 +232,16 @@ def _names(prog: Program) -> dict:
 
 
 class Loader:
-    """Load lines for input symbols, by the axes where they vary."""
+    """Load lines for input symbols, by the axes where they vary (converted
+    to the arithmetic dtype ``dt`` when the arrays hold another one)."""
 
-    def __init__(self, prog: Program, dt: str):
+    def __init__(self, prog: Program, dt: str, storage: str | None = None):
         self.prog, self.dt = prog, dt
+        self.widen = storage is not None and storage != dt
         self.args: set = set()
+
+    def _read(self, ref: str) -> str:
+        return f"{self.dt}({ref})" if self.widen else ref
 
     def _src(self, s):
         return self.prog.graph.nodes[s]
@@ -260,11 +267,11 @@ class Loader:
         if kind == "array":
             self.args.add(rest[0])
             if axes == {"r", "c"} and where == "elem":
-                return [f"{v} = {rest[0]}[{k}]"]
+                return [f"{v} = {self._read(f'{rest[0]}[{k}]')}"]
             if axes == {"r"} and where == "row":
-                return [f"{v} = {rest[0]}[rr]"]
+                return [f"{v} = {self._read(f'{rest[0]}[rr]')}"]
             if axes == {"c"} and where == "elem":
-                return [f"{v} = {rest[0]}[{cc}]"]
+                return [f"{v} = {self._read(f'{rest[0]}[{cc}]')}"]
             return []
         if kind == "onehot":
             self.args.add(rest[0])
@@ -294,10 +301,20 @@ def _print(exprs: dict, dt, names, elementary, prefix, used) -> list:
     return lines
 
 
-def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, used: set):
-    """Schedule one kernel for one dtype; returns (prologue, passes, epilogue, args)."""
+def arithmetic_dtype(spec, dt: str) -> str:
+    """The dtype a kernel for ``dt`` arrays computes in: its own, or float64
+    for the float32 kernels of a spec that asks for it
+    (``float32_in_float64``: sums of squares that must neither underflow nor
+    overflow in float32)."""
+    return "f64" if dt == "f32" and getattr(spec, "float32_in_float64", False) else dt
+
+
+def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, used: set,
+                storage: str | None = None):
+    """Schedule one kernel for one dtype; returns (prologue, passes, epilogue, args).
+    ``dt`` is the arithmetic dtype, ``storage`` the arrays' (default: ``dt``)."""
     names = _names(prog)
-    ld = Loader(prog, dt)
+    ld = Loader(prog, dt, storage)
     outs = prog.outputs
     elem_out = {k: e for k, e in outs.items() if set(out_axes[k]) == {"r", "c"}}
     row_out = {k: e for k, e in outs.items() if set(out_axes[k]) == {"r"}}
@@ -525,8 +542,10 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
         prog = Program(d, {k: exprs[k] for k in outs})
         pro, pas, epi, args = {}, {}, {}, None
         for dt in DTYPES:
-            pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, prog, axes, dt, elementary, used)
-        plans.append(KernelPlan(f"{d.key}_{kind}", args, [(k, axes[k]) for k in outs], pro, pas, epi))
+            pro[dt], pas[dt], epi[dt], args = plan_kernel(
+                kind, prog, axes, arithmetic_dtype(d.spec, dt), elementary, used, storage=dt)
+        plans.append(KernelPlan(f"{d.key}_{kind}", args, [(k, axes[k]) for k in outs], pro, pas, epi,
+                                arith={dt: arithmetic_dtype(d.spec, dt) for dt in DTYPES}))
     if getattr(d.spec, "cache_stats", False) and d.variant.get("target") == "index":
         plans += stats_plans(d, exprs, axes, grads, elementary, used)
     return plans

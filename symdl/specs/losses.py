@@ -258,6 +258,10 @@ class TermLoss:
         each value is rendered into its own kernels.
     checks: runtime domain checks, e.g. ("input", "unit") for values in [0, 1].
     conventions: the kink conventions in words (each is pinned by a test).
+    float32_in_float64: the float32 kernels load their inputs into float64
+        and compute in it (outputs rounded once).  For a norm: the squares
+        of float32 values neither underflow nor overflow in float64, where
+        in float32 ||u|| < 1e-19 gives 0 and ||u|| > 1.8e19 gives inf.
     """
 
     name: str
@@ -277,6 +281,7 @@ class TermLoss:
     group: str = "regression"
     family: str = "loss"
     kind: str = "term"
+    float32_in_float64: bool = False
 
     # ---- parameters and variants ---------------------------------------------------------
     @property
@@ -384,6 +389,8 @@ class TermLoss:
                        for a in self.args]),
                  repr([self.wrt(v) for v in self.variants()]),
                  repr([(p.name, p.default, p.kind, p.choices) for p in self.params])]
+        if self.float32_in_float64:
+            parts.append("float32_in_float64")
         for vnt in self.variants():
             parts.append(sp.srepr(self.formula(vnt)))
             parts.append(sp.srepr(self.definition(vnt)))
@@ -605,7 +612,7 @@ wgan_gp = TermLoss(
     (Arg("input_grad", "u", ("r", "c"), wrt=True), Arg("d_real", "dr", wrt=True, shape="rows"),
      Arg("d_fake", "df", wrt=True, shape="rows")),
     scalars=(Param("lambda_gp", 10.0, doc="the penalty's weight (Gulrajani et al. 2017: 10)"),),
-    classes=True, group="gan",
+    classes=True, group="gan", float32_in_float64=True,
     source=GAN_SRC + " eq 92 (Gulrajani et al. 2017, WGAN-GP)",
     conventions="d||u||/du = 0 at u = 0 (torch's norm subgradient), so a zero row's gradient is 0",
     doc="D(G(z)) - D(x) + lambda_gp (||input_grad||_2 - 1)^2 per row: the WGAN-GP critic loss "
