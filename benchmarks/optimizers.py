@@ -16,9 +16,10 @@ moved, the same access pattern as an optimizer step); the triad a = b + s·c is
 printed too (STREAM's count of 3 arrays; it also pays a write-allocate read of
 a, so in-place updates can exceed it).  ``%stream`` is the time of a kernel
 moving the step's very arrays in place with next to no arithmetic (no sqrt, no
-division), as a percentage of symdl's step time; ``torch%stream`` the same
-for torch's.  A step near 100% is bound by memory traffic: no formula or
-code change can make it faster, only moving fewer bytes.
+division) in the generated kernels' loop (512-bit vectors, chunks, prefetch),
+as a percentage of symdl's step time; ``torch%stream`` the same for torch's.
+A step near 100% is bound by memory traffic: no formula or code change can
+make it faster, only moving fewer bytes.
 """
 from __future__ import annotations
 
@@ -96,22 +97,45 @@ def main():
             a[i] += s * b[i]
 
     # The streaming ceiling of each step: the same arrays read and written in
-    # place with next to no arithmetic (no sqrt, no division).  A step at
-    # ~100% of it is bound by memory traffic, not by its formula.
+    # place with next to no arithmetic (no sqrt, no division), in the same
+    # loop as the generated kernels (512-bit vectors, chunks, prefetch).  A
+    # step at ~100% of it is bound by memory traffic, not by its formula.
+    from symdl.runtime.bits import prefer_wide_vectors
+    from symdl.runtime.prefetch import chunk_start, chunk_stop, n_chunks, prefetch_chunk, worth_prefetching
+
     @njit(parallel=True, cache=True)
     def stream_adam(p, g, m, v, s):
-        for i in prange(p.shape[0]):
-            gi = g[i]
-            m[i] = m[i] * s + gi
-            v[i] = v[i] * s + gi
-            p[i] += s * gi
+        n = p.shape[0]
+        ahead = worth_prefetching(p)
+        for c in prange(n_chunks(n)):
+            lo = chunk_start(c)
+            if ahead:
+                prefetch_chunk(p, lo)
+                prefetch_chunk(g, lo)
+                prefetch_chunk(m, lo)
+                prefetch_chunk(v, lo)
+            for i in range(lo, chunk_stop(c, n)):
+                prefer_wide_vectors()
+                gi = g[i]
+                m[i] = m[i] * s + gi
+                v[i] = v[i] * s + gi
+                p[i] += s * gi
 
     @njit(parallel=True, cache=True)
     def stream_sgd(p, g, b, s):
-        for i in prange(p.shape[0]):
-            bi = b[i] * s + g[i]
-            b[i] = bi
-            p[i] += s * bi
+        n = p.shape[0]
+        ahead = worth_prefetching(p)
+        for c in prange(n_chunks(n)):
+            lo = chunk_start(c)
+            if ahead:
+                prefetch_chunk(p, lo)
+                prefetch_chunk(g, lo)
+                prefetch_chunk(b, lo)
+            for i in range(lo, chunk_stop(c, n)):
+                prefer_wide_vectors()
+                bi = b[i] * s + g[i]
+                b[i] = bi
+                p[i] += s * bi
 
     print(f"# load average at start: {os.getloadavg()}; threads={args.threads}; "
           f"clock={args.clock}; stat={args.stat}; torch={'-' if torch is None else torch.__version__}")

@@ -26,8 +26,10 @@ from .render import _pyrepr, environment, generator_hash
 
 MODULE = "symdl.generated.optimizers"
 TEMPLATE = "optimizers.py.j2"
+#: runtime/prefetch.py is inlined into the kernels: a change to it must change
+#: the generated file, or Numba's cache would keep the old machine code
 GENERATOR_FILES = ("specs/optimizers.py", "specs/base.py", "codegen/optimizers.py",
-                   "codegen/printer.py", "codegen/header.py")
+                   "codegen/printer.py", "codegen/header.py", "runtime/prefetch.py")
 
 
 class ScalarPrinter(KernelPrinter):
