@@ -24,8 +24,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
-__all__ = ["CHUNK", "AHEAD", "LINE", "PREFETCH_FROM", "prefetch", "worth_prefetching", "n_chunks",
-           "chunk_start", "chunk_stop", "prefetch_chunk"]
+__all__ = ["CHUNK", "AHEAD", "LINE", "PREFETCH_FROM", "prefetch", "prefetch_write",
+           "worth_prefetching", "n_chunks", "chunk_start", "chunk_stop", "prefetch_chunk"]
 
 #: elements per chunk: several 512-bit vectors of either dtype, so the inner
 #: loop vectorizes and unrolls like a plain one
@@ -48,31 +48,48 @@ def prefetch(a, i):
     return None
 
 
-@intrinsic
-def _prefetch(typingctx, a, i):
-    if not (isinstance(a, types.Array) and isinstance(i, types.Integer)):
-        raise TypingError("prefetch expects an array and an integer index")
-    sig = types.none(a, i)
+def prefetch_write(a, i):
+    """Hint: fetch the cache line of ``a[i]`` into L2, owned for writing
+    (``prefetchw``), for an output the kernel will store to.  No effect on
+    results; in plain Python it does nothing."""
+    return None
 
-    def codegen(context, builder, signature, args):
-        aty = signature.args[0]
-        arr = context.make_array(aty)(context, builder, args[0])
-        # not inbounds: the address is only a hint and is never dereferenced
-        ptr = builder.gep(arr.data, [args[1]])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        # read, temporal locality 2 (keep in L2), data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
-        return context.get_dummy_value()
-    return sig, codegen
+
+def _prefetch_intrinsic(rw: int):
+    @intrinsic
+    def _prefetch(typingctx, a, i):
+        if not (isinstance(a, types.Array) and isinstance(i, types.Integer)):
+            raise TypingError("prefetch expects an array and an integer index")
+        sig = types.none(a, i)
+
+        def codegen(context, builder, signature, args):
+            arr = context.make_array(signature.args[0])(context, builder, args[0])
+            # not inbounds: the address is only a hint and is never dereferenced
+            ptr = builder.gep(arr.data, [args[1]])
+            i8p = ir.IntType(8).as_pointer()
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            # read (0) or write (1), temporal locality 2 (keep in L2), data cache
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(rw), i32(2), i32(1)])
+            return context.get_dummy_value()
+        return sig, codegen
+    return _prefetch
+
+
+_prefetch_read, _prefetch_write = _prefetch_intrinsic(0), _prefetch_intrinsic(1)
 
 
 @overload(prefetch, inline="always")
 def _ol_prefetch(a, i):
     if isinstance(a, types.Array) and isinstance(i, types.Integer):
-        return lambda a, i: _prefetch(a, i)
+        return lambda a, i: _prefetch_read(a, i)
+
+
+@overload(prefetch_write, inline="always")
+def _ol_prefetch_write(a, i):
+    if isinstance(a, types.Array) and isinstance(i, types.Integer):
+        return lambda a, i: _prefetch_write(a, i)
 
 
 @njit(inline="always", cache=True)
@@ -98,13 +115,18 @@ def chunk_stop(c, n):
 
 
 @njit(inline="always", cache=True)
-def prefetch_chunk(a, lo):
+def prefetch_chunk(a, lo, write=False):
     """Prefetch the lines of ``a[lo + AHEAD/itemsize : ... + CHUNK]`` that
-    lie inside ``a`` (one hint per cache line)."""
+    lie inside ``a`` (one hint per cache line).  ``write=True`` for an
+    output the kernel only stores to (``prefetch_write``): asking for its
+    lines owned ahead of the stores beat both a read hint and none."""
     n = uint64(a.shape[0])
     step = uint64(LINE // a.itemsize)
     ahead = uint64(lo) + uint64(AHEAD // a.itemsize)
     for q in range(uint64(0), uint64(CHUNK), step):
         j = ahead + q
         if j < n:
-            prefetch(a, j)
+            if write:
+                prefetch_write(a, j)
+            else:
+                prefetch(a, j)
