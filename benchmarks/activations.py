@@ -65,9 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import symdl  # noqa: E402
-from symdl.runtime.bits import prefer_wide_vectors  # noqa: E402
-from symdl.runtime.blocks import BLOCK, aligned_head, block_start, block_stop, n_blocks  # noqa: E402
-from symdl.runtime.prefetch import CHUNK, prefetch_chunk, worth_prefetching  # noqa: E402
+from symdl.runtime.blocks import aligned_head, block_start, block_stop, n_blocks  # noqa: E402
 
 try:
     import torch
@@ -104,25 +102,13 @@ def _triad(a, b, c, s):
 @njit(parallel=True, error_model="numpy")
 def _copy2(x, g, y, dx):
     # a fused forward_backward's own traffic (read x and g, write y and dx)
-    # with no arithmetic, in the generated kernels' loop (aligned blocks,
-    # prefetching chunks on large arrays, 512-bit vectors): the ceiling of an
-    # arithmetic-only fused kernel
+    # with no arithmetic: the ceiling of an arithmetic-only fused kernel
     n = x.shape[0]
     h = aligned_head(y, n)
-    ahead = worth_prefetching(x)
-    step = np.uint64(CHUNK) if ahead else np.uint64(BLOCK)
     for blk in prange(n_blocks(n, h)):
-        stop = np.uint64(block_stop(blk, h, n))
-        for lo in range(np.uint64(block_start(blk, h)), stop, step):
-            if ahead:
-                prefetch_chunk(x, lo)
-                prefetch_chunk(g, lo)
-                prefetch_chunk(y, lo, True)
-                prefetch_chunk(dx, lo, True)
-            for i in range(lo, min(lo + step, stop)):
-                prefer_wide_vectors()
-                y[i] = x[i]
-                dx[i] = g[i]
+        for i in range(np.uint64(block_start(blk, h)), np.uint64(block_stop(blk, h, n))):
+            y[i] = x[i]
+            dx[i] = g[i]
 
 
 def copy2_gbs(n, dtype, repeat):

@@ -103,7 +103,8 @@ def main():
     from symdl.runtime.bits import prefer_wide_vectors
     from symdl.runtime.prefetch import chunk_start, chunk_stop, n_chunks, prefetch_chunk, worth_prefetching
 
-    @njit(parallel=True, cache=True)
+    # (not cached: the prefetch helpers they inline live in another module)
+    @njit(parallel=True)
     def stream_adam(p, g, m, v, s):
         n = p.shape[0]
         ahead = worth_prefetching(p)
@@ -121,7 +122,7 @@ def main():
                 v[i] = v[i] * s + gi
                 p[i] += s * gi
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True)
     def stream_sgd(p, g, b, s):
         n = p.shape[0]
         ahead = worth_prefetching(p)

@@ -89,33 +89,3 @@ def test_learnable_kernels_split_off_the_unaligned_head(dtype):
     tol = 1e-12 if dtype == np.float64 else 1e-6
     assert abs(dw0 - truth) <= tol * abs(truth) and abs(dw1 - truth) <= tol * abs(truth)
     assert _parts(np.empty((4, 3)).reshape(-1), [np.ones(3)]) == [(0, 12)]   # per channel: one call
-
-
-@pytest.mark.parametrize("name", ["relu", "gelu", "sinusoid"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_prefetching_chunks_match_the_plain_blocks(name, dtype):
-    """Arrays of PREFETCH_FROM bytes or more run each block in prefetching
-    chunks (runtime/prefetch.py): the same bits as computing the array in
-    pieces small enough for the plain block loop, serial and prange."""
-    from symdl.runtime.prefetch import PREFETCH_FROM
-
-    k = symdl.kernel(name)
-    scalars = tuple(k._scalars())
-    n = PREFETCH_FROM // np.dtype(dtype).itemsize + 37
-    rng = np.random.default_rng(4)
-    x = (rng.standard_normal(n) * 3).astype(dtype)
-    x[[n // 2, n - 1]] = 1e30            # sinusoid: the libm pass, also in the last chunk
-    x[n // 3] = np.nan
-    g = rng.standard_normal(n).astype(dtype)
-    piece = 1 << 16
-    for kind, ins, nout in (("forward", (x,), 1), ("backward", (x, g), 1),
-                            ("forward_backward", (x, g), 2)):
-        for threshold in (1, 10**9):     # the serial and the prange kernel
-            fn = k._fn(kind, np.dtype(dtype), threshold)
-            whole = [np.empty(n, dtype) for _ in range(nout)]
-            fn(*ins, *scalars, *whole)
-            parts = [np.empty(n, dtype) for _ in range(nout)]
-            for s in range(0, n, piece):
-                fn(*(a[s:s + piece] for a in ins), *scalars, *(o[s:s + piece] for o in parts))
-            for u, v in zip(whole, parts):
-                np.testing.assert_array_equal(u, v, err_msg=f"{name} {kind}")

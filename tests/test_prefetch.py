@@ -11,8 +11,9 @@ import pytest
 from numba import njit
 
 from symdl.generated import optimizers as G
-from symdl.runtime.prefetch import (CHUNK, PREFETCH_FROM, chunk_start, chunk_stop, n_chunks,
-                                    prefetch_chunk, worth_prefetching)
+from symdl.runtime.prefetch import (AHEAD, CHUNK, LINE, PREFETCH_FROM, chunk_start, chunk_stop,
+                                    lines_ahead, n_chunks, prefetch, prefetch_chunk,
+                                    worth_prefetching)
 
 
 @njit(cache=False)   # the helpers under test live in another module: no stale cache
@@ -31,14 +32,24 @@ def test_chunks_cover_every_element_once(n):
 
 @njit(cache=False)   # the helpers under test live in another module: no stale cache
 def _prefetch_everywhere(a):
+    lines = 0
     for lo in range(a.shape[0] + 2 * CHUNK):
+        j0, j1, dj = lines_ahead(lo, a.shape[0], a.itemsize)
+        for j in range(j0, j1, dj):
+            prefetch(a, j)
+            lines += 1
         prefetch_chunk(a, lo)
-    return a.sum()
+    return a.sum(), lines
 
 
-def test_prefetch_at_and_past_the_end_is_a_harmless_hint():
-    a = np.arange(100.0)
-    assert _prefetch_everywhere(a) == a.sum()
+def test_prefetch_hints_stay_inside_the_array_and_change_nothing():
+    a = np.arange(5000.0)
+    total, lines = _prefetch_everywhere(a)
+    assert total == np.arange(5000.0).sum()
+    # one hint per cache line AHEAD bytes past each chunk start, clipped to the array
+    want = sum(len(range(lo + AHEAD // 8, min(lo + AHEAD // 8 + CHUNK, a.size), LINE // 8))
+               for lo in range(a.size + 2 * CHUNK))
+    assert lines == want > 0
 
 
 def test_prefetch_threshold():

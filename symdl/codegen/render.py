@@ -35,7 +35,6 @@ ACTIVATION_GENERATOR_FILES = (
     "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py",
     "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py", "runtime/blocks.py",
-    "runtime/prefetch.py",
 )
 
 
