@@ -526,6 +526,17 @@ def _update(a: Atom, lane="") -> str:
 KINDS = ("forward", "backward", "forward_backward")
 
 
+def _plan(d: ReductionDerivation, name: str, kind: str, prog: Program, axes: dict, elementary,
+          used: set) -> KernelPlan:
+    """One kernel for both dtypes, each computing in its arithmetic dtype."""
+    arith = {dt: arithmetic_dtype(d.spec, dt) for dt in DTYPES}
+    pro, pas, epi, args = {}, {}, {}, None
+    for dt in DTYPES:
+        pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, prog, axes, arith[dt], elementary, used,
+                                                      storage=dt)
+    return KernelPlan(name, args, [(k, axes[k]) for k in prog.outputs], pro, pas, epi, arith=arith)
+
+
 def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> list[KernelPlan]:
     """forward (out), backward (out_d<w> for each differentiated input w, in
     the spec's order) and forward_backward (both) for both dtypes."""
@@ -539,13 +550,8 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
     kind_outputs = {"forward": ["out"], "backward": grads, "forward_backward": ["out"] + grads}
     plans = []
     for kind, outs in kind_outputs.items():
-        prog = Program(d, {k: exprs[k] for k in outs})
-        pro, pas, epi, args = {}, {}, {}, None
-        for dt in DTYPES:
-            pro[dt], pas[dt], epi[dt], args = plan_kernel(
-                kind, prog, axes, arithmetic_dtype(d.spec, dt), elementary, used, storage=dt)
-        plans.append(KernelPlan(f"{d.key}_{kind}", args, [(k, axes[k]) for k in outs], pro, pas, epi,
-                                arith={dt: arithmetic_dtype(d.spec, dt) for dt in DTYPES}))
+        plans.append(_plan(d, f"{d.key}_{kind}", kind, Program(d, {k: exprs[k] for k in outs}), axes,
+                           elementary, used))
     if getattr(d.spec, "cache_stats", False) and d.variant.get("target") == "index":
         plans += stats_plans(d, exprs, axes, grads, elementary, used)
     return plans
@@ -587,10 +593,7 @@ def stats_plans(d, exprs, axes, grads, elementary, used) -> list[KernelPlan]:
     bprog.outputs = {k: e.xreplace(rep) for k, e in prog.outputs.items()}
     out = []
     for kind, pr, ax in (("forward_stats", fprog, f_axes), ("backward_stats", bprog, axes)):
-        pro, pas, epi, args = {}, {}, {}, None
-        for dt in DTYPES:
-            pro[dt], pas[dt], epi[dt], args = plan_kernel(kind, pr, ax, dt, elementary, used)
-        out.append(KernelPlan(f"{d.key}_{kind}", args, [(k, ax[k]) for k in pr.outputs], pro, pas, epi))
+        out.append(_plan(d, f"{d.key}_{kind}", kind, pr, ax, elementary, used))
     return out
 
 
