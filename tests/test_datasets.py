@@ -88,13 +88,13 @@ def test_load_csv_numeric_and_text_targets(tmp_path):
     d4 = D.load_csv(r)
     assert d4.y.tolist() == [0, 1] and d4.X.shape == (2, 2)
     d5 = D.load_csv(r, target=0)                       # by index; integral values: classes
-    assert d5.y.tolist() == [1, 3] and d5.X.tolist() == [[2, 0], [4, 1]]
+    assert d5.target_names == ["1", "3"] and d5.X.tolist() == [[2, 0], [4, 1]]
 
 
 def test_load_csv_errors(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("length,width,species\n1.0,abc,b\n3,4,a\n")
-    with pytest.raises(ValueError, match=r"column 'width' is not numeric: row 2 has 'abc'"):
+    with pytest.raises(ValueError, match=r"x.csv: column 'width' is not numeric: line 2 has 'abc'"):
         D.load_csv(p, target="species")
     with pytest.raises(ValueError, match=r"no column 'specie'.*did you mean 'species'"):
         D.load_csv(p, target="specie")
@@ -102,8 +102,76 @@ def test_load_csv_errors(tmp_path):
         D.load_csv(tmp_path / "missing.csv")
     q = tmp_path / "ragged.csv"
     q.write_text("a,b\n1,2\n3\n")
-    with pytest.raises(ValueError, match="row 3 has 1 fields"):
+    with pytest.raises(ValueError, match="line 3 has 1 fields"):
         D.load_csv(q)
     e = tmp_path / "nan.csv"
     e.write_text("a,b,y\n1,,0\n3,4,1\n")
-    assert np.isnan(D.load_csv(e).X[0, 1])  # empty cells are NaN (fit rejects them)
+    with pytest.raises(ValueError, match=r"nan.csv: line 2, column 'b': missing value"):
+        D.load_csv(e)
+    assert np.isnan(D.load_csv(e, missing="nan").X[0, 1])  # for your own imputation
+
+
+def _csv(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_missing_values_are_named_by_line_and_column_before_any_scaling(tmp_path):
+    rows = "".join(f"{i},{2 * i},{i % 2}\n" for i in range(8))
+    rows = rows.replace("5,10,1", "5,,1")                 # data row 5 (line 7), column f2
+    p = _csv(tmp_path, "f1,f2,y\n" + rows)
+    with pytest.raises(ValueError, match=r"d.csv: line 7, column 'f2': missing value \(1 missing"):
+        D.load_csv(p)
+
+
+def test_missing_or_nan_target_is_an_error_not_a_class(tmp_path):
+    # a nan in a numeric target once turned regression into classification
+    body = "".join(f"{i},{i * 0.37:.3f}\n" for i in range(60))
+    p = _csv(tmp_path, "x,y\n" + body.replace("7,2.590", "7,nan"))
+    with pytest.raises(ValueError, match=r"line 9: the target column 'y' is empty"):
+        D.load_csv(p)
+    q = _csv(tmp_path, "x,label\n1,cat\n2,\n3,dog\n", "q.csv")   # an empty label
+    with pytest.raises(ValueError, match=r"q.csv: line 3: the target column 'label' is empty"):
+        D.load_csv(q)
+    r = _csv(tmp_path, "x,y\n1,inf\n2,1.5\n", "r.csv")
+    with pytest.raises(ValueError, match="line 2: the target 'inf'.*not a finite number"):
+        D.load_csv(r)
+
+
+def test_sparse_integer_labels_are_encoded(tmp_path):
+    p = _csv(tmp_path, "a,y\n1,0\n2,1000000\n3,0\n4,-1\n")
+    d = D.load_csv(p)
+    assert d.y.tolist() == [1, 2, 1, 0] and d.target_names == ["-1", "0", "1000000"]
+    assert d.n_classes == 3
+
+
+def test_header_detection(tmp_path):
+    # no header, text class names in the target: the first row is data
+    p = _csv(tmp_path, "5.1,3.5,setosa\n4.9,3.0,setosa\n6.3,3.3,virginica\n")
+    d = D.load_csv(p)
+    assert len(d) == 3 and d.target_names == ["setosa", "virginica"]
+    assert d.feature_names == ["0", "1"]
+    # a header whose names are text over numeric columns
+    q = _csv(tmp_path, "len,wid,kind\n5.1,3.5,setosa\n4.9,3.0,setosa\n", "q.csv")
+    assert D.load_csv(q).feature_names == ["len", "wid"]
+
+
+def test_target_index_given_as_text(tmp_path):
+    # the CLI passes --target as text: "0" and "-1" are indices when no column has that name
+    p = _csv(tmp_path, "y,a,b\n0,1,2\n1,3,4\n")
+    assert D.load_csv(p, target="0").y.tolist() == [0, 1]
+    assert D.load_csv(p, target="-1").target_names == ["2", "4"]
+    q = _csv(tmp_path, "0,1\n5,6\n7,8\n", "q.csv")              # a column named "0" wins
+    assert D.load_csv(q, target="0", header=True).feature_names == ["1"]
+
+
+def test_standardize_huge_values_without_overflow():
+    A = np.array([[1e308, 1.0], [-1e308, 2.0], [5e307, 3.0]])
+    s = D.StandardScaler().fit(A)
+    Z = s.transform(A)
+    assert np.all(np.isfinite(Z)) and np.all(Z[:, 0] != 0)
+    assert np.allclose(Z.mean(0), 0) and np.allclose(Z.std(0), 1)
+    assert np.allclose(s.inverse_transform(Z), A, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"X\[0, 1\] is nan"):
+        D.StandardScaler().fit(np.array([[1.0, np.nan], [2.0, 3.0]]))

@@ -98,18 +98,56 @@ def _number(s: str):
     return v
 
 
-def load_csv(path, target=-1, *, delimiter=None, header=None, classification=None) -> Dataset:
-    """Read a numeric CSV file; ``target`` is the label column (name or index,
-    default the last one).
+def _is_number(s: str) -> bool:
+    v = _number(s.strip())
+    return v is not None and not math.isnan(v)
 
-    * ``header``: True/False, or None to detect it (a first row that is not
-      all numbers is a header).
+
+def _detect_header(rows: list) -> bool:
+    """Whether the first row is a header: some cell of it is not a number in
+    a column whose other rows are numbers, or it is all text while the data
+    rows are not.  A first row shaped like the data rows (numbers where they
+    have numbers, text where they have text) is data."""
+    first, rest = rows[0], rows[1:51]
+    if not rest:
+        return not all(_is_number(c) for c in first)
+    for j, c in enumerate(first):
+        col = [r[j] for r in rest if j < len(r)]
+        numeric_col = col and sum(_is_number(v) for v in col) >= 0.5 * len(col)
+        if numeric_col and not _is_number(c) and c.strip().lower() not in ("", "nan", "na"):
+            return True
+    if all(not _is_number(c) for c in first) and any(_is_number(c) for r in rest for c in r):
+        return True
+    return False
+
+
+def _missing(c: str) -> bool:
+    return c == "" or c.lower() in ("nan", "na", "n/a", "null", "none", "?")
+
+
+def load_csv(path, target=-1, *, delimiter=None, header=None, classification=None,
+             missing="error") -> Dataset:
+    """Read a numeric CSV file; ``target`` is the label column (name or index,
+    default the last one; an index may be given as text, ``"0"`` or ``"-1"``).
+
+    * ``header``: True/False, or None to detect it (a first row with text where
+      the data rows have numbers is a header; a first row shaped like the data
+      is data).
     * The target may be text (class names, sorted and numbered 0..C-1) or
       numbers; ``classification=None`` treats integer-valued targets as class
-      indices (int64) and anything else as real values (float64).
-    * Every feature column must be numeric: an error names the column, the row
-      and the offending value.  Empty cells are NaN (``fit`` rejects them).
+      labels and anything else as real values (float64).  Integer labels that
+      are not 0..C-1 (``{-1, 1}``, ``{0, 1000000}``) are mapped to 0..C-1 in
+      sorted order, as scikit-learn's LabelEncoder does; ``target_names`` keeps
+      the original labels.
+    * Every feature column must be numeric: an error names the file, the line,
+      the column and the offending value.
+    * Missing values (empty, ``nan``, ``NA``, ``?`` ...): a missing target is
+      always an error naming its line; a missing feature is an error too with
+      ``missing="error"`` (the default), or NaN with ``missing="nan"`` (for
+      your own imputation: ``fit`` rejects NaN).
     """
+    if missing not in ("error", "nan"):
+        raise ValueError(f"missing={missing!r}: use 'error' or 'nan'")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no CSV file at {path}")
@@ -119,24 +157,31 @@ def load_csv(path, target=-1, *, delimiter=None, header=None, classification=Non
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
         except csv.Error:
             delimiter = ","
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    rows, lines = [], []
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for r in reader:
+        if any(c.strip() for c in r):
+            rows.append(r)
+            lines.append(reader.line_num)
     if not rows:
         raise ValueError(f"{path}: the file has no rows")
     if header is None:
-        header = not all(_number(c) is not None for c in rows[0])
+        header = _detect_header(rows)
     if header:
         names = [c.strip() for c in rows[0]]
-        rows = rows[1:]
+        rows, lines = rows[1:], lines[1:]
     else:
         names = [str(i) for i in range(len(rows[0]))]
     if not rows:
         raise ValueError(f"{path}: the file has a header but no data rows")
     width = len(names)
-    for i, r in enumerate(rows):
+    for r, ln in zip(rows, lines):
         if len(r) != width:
-            raise ValueError(f"{path}: row {i + 1 + bool(header)} has {len(r)} fields, "
+            raise ValueError(f"{path}: line {ln} has {len(r)} fields, "
                              f"expected {width} (as in the {'header' if header else 'first row'})")
-    # the target column
+    # the target column: a name, or an index (an int, or text such as "0", "-1")
+    if isinstance(target, str) and target not in names and target.strip().lstrip("+-").isdigit():
+        target = int(target)
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         if not -width <= target < width:
             raise ValueError(f"{path}: target column index {target} is out of range "
@@ -146,9 +191,6 @@ def load_csv(path, target=-1, *, delimiter=None, header=None, classification=Non
         tname = str(target)
         if tname in names:
             tcol = names.index(tname)
-        elif not header and tname.lstrip("-").isdigit():
-            return load_csv(path, int(tname), delimiter=delimiter, header=False,
-                            classification=classification)
         else:
             close = difflib.get_close_matches(tname, names, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -157,39 +199,56 @@ def load_csv(path, target=-1, *, delimiter=None, header=None, classification=Non
     if not fcols:
         raise ValueError(f"{path}: no feature columns besides the target {names[tcol]!r}")
     X = np.empty((len(rows), len(fcols)), dtype=np.float64)
-    for i, r in enumerate(rows):
+    holes = []
+    for i, (r, ln) in enumerate(zip(rows, lines)):
         for k, j in enumerate(fcols):
             c = r[j].strip()
-            if c == "" or c.lower() in ("nan", "na"):
+            if _missing(c.lower() if c else c):
                 X[i, k] = math.nan
+                holes.append((ln, names[j]))
                 continue
             v = _number(c)
             if v is None:
-                raise ValueError(f"{path}: column {names[j]!r} is not numeric: row "
-                                 f"{i + 1 + bool(header)} has {c!r} (features must be numbers; "
+                raise ValueError(f"{path}: column {names[j]!r} is not numeric: line "
+                                 f"{ln} has {c!r} (features must be numbers; "
                                  f"only the target column may hold class names)")
             X[i, k] = v
+    if holes and missing == "error":
+        ln, col = holes[0]
+        raise ValueError(f"{path}: line {ln}, column {col!r}: missing value "
+                         f"({len(holes)} missing feature value(s) in all); fill them in, drop "
+                         f"those rows, or load with missing='nan' and impute")
     tvals = [r[tcol].strip() for r in rows]
+    for c, ln in zip(tvals, lines):
+        if _missing(c.lower() if c else c):
+            raise ValueError(f"{path}: line {ln}: the target column {names[tcol]!r} is empty "
+                             f"({c!r}); every row needs a target")
     nums = [_number(c) for c in tvals]
-    if any(v is None or math.isnan(v) for v in nums):
+    if any(v is None for v in nums):
         if classification is False:
-            bad = next(c for c, v in zip(tvals, nums) if v is None or math.isnan(v))
-            raise ValueError(f"{path}: target column {names[tcol]!r} holds {bad!r}, not a number")
+            bad, ln = next((c, ln) for c, v, ln in zip(tvals, nums, lines) if v is None)
+            raise ValueError(f"{path}: line {ln}: target column {names[tcol]!r} holds {bad!r}, "
+                             f"not a number")
         classes = sorted(set(tvals))
         index = {c: k for k, c in enumerate(classes)}
         y = np.array([index[c] for c in tvals], dtype=np.int64)
         tnames = classes
     else:
         yv = np.array(nums, dtype=np.float64)
+        if not np.all(np.isfinite(yv)):
+            bad = int(np.flatnonzero(~np.isfinite(yv))[0])
+            raise ValueError(f"{path}: line {lines[bad]}: the target {tvals[bad]!r} in column "
+                             f"{names[tcol]!r} is not a finite number")
         integral = bool(np.all(yv == np.round(yv)))
         if classification is None:
             classification = integral
         if classification:
-            if not integral or (yv.size and yv.min() < 0):
-                raise ValueError(f"{path}: class labels in {names[tcol]!r} must be integers >= 0 "
+            if not integral:
+                raise ValueError(f"{path}: class labels in {names[tcol]!r} must be integers "
                                  f"(or text class names)")
-            y = yv.astype(np.int64)
-            tnames = [str(k) for k in range(int(y.max()) + 1)] if y.size else []
+            labels, y = np.unique(yv.astype(np.int64), return_inverse=True)
+            y = y.astype(np.int64).reshape(-1)
+            tnames = [str(int(v)) for v in labels]
         else:
             y, tnames = yv, []
     return Dataset(X, y, [names[j] for j in fcols], tnames, path.stem)
@@ -247,9 +306,23 @@ class StandardScaler:
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)
+        bad = ~np.isfinite(X)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(f"StandardScaler: X[{i}, {j}] is {X[i, j]} ({int(bad.sum())} "
+                             f"non-finite value(s)); features must be finite numbers")
+        # statistics of X / max|X| per column, scaled back: no overflow for
+        # values near the float64 limit (the sum of two 1e308 is inf)
+        big = np.abs(X).max(axis=0) if X.size else np.ones(X.shape[1:])
+        big = np.where(big > 0, big, 1.0)
+        Xs = X / big
+        mean_s = Xs.mean(axis=0)
+        std_s = Xs.std(axis=0)
+        self.mean_ = mean_s * big
+        self.scale_ = np.where(std_s > 0, std_s * big, 1.0)
+        self._big = big
+        self._mean_s = mean_s
+        self._scale_s = np.where(std_s > 0, std_s, 1.0 / big)   # constant: centred only
         return self
 
     def transform(self, X):
@@ -260,7 +333,11 @@ class StandardScaler:
         if X.shape[-1] != self.mean_.shape[0]:
             raise ValueError(f"StandardScaler was fitted on {self.mean_.shape[0]} features "
                              f"but X has {X.shape[-1]}")
-        return ((X - self.mean_) / self.scale_).astype(dtype, copy=False)
+        big = getattr(self, "_big", None)
+        if big is None:    # statistics set by hand (mean_, scale_)
+            return ((X - self.mean_) / self.scale_).astype(dtype, copy=False)
+        # in units of max|X_train| per column, so huge values do not overflow
+        return ((X / big - self._mean_s) / self._scale_s).astype(dtype, copy=False)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
