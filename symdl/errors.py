@@ -31,3 +31,7 @@ class ParameterError(SymdlError, TypeError):
 
 class ShapeError(SymdlError, ValueError):
     """Array shapes or dtypes that do not fit together."""
+
+
+class ModelFileError(SymdlError, ValueError):
+    """A file that is not a (readable, consistent) symdl model or checkpoint."""

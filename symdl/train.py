@@ -288,9 +288,10 @@ def load_checkpoint(path) -> dict:
     "epoch": completed epochs, "history": {...}, ...}."""
     from symdl.nn.serialize import from_json_array, read_npz, unflatten
 
-    arrays = read_npz(path)
+    arrays = read_npz(path, "symdl checkpoint")
     if "__train__" not in arrays:
-        raise ValueError(f"{path} is not a symdl training checkpoint (no __train__ entry)")
+        from symdl.errors import ModelFileError
+        raise ModelFileError(f"not a symdl checkpoint file: {path} (no __train__ entry)")
     meta = from_json_array(arrays["__train__"])
     meta["model"] = {k: v for k, v in arrays.items() if not k.startswith("__")}
     meta["optimizer_state"] = unflatten(meta["optimizer"], arrays)

@@ -225,12 +225,34 @@ class Sequential(Module):
 
     @classmethod
     def load(cls, path) -> "Sequential":
-        """A model saved by ``save`` (architecture and weights)."""
+        """A model saved by ``save`` (architecture and weights).  A file that is
+        not one raises ``ModelFileError`` ("not a symdl model file: ...")."""
+        from symdl.errors import ModelFileError
+
+        from .serialize import check_declared_sizes
+
         arrays = read_npz(path)
         if CONFIG_KEY not in arrays:
-            raise ValueError(f"{path} has no symdl model architecture (was it written by "
-                             f"Sequential.save?); load weights with load_weights instead")
-        model = cls.from_config(from_json_array(arrays.pop(CONFIG_KEY)))
+            raise ModelFileError(f"not a symdl model file: {path} has no symdl model "
+                                 f"architecture (was it written by Sequential.save?); load bare "
+                                 f"weights with load_weights instead")
+        try:
+            config = from_json_array(arrays.pop(CONFIG_KEY))
+            ok = (isinstance(config, dict) and isinstance(config.get("layers"), list)
+                  and all(isinstance(s, dict) and isinstance(s.get("type"), str)
+                          and isinstance(s.get("config", {}), dict) for s in config["layers"]))
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise ModelFileError(f"not a symdl model file: {path}: its architecture record is "
+                                 f"not a symdl Sequential config")
+        check_declared_sizes(config, arrays, path)
+        try:
+            model = cls.from_config(config)
+        except (TypeError, ValueError) as e:
+            if isinstance(e, ModelFileError):
+                raise
+            raise ModelFileError(f"not a consistent symdl model file: {path}: {e}") from None
         model.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("__")})
         return model
 

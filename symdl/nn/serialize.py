@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,17 +20,73 @@ def npz_path(path) -> Path:
     return p if p.suffix else p.with_name(p.name + ".npz")
 
 
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:          # exists, but not ours to signal
+        return True
+    return True
+
+
+def clean_stale_temporaries(path) -> list:
+    """Remove the temporary files that an earlier write of ``path`` left behind
+    when its process was killed (our own naming only: ``.NAME.PID.XXXX.tmp``
+    whose PID no longer runs).  Returns the paths removed."""
+    path = npz_path(path)
+    removed = []
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TMP.match(e.name)
+        if m and m.group("name") == path.name and not _alive(int(m.group("pid"))):
+            try:
+                e.unlink()
+                removed.append(e)
+            except OSError:
+                pass
+    return removed
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)       # no /proc: read it by setting it (and put it back)
+    os.umask(mask)
+    return mask
+
+
 def atomic_savez(path, arrays: dict) -> Path:
     """Write ``arrays`` to ``path`` (.npz) atomically: a temporary file in the
     same directory, flushed and fsynced, then renamed over the target. A crash
-    or an error leaves any previous file intact."""
+    or an error leaves any previous file intact; temporaries left by a killed
+    earlier write are removed first.  The file gets the mode ``np.savez`` would
+    give it (the user's umask, or the mode of the file it replaces)."""
     path = npz_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_temporaries(path)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -41,13 +98,32 @@ def atomic_savez(path, arrays: dict) -> Path:
     return path
 
 
-def read_npz(path) -> dict:
-    """Every member of an .npz file (no pickles) as a dict of arrays."""
+def read_npz(path, what: str = "symdl model") -> dict:
+    """Every member of an .npz file (no pickles) as a dict of arrays.  A file
+    that is missing, truncated, corrupt or not an .npz raises
+    ``ModelFileError("not a <what> file: ...")``."""
+    import zipfile
+    import zlib
+
+    from symdl.errors import ModelFileError
+
     path = Path(path)
     if not path.exists() and npz_path(path).exists():
         path = npz_path(path)
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} file at {path}")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"not a {what} file: {path} is a single .npy array, "
+                                 f"not an .npz archive")
+        with z:
+            return {k: z[k] for k in z.files}
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
+        raise ModelFileError(f"not a {what} file: {path} ({type(e).__name__}: {e}; "
+                             f"truncated or corrupt?)") from None
 
 
 def json_array(obj) -> np.ndarray:
@@ -92,3 +168,36 @@ def unflatten(desc, arrays: dict):
     if isinstance(desc, list):
         return [unflatten(v, arrays) for v in desc]
     return desc
+
+
+def check_declared_sizes(config: dict, arrays: dict, path) -> None:
+    """Refuse a model whose architecture declares sizes its stored arrays
+    cannot back (a crafted or corrupt file asking for a 7 TiB layer), before
+    any layer is allocated: every integer of a layer's config, and their
+    product, is bounded by the numbers the file actually holds."""
+    from symdl.errors import ModelFileError
+
+    stored = sum(int(np.asarray(a).size) for a in arrays.values())
+    limit = max(stored, 1 << 16)
+    for i, spec in enumerate(config.get("layers", [])):
+        ints = []
+
+        def walk(v):
+            if isinstance(v, bool):
+                return
+            if isinstance(v, int):
+                ints.append(v)
+            elif isinstance(v, (list, tuple)):
+                for u in v:
+                    walk(u)
+            elif isinstance(v, dict):
+                for u in v.values():
+                    walk(u)
+        walk(spec.get("config", {}))
+        prod = 1
+        for v in ints:
+            prod *= max(abs(v), 1)
+        if any(abs(v) > limit for v in ints) or prod > 64 * limit:
+            raise ModelFileError(
+                f"not a consistent symdl model file: {path}: layer {i} ({spec.get('type')}) "
+                f"declares sizes {ints} but the file holds only {stored} numbers")
