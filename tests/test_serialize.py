@@ -117,3 +117,24 @@ def test_checkpoint_errors(tmp_path):
     np.savez(p, a=np.zeros(2))
     with pytest.raises(ModelFileError, match="not a symdl checkpoint file"):
         load_checkpoint(p)
+
+
+def test_summary_and_train_eval_modes(capsys):
+    model = nn.Sequential(nn.Linear(64, 32), nn.Activation("gelu"), nn.Dropout(0.5),
+                          nn.Linear(32, 10))
+    text = model.summary()
+    assert capsys.readouterr().out.strip() == text.strip()
+    lines = text.splitlines()
+    assert any("(0) Linear" in r and "(None, 32)" in r and "2,080" in r for r in lines)
+    assert any("(3) Linear" in r and "(None, 10)" in r and "330" in r for r in lines)
+    assert "total parameters: 2,410" in text
+    assert "(None, 10)" in model.summary(input_shape=(64,), file=open(os.devnull, "w"))
+    x = np.ones((4, 64), np.float32)
+    assert not model.training                       # inference after construction
+    assert np.array_equal(model(x), model(x))
+    model.train()
+    assert model.training and all(layer.training for layer in model)
+    assert not np.array_equal(model(x), model(x))   # dropout active
+    model.eval()
+    assert not any(layer.training for layer in model)
+    assert np.array_equal(model(x), model.forward(x, training=False))

@@ -40,6 +40,7 @@ class Module:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.label = ""          # set by Sequential: "layer 2 (Linear(128, 10))"
+        self.training = False    # the mode ``model(x)`` runs in: train() / eval(), as torch
 
     # ---- to be provided by layers -------------------------------------------------------
     def forward(self, x, training=False, out=None):  # pragma: no cover - abstract
@@ -56,8 +57,25 @@ class Module:
         return ""
 
     # ---- common API ---------------------------------------------------------------------
-    def __call__(self, x, training=False):
-        return self.forward(x, training=training)
+    def __call__(self, x, training=None):
+        """``forward(x, training=...)``; without ``training=``, in this layer's mode
+        (``train()`` / ``eval()``; eval after construction, unlike torch, since
+        symdl's ``forward`` defaults to inference)."""
+        return self.forward(x, training=self.training if training is None else training)
+
+    def train(self, mode: bool = True):
+        """Set training mode (for ``model(x)``); returns self, as torch's ``train()``."""
+        self.training = bool(mode)
+        for child in getattr(self, "layers", ()):
+            child.train(mode)
+        return self
+
+    def eval(self):
+        """Set inference mode (``train(False)``); returns self."""
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
 
     def __repr__(self):
         return f"{type(self).__name__}({self.extra_repr()})"

@@ -79,6 +79,37 @@ class Sequential(Module):
         dt = "" if self.dtype == np.float32 else f"  dtype={self.dtype.name}\n"
         return f"Sequential({inner}\n{dt})"
 
+    def summary(self, input_shape=None, file=None) -> str:
+        """A table of the layers, their output shapes and parameter counts (as
+        Keras's ``model.summary()``); printed, and returned.  ``input_shape``:
+        one sample's shape, e.g. ``(64,)`` (found from the first Linear when
+        omitted); the shapes come from a forward pass on one zero sample."""
+        import sys
+
+        if input_shape is None:
+            first = next((layer for layer in self.layers if "weight" in layer.params), None)
+            if first is not None and getattr(first, "in_features", None):
+                input_shape = (first.in_features,)
+        shapes = ["?"] * len(self.layers)
+        if input_shape is not None:
+            x = np.zeros((1, *tuple(input_shape)), dtype=self.dtype)
+            for i, layer in enumerate(self.layers):
+                x = layer.forward(x, False)
+                shapes[i] = str((None, *x.shape[1:]))
+        rows = [(f"({i}) {layer!r}", shapes[i], f"{layer.num_parameters():,}")
+                for i, layer in enumerate(self.layers)]
+        head = ("layer", "output shape", "parameters")
+        w = [max(len(r[k]) for r in rows + [head]) for k in range(3)]
+        line = "-" * (sum(w) + 4)
+        fmt = lambda r: f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:>{w[2]}}"  # noqa: E731
+        total = self.num_parameters()
+        nbytes = total * self.dtype.itemsize
+        text = "\n".join([f"Sequential ({self.dtype.name})", line, fmt(head), line,
+                          *map(fmt, rows), line,
+                          f"total parameters: {total:,} ({nbytes / 1024:.1f} KiB)"])
+        print(text, file=file or sys.stdout)
+        return text
+
     # ---- parameters -----------------------------------------------------------------------
     @property
     def params(self) -> dict:
