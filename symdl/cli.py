@@ -78,7 +78,10 @@ def _cmd_latex(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from symdl import __version__
+
     p = argparse.ArgumentParser(prog="symdl", description="Neural-network math as verified kernels.")
+    p.add_argument("--version", action="version", version=f"symdl {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     q = sub.add_parser("list", help="list spec names")
@@ -122,6 +125,13 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`symdl list | head`): no traceback, and no
+        # second error when Python flushes stdout at exit
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ early stopping and resumable checkpoints (no SymPy import).
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -20,7 +21,8 @@ import numpy as np
 
 from symdl.errors import ParameterError, ShapeError, SymdlError, UnknownNameError
 
-__all__ = ["fit", "evaluate", "train_step", "History", "TrainingError", "resolve_loss",
+__all__ = ["fit", "evaluate", "train_step", "History", "TrainingError", "DivergenceWarning",
+           "resolve_loss",
            "resolve_optimizer", "check_inputs", "load_checkpoint"]
 
 _MIN_MODE = {"loss", "mae", "mse", "rmse", "fpr", "fnr"}
@@ -47,6 +49,7 @@ class History:
         self.stopped_epoch = None
         self.best_epoch = None
         self.seconds = 0.0
+        self.diverged = False
 
     def append(self, epoch: int, logs: dict):
         self.epoch.append(epoch)
@@ -65,6 +68,87 @@ class History:
     def __repr__(self):
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
         return f"History({len(self.epoch)} epochs: {last})"
+
+    def to_dict(self) -> dict:
+        """The numbers, JSON-able: {"epoch": [...], "history": {...}, ...}."""
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
+                "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
+                "seconds": self.seconds}
+
+    def save_json(self, path) -> Path:
+        """Write ``to_dict()`` as JSON (atomically); returns the path."""
+        import json
+        import os
+        import tempfile
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+        return path
+
+    def plot(self, path=None, *, confusion=None, class_names=None, title=None):
+        """Loss and metric curves per epoch (train and validation), and with
+        ``confusion=`` (a confusion matrix) a panel of it; saved to ``path``
+        (PNG, SVG or PDF by its suffix) when given.  Needs matplotlib
+        (``pip install 'symdl[plot]'``).  Returns the matplotlib Figure."""
+        try:
+            import matplotlib
+            if path is not None:
+                matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install 'symdl[plot]' "
+                              "(or pip install matplotlib)") from None
+        names = [k for k in self.history if not k.startswith("val_")]
+        panels = len(names) + (confusion is not None)
+        fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.6), squeeze=False)
+        axes = axes[0]
+        for ax, k in zip(axes, names):
+            ax.plot(self.epoch, self.history[k], marker="o", ms=3, label=f"train {k}")
+            if "val_" + k in self.history:
+                ax.plot(self.epoch, self.history["val_" + k], marker="o", ms=3, label=f"validation {k}")
+            if self.best_epoch:
+                ax.axvline(self.best_epoch, color="0.6", ls=":", lw=1, label="best epoch")
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_title(k)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        if confusion is not None:
+            ax = axes[-1]
+            cm = np.asarray(confusion)
+            im = ax.imshow(cm, cmap="Blues")
+            labels = [str(c) for c in (class_names if class_names is not None else range(len(cm)))]
+            ax.set_xticks(range(len(cm)), labels, rotation=90 if len(cm) > 6 else 0, fontsize=8)
+            ax.set_yticks(range(len(cm)), labels, fontsize=8)
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+            ax.set_title("confusion matrix (test)")
+            thr = cm.max() / 2 if cm.size else 0
+            for (i, j), v in np.ndenumerate(cm):
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                        color="white" if v > thr else "black")
+            fig.colorbar(im, ax=ax, fraction=0.046)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+        return fig
+
+
+def _umask() -> int:
+    from symdl.nn.serialize import _umask as um
+    return um()
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training ran to the end but made things worse (the loss rose above its
+    value before the first step): the learning rate is probably too large."""
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -152,6 +236,11 @@ def check_inputs(model, X, y, lossk, what="X"):
         if bad.size:
             raise ValueError(f"{yname} holds the label {int(y[bad[0]])} (row {int(bad[0])}), outside "
                              f"the class range 0..{C - 1} of the model's {C} outputs")
+        if what == "X" and len(y) > 1 and np.all(y == y[0]):
+            import warnings
+            warnings.warn(f"{yname} holds one class only (label {int(y[0])}): accuracy is "
+                          f"trivially 1 and nothing is learned; a classifier needs at least two "
+                          f"classes", UserWarning, stacklevel=3)
         return X, np.ascontiguousarray(y)
     if y.dtype.kind not in "iufb":
         raise TypeError(f"{yname} has dtype {y.dtype}; expected numbers")
@@ -305,9 +394,13 @@ def _show_bar(verbose) -> bool:
     if verbose != 1:
         return False
     try:
-        return sys.stderr.isatty()
+        if not sys.stderr.isatty():
+            return False
     except (AttributeError, ValueError):
         return False
+    import shutil
+    # a zero-size (or tiny) terminal: one line per epoch, not blank bar lines
+    return shutil.get_terminal_size(fallback=(0, 0)).columns >= 40
 
 
 def _fmt(logs):
@@ -423,6 +516,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     # the loss's outputs go to reused buffers (one per batch shape)
     lbufs: dict = {}
     loss_out = _takes_out(lossk)
+    initial_loss = None
 
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
@@ -441,6 +535,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             out = model.forward(xb, training=True)
             val, dout = _loss_and_grad(lossk, out, yb, lbufs if loss_out else None)
             val = float(val)
+            if initial_loss is None:
+                initial_loss = val
             if not math.isfinite(val):
                 if bar is not None:
                     bar.close()
@@ -509,40 +605,80 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         model.load_state_dict(best_state)
     history.optimizer = opt
     history.seconds = time.perf_counter() - t_start
+    _warn_if_diverged(history, initial_loss, model, verbose)
     return history
 
 
+def _warn_if_diverged(history, initial_loss, model, verbose):
+    """A run that ends worse than it started (last epoch's mean loss above the
+    loss of the first batch before any step), or with weights grown past 1e6,
+    gets a ``DivergenceWarning`` (SGD's non-finite loss already stops with
+    ``TrainingError``; Adam-like steps are bounded by lr and may not)."""
+    import warnings
+
+    if not history.epoch or initial_loss is None or "loss" not in history:
+        return
+    last = history["loss"][-1]
+    wmax = max((float(np.max(np.abs(p))) for p in model.parameters() if p.size), default=0.0)
+    why = []
+    if last > initial_loss and len(history.epoch) > 1:
+        why.append(f"the training loss rose from {initial_loss:.4g} (before the first step) to "
+                   f"{last:.4g} (epoch {history.epoch[-1]})")
+    if wmax > 1e6:
+        why.append(f"the largest weight is {wmax:.3g}")
+    if why:
+        history.diverged = True
+        warnings.warn("training diverged: " + "; ".join(why) + ". Try a smaller learning rate",
+                      DivergenceWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------------------- `symdl train`
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every default that has a value (not None/False)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def register(sub) -> None:
     """Add the ``train`` subcommand to the ``symdl`` argument parser."""
     q = sub.add_parser(
         "train", help="train an MLP on digits, iris or a CSV file (progress bar, test metrics)",
+        formatter_class=_DefaultsFormatter,
         description="Train an MLP on the generated kernels: embedded digits (default) or iris, "
                     "or any numeric CSV. Prints test accuracy, macro F1 and the confusion matrix "
                     "and saves the model (.npz).")
     q.add_argument("--dataset", default="digits", choices=["digits", "iris"],
-                   help="embedded dataset (default: digits)")
+                   help="embedded dataset")
     q.add_argument("--csv", metavar="PATH", help="train on a CSV file instead")
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
-    q.add_argument("--hidden", default="128,64", help="hidden layer sizes (default: 128,64)")
+    q.add_argument("--hidden", default="128,64", help="hidden layer sizes")
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
-    q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer (default 0.2)")
-    q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (default adam)")
+    q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer")
+    q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (`symdl list "
+                   "--family optimizer`)")
     q.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
-    q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (sgd default 0.9)")
+    q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (default: sgd "
+                   "0.9, rmsprop 0)")
     q.add_argument("--epochs", type=int, default=None,
                    help="default: 40, more on small data sets (at least ~1000 steps, at most 300 epochs)")
-    q.add_argument("--batch-size", type=int, default=32)
-    q.add_argument("--test-size", type=float, default=0.2, help="held-out fraction (default 0.2)")
+    q.add_argument("--batch-size", type=int, default=32, help="rows per step")
+    q.add_argument("--test-size", type=float, default=0.2, help="held-out fraction")
     q.add_argument("--val-split", type=float, default=0.0, help="validation fraction of the training part")
-    q.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    q.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs "
+                   "(default: no early stopping)")
     q.add_argument("--seed", type=int, default=0, help="initialization, split, shuffling, dropout")
-    q.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    q.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="kernel dtype")
     q.add_argument("--checkpoint", metavar="PATH", help="checkpoint after every epoch (resumable)")
     q.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     q.add_argument("--out", metavar="PATH", help="where to save the model (default: symdl-<data>.npz)")
     q.add_argument("--no-save", action="store_true", help="do not save the model")
+    q.add_argument("--plot", metavar="PNG", help="write the loss/metric curves and the test "
+                   "confusion matrix as a picture (needs matplotlib)")
+    q.add_argument("--history", metavar="JSON", help="write the per-epoch numbers as JSON")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     q.set_defaults(func=_cmd_train)
 
@@ -555,8 +691,7 @@ def _cmd_train(args) -> int:
     from symdl.nn.sequential import CONFIG_KEY
 
     t0 = time.perf_counter()
-    if args.target is not None and not args.csv:
-        raise ParameterError("--target needs --csv PATH")
+    _check_train_args(args)
     if args.csv:
         data = D.load_csv(args.csv, target=-1 if args.target is None else args.target)
     else:
@@ -570,6 +705,10 @@ def _cmd_train(args) -> int:
         raise ParameterError(f"--hidden sizes must be positive, got {args.hidden!r}")
     classes = data.n_classes
     X, y = data.X, data.y
+    if classes and len(np.unique(y)) < 2:
+        raise ParameterError(f"{data.name}: the target holds one class only "
+                             f"({data.target_names[int(y[0])] if data.target_names else int(y[0])!r}); "
+                             f"a classifier needs at least two")
     Xtr, Xte, ytr, yte = D.train_test_split(X, y, args.test_size, seed=args.seed,
                                             stratify=bool(classes))
     scaler = D.StandardScaler().fit(Xtr)
@@ -625,8 +764,16 @@ def _cmd_train(args) -> int:
         for n, row in zip(names, cm):
             print(f"{n[:w - 1]:>{w}}" + "".join(f"{v:>{w}}" for v in row))
     else:
+        cm = names = None
         print(f"test mse {M.mse(yte, out):.6g}   mae {M.mae(yte, out):.6g}   "
               f"({len(yte)} test rows, {len(hist.epoch)} epochs in {train_time:.1f} s)")
+    if args.history:
+        print(f"history written to {hist.save_json(args.history)}")
+    if args.plot:
+        hist.plot(args.plot, confusion=cm if classes else None,
+                  class_names=names if classes else None,
+                  title=f"{data.name}: {args.activation}, {args.optimizer}")
+        print(f"curves written to {args.plot}")
     if not args.no_save:
         path = args.out or f"symdl-{data.name}.npz"
         arrays = dict(model.params)
@@ -640,3 +787,27 @@ def _cmd_train(args) -> int:
     if verbose:
         print(f"total {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _check_train_args(args) -> None:
+    """Reject bad flag combinations before any data is loaded."""
+    from symdl import optim
+
+    if args.target is not None and not args.csv:
+        raise ParameterError("--target needs --csv PATH")
+    if args.resume and not args.checkpoint:
+        raise ParameterError("--resume needs --checkpoint PATH (the file to continue from)")
+    if args.epochs is not None and args.epochs < 1:
+        raise ParameterError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise ParameterError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 0.0 <= args.dropout < 1.0:
+        raise ParameterError(f"--dropout must be in [0, 1), got {args.dropout}")
+    known = sorted(k.lower() for k in optim.OPTIMIZERS)
+    if args.optimizer.lower() not in known:
+        raise UnknownNameError("optimizer", args.optimizer.lower(), known)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ParameterError("--plot needs matplotlib: pip install 'symdl[plot]'") from None

@@ -175,3 +175,13 @@ def test_standardize_huge_values_without_overflow():
     assert np.allclose(s.inverse_transform(Z), A, rtol=1e-12)
     with pytest.raises(ValueError, match=r"X\[0, 1\] is nan"):
         D.StandardScaler().fit(np.array([[1.0, np.nan], [2.0, 3.0]]))
+
+
+def test_stratified_split_is_never_empty():
+    # two rows, one per class: plain rounding gave a 0-row test split
+    X, y = np.arange(4.0).reshape(2, 2), np.array([0, 1])
+    Xtr, Xte, ytr, yte = D.train_test_split(X, y, 0.2, seed=0, stratify=True)
+    assert len(Xte) == 1 and len(Xtr) == 1
+    y = np.repeat(np.arange(7), 3)                           # 21 rows, 7 classes
+    parts = D.train_test_split(np.zeros((21, 1)), y, 0.2, seed=1, stratify=True)
+    assert len(parts[3]) == 5 and len(parts[2]) == 16

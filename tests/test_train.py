@@ -198,7 +198,7 @@ def test_cli_train_iris_and_csv(tmp_path, capsys):
     assert main(["train", "--csv", str(p), "--target", "lable", "--quiet"]) == 2
     assert "did you mean 'label'" in capsys.readouterr().err
     assert main(["train", "--optimizer", "adamm", "--quiet", "--no-save", "--epochs", "1"]) == 2
-    assert "Adam" in capsys.readouterr().err
+    assert "did you mean 'adam'" in capsys.readouterr().err
 
 
 def test_cli_train_is_deterministic_with_seed(capsys):

@@ -279,11 +279,19 @@ def train_test_split(X, y, test_size=0.2, seed=0, *, stratify=False, shuffle=Tru
     if stratify:
         test_idx = []
         classes, yi = np.unique(y, return_inverse=True)
+        yi = yi.reshape(-1)
+        counts = np.bincount(yi, minlength=len(classes))
+        # each class's share of n_test, rounded by largest remainder so that
+        # the shares add up to n_test exactly (plain rounding can give 0 rows)
+        quota = counts * n_test / n
+        take = np.floor(quota).astype(np.int64)
+        order = np.argsort(-(quota - take), kind="stable")
+        take[order[:n_test - int(take.sum())]] += 1
         for c in range(len(classes)):
             idx = np.flatnonzero(yi == c)
             if shuffle:
                 idx = rng.permutation(idx)
-            test_idx.append(idx[:int(round(len(idx) * n_test / n))])
+            test_idx.append(idx[:take[c]])
         test = np.sort(np.concatenate(test_idx))
         mask = np.ones(n, bool)
         mask[test] = False
