@@ -65,16 +65,44 @@ def _cmd_latex(args) -> int:
     else:
         spec = S.get(args.name)
     if getattr(spec, "family", "activation") == "activation":
-        sys.stdout.write(activation_latex(spec, steps=args.steps))
+        text = activation_latex(spec, steps=args.steps)
     elif spec.family == "optimizer":
         from symdl.derive.optimizers import optimizer_latex
 
-        sys.stdout.write(optimizer_latex(spec, steps=args.steps))
+        text = optimizer_latex(spec, steps=args.steps)
     else:
         from symdl.derive.reduction_latex import reduction_latex
 
-        sys.stdout.write(reduction_latex(spec, steps=args.steps))
+        text = reduction_latex(spec, steps=args.steps)
+    code = _kernel_code(args.name) if (args.steps or args.document) and not args.spec_file else {}
+    if args.document or args.pdf:
+        from pathlib import Path
+
+        from symdl.codegen.generate import atomic_write
+        from symdl.derive.tex import document, render_pdf
+
+        path = Path(args.document or f"{args.name}.tex")
+        atomic_write(path, document(text, f"symdl: the derivation of {args.name}", code))
+        print(f"LaTeX document written to {path}")
+        if args.pdf:
+            print(f"PDF written to {render_pdf(path)}")
+        return 0
+    sys.stdout.write(text)
+    for caption, src in code.items():
+        sys.stdout.write(f"% ---- {caption}: what the derivation becomes\n")
+        sys.stdout.write("".join(f"%   {line}\n" for line in src.splitlines()))
     return 0
+
+
+def _kernel_code(name: str) -> dict:
+    """The fused float64 kernel(s) of a catalog spec, read from generated/."""
+    from symdl.codegen.source import kernel_sources
+    from symdl.errors import UnknownNameError
+
+    try:
+        return kernel_sources(name, limit=2)
+    except UnknownNameError:     # optimizer rules and specs without kernels
+        return {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("--steps", action="store_true", help="show the chain rule step by step")
     q.add_argument("--spec-file", help="look the name up in your own spec file")
+    q.add_argument("--document", metavar="TEX", help="write a compilable LaTeX document (with the "
+                   "generated kernel) to this file instead of printing")
+    q.add_argument("--pdf", action="store_true", help="also compile the document to PDF "
+                   "(needs pdflatex, lualatex or xelatex; default document NAME.tex)")
     q.set_defaults(func=_cmd_latex)
 
     try:

@@ -8,6 +8,7 @@ from symdl.specs.functions import to_definition
 
 from .elementwise import derive_all
 from .steps import chain_steps
+from .tex import tex
 from .timeout import TimeLimit, time_limit
 
 
@@ -31,29 +32,29 @@ def activation_latex(spec, steps: bool = False) -> str:
         out.append("")
         if tag:
             out.append(f"% variant: {tag}")
-        out.append(r"\text{definition:}\quad " + f"{sp.latex(f)} = {sp.latex(d.definition)}")
-        out.append(r"\text{derivative:}\quad " + f"{sp.latex(sp.Derivative(f, x))} = {sp.latex(d.raw_dx)}")
+        out.append(r"\text{definition:}\quad " + f"{tex(f)} = {tex(d.definition)}")
+        out.append(r"\text{derivative:}\quad " + f"{tex(sp.Derivative(f, x))} = {tex(d.raw_dx)}")
         simp = _simplified(d.raw_dx)
         if simp != d.raw_dx:
-            out.append(r"\text{simplified:}\quad " + f"{sp.latex(sp.Derivative(f, x))} = {sp.latex(simp)}")
+            out.append(r"\text{simplified:}\quad " + f"{tex(sp.Derivative(f, x))} = {tex(simp)}")
         stable_f = spec.stable_form(d.variant)
         if stable_f is not None or d.forward != d.definition:
-            out.append(r"\text{stable forward:}\quad " + f"{sp.latex(f)} = {sp.latex(d.forward)}")
-        out.append(r"\text{stable derivative:}\quad " + f"{sp.latex(sp.Derivative(f, x))} = {sp.latex(d.dx)}")
+            out.append(r"\text{stable forward:}\quad " + f"{tex(f)} = {tex(d.forward)}")
+        out.append(r"\text{stable derivative:}\quad " + f"{tex(sp.Derivative(f, x))} = {tex(d.dx)}")
         for name, e in d.dparams.items():
             w = spec.param(name).symbol
             out.append(r"\text{learnable:}\quad " + r"\frac{\partial %s}{\partial %s} = %s"
-                       % (sp.latex(f), sp.latex(w), sp.latex(e)))
+                       % (tex(f), tex(w), tex(e)))
         for k, v in spec.kink_derivative.items():
             out.append(r"\text{convention at the kink } x = %s:\quad %s = %s"
-                       % (sp.latex(k), sp.latex(sp.Derivative(f, x)), sp.latex(v)))
+                       % (tex(k), tex(sp.Derivative(f, x)), tex(v)))
         for which, lim in d.limits.items():
             if lim is None:
                 continue
             pos, neg = lim
             label = "f" if which == "forward" else ("f'" if which == "dx" else f"d/d{which}")
             out.append(r"\text{limits of } %s:\quad +\infty \to %s,\ -\infty \to %s"
-                       % (label, sp.latex(pos) if pos is not None else "?", sp.latex(neg) if neg is not None else "?"))
+                       % (label, tex(pos) if pos is not None else "?", tex(neg) if neg is not None else "?"))
         if d.trace:
             names = []
             for rule, _, _ in d.trace:

@@ -175,7 +175,8 @@ _NAMES = {"lr": r"\mathrm{lr}", "weight_decay": r"\lambda", "eps": r"\mathrm{eps
 def _latex(e) -> str:
     e = sp.sympify(e)
     names = {s: _NAMES[s.name] for s in e.free_symbols if getattr(s, "name", None) in _NAMES}
-    return sp.latex(e, symbol_names=names)
+    from .tex import tex
+    return tex(e, symbol_names=names)
 
 
 def _arrow(lhs, rhs) -> str:

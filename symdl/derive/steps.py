@@ -15,7 +15,8 @@ def _D(e, x):
 
 
 def _latex(e):
-    return sp.latex(e)
+    from .tex import tex
+    return tex(e)
 
 
 def chain_steps(expr, x, limit: int = 40) -> list[tuple[str, str]]:
@@ -27,7 +28,7 @@ def chain_steps(expr, x, limit: int = 40) -> list[tuple[str, str]]:
         if len(steps) >= limit or e in seen or not e.has(x) or e == x:
             return
         seen.add(e)
-        lhs = r"\frac{d}{d%s}\left[%s\right]" % (sp.latex(x), _latex(e))
+        lhs = r"\frac{d}{d%s}\left[%s\right]" % (_latex(x), _latex(e))
         if e.is_Add:
             rhs = sp.Add(*[_D(a, x) for a in e.args if a.has(x)], evaluate=False)
             steps.append(("sum rule", f"{lhs} = {_latex(rhs)}"))
@@ -81,5 +82,5 @@ def chain_steps(expr, x, limit: int = 40) -> list[tuple[str, str]]:
 
     visit(expr)
     result = sp.diff(expr, x)
-    steps.append(("result", r"\frac{d}{d%s}\left[%s\right] = %s" % (sp.latex(x), _latex(expr), _latex(result))))
+    steps.append(("result", r"\frac{d}{d%s}\left[%s\right] = %s" % (_latex(x), _latex(expr), _latex(result))))
     return steps
