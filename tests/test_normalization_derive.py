@@ -1,0 +1,76 @@
+"""The normalization backward comes out of the reduction engine in the
+compact textbook form (no typed derivative anywhere)."""
+import pytest
+import sympy as sp
+
+from symdl.derive.graph import unshift
+from symdl.derive.normalization import compact_form, derive_norm
+from symdl.derive.reduce_rules import ReductionSimplifier
+from symdl.specs.normalization import NORM_SPECS, batch_norm
+from symdl.specs.softmax import RSum, Shifted
+
+NAMES = [s.name for s in NORM_SPECS]
+
+
+def _outer_sums(e):
+    """The outermost RSum chains of e (a nested chain counts once)."""
+    out, stack = set(), [e]
+    while stack:
+        u = stack.pop()
+        if isinstance(u, RSum):
+            out.add(u)
+        else:
+            stack.extend(u.args)
+    return out
+
+
+@pytest.mark.parametrize("spec", NORM_SPECS, ids=NAMES)
+def test_backward_is_the_compact_form(spec):
+    d = derive_norm(spec)
+    simp = ReductionSimplifier(d.graph)
+    compact = compact_form(d)
+    for w, grad in d.grads.items():
+        assert sp.simplify(simp(grad - simp(compact[w.name]))) == 0, (spec.name, w)
+    # the center rule is an identity: the stable formula is the definition
+    assert unshift(d.stable) == d.definition
+    if spec.centered:
+        rules = {r for r, _, _ in d.trace}
+        assert {"center", "centered", "linearity"} <= rules
+
+
+@pytest.mark.parametrize("spec", NORM_SPECS, ids=NAMES)
+def test_dx_reads_only_the_two_textbook_sums(spec):
+    """dx uses sum(ĝ) and sum(ĝ·(x - mean)) only (RMS: sum(ĝ·x)): the mean's
+    indirect terms cancelled (sum (x - mean) = 0) and no sum of x·g was
+    split off the centered difference (which would cancel numerically)."""
+    d = derive_norm(spec)
+    x, g = spec.x, d.seed
+    sums = _outer_sums(d.grads[x])
+    bodies = {unshift(s) for s in sums}
+    assert len(sums) == (2 if spec.centered else 1), sums
+    for s in sums:
+        inner = s
+        while isinstance(inner, RSum):
+            inner = inner.args[0]
+        assert inner.has(g)                       # never a bare sum of x or of (x - mean)
+        if inner.has(x):
+            assert inner.has(Shifted) == spec.centered
+    assert bodies
+
+
+def test_batch_norm_form_stated():
+    """Which form came out, for the record: weight/sigma·(g - mean(g) - x̂·mean(g·x̂))."""
+    d = derive_norm(batch_norm)
+    x, w, g = batch_norm.x, batch_norm.weight, d.seed
+    n, s = sp.Symbol("n"), sp.Symbol("s")
+    M = sp.Symbol("N_n", positive=True, integer=True) * sp.Symbol("N_s", positive=True, integer=True)
+    eps = sp.Symbol("eps", real=True)
+    sigma = sp.sqrt(d.var_node / M + eps)
+    xc = Shifted(x, d.mean_node / M)
+    mean = lambda u: RSum(RSum(u, n), s) / M   # noqa: E731
+    expected = w / sigma * (g - mean(g) - (xc / sigma) * mean(g * xc / sigma))
+    got = d.grads[x]
+    assert got.has(w) and sp.Mul.make_args(got)[0] == w or w in sp.Mul.make_args(got)
+    assert sp.simplify(ReductionSimplifier(d.graph)(got - expected)) == 0
+    assert d.grads[w] == RSum(RSum(g * xc, n), s) / sigma
+    assert d.grads[batch_norm.bias] == RSum(RSum(g, n), s)
