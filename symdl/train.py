@@ -267,6 +267,7 @@ def _save_checkpoint(path, model, optimizer, epoch, history, rng, best, wait, be
     from symdl.nn.sequential import CONFIG_KEY
 
     arrays = dict(model.params)
+    arrays.update(getattr(model, "buffers", {}))   # running statistics
     if hasattr(model, "config"):
         arrays[CONFIG_KEY] = json_array(model.config())
     odesc = flatten(optimizer.state_dict(), "__optim__", arrays)
@@ -629,6 +630,7 @@ def _cmd_train(args) -> int:
     if not args.no_save:
         path = args.out or f"symdl-{data.name}.npz"
         arrays = dict(model.params)
+        arrays.update(getattr(model, "buffers", {}))   # running statistics
         arrays[CONFIG_KEY] = json_array(model.config())
         arrays["__scaler_mean__"] = scaler.mean_
         arrays["__scaler_scale__"] = scaler.scale_
