@@ -4,7 +4,7 @@ each spec, dtype checks and kernel dispatch.
 ``kernels(name)`` gives a ``NormKernels`` with
 
 * ``train_forward(x, weight, bias, eps, **layout)`` -> (y, mean, rstd, var)
-  (per group: mean, 1/sqrt(var + eps) and the biased variance);
+  (per group, float64 for both dtypes: mean, 1/sqrt(var + eps), the biased variance);
 * ``normalize(x, weight, bias, mean, rstd, **layout)`` -> y (eval mode);
 * ``backward(x, grad, weight, mean, rstd, eps, **layout)`` -> (dx, dweight[, dbias]);
 * ``rstd(var, eps)``; ``running_update(running_mean, running_var, mean, var,
@@ -100,8 +100,10 @@ class NormKernels:
         dt = _check_dtype(self.name, x)
         w = self._affine("weight", weight, dt, lay["naff"], x.dtype)
         y = np.empty_like(x) if out is None else out
-        mean = np.zeros(lay["R"], x.dtype)
-        rstd = np.empty(lay["R"], x.dtype)
+        # statistics in float64 for every dtype: a float32 mean rounded to
+        # float32 would cost x - mean its digits when the variance is small
+        mean = np.zeros(lay["R"], np.float64)
+        rstd = np.empty(lay["R"], np.float64)
         var = np.empty(lay["R"], np.float64)
         args = [x.reshape(-1), w]
         if self.has_bias:
@@ -118,8 +120,8 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn("normalize", dt, x.size)(*args, np.ascontiguousarray(mean, x.dtype),
-                                           np.ascontiguousarray(rstd, x.dtype), *self._args(lay),
+        self._fn("normalize", dt, x.size)(*args, np.ascontiguousarray(mean, np.float64),
+                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay),
                                            y.reshape(-1))
         return y
 
@@ -137,14 +139,14 @@ class NormKernels:
         if self.has_bias:
             outs.append(np.empty(lay["naff"], x.dtype))
         self._fn("backward", dt, x.size)(x.reshape(-1), grad.reshape(-1), w,
-                                          np.ascontiguousarray(mean, x.dtype),
-                                          np.ascontiguousarray(rstd, x.dtype), float(eps),
+                                          np.ascontiguousarray(mean, np.float64),
+                                          np.ascontiguousarray(rstd, np.float64), float(eps),
                                           *self._args(lay), lay["naff"], dx.reshape(-1), *outs)
         return (dx, *outs)
 
     def rstd(self, var, eps, dtype):
         var = np.ascontiguousarray(var)
-        out = np.empty(var.shape[0], dtype)
+        out = np.empty(var.shape[0], np.float64)
         getattr(self.module, f"rstd_{_SUFFIX[np.dtype(dtype)]}")(var, float(eps), out)
         return out
 
