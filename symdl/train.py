@@ -526,6 +526,8 @@ def register(sub) -> None:
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
     q.add_argument("--hidden", default="128,64", help="hidden layer sizes (default: 128,64)")
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
+    q.add_argument("--norm", default="none", choices=["none", "batch", "layer"],
+                   help="BatchNorm1d or LayerNorm after each hidden Linear (default none)")
     q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer (default 0.2)")
     q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (default adam)")
     q.add_argument("--lr", type=float, default=None,
@@ -579,7 +581,10 @@ def _cmd_train(args) -> int:
     sizes = [X.shape[1]] + hidden
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b, dtype=dtype), nn.Activation(args.activation, dtype=dtype)]
+        layers.append(nn.Linear(a, b, dtype=dtype))
+        if args.norm != "none":
+            layers.append((nn.BatchNorm1d if args.norm == "batch" else nn.LayerNorm)(b, dtype=dtype))
+        layers.append(nn.Activation(args.activation, dtype=dtype))
         if args.dropout:
             layers.append(nn.Dropout(args.dropout, dtype=dtype))
     out_width = classes if classes else 1
