@@ -74,3 +74,14 @@ def test_batch_norm_form_stated():
     assert sp.simplify(ReductionSimplifier(d.graph)(got - expected)) == 0
     assert d.grads[w] == RSum(RSum(g * xc, n), s) / sigma
     assert d.grads[batch_norm.bias] == RSum(RSum(g, n), s)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_latex_steps(name, capsys):
+    from symdl.cli import main
+
+    assert main(["latex", name, "--steps"]) == 0
+    text = capsys.readouterr().out
+    assert r"\bar{x_{" in text and "rule linearity" in text and "compact form" in text
+    if name != "rms_norm":
+        assert r"\text{rule centered:}\quad \sum" in text
