@@ -85,3 +85,28 @@ def test_latex_steps(name, capsys):
     assert r"\bar{x_{" in text and "rule linearity" in text and "compact form" in text
     if name != "rms_norm":
         assert r"\text{rule centered:}\quad \sum" in text
+
+
+@pytest.mark.parametrize("name,text,holds", [
+    ("batch_norm", r"\frac{\gamma}{\sigma}\left(g - \operatorname{mean}(g) - \hat{x}\operatorname{mean}(g \hat{x})\right)", True),
+    ("batch_norm", r"\frac{\gamma}{\sigma}\left(g - \bar{g} - \frac{x - \mu}{\sigma^2}\operatorname{mean}(g (x - \mu))\right)", True),
+    ("batch_norm", r"\frac{\gamma}{\sigma}\left(g - \operatorname{mean}(g)\right)", False),
+    ("batch_norm", r"\frac{\gamma}{\sigma}\left(g - \operatorname{mean}(g) - \hat{x}\operatorname{mean}(g x)\right)", False),
+    ("layer_norm", r"\frac{1}{\sigma}\left(\hat{g} - \operatorname{mean}(\hat{g}) - \hat{x}\operatorname{mean}(\hat{g}\hat{x})\right)", True),
+    ("rms_norm", r"\frac{1}{\sigma}\left(\hat{g} - \hat{x}\operatorname{mean}(\hat{g}\hat{x})\right)", True),
+    ("rms_norm", r"\frac{\hat{g}}{\sigma}", False),
+])
+def test_verify_a_students_backward(name, text, holds):
+    from symdl.verify import verify_spec
+
+    (v,) = verify_spec(name, derivative=text)
+    assert v.holds == holds, (v.status, v.reason)
+    if not holds:
+        assert v.status == "refuted" and v.counterexample["point"]
+
+
+def test_verify_unknown_symbol_is_undecided():
+    from symdl.verify import verify_spec
+
+    (v,) = verify_spec("batch_norm", derivative=r"q\,g")
+    assert v.status == "undecided" and "vocabulary" in v.reason
