@@ -104,14 +104,16 @@ def test_running_update_and_rstd_kernels():
     np.testing.assert_allclose(r, 1 / np.sqrt(np.array([1e-5, 3.0 + 1e-5])), rtol=1e-6)
 
 
-def test_parallel_kernels_match_serial(monkeypatch):
-    """The prange kernels give the serial kernels' results bit for bit."""
+@pytest.mark.parametrize("name", ["layer_norm", "batch_norm"])
+def test_parallel_kernels_match_serial(monkeypatch, name):
+    """The prange kernels give the serial kernels' results bit for bit
+    (batch_norm (N, C): the column kernels)."""
     rng = np.random.default_rng(2)
     x = rng.normal(size=(6, 8))
     g = rng.normal(size=(6, 8))
-    lay = RN.layout("layer_norm", x.shape)
-    w, b = rng.normal(size=8), rng.normal(size=8)
-    k = RN.kernels("layer_norm")
+    lay = RN.layout(name, x.shape)
+    k = RN.kernels(name)
+    w, b = rng.normal(size=lay["naff"]), rng.normal(size=lay["naff"])
     y1, m1, r1, _ = k.train_forward(x, w, b, 1e-5, lay)
     d1 = k.backward(x, g, w, m1, r1, 1e-5, lay)
     monkeypatch.setattr(RN, "PARALLEL_MIN", 0)

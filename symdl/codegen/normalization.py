@@ -164,6 +164,7 @@ def norm_plan(spec) -> dict:
     elem = {"dx_": dx, **{f"d{k}_": v for k, v in params.items() if _element_level(v, spec)}}
     elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
     plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
+    plan["bw_row_names"] = [h.name for h in hoisted.values()]
     plan["dx"] = _print({"dx_": elem["dx_"]})
     plan["dx_uses"] = _uses(dx)
     plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
@@ -178,6 +179,9 @@ def norm_plan(spec) -> dict:
         plan["running"] = _print({"rm_new": ru["running_mean"], "rv_new": ru["running_var"]})
     # an affine constant over each group (batch, instance norm) is loaded once per group
     plan["row_affine"] = not (set(spec.affine_axes) & set(spec.stat_axes))
+    # statistics across the batch axis (batch norm): kernels for inputs (N, C)
+    # that walk rows of channels with one accumulator per channel
+    plan["cols"] = plan["row_affine"] and spec.stat_axes[0] == spec.axes[0]
     if plan["row_affine"]:
         drop = {"weight", "bias"}
         for item in [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]:

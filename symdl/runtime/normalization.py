@@ -49,6 +49,8 @@ def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: 
         n, c, s = shape[0], shape[1], math.prod(shape[2:])
         if name == "batch_norm":
             lay = dict(R=c, P=c, bn=0, bp=s, O=n, ostride=c * s, I=s, AR=1, AO=0, AI=0, naff=c)
+            # (N, C): the column kernels (rows of channels, one accumulator per channel)
+            lay["cols"] = s == 1
         elif name == "instance_norm":
             lay = dict(R=n * c, P=c, bn=c * s, bp=s, O=1, ostride=0, I=s, AR=1, AO=0, AI=0, naff=c)
         elif name == "group_norm":
@@ -83,7 +85,13 @@ class NormKernels:
         return np.ascontiguousarray(x)
 
     def _args(self, lay):
+        if lay.get("cols"):
+            return [lay["O"], lay["R"]]       # N, C
         return [lay[k] for k in _ORDER]
+
+    @staticmethod
+    def _kind(kind, lay):
+        return kind + "_cols" if lay.get("cols") else kind
 
     def _affine(self, what, a, dt, n, dtype):
         if a is None:
@@ -108,7 +116,7 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn("forward_train", dt, x.size)(*args, float(eps), *self._args(lay), y.reshape(-1),
+        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay), y.reshape(-1),
                                                mean, rstd, var)
         return y, mean, rstd, var
 
@@ -120,7 +128,7 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn("normalize", dt, x.size)(*args, np.ascontiguousarray(mean, np.float64),
+        self._fn(self._kind("normalize", lay), dt, x.size)(*args, np.ascontiguousarray(mean, np.float64),
                                            np.ascontiguousarray(rstd, np.float64), *self._args(lay),
                                            y.reshape(-1))
         return y
@@ -138,10 +146,11 @@ class NormKernels:
         outs = [dw]
         if self.has_bias:
             outs.append(np.empty(lay["naff"], x.dtype))
-        self._fn("backward", dt, x.size)(x.reshape(-1), grad.reshape(-1), w,
-                                          np.ascontiguousarray(mean, np.float64),
-                                          np.ascontiguousarray(rstd, np.float64), float(eps),
-                                          *self._args(lay), lay["naff"], dx.reshape(-1), *outs)
+        extra = [] if lay.get("cols") else [lay["naff"]]
+        self._fn(self._kind("backward", lay), dt, x.size)(
+            x.reshape(-1), grad.reshape(-1), w, np.ascontiguousarray(mean, np.float64),
+            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay), *extra,
+            dx.reshape(-1), *outs)
         return (dx, *outs)
 
     def rstd(self, var, eps, dtype):
