@@ -47,9 +47,14 @@ def test_matches_torch(make, tcall, shape):
     for k, b in tor.state_dict().items():
         np.testing.assert_allclose(sym.state_dict()[k], b.numpy(), rtol=0, atol=1e-10, err_msg=k)
     tor.eval()
-    x = rng.normal(size=shape)
-    np.testing.assert_allclose(sym.forward(x, training=False), tor(torch.tensor(x)).detach().numpy(),
-                               rtol=0, atol=1e-10)
+    x, g = rng.normal(size=shape), rng.normal(size=shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tor(tx)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(sym.forward(x, training=False), ty.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(sym.backward(g), tx.grad.numpy(), rtol=0, atol=1e-10)   # eval backward
+    for k, p in tor.named_parameters():
+        np.testing.assert_allclose(sym.grads[k], p.grad.numpy(), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("make,tcall,shape", LAYERS, ids=IDS)
@@ -59,6 +64,10 @@ def test_gradcheck(make, tcall, shape):
         p[...] = np.random.default_rng(3).normal(size=p.shape)
     x = np.random.default_rng(4).normal(size=shape)
     nn.gradcheck(layer, x, training=True)
+    if layer.buffers:   # eval mode: the running statistics are constants
+        layer.buffers["running_mean"][...] = 0.3
+        layer.buffers["running_var"][...] = 1.7
+        nn.gradcheck(layer, x, training=False)
 
 
 def test_state_dict_errors_and_report():

@@ -114,6 +114,14 @@ def _param_body(d, grad):
     from symdl.derive.reduce_rules import ReductionSimplifier
 
     spec = d.spec
+    if grad.is_Mul:   # k·sum(b) with k constant along the sum (linearity): sum(k·b)
+        sums = [f for f in grad.args if isinstance(f, RSum)]
+        if len(sums) == 1 and not (grad / sums[0]).has(RSum):
+            axes, body = _chain(sums[0])
+            inner = body * (grad / sums[0])
+            for a in axes:
+                inner = RSum(inner, sp.Symbol(a))
+            grad = inner
     if not isinstance(grad, RSum):
         return grad
     axes, body = _chain(grad)
@@ -124,6 +132,33 @@ def _param_body(d, grad):
     for a in stat:
         inner = RSum(inner, sp.Symbol(a))
     return ReductionSimplifier(d.graph).reduce(inner)
+
+
+def _backward_plan(d, lf) -> dict:
+    """Printed lines of a backward kernel: the group sums its gradients read,
+    the per-group lines, dx per element, the parameter accumulations."""
+    spec = d.spec
+    plan = {}
+    dx = lf.saved(lf.lift(d.grads[spec.x]))
+    params = {}
+    for w in (spec.weight, spec.bias) if spec.has_bias else (spec.weight,):
+        params[w.name] = lf.saved(lf.lift(_param_body(d, d.grads[w])))
+    atoms = sorted(lf.atoms.items(), key=lambda kv: kv[1].name)
+    plan["bw_sums"] = [{"acc": s.name, "body": _print({f"b_{s.name}": b}), "uses": _uses(b)}
+                       for b, s in atoms]
+    plan["bw_sum_uses"] = sorted(set().union(*[_uses(b) for b, _ in atoms])) if atoms else []
+    # row-invariant parts of the element expressions: computed once per group
+    hoisted: dict = {}
+    elem = {"dx_": dx, **{f"d{k}_": v for k, v in params.items() if _element_level(v, spec)}}
+    elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
+    plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
+    plan["bw_row_names"] = [h.name for h in hoisted.values()]
+    plan["dx"] = _print({"dx_": elem["dx_"]})
+    plan["dx_uses"] = _uses(dx)
+    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
+                       "lines": _print({f"d{k}_": elem.get(f"d{k}_", v)}), "uses": _uses(v)}
+                      for k, v in params.items()]
+    return plan
 
 
 def norm_plan(spec) -> dict:
@@ -150,26 +185,13 @@ def norm_plan(spec) -> dict:
     fwd = lf.saved(d.forward_expr)
     plan["out"] = _print({"o_": fwd})
     plan["out_uses"] = _uses(fwd)
-    # ---- backward
-    dx = lf.saved(lf.lift(d.grads[spec.x]))
-    params = {}
-    for w in (spec.weight, spec.bias) if spec.has_bias else (spec.weight,):
-        params[w.name] = lf.saved(lf.lift(_param_body(d, d.grads[w])))
-    atoms = sorted(lf.atoms.items(), key=lambda kv: kv[1].name)
-    plan["bw_sums"] = [{"acc": s.name, "body": _print({f"b_{s.name}": b}), "uses": _uses(b)}
-                       for b, s in atoms]
-    plan["bw_sum_uses"] = sorted(set().union(*[_uses(b) for b, _ in atoms])) if atoms else []
-    # row-invariant parts of the element expressions: computed once per group
-    hoisted: dict = {}
-    elem = {"dx_": dx, **{f"d{k}_": v for k, v in params.items() if _element_level(v, spec)}}
-    elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
-    plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
-    plan["bw_row_names"] = [h.name for h in hoisted.values()]
-    plan["dx"] = _print({"dx_": elem["dx_"]})
-    plan["dx_uses"] = _uses(dx)
-    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
-                       "lines": _print({f"d{k}_": elem.get(f"d{k}_", v)}), "uses": _uses(v)}
-                      for k, v in params.items()]
+    # ---- backward (training: through the statistics), and in eval mode
+    plan.update(_backward_plan(d, lf))
+    plan["eval"] = None
+    if spec.running:
+        from symdl.derive.normalization import derive_norm_eval
+        de = derive_norm_eval(spec)
+        plan["eval"] = _backward_plan(de, Lifter(de))
     # ---- eval rstd from a variance; running update
     var_in = sp.Symbol("var", nonnegative=True)
     plan["rstd"] = _print({"rstd_": root.xreplace({var_sym: var_in * M})})
@@ -184,7 +206,10 @@ def norm_plan(spec) -> dict:
     plan["cols"] = plan["row_affine"] and spec.stat_axes[0] == spec.axes[0]
     if plan["row_affine"]:
         drop = {"weight", "bias"}
-        for item in [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]:
+        items = [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]
+        if "eval" in plan:
+            items += [plan["eval"], *plan["eval"]["bw_sums"], *plan["eval"]["params"]]
+        for item in items:
             for key in ("uses", "out_uses", "dx_uses", "bw_sum_uses"):
                 if key in item:
                     item[key] = [u for u in item[key] if u not in drop]

@@ -51,6 +51,7 @@ class NormDerivation:
     mean_node: sp.Symbol | None  # sum node of x over the statistics axes (None: RMS)
     var_node: sp.Symbol         # sum node of (x - mean)^2 (RMS: of x^2)
     trace: list = field(default_factory=list)
+    eval_mode: bool = False     # statistics are inputs (running estimates)
 
     @property
     def x(self):
@@ -58,7 +59,8 @@ class NormDerivation:
 
     @property
     def count(self):
-        return count(self.spec.stat_axes)
+        """Elements per statistic (1 in eval mode: the inputs are the mean and variance)."""
+        return sp.S.One if self.eval_mode else count(self.spec.stat_axes)
 
     @property
     def forward_expr(self):
@@ -72,7 +74,7 @@ class NormDerivation:
         """expr with the statistics' sum nodes written through the saved
         statistics: sum x = M·mean, sum (x - mean)^2 = M·(rstd^-2 - eps)."""
         mean, rstd = self.stat_symbols()
-        rep = {self.var_node: self.count * (rstd ** -2 - self.spec.eps)}
+        rep = {self.var_node: self.count * (rstd ** -2 - sp.Symbol("eps", real=True))}
         if self.mean_node is not None:
             rep[self.mean_node] = self.count * mean
         out = self.graph.inline(expr).xreplace(rep)
@@ -134,6 +136,39 @@ def derive_norm(spec) -> NormDerivation:
                        var_node, trace)
     d.spec_eps = eps_sym
     _CACHE[spec.name] = d
+    return d
+
+
+def derive_norm_eval(spec) -> NormDerivation:
+    """Eval mode of a spec with running estimates: ``spec.eval_formula()``
+    with running_mean, running_var as (non-differentiable) inputs per channel,
+    differentiated by the same engine."""
+    key = spec.name + ":eval"
+    if key in _CACHE and _CACHE[key].spec is spec:
+        return _CACHE[key]
+    graph = Graph(spec.axes)
+    x = graph.input("x", spec.axes, differentiable=True, source=("array", "input"))
+    w = graph.input("weight", spec.affine_axes, differentiable=True, source=("array", "weight"))
+    wrt = [x, w]
+    if spec.has_bias:
+        wrt.append(graph.input("bias", spec.affine_axes, differentiable=True, source=("array", "bias")))
+    rm = graph.input("running_mean", spec.affine_axes, source=("array", "running_mean"))
+    rv = graph.input("running_var", spec.affine_axes, source=("array", "running_var"))
+    graph.input("eps", (), source=("scalar", "eps"))
+    for a in spec.axes:
+        graph.size(a)
+    seed = graph.input("g", spec.axes, source=("array", "grad"))
+    eps = sp.Symbol("eps", real=True)
+    definition = spec.eval_formula().xreplace({spec.eps: eps,
+                                               sp.Symbol("running_var", nonnegative=True): rv})
+    # rule center: x - running_mean kept whole as well
+    stable = definition.xreplace({x - rm: Shifted(x, rm)})
+    trace: list = [("center", definition, stable)]
+    out = graph.from_expr("out", stable)
+    bw = graph.backward(out, seed, wrt=wrt, simplify=ReductionSimplifier(graph, trace=trace))
+    d = NormDerivation(spec, graph, definition, stable, out, seed, bw, dict(bw.grads), rm, rv,
+                       trace, eval_mode=True)
+    _CACHE[key] = d
     return d
 
 

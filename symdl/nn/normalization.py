@@ -133,13 +133,11 @@ class _Norm(Module):
         if self._saved is None:
             raise RuntimeError(f"{self._where()}: backward called before forward")
         x, lay, mean, rstd, use_batch = self._saved
-        if not use_batch:
-            raise RuntimeError(f"{self._where()}: backward after an eval-mode forward (running "
-                               f"statistics) is not supported; call forward(x, training=True)")
         g = self._input(grad)
         if g.shape != x.shape:
             raise ShapeError(f"{self._where()}: grad has shape {g.shape}, the output {x.shape}")
-        res = kernels(self.spec).backward(x, g, self._w(), mean, rstd, self._eps(), lay)
+        res = kernels(self.spec).backward(x, g, self._w(), mean, rstd, self._eps(), lay,
+                                          eval_mode=not use_batch)
         dx, dw = res[0], res[1]
         if "weight" in self.params:
             self.grads["weight"][...] = dw.reshape(self.grads["weight"].shape)

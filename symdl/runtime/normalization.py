@@ -6,7 +6,8 @@ each spec, dtype checks and kernel dispatch.
 * ``train_forward(x, weight, bias, eps, **layout)`` -> (y, mean, rstd, var)
   (per group, float64 for both dtypes: mean, 1/sqrt(var + eps), the biased variance);
 * ``normalize(x, weight, bias, mean, rstd, **layout)`` -> y (eval mode);
-* ``backward(x, grad, weight, mean, rstd, eps, **layout)`` -> (dx, dweight[, dbias]);
+* ``backward(x, grad, weight, mean, rstd, eps, **layout)`` -> (dx, dweight[, dbias])
+  (``eval_mode=True``: statistics that were running estimates, constants);
 * ``rstd(var, eps)``; ``running_update(running_mean, running_var, mean, var,
   factor, count)`` in place (specs with running estimates).
 """
@@ -133,7 +134,11 @@ class NormKernels:
                                            y.reshape(-1))
         return y
 
-    def backward(self, x, grad, weight, mean, rstd, eps, lay):
+    def backward(self, x, grad, weight, mean, rstd, eps, lay, eval_mode=False):
+        """Gradients from the saved statistics; ``eval_mode``: the statistics
+        were running estimates (constants: the eval-mode derivation)."""
+        if eval_mode:
+            lay = {k: v for k, v in lay.items() if k != "cols"}
         x = self._contig(x)
         grad = self._contig(grad)
         dt = _check_dtype(self.name, x)
@@ -147,7 +152,8 @@ class NormKernels:
         if self.has_bias:
             outs.append(np.empty(lay["naff"], x.dtype))
         extra = [] if lay.get("cols") else [lay["naff"]]
-        self._fn(self._kind("backward", lay), dt, x.size)(
+        kind = "backward_eval" if eval_mode else self._kind("backward", lay)
+        self._fn(kind, dt, x.size)(
             x.reshape(-1), grad.reshape(-1), w, np.ascontiguousarray(mean, np.float64),
             np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay), *extra,
             dx.reshape(-1), *outs)

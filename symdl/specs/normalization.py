@@ -109,6 +109,13 @@ class NormSpec:
     def definition(self, variant=None) -> sp.Expr:
         return self.formula(variant)
 
+    def eval_formula(self) -> sp.Expr:
+        """Eval mode (running estimates): the statistics are inputs, not
+        functions of x -- weight·(x - running_mean)/sqrt(running_var + eps) + bias."""
+        rm, rv = sp.Symbol("running_mean", real=True), sp.Symbol("running_var", nonnegative=True)
+        y = self.weight * (self.x - rm) / sp.sqrt(rv + self.eps)
+        return y + self.bias if self.has_bias else y
+
     def statistics(self) -> dict:
         """The batch statistics the running estimates track: {name: formula}."""
         x = self.x
@@ -120,7 +127,7 @@ class NormSpec:
                  sp.srepr(self.formula()),
                  repr([(p.name, str(p.default), p.kind) for p in self.params])]
         if self.running:
-            parts += [sp.srepr(e) for e in running_update().values()]
+            parts += [sp.srepr(e) for e in running_update().values()] + [sp.srepr(self.eval_formula())]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
