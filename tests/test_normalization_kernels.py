@@ -126,3 +126,44 @@ def test_bad_dtype():
     lay = RN.layout("layer_norm", (2, 3))
     with pytest.raises(TypeError, match="float16"):
         RN.kernels("layer_norm").train_forward(np.zeros((2, 3), np.float16), None, None, 1e-5, lay)
+
+
+def test_kernels_run_without_jit_for_coverage():
+    """Every kernel kind (float64, serial and column layouts, eval backward)
+    once as plain Python, against the compiled result."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = r'''
+import json, numpy as np
+from symdl.runtime.normalization import kernels, layout
+rng = np.random.default_rng(0)
+res = {}
+for name, shape, kw in (("batch_norm", (4, 3, 2), {}), ("batch_norm", (5, 3), {}),
+                        ("layer_norm", (3, 4), {}), ("group_norm", (2, 4, 3), {"num_groups": 2}),
+                        ("instance_norm", (2, 3, 4), {}), ("rms_norm", (3, 4), {})):
+    k = kernels(name); lay = layout(name, shape, **kw)
+    x = rng.normal(size=shape); g = rng.normal(size=shape)
+    w = rng.normal(size=lay["naff"]); b = rng.normal(size=lay["naff"]) if k.has_bias else None
+    y, m, r, v = k.train_forward(x, w, b, 1e-5, lay)
+    out = [y, m, r, v, *k.backward(x, g, w, m, r, 1e-5, lay), k.normalize(x, w, b, m, r, lay)]
+    if k.meta["running"]:
+        out += list(k.backward(x, g, w, m, r, 1e-5, lay, eval_mode=True))
+        rm, rv = np.zeros(lay["naff"]), np.ones(lay["naff"])
+        k.running_update(rm, rv, m[:lay["naff"]], v[:lay["naff"]], 0.1, 4)
+        out += [rm, rv, k.rstd(rv, 1e-5, np.float64)]
+    res[f"{name}{shape}"] = [a.ravel().tolist() for a in out]
+print(json.dumps(res))
+'''
+    runs = []
+    for env in (dict(os.environ, NUMBA_DISABLE_JIT="1"), dict(os.environ)):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+        runs.append(json.loads(p.stdout))
+    a, b = runs
+    assert a.keys() == b.keys() and len(a) == 6
+    for key in a:
+        for u, v in zip(a[key], b[key]):
+            np.testing.assert_allclose(u, v, rtol=1e-13, atol=1e-15, err_msg=key)
