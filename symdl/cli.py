@@ -70,6 +70,10 @@ def _cmd_latex(args) -> int:
         from symdl.derive.optimizers import optimizer_latex
 
         text = optimizer_latex(spec, steps=args.steps)
+    elif spec.family == "normalization":
+        from symdl.derive.normalization_latex import norm_latex
+
+        text = norm_latex(spec, steps=args.steps)
     else:
         from symdl.derive.reduction_latex import reduction_latex
 

@@ -13,6 +13,8 @@ FAMILIES = {
     # the loss index: metadata only; each loss's kernels live in its group's
     # module (symdl.generated.losses_<group>), imported when first used
     "loss": ("symdl.generated.losses", "symdl.runtime.reductions:make_bundle"),
+    # the normalization index: metadata; kernels in symdl.generated.normalization.<name>
+    "normalization": ("symdl.generated.normalization", "symdl.runtime.normalization:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}

@@ -356,6 +356,7 @@ def _save_checkpoint(path, model, optimizer, epoch, history, rng, best, wait, be
     from symdl.nn.sequential import CONFIG_KEY
 
     arrays = dict(model.params)
+    arrays.update(getattr(model, "buffers", {}))   # running statistics
     if hasattr(model, "config"):
         arrays[CONFIG_KEY] = json_array(model.config())
     odesc = flatten(optimizer.state_dict(), "__optim__", arrays)
@@ -656,6 +657,8 @@ def register(sub) -> None:
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
     q.add_argument("--hidden", default="128,64", help="hidden layer sizes")
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
+    q.add_argument("--norm", default="none", choices=["none", "batch", "layer"],
+                   help="BatchNorm1d or LayerNorm after each hidden Linear")
     q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer")
     q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (`symdl list "
                    "--family optimizer`)")
@@ -718,7 +721,10 @@ def _cmd_train(args) -> int:
     sizes = [X.shape[1]] + hidden
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b, dtype=dtype), nn.Activation(args.activation, dtype=dtype)]
+        layers.append(nn.Linear(a, b, dtype=dtype))
+        if args.norm != "none":
+            layers.append((nn.BatchNorm1d if args.norm == "batch" else nn.LayerNorm)(b, dtype=dtype))
+        layers.append(nn.Activation(args.activation, dtype=dtype))
         if args.dropout:
             layers.append(nn.Dropout(args.dropout, dtype=dtype))
     out_width = classes if classes else 1
@@ -777,6 +783,7 @@ def _cmd_train(args) -> int:
     if not args.no_save:
         path = args.out or f"symdl-{data.name}.npz"
         arrays = dict(model.params)
+        arrays.update(getattr(model, "buffers", {}))   # running statistics
         arrays[CONFIG_KEY] = json_array(model.config())
         arrays["__scaler_mean__"] = scaler.mean_
         arrays["__scaler_scale__"] = scaler.scale_

@@ -121,6 +121,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .optimizers import optimizers_target
 
     targets.append(optimizers_target())
+    from .normalization import normalization_targets
+
+    targets.extend(normalization_targets())
     return targets
 
 

@@ -6,7 +6,11 @@ Applied to every cotangent the reverse mode produces (``Graph.backward``):
                   when k does not vary along a;  sum_a k = N_a·k;
 * ``fold``        a sum (or max) whose body is the body of a reduction node
                   becomes that node (sum_c exp(z_c - m) is s: computed once);
-* ``constraint``  a declared constraint of an input: sum_c y = 1 (Simplex).
+* ``constraint``  a declared constraint of an input: sum_c y = 1 (Simplex);
+* ``centered``    a sum of a kept-whole difference u - m (``Shifted``) is 0
+                  when, written out, the rules above cancel it:
+                  sum_a (x - mean_a x) = sum_a x - N_a·mean_a x = 0.  Otherwise
+                  the difference stays whole (it is the accurate one).
 
 With these, sum_c p_c = sum_c e_c/s = s/s = 1 for a softmax, and the
 cotangent of a max used as a shift cancels to 0 by itself.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .graph import RMax, RSum, Simplex, axes_of, axis_size
+from .graph import RMax, RSum, Shifted, Simplex, axes_of, axis_size, unshift
 
 __all__ = ["ReductionSimplifier", "expand_linear", "RULE_DOCS"]
 
@@ -24,6 +28,7 @@ RULE_DOCS = {
                  r"\sum_a k = N_a k",
     "fold": r"\sum_a b = s \text{ when a node computes } s = \sum_a b",
     "constraint": r"\sum_c y_c = 1 \text{ for a declared distribution / one-hot target}",
+    "centered": r"\sum_a (u - m) = \sum_a u - N_a m = 0 \text{ when } m = \tfrac{1}{N_a}\sum_a u",
 }
 
 
@@ -79,6 +84,9 @@ class ReductionSimplifier:
                 out.append(axis_size(ax) * k)
                 continue
             p = sp.Mul(*inside)
+            if self._centered(p, red.args[1]):
+                self._note("centered", RSum(p, red.args[1]), sp.S.Zero)
+                continue
             if (p, ax) in self.ones:
                 self._note("constraint", RSum(p, red.args[1]), sp.S.One)
                 out.append(k)
@@ -90,6 +98,20 @@ class ReductionSimplifier:
         result = sp.Add(*out)
         self._note("linearity", red, result)
         return result
+
+    def _centered(self, p, axis) -> bool:
+        """sum_a p = 0 for a body p made of kept-whole differences (Shifted)
+        that the rules cancel once written out (Sigma (x - mean x) = 0)."""
+        if not p.has(Shifted) or not (p.is_Add or p.is_Symbol or isinstance(p, (Shifted, RSum))):
+            return False
+        trace, self.trace = self.trace, None
+        try:
+            trial = self.reduce(unshift(RSum(p, axis)))
+            if trial.has(RSum, RMax):
+                trial = self.reduce(trial)
+            return tidy(trial) == 0
+        finally:
+            self.trace = trace
 
     def reduce_max(self, red):
         if red.axis not in axes_of(red.body, self.graph):

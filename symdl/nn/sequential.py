@@ -45,7 +45,8 @@ class Sequential(Module):
         super().__init__(dtype)
         self.layers = list(layers)
         for layer in self.layers:
-            layer.to(self.dtype) if layer.params else setattr(layer, "dtype", self.dtype)
+            layer.to(self.dtype) if (layer.params or getattr(layer, "buffers", None)) \
+                else setattr(layer, "dtype", self.dtype)
         self._relabel()
         self._fbuf: dict = {}
         self._bbuf: dict = {}
@@ -139,30 +140,44 @@ class Sequential(Module):
         return int(sum(v.size for v in self.parameters()))
 
     def state_dict(self) -> dict:
-        return {k: v.copy() for k, v in self.params.items()}
+        return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
 
     def load_state_dict(self, state, strict=True):
-        """Copy values into the parameters in place (names and layouts as torch;
-        torch tensors are accepted).  ``strict``: the keys must match exactly."""
+        """Copy values into the parameters (and buffers: running statistics)
+        in place (names and layouts as torch; torch tensors are accepted).
+        ``strict``: the keys must match exactly; otherwise the mismatches are
+        returned (missing_keys, unexpected_keys, mismatched_keys)."""
         state = dict(state)
-        mine = self.params
+        mine = {**self.params, **self.buffers}
+        missing = [k for k in mine if k not in state]
+        unexpected = [k for k in state if k not in mine]
         if strict:
-            missing = [k for k in mine if k not in state]
-            unexpected = [k for k in state if k not in mine]
             if missing or unexpected:
                 raise KeyError(f"state dict does not match the model: missing "
                                f"{missing or 'nothing'}, unexpected {unexpected or 'nothing'} "
                                f"(the model has {list(mine)})")
+        mismatched = []
         for i, layer in enumerate(self.layers):
-            if layer.params:
+            if hasattr(layer, "buffers"):   # normalization layers: parameters and buffers
+                mine_i = {k: v for k, v in state.items() if k.startswith(f"{i}.")}
+                mismatched += layer.load_state_dict(mine_i, strict=strict, prefix=f"{i}.").mismatched_keys
+            elif layer.params:
                 _load_into(layer.params, state, False, layer._where(), prefix=f"{i}.")
                 layer._params_changed()
+        from .normalization import IncompatibleKeys
+        return IncompatibleKeys(missing, unexpected, mismatched)
+
+    @property
+    def buffers(self) -> dict:
+        """Non-learnable state of the layers (running statistics), torch's keys."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in getattr(layer, "buffers", {}).items()}
 
     def to(self, dtype):
         dt = _dtype(dtype)
         self.dtype = dt
         for layer in self.layers:
-            layer.to(dt) if layer.params else setattr(layer, "dtype", dt)
+            layer.to(dt) if (layer.params or getattr(layer, "buffers", None)) else setattr(layer, "dtype", dt)
         self._clear()
         return self
 
@@ -238,7 +253,7 @@ class Sequential(Module):
     def save(self, path):
         """Architecture and weights in one ``.npz`` (no pickles; atomic write).
         Returns the path written (``.npz`` is appended when there is no suffix)."""
-        arrays = {k: v for k, v in self.params.items()}
+        arrays = {k: v for k, v in {**self.params, **self.buffers}.items()}
         arrays[CONFIG_KEY] = json_array(self.config())
         return atomic_savez(path, arrays)
 

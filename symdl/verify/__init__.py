@@ -119,6 +119,9 @@ def verify_spec(name: str, *, forward: str | None = None, derivative: str | None
     equation in which f names the spec (``f'(x) = f(x)(1-f(x))``)."""
     import symdl.specs as S
 
+    if name in S.FAMILIES["normalization"]:   # batch_norm, ...: a per-group backward formula
+        from .normalization import verify_norm_spec
+        return verify_norm_spec(name, forward=forward, derivative=derivative, sympy_syntax=sympy_syntax)
     S.get(name, family="activation")  # UnknownNameError with close matches
     out = []
     for order, text in ((0, forward), (1, derivative)):

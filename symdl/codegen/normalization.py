@@ -1,0 +1,285 @@
+"""Render the normalization specs into ``generated/normalization/<spec>.py``.
+
+Every input is viewed by the runtime as *groups* (one per statistic: a
+channel for batch norm, a sample for layer norm, a (sample, group) for group
+norm, ...) of O x I elements: element (o, i) of group r is at
+
+    base(r) + o·ostride + i,   base(r) = (r // P)·bn + (r % P)·bp,
+
+and its affine index is AR·(r % P) + AO·o + AI·i.  Those are runtime integers
+(``symdl.runtime.normalization.layout``), so one kernel per spec and dtype
+serves every torch layout.  The math comes from ``derive_norm``:
+
+* ``forward_train``: the statistics' sums level by level (sum x, then
+  sum (x - mean)^2: the two-pass variance), the row lines (mean, var, rstd),
+  then the output per element in mean and rstd;
+* ``normalize``: the output from given per-group mean and rstd (eval mode);
+* ``backward``: the group sums the derived dx reads (sum ĝ, sum ĝ·(x - mean)),
+  then dx per element, and dweight/dbias accumulated per affine index into
+  per-block float64 partials summed in block order (serial and prange
+  kernels agree bit for bit);
+* ``rstd``: rstd from a variance (eval: from the running variance);
+* ``running``: torch's running-estimate update (in place).
+
+Sums accumulate in float64 and float32 kernels compute in float64 (a
+float32 x - mean of 1e4 + N(0, 1) data would lose three digits); results are
+stored in the arrays' dtype.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from symdl.derive.normalization import derive_norm
+from symdl.specs.softmax import RSum, Shifted
+
+from .header import make_header
+from .printer import DTYPES, print_block
+from .reductions import _hoist
+from .render import _pyrepr, environment, generator_hash
+
+__all__ = ["render_norm_module", "normalization_targets", "norm_plan", "TEMPLATE"]
+
+TEMPLATE = "normalization.py.j2"
+PACKAGE = "symdl.generated.normalization"
+GENERATOR_FILES = ("derive/graph.py", "derive/reduce_rules.py", "derive/normalization.py",
+                   "codegen/normalization.py", "codegen/printer.py", "codegen/header.py",
+                   "specs/normalization.py", "specs/softmax.py")
+
+ARITH = "f64"          # every kernel computes in float64 (stores in its own dtype)
+M = sp.Symbol("M", positive=True, integer=True)      # elements per group
+LOADS = {"x": "f64(input[k])", "g": "f64(grad[k])", "weight": "f64(weight[aff])",
+         "bias": "f64(bias[aff])"}
+NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "g": "g_", "weight": "w_", "bias": "b_", "mean": "mean_", "rstd": "rstd_",
+         "eps": "eps", "var": "var_", "M": "M", "factor": "factor",
+         "running_mean": "rm_", "running_var": "rv_"}
+
+
+def _chain(e):
+    """(axes, body) of a nested RSum chain."""
+    axes = []
+    while isinstance(e, RSum):
+        axes.append(e.axis)
+        e = e.args[0]
+    return axes, e
+
+
+class Lifter:
+    """Group sums (RSum chains over exactly the statistics axes) -> atoms."""
+
+    def __init__(self, d):
+        self.d = d
+        self.stat = set(d.spec.stat_axes)
+        self.atoms: dict = {}   # body -> symbol
+
+    def sizes(self, e):
+        first, *rest = self.d.spec.stat_axes
+        rep = {sp.Symbol(f"N_{first}", positive=True, integer=True): M}
+        rep.update({sp.Symbol(f"N_{a}", positive=True, integer=True): 1 for a in rest})
+        return e.xreplace(rep)
+
+    def lift(self, e):
+        def one(red):
+            axes, body = _chain(red)
+            if set(axes) != self.stat:
+                raise NotImplementedError(f"a sum over {axes} in a row expression")
+            body = self.saved(body)
+            if body not in self.atoms:
+                self.atoms[body] = sp.Symbol(f"a{len(self.atoms)}", real=True)
+            return self.atoms[body]
+        return self._outer(e, one)
+
+    def _outer(self, e, fn):
+        if isinstance(e, RSum):
+            return fn(e)
+        if not e.args:
+            return e
+        return e.func(*[self._outer(a, fn) for a in e.args])
+
+    def saved(self, e):
+        return self.sizes(self.d.to_saved(e))
+
+
+def _element_level(e, spec) -> bool:
+    names = {s.name for s in e.free_symbols}
+    if names & {"x", "g"}:
+        return True
+    return bool(names & {"weight", "bias"}) and bool(set(spec.affine_axes) & set(spec.stat_axes))
+
+
+def _param_body(d, grad):
+    """A parameter gradient: sum over the non-affine axes of a body.  The
+    sums over the statistics axes go inside (sums commute) and the rules pull
+    the per-group factors out of them; the outer sums are the kernel's
+    per-affine-index accumulation."""
+    from symdl.derive.reduce_rules import ReductionSimplifier
+
+    spec = d.spec
+    if grad.is_Mul:   # k·sum(b) with k constant along the sum (linearity): sum(k·b)
+        sums = [f for f in grad.args if isinstance(f, RSum)]
+        if len(sums) == 1 and not (grad / sums[0]).has(RSum):
+            axes, body = _chain(sums[0])
+            inner = body * (grad / sums[0])
+            for a in axes:
+                inner = RSum(inner, sp.Symbol(a))
+            grad = inner
+    if not isinstance(grad, RSum):
+        return grad
+    axes, body = _chain(grad)
+    stat = [a for a in spec.stat_axes if a in axes]
+    if len(stat) != len(spec.stat_axes):   # stays a plain per-element accumulation
+        return body
+    inner = body
+    for a in stat:
+        inner = RSum(inner, sp.Symbol(a))
+    return ReductionSimplifier(d.graph).reduce(inner)
+
+
+def _backward_plan(d, lf) -> dict:
+    """Printed lines of a backward kernel: the group sums its gradients read,
+    the per-group lines, dx per element, the parameter accumulations."""
+    spec = d.spec
+    plan = {}
+    dx = lf.saved(lf.lift(d.grads[spec.x]))
+    params = {}
+    for w in (spec.weight, spec.bias) if spec.has_bias else (spec.weight,):
+        params[w.name] = lf.saved(lf.lift(_param_body(d, d.grads[w])))
+    atoms = sorted(lf.atoms.items(), key=lambda kv: kv[1].name)
+    plan["bw_sums"] = [{"acc": s.name, "body": _print({f"b_{s.name}": b}), "uses": _uses(b)}
+                       for b, s in atoms]
+    plan["bw_sum_uses"] = sorted(set().union(*[_uses(b) for b, _ in atoms])) if atoms else []
+    # row-invariant parts of the element expressions: computed once per group
+    hoisted: dict = {}
+    elem = {"dx_": dx, **{f"d{k}_": v for k, v in params.items() if _element_level(v, spec)}}
+    elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
+    plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
+    plan["bw_row_names"] = [h.name for h in hoisted.values()]
+    plan["dx"] = _print({"dx_": elem["dx_"]})
+    plan["dx_uses"] = _uses(dx)
+    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
+                       "lines": _print({f"d{k}_": elem.get(f"d{k}_", v)}), "uses": _uses(v)}
+                      for k, v in params.items()]
+    return plan
+
+
+def norm_plan(spec) -> dict:
+    """Printed lines of every kernel of ``spec`` (arithmetic in float64)."""
+    d = derive_norm(spec)
+    lf = Lifter(d)
+    mean_s, rstd_s = d.stat_symbols()
+    plan = {"centered": spec.centered, "has_bias": spec.has_bias, "running": spec.running}
+    # ---- forward_train: statistics level by level, then the output
+    levels = []
+    if spec.centered:
+        levels.append(("a_mean", lf.sizes(d.graph.inline(spec.x)), {"mean_": lf.sizes(
+            d.mean_node / d.count).xreplace({d.mean_node: sp.Symbol("a_mean", real=True)})}))
+    inner = d.var_node
+    while d.graph.nodes[inner].kind == "sum":
+        inner = d.graph.nodes[inner].operand
+    var_body = lf.saved(inner)
+    var_sym = sp.Symbol("a_var", real=True)
+    root = lf.sizes(d.var_node_root()).xreplace({d.var_node: var_sym})
+    levels.append(("a_var", var_body, {"var_": lf.sizes(d.var_node / d.count).xreplace({d.var_node: var_sym}),
+                                       "rstd_": root}))
+    plan["levels"] = [{"acc": acc, "body": _print({f"b_{acc}": body}),
+                       "row": _print(row), "uses": _uses(body)} for acc, body, row in levels]
+    fwd = lf.saved(d.forward_expr)
+    plan["out"] = _print({"o_": fwd})
+    plan["out_uses"] = _uses(fwd)
+    # ---- backward (training: through the statistics), and in eval mode
+    plan.update(_backward_plan(d, lf))
+    plan["eval"] = None
+    if spec.running:
+        from symdl.derive.normalization import derive_norm_eval
+        de = derive_norm_eval(spec)
+        plan["eval"] = _backward_plan(de, Lifter(de))
+    # ---- eval rstd from a variance; running update
+    var_in = sp.Symbol("var", nonnegative=True)
+    plan["rstd"] = _print({"rstd_": root.xreplace({var_sym: var_in * M})})
+    if spec.running:
+        from symdl.specs.normalization import running_update
+        ru = running_update()
+        plan["running"] = _print({"rm_new": ru["running_mean"], "rv_new": ru["running_var"]})
+    # an affine constant over each group (batch, instance norm) is loaded once per group
+    plan["row_affine"] = not (set(spec.affine_axes) & set(spec.stat_axes))
+    # statistics across the batch axis (batch norm): kernels for inputs (N, C)
+    # that walk rows of channels with one accumulator per channel
+    plan["cols"] = plan["row_affine"] and spec.stat_axes[0] == spec.axes[0]
+    if plan["row_affine"]:
+        drop = {"weight", "bias"}
+        items = [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]
+        if "eval" in plan:
+            items += [plan["eval"], *plan["eval"]["bw_sums"], *plan["eval"]["params"]]
+        for item in items:
+            for key in ("uses", "out_uses", "dx_uses", "bw_sum_uses"):
+                if key in item:
+                    item[key] = [u for u in item[key] if u not in drop]
+    plan["derivation"] = {"dx": str(d.grads[spec.x]), "forward": str(d.forward_expr)}
+    return plan
+
+
+def _uses(e) -> list:
+    return sorted(s.name for s in e.free_symbols if s.name in LOADS)
+
+
+def _print(exprs: dict) -> list:
+    exprs = {k: v.xreplace({sp.Symbol("eps", positive=True): sp.Symbol("eps", real=True)})
+             for k, v in exprs.items()}
+    lines, used = print_block(exprs, ARITH, NAMES, frozenset(), prefix="t")
+    if used:
+        raise NotImplementedError(f"elementary functions in a normalization kernel: {used}")
+    return lines
+
+
+def _generator_hash() -> str:
+    return generator_hash("", files=GENERATOR_FILES, templates=(TEMPLATE,))
+
+
+def _meta(spec) -> dict:
+    module = f"{PACKAGE}.{spec.name}"
+    return {"family": spec.family, "torch": spec.torch, "doc": spec.doc, "hash": spec.content_hash(),
+            "params": [{"name": p.name, "default": p.default, "kind": p.kind} for p in spec.params],
+            "axes": list(spec.axes), "stat_axes": list(spec.stat_axes),
+            "affine_axes": list(spec.affine_axes), "centered": spec.centered,
+            "has_bias": spec.has_bias, "running": spec.running, "module": module}
+
+
+def render_norm_module(spec) -> str:
+    module = f"{PACKAGE}.{spec.name}"
+    plan = norm_plan(spec)
+    meta = _meta(spec)
+    body = environment().get_template(TEMPLATE).render(
+        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, spec_table=_pyrepr({spec.name: meta}))
+    return _finish(body, module, [spec])
+
+
+def render_index(specs) -> str:
+    body = '"""Normalization kernels, one module per spec (generated; DO NOT EDIT)."""\n\n'
+    body += "#: metadata of every normalization spec (its kernels: SPECS[name]['module'])\n"
+    body += "SPECS = " + _pyrepr({s.name: _meta(s) for s in specs}) + "\n"
+    return _finish(body, PACKAGE, specs, template="-")
+
+
+def _finish(body, module, specs, template=TEMPLATE) -> str:
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    header = make_header(module=module, template=template, specs={s.name: s.content_hash() for s in specs},
+                         generator_hash=_generator_hash(), sympy_version=sp.__version__, body=body)
+    source = header + body
+    compile(source, module, "exec")
+    return source
+
+
+def normalization_targets() -> list:
+    """``symdl generate`` targets: generated/normalization/__init__.py and one
+    module per spec."""
+    from symdl.specs.normalization import NORM_SPECS
+
+    from .generate import Target
+
+    targets = [Target("normalization/__init__.py", lambda: render_index(NORM_SPECS),
+                      lambda: {s.name: s.content_hash() for s in NORM_SPECS}, _generator_hash)]
+    for s in NORM_SPECS:
+        targets.append(Target(f"normalization/{s.name}.py", lambda s=s: render_norm_module(s),
+                              lambda s=s: {s.name: s.content_hash()}, _generator_hash))
+    return targets

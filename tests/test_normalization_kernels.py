@@ -1,0 +1,169 @@
+"""Every normalization kernel (training forward, saved statistics, dx,
+dweight, dbias) against the spec evaluated by mpmath, float32 and float64,
+on random, tiny-variance, huge-offset and constant inputs."""
+import numpy as np
+import pytest
+
+from normalization_truth import group_stats, truth
+from symdl.runtime import normalization as RN
+from symdl.specs.normalization import NORM_SPECS
+
+SPECS = {s.name: s for s in NORM_SPECS}
+#: (spec, input shape, layout options) -- a few groups each: fast
+CASES = [("batch_norm", (4, 3, 2), {}), ("batch_norm", (5, 2), {}), ("layer_norm", (3, 5), {}),
+         ("layer_norm", (2, 2, 3), {"normalized_ndim": 2}), ("group_norm", (2, 4, 3), {"num_groups": 2}),
+         ("instance_norm", (2, 3, 4), {}), ("rms_norm", (3, 5), {})]
+#: the activation tests' bounds
+BOUNDS = {np.float64: (1e-12, 1e-15), np.float32: (1e-5, 1e-6)}
+OFFSET = {np.float64: 1e8, np.float32: 1e4}
+
+
+def _input(kind, shape, dtype, rng):
+    z = rng.normal(size=shape)
+    if kind == "random":
+        return (z * 2.0 + 0.5).astype(dtype)
+    if kind == "tiny":      # tiny variance
+        return (1.0 + 1e-3 * z).astype(dtype)
+    if kind == "huge":      # |mean| >> std
+        return (OFFSET[dtype] + z).astype(dtype)
+    if kind == "constant":
+        return np.full(shape, 3.25, dtype)
+    raise ValueError(kind)
+
+
+def _close(name, got, want, dtype, cond=0.0):
+    """|got - want| <= rtol·(|want| + max|want|) + atol + cond·2^-53·max|want|:
+    the last term is the rounding of the mean itself (|mean|/std = cond), the
+    conditioning of x - mean, which no float64 mean escapes."""
+    rtol, atol = BOUNDS[dtype]
+    got = np.asarray(got, np.float64)
+    assert np.all(np.isfinite(got)), f"{name}: non-finite result"
+    scale = np.abs(want).max()
+    bound = rtol * (np.abs(want) + scale) + atol + cond * 2.0 ** -53 * 8 * scale
+    err = np.abs(got - want)
+    assert np.all(err <= bound), f"{name}: max error {err.max():.3g} (bound {bound.max():.3g})"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("kind", ["random", "tiny", "huge", "constant"])
+@pytest.mark.parametrize("name,shape,opts", CASES, ids=[f"{c[0]}{c[1]}" for c in CASES])
+def test_kernels_vs_mpmath(name, shape, opts, kind, dtype):
+    spec = SPECS[name]
+    rng = np.random.default_rng(hash((name, shape, kind)) % 2**32)
+    x = _input(kind, shape, dtype, rng)
+    lay = RN.layout(name, shape, **opts)
+    w = rng.normal(size=lay["naff"]).astype(dtype)
+    b = rng.normal(size=lay["naff"]).astype(dtype) if spec.has_bias else None
+    g = rng.normal(size=shape).astype(dtype)
+    eps = 1e-5
+    y, dx, dw, db = truth(spec, x, w, b, g, eps, **opts)
+    k = RN.kernels(name)
+    yk, mean, rstd, var = k.train_forward(x, w, b, eps, lay)
+    assert yk.dtype == dtype and mean.dtype == rstd.dtype == np.float64   # saved stats in float64
+    # float32 data: statistics in float64, so x - mean is exact to float64 rounding
+    cond = group_stats(spec, x, **opts) if dtype == np.float64 else 0.0
+    _close("forward", yk, y, dtype, cond)
+    res = k.backward(x, g, w, mean, rstd, eps, lay)
+    _close("dx", res[0], dx, dtype, cond)
+    _close("dweight", res[1], dw, dtype, cond)
+    if spec.has_bias:
+        _close("dbias", res[2], db, dtype)
+    # eval path: normalize from the saved statistics reproduces the forward
+    y2 = k.normalize(x, w, b, mean, rstd, lay)
+    _close("normalize", y2, y, dtype, cond)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_variance_accurate_under_huge_offset(dtype):
+    """Two-pass variance: with x = offset + N(0, 1) the saved rstd keeps
+    (nearly) full precision (a one-pass E[x^2] - E[x]^2 would lose it all)."""
+    import mpmath as mp
+    rng = np.random.default_rng(5)
+    x = (OFFSET[dtype] + rng.normal(size=(64, 2))).astype(dtype)
+    lay = RN.layout("batch_norm", x.shape)
+    _, mean, rstd, var = RN.kernels("batch_norm").train_forward(x, None, None, 1e-5, lay)
+    for c in range(2):
+        with mp.workdps(50):
+            col = [mp.mpf(float(v)) for v in x[:, c]]
+            m = mp.fsum(col) / len(col)
+            v = mp.fsum((u - m) ** 2 for u in col) / len(col)
+            want = float(1 / mp.sqrt(v + mp.mpf(1e-5)))
+        rtol = 1e-12 if dtype == np.float64 else 1e-6
+        assert abs(float(rstd[c]) - want) <= rtol * want
+
+
+def test_running_update_and_rstd_kernels():
+    """running <- (1 - f)·running + f·stat with the unbiased variance; rstd(var) = 1/sqrt(var + eps)."""
+    k = RN.kernels("batch_norm")
+    rm, rv = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    k.running_update(rm, rv, np.array([1.0, 2.0]), np.array([3.0, 4.0]), 0.1, 5)
+    np.testing.assert_allclose(rm, [0.9 * 0.5 + 0.1, -0.9 + 0.2], rtol=1e-15)
+    np.testing.assert_allclose(rv, [0.9 * 2.0 + 0.1 * 3.0 * 5 / 4, 0.9 * 0.25 + 0.1 * 4.0 * 5 / 4],
+                               rtol=1e-15)
+    r = k.rstd(np.array([0.0, 3.0]), 1e-5, np.float32)
+    np.testing.assert_allclose(r, 1 / np.sqrt(np.array([1e-5, 3.0 + 1e-5])), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["layer_norm", "batch_norm"])
+def test_parallel_kernels_match_serial(monkeypatch, name):
+    """The prange kernels give the serial kernels' results bit for bit
+    (batch_norm (N, C): the column kernels)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6, 8))
+    g = rng.normal(size=(6, 8))
+    lay = RN.layout(name, x.shape)
+    k = RN.kernels(name)
+    w, b = rng.normal(size=lay["naff"]), rng.normal(size=lay["naff"])
+    y1, m1, r1, _ = k.train_forward(x, w, b, 1e-5, lay)
+    d1 = k.backward(x, g, w, m1, r1, 1e-5, lay)
+    monkeypatch.setattr(RN, "PARALLEL_MIN", 0)
+    y2, m2, r2, _ = k.train_forward(x, w, b, 1e-5, lay)
+    d2 = k.backward(x, g, w, m2, r2, 1e-5, lay)
+    assert np.array_equal(y1, y2) and all(np.array_equal(a, c) for a, c in zip(d1, d2))
+
+
+def test_bad_dtype():
+    lay = RN.layout("layer_norm", (2, 3))
+    with pytest.raises(TypeError, match="float16"):
+        RN.kernels("layer_norm").train_forward(np.zeros((2, 3), np.float16), None, None, 1e-5, lay)
+
+
+def test_kernels_run_without_jit_for_coverage():
+    """Every kernel kind (float64, serial and column layouts, eval backward)
+    once as plain Python, against the compiled result."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = r'''
+import json, numpy as np
+from symdl.runtime.normalization import kernels, layout
+rng = np.random.default_rng(0)
+res = {}
+for name, shape, kw in (("batch_norm", (4, 3, 2), {}), ("batch_norm", (5, 3), {}),
+                        ("layer_norm", (3, 4), {}), ("group_norm", (2, 4, 3), {"num_groups": 2}),
+                        ("instance_norm", (2, 3, 4), {}), ("rms_norm", (3, 4), {})):
+    k = kernels(name); lay = layout(name, shape, **kw)
+    x = rng.normal(size=shape); g = rng.normal(size=shape)
+    w = rng.normal(size=lay["naff"]); b = rng.normal(size=lay["naff"]) if k.has_bias else None
+    y, m, r, v = k.train_forward(x, w, b, 1e-5, lay)
+    out = [y, m, r, v, *k.backward(x, g, w, m, r, 1e-5, lay), k.normalize(x, w, b, m, r, lay)]
+    if k.meta["running"]:
+        out += list(k.backward(x, g, w, m, r, 1e-5, lay, eval_mode=True))
+        rm, rv = np.zeros(lay["naff"]), np.ones(lay["naff"])
+        k.running_update(rm, rv, m[:lay["naff"]], v[:lay["naff"]], 0.1, 4)
+        out += [rm, rv, k.rstd(rv, 1e-5, np.float64)]
+    res[f"{name}{shape}"] = [a.ravel().tolist() for a in out]
+print(json.dumps(res))
+'''
+    runs = []
+    for env in (dict(os.environ, NUMBA_DISABLE_JIT="1"), dict(os.environ)):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+        runs.append(json.loads(p.stdout))
+    a, b = runs
+    assert a.keys() == b.keys() and len(a) == 6
+    for key in a:
+        for u, v in zip(a[key], b[key]):
+            np.testing.assert_allclose(u, v, rtol=1e-13, atol=1e-15, err_msg=key)
