@@ -161,7 +161,7 @@ class KernelLibrary:
         mod = self.module(name)
         meta = dict(mod.SPECS[name])
         meta.pop("module", None)          # the kernels are in this module
-        meta["source"] = str(self.path)   # where they came from (saved models record it)
+        meta["source"] = str(self.path.resolve())   # where they came from (saved models record it)
         return meta, mod
 
     def kernel(self, name, **params):
