@@ -276,3 +276,30 @@ def user_targets(spec_file) -> list:
     specs = load_spec_file(spec_file)
     make = {"activation": _activation_target, "loss": _loss_target, "optimizer": _rule_target}
     return [make[family_of(s)](s) for s in specs] + [_index_target(specs, spec_file)]
+
+
+def default_out(spec_file) -> Path:
+    p = Path(spec_file)
+    return p.with_name(p.stem + "_kernels")
+
+
+def ensure_generated(spec_file, out=None, quiet=False) -> Path:
+    """Render the spec file's kernels into ``out`` (default FILE's name +
+    ``_kernels``) where they are stale -- the cheap header check first, so an
+    up-to-date directory costs no rendering -- and return the directory."""
+    import sys
+
+    from .generate import atomic_write, up_to_date
+
+    out = Path(out) if out else default_out(spec_file)
+    for t in user_targets(spec_file):
+        path = out / t.filename
+        if up_to_date(path, t):
+            continue
+        text = t.render()
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        atomic_write(path, text)
+        if not quiet:
+            print(f"wrote    {path}", file=sys.stderr)
+    return out
