@@ -303,3 +303,20 @@ def ensure_generated(spec_file, out=None, quiet=False) -> Path:
         if not quiet:
             print(f"wrote    {path}", file=sys.stderr)
     return out
+
+
+def use_spec_file(spec_file, name) -> str | None:
+    """Let the spec registry (``symdl.specs.get``: ``symdl latex``, ``symdl
+    verify --spec``) find the file's specs; an error message, or None."""
+    from symdl import specs as S
+
+    found = {s.name: s for s in load_spec_file(spec_file)}
+    if name not in found:
+        from symdl.errors import UnknownNameError
+        return str(UnknownNameError(f"spec of {spec_file}", name, found))
+    if family_of(found[name]) != "activation":
+        return (f"{name!r} is {'a loss' if family_of(found[name]) == 'loss' else 'an optimizer rule'}: "
+                f"`symdl verify --spec` checks activations' formulas; `symdl latex {name} "
+                f"--spec-file {spec_file}` prints it, symdl.testing checks its kernels")
+    S.use_specs(found.values())
+    return None
