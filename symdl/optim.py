@@ -747,7 +747,9 @@ def from_rule(rule, params, lr=None, *, kernels=None, **options) -> RuleOptimize
     else:
         mod = _gen()
         if name not in mod.SPECS or not mod.SPECS[name]["kernels"]:
-            known = [n for n, m in mod.SPECS.items() if m["kernels"]]
+            from symdl.registry import user_names
+
+            known = [n for n, m in mod.SPECS.items() if m["kernels"]] + user_names("optimizer")
             raise UnknownNameError("optimizer rule", name, known) from None
     if lr is not None:
         options["lr"] = lr

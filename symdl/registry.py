@@ -249,6 +249,11 @@ def _register(lib: KernelLibrary) -> None:
     _LIBRARIES[str(lib.path.resolve())] = lib
 
 
+def user_names(family: str | None = None) -> list:
+    """Names of the loaded user specs (of one family: "activation", "loss", "optimizer")."""
+    return [n for n, lib in _USER.items() if family is None or lib.family(n) == family]
+
+
 def user_library(name: str):
     """The loaded user library holding spec ``name`` (None if there is none)."""
     return _USER.get(name)

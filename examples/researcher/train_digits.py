@@ -40,7 +40,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--out", help="where to save the model (default: a temporary file)")
-    ap.add_argument("--quiet-latex", action="store_true", help="print only the first LaTeX lines")
+    ap.add_argument("--quiet-latex", action="store_true", help="print only the first formulas of each derivation")
     args = ap.parse_args(argv)
 
     import symdl
@@ -78,7 +78,10 @@ def main(argv=None) -> dict:
             rc = symdl_cli(["latex", name, "--spec-file", str(SPEC_FILE)])
         assert rc == 0, f"symdl latex {name} failed"
         text = buf.getvalue()
-        print("\n".join(text.splitlines()[:6]) if args.quiet_latex else text)
+        if args.quiet_latex:   # the title and the first three formulas
+            lines = text.splitlines()
+            text = "\n".join(lines[:1] + [ln for ln in lines if ln.startswith("\\text")][:3])
+        print(text)
 
     # 4. train on digits with the three
     X, y = load_digits()
