@@ -24,7 +24,8 @@ from symdl.errors import ParameterError, ShapeError, SymdlError, UnknownNameErro
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad",
            "RMSprop", "Adadelta", "Rprop", "ASGD", "Lion", "AdaBelief", "Yogi", "OptionError", "clip_grad_norm_", "clip_grad_value_",
            "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts", "CyclicLR", "InverseTimeLR", "get"]
+           "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts", "CyclicLR", "InverseTimeLR", "get",
+           "from_rule", "RuleOptimizer"]
 
 _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _module = None
@@ -96,6 +97,11 @@ class Optimizer:
     option names in ``defaults``."""
 
     rule: str = ""
+    #: the generated module holding the rule's kernels (None: the catalog's)
+    _module = None
+
+    def _gen(self):
+        return self._module if self._module is not None else _gen()
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -192,19 +198,21 @@ class Optimizer:
         name = f"{key}_{dt}{'_par' if par else ''}"
         k = self._kernels.get(name)
         if k is None:
-            k = self._kernels[name] = getattr(_gen(), name)
+            k = self._kernels[name] = getattr(self._gen(), name)
         return k
 
     def _variant_meta(self, group):
         rule = self._rule(group)
         want = self._variant(group)
-        if "weight_decay" in group:   # as torch: no decay term at all when it is 0
+        mod = self._gen()
+        meta = mod.SPECS[rule]
+        if "weight_decay" in group and any(p["name"] == "has_weight_decay" for p in meta["params"]):
+            # as torch: no decay term at all when it is 0
             want = dict(want, has_weight_decay=group["weight_decay"] != 0)
-        ck = (rule, tuple(want.items()))
+        ck = (mod.__name__, rule, tuple(want.items()))
         hit = _VARIANTS.get(ck)
         if hit is not None:
             return hit
-        meta = _gen().SPECS[rule]
         for variant, key, states in meta["variants"]:
             if variant == want:
                 hit = _VARIANTS[ck] = (meta, key, tuple(states))
@@ -229,7 +237,7 @@ class Optimizer:
         contiguous = p.flags.c_contiguous
         flat_p = p.reshape(-1) if contiguous else None
         arrays = tuple(st[k].reshape(-1) for k in states)
-        kern = self._kernel_of(key, _DTYPES[p.dtype], p.size >= _gen().PARALLEL_THRESHOLD)
+        kern = self._kernel_of(key, _DTYPES[p.dtype], p.size >= self._gen().PARALLEL_THRESHOLD)
         prep = self._prep[idx] = (key, st, flat_p, arrays, kern)
         return prep
 
@@ -242,7 +250,7 @@ class Optimizer:
         if len(grads) != n_params:
             raise ShapeError(f"{type(self).__name__}.step got {len(grads)} gradient(s) for "
                              f"{n_params} parameter(s)")
-        mod = _gen()
+        mod = self._gen()
         idx = 0
         for group in self.param_groups:
             meta, key, states = self._variant_meta(group)
@@ -664,6 +672,88 @@ def get(name: str):
         return by_lower[name.lower()]
     except KeyError:
         raise UnknownNameError("optimizer", name, list(OPTIMIZERS)) from None
+
+
+# ---------------------------------------------------------------- any rule, by its spec
+class RuleOptimizer(Optimizer):
+    """An optimizer for any generated rule -- a user's (``symdl generate
+    --spec-file``) or the catalog's -- with the rule's own hyperparameter and
+    option names (``lr``, ``beta1``, ``maximize``, ...).  Build it with
+    ``from_rule``.  ``has_weight_decay`` follows ``weight_decay != 0``."""
+
+    def __init__(self, rule: str, meta: dict, module, params, **options):
+        self.rule, self._module = rule, module
+        self._hyper_names = list(meta["hyper"])
+        self._choices = {p["name"]: p for p in meta["params"] if p["kind"] == "choice"}
+        defaults = {p["name"]: p["default"] for p in meta["params"] if p["kind"] != "choice"}
+        defaults.update({n: p["default"] for n, p in self._choices.items() if n != "has_weight_decay"})
+        unknown = {k: options.pop(k) for k in list(options) if k not in defaults}
+        _reject(rule, unknown, defaults)
+        defaults.update(options)
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        _check_range("lr", gr["lr"], label="learning rate")
+        for n in self._hyper_names:
+            if gr[n] is None:
+                raise OptionError(f"{self.rule}: hyperparameter {n!r} has no default; give {n}=...")
+            try:
+                float(gr[n])
+            except (TypeError, ValueError):
+                raise OptionError(f"{self.rule}: {n}={gr[n]!r} is not a number") from None
+        for n, p in self._choices.items():
+            if n in gr and gr[n] not in p["choices"]:
+                raise OptionError(f"{self.rule}: {n}={gr[n]!r} is not one of {p['choices']}")
+
+    def _variant(self, gr):
+        return {n: gr[n] for n in self._choices if n != "has_weight_decay"}
+
+    def _hyper(self, meta, gr):
+        return tuple(float(gr[n]) for n in meta["hyper"])
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"from_rule({self.rule!r}, {opts})"
+
+
+def from_rule(rule, params, lr=None, *, kernels=None, **options) -> RuleOptimizer:
+    """An optimizer running ``rule``'s generated fused kernels.
+
+    rule: a rule's name or its spec (``symdl.specs.OptimizerRule``): one of a
+        loaded kernel library (``symdl.load_kernels(DIR)``, or ``kernels=DIR``
+        here) or of the catalog ("adam", ...).
+    lr, options: the rule's hyperparameters and options by their spec names
+        (defaults from the spec); ``weight_decay != 0`` switches its decay term on.
+
+    >>> opt = symdl.optim.from_rule("centered_adam", model.parameters(), lr=1e-3)
+    >>> opt.step(model.gradients())
+    """
+    from symdl.registry import load_kernels, user_library
+
+    name = rule if isinstance(rule, str) else getattr(rule, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"from_rule: rule must be a rule's name or spec, not {type(rule).__name__}")
+    lib = None
+    if kernels is not None:
+        lib = kernels if hasattr(kernels, "module") else load_kernels(kernels)
+        if name not in lib:
+            raise UnknownNameError(f"rule of {lib.path}", name, lib.names())
+    else:
+        lib = user_library(name)
+    if lib is not None:
+        if lib.family(name) != "optimizer":
+            raise ParameterError(f"{name!r} is a {lib.family(name)} spec, not an optimizer rule")
+        mod = lib.module(name)
+    else:
+        mod = _gen()
+        if name not in mod.SPECS or not mod.SPECS[name]["kernels"]:
+            from symdl.registry import user_names
+
+            known = [n for n, m in mod.SPECS.items() if m["kernels"]] + user_names("optimizer")
+            raise UnknownNameError("optimizer rule", name, known) from None
+    if lr is not None:
+        options["lr"] = lr
+    return RuleOptimizer(name, mod.SPECS[name], mod, params, **options)
 
 
 # ---------------------------------------------------------------- gradient clipping

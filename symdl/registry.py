@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from symdl.errors import UnknownNameError
+from symdl.errors import ParameterError, UnknownNameError
 
 #: family -> (generated module holding its kernels and SPECS table,
 #:            "module:function" that builds a bundle from (name, meta, module, **params))
@@ -33,12 +33,17 @@ def _factory(family: str):
     return getattr(importlib.import_module(modname), fn)
 
 
-def names(family: str | None = None) -> list[str]:
-    """Names of every spec with generated kernels (optionally of one family)."""
+def names(family: str | None = None, *, user: bool = True) -> list[str]:
+    """Names of every spec with generated kernels (optionally of one family):
+    the catalog's, then those of loaded user libraries (``user=False``: the
+    catalog only)."""
     if family is not None and family not in FAMILIES:
         raise UnknownNameError("family", family, FAMILIES)
     fams = [family] if family else list(FAMILIES)
-    return [n for f in fams for n in _table(f)[0]]
+    out = [n for f in fams for n in _table(f)[0]]
+    if user:
+        out += [n for n, lib in _USER.items() if lib.family(n) in fams]
+    return out
 
 
 def metadata(name: str) -> tuple[dict, object]:
@@ -46,6 +51,8 @@ def metadata(name: str) -> tuple[dict, object]:
         table, mod = _table(fam)
         if name in table:
             return table[name], mod
+    if name in _USER:
+        return _USER[name].metadata(name)
     raise UnknownNameError("spec", name, names())
 
 
@@ -55,41 +62,200 @@ def kernel(name: str, **params):
     >>> k = kernel("elu", alpha=0.5)
     >>> y = k.forward(x); dx = k.backward(x, grad)
     """
+    if name in _USER and not any(name in _table(f)[0] for f in FAMILIES):
+        return _USER[name].kernel(name, **params)
     meta, mod = metadata(name)
     return _factory(meta["family"])(name, meta, mod, **params)
 
 
-class KernelLibrary:
-    """Kernels rendered from a user's own specs (``symdl generate --out DIR``)."""
-
-    def __init__(self, module):
-        self.module = module
-        self.SPECS = module.SPECS
-
-    def names(self):
-        return list(self.SPECS)
-
-    def kernel(self, name, **params):
-        if name not in self.SPECS:
-            raise UnknownNameError("spec", name, self.SPECS)
-        meta = self.SPECS[name]
-        return _factory(meta.get("family", "activation"))(name, meta, self.module, **params)
+#: user kernel libraries loaded by ``load_kernels``, by resolved directory
+_LIBRARIES: dict = {}
+#: spec name -> the user library holding it (``kernel(name)`` finds it there)
+_USER: dict = {}
+INDEX_FILE = "symdl_kernels.json"
 
 
-def load_kernels(path) -> KernelLibrary:
-    """Import a generated kernel module from a file path (user specs)."""
-    import importlib.util
-    import sys
+def module_name(path) -> str:
+    """The import name of a generated user module: stable across processes
+    (Numba's disk cache records it; ``hash()`` is randomized per process)."""
+    import hashlib
     from pathlib import Path
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "activations.py"
-    modname = f"symdl_user_{abs(hash(str(path.resolve())))}"
+    path = Path(path).resolve()
+    digest = hashlib.sha256(str(path.parent).encode("utf-8")).hexdigest()[:16]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"symdl_user_{digest}_{stem}"
+
+
+def _import_file(path):
+    import importlib.util
+    import sys
+
+    modname = module_name(path)
+    mod = sys.modules.get(modname)
+    mtime = path.stat().st_mtime_ns
+    if mod is not None and getattr(mod, "__symdl_mtime__", None) == mtime:
+        return mod
     spec = importlib.util.spec_from_file_location(modname, path)
-    if spec is None or spec.loader is None:
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py path always has a loader
         raise FileNotFoundError(f"no generated kernel module at {path}")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return KernelLibrary(mod)
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[modname]
+        raise
+    mod.__symdl_mtime__ = mtime
+    return mod
+
+
+class KernelLibrary:
+    """Kernels rendered from a user's own specs (``symdl generate --spec-file
+    FILE --out DIR``): one module per spec, imported when first used.
+
+    ``kernel(name, **params)`` gives an activation's or a loss's bundle (as
+    ``symdl.kernel``); an optimizer rule trains through
+    ``symdl.optim.from_rule(name or spec, params, lr=...)``."""
+
+    def __init__(self, path, files: dict, spec_file: str | None = None):
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.spec_file = spec_file
+        self._files = dict(files)      # name -> (family, file path)
+        self._modules: dict = {}
+
+    # a library loaded from one module file (the pre-0.2 layout: DIR/activations.py)
+    @classmethod
+    def _from_module(cls, mod, path):
+        lib = cls(path.parent, {n: (m.get("family", "activation"), path) for n, m in mod.SPECS.items()})
+        for n in mod.SPECS:
+            lib._modules[n] = mod
+        return lib
+
+    def __repr__(self):
+        return f"KernelLibrary({str(self.path)!r}: {', '.join(self._files)})"
+
+    def __contains__(self, name):
+        return name in self._files
+
+    def names(self, family: str | None = None) -> list:
+        return [n for n, (f, _) in self._files.items() if family is None or f == family]
+
+    def family(self, name: str) -> str:
+        self._check(name)
+        return self._files[name][0]
+
+    def _check(self, name):
+        if name not in self._files:
+            raise UnknownNameError(f"spec of {self.path}", name, self._files)
+
+    def module(self, name: str):
+        """The generated module holding ``name``'s kernels (imported now)."""
+        self._check(name)
+        mod = self._modules.get(name)
+        if mod is None:
+            mod = self._modules[name] = _import_file(self._files[name][1])
+        return mod
+
+    def metadata(self, name: str) -> tuple[dict, object]:
+        mod = self.module(name)
+        meta = dict(mod.SPECS[name])
+        meta.pop("module", None)          # the kernels are in this module
+        meta["source"] = str(self.path.resolve())   # where they came from (saved models record it)
+        return meta, mod
+
+    def kernel(self, name, **params):
+        family = self.family(name)
+        if family == "optimizer":
+            raise ParameterError(f"{name!r} is an optimizer rule: train with "
+                                 f"symdl.optim.from_rule({name!r}, params, lr=...)")
+        meta, mod = self.metadata(name)
+        return _factory(family)(name, meta, mod, **params)
+
+    def unload(self) -> None:
+        """Forget this library's names (``symdl.kernel`` no longer finds them)."""
+        for n in list(_USER):
+            if _USER[n] is self:
+                del _USER[n]
+        _LIBRARIES.pop(str(self.path.resolve()), None)
+
+
+def _scan(path) -> tuple[dict, str | None]:
+    """name -> (family, file) of every generated module in directory ``path``."""
+    import json
+
+    from symdl.codegen.header import read_header   # no SymPy: json and re only
+
+    families = {"activations.py.j2": "activation", "reductions.py.j2": "loss",
+                "optimizers.py.j2": "optimizer"}
+    spec_file, index = None, path / INDEX_FILE
+    if index.is_file():
+        spec_file = json.loads(index.read_text(encoding="utf-8")).get("spec_file")
+    files = {}
+    for f in sorted(path.glob("*.py")):
+        with open(f, encoding="utf-8") as fh:
+            head = "".join(fh.readline() for _ in range(6))
+        meta = read_header(head)
+        if not meta or meta.get("template") not in families:
+            continue
+        for n in meta.get("specs", {}):
+            files[n] = (families[meta["template"]], f)
+    return files, spec_file
+
+
+def load_kernels(path, *, register: bool = True) -> KernelLibrary:
+    """The kernels rendered from your own specs into directory ``path``
+    (``symdl generate --spec-file FILE --out DIR``).
+
+    ``register``: also find them by name -- ``symdl.kernel(name)``,
+    ``nn.Activation(name)``, ``symdl.optim.from_rule(name, ...)``; a name
+    already loaded from another directory is an error."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no generated kernels at {path} (make them with "
+                                f"`symdl generate --spec-file YOUR_SPECS.py --out {path}`)")
+    if path.is_file():
+        lib = KernelLibrary._from_module(_import_file(path), path)
+    else:
+        key = str(path.resolve())
+        files, spec_file = _scan(path)
+        if not files:
+            raise FileNotFoundError(f"{path} holds no generated kernel modules (make them with "
+                                    f"`symdl generate --spec-file YOUR_SPECS.py --out {path}`)")
+        old = _LIBRARIES.get(key)
+        if old is not None and old._files == files:
+            lib = old
+        else:
+            lib = KernelLibrary(path, files, spec_file)
+    if register:
+        _register(lib)
+    return lib
+
+
+def _register(lib: KernelLibrary) -> None:
+    catalog = set(names(user=False))
+    for n in lib.names():
+        if n in catalog:
+            raise ParameterError(f"{lib.path}: spec {n!r} has the name of a catalog spec; "
+                                 "rename it in your spec file and generate again")
+        other = _USER.get(n)
+        if other is not None and other is not lib and other.path.resolve() != lib.path.resolve():
+            raise ParameterError(f"spec {n!r} is loaded from two kernel libraries: "
+                                 f"{other.path} and {lib.path} (unload one: lib.unload())")
+    for n in lib.names():
+        _USER[n] = lib
+    _LIBRARIES[str(lib.path.resolve())] = lib
+
+
+def user_names(family: str | None = None) -> list:
+    """Names of the loaded user specs (of one family: "activation", "loss", "optimizer")."""
+    return [n for n, lib in _USER.items() if family is None or lib.family(n) == family]
+
+
+def user_library(name: str):
+    """The loaded user library holding spec ``name`` (None if there is none)."""
+    return _USER.get(name)

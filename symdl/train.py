@@ -156,6 +156,8 @@ def resolve_loss(loss, reduction="mean"):
     """A loss bundle from a name (``symdl.names("loss")``) or a bundle."""
     if hasattr(loss, "forward_backward"):
         return loss
+    if getattr(loss, "family", None) == "loss" and isinstance(getattr(loss, "name", None), str):
+        loss = loss.name        # a spec (a user's: its kernels loaded with symdl.load_kernels)
     from symdl.registry import kernel, names
 
     known = names("loss")
@@ -167,7 +169,15 @@ def resolve_loss(loss, reduction="mean"):
 def resolve_optimizer(optimizer, params, lr=None, options=None):
     """An optimizer from a name ("adam", "SGD", ...) or an instance of ``symdl.optim``."""
     from symdl import optim
+    from symdl.registry import user_library
 
+    if getattr(optimizer, "family", None) == "optimizer":   # a rule's spec
+        optimizer = optimizer.name
+    if isinstance(optimizer, str) and user_library(optimizer) is not None:  # a user's rule
+        opts = dict(options or {})
+        if lr is not None:
+            opts["lr"] = lr
+        return optim.from_rule(optimizer, params, **opts)
     if isinstance(optimizer, str):
         cls = optim.get(optimizer)
         opts = dict(options or {})
@@ -656,12 +666,21 @@ def register(sub) -> None:
     q.add_argument("--csv", metavar="PATH", help="train on a CSV file instead")
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
     q.add_argument("--hidden", default="128,64", help="hidden layer sizes")
-    q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation`")
+    q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation` "
+                                                         "or of --spec-file")
+    q.add_argument("--spec-file", metavar="FILE",
+                   help="your own specs: --activation, --optimizer and --loss may name them "
+                        "(kernels generated into --kernels DIR first, when stale)")
+    q.add_argument("--kernels", metavar="DIR",
+                   help="with --spec-file: where its kernels go (default: FILE's name + _kernels)")
+    q.add_argument("--loss", default=None, help="default cross_entropy (classes) or mse_loss; any "
+                                                "loss name, e.g. an elementwise one of --spec-file "
+                                                "(class labels become one-hot targets)")
     q.add_argument("--norm", default="none", choices=["none", "batch", "layer"],
                    help="BatchNorm1d or LayerNorm after each hidden Linear")
     q.add_argument("--dropout", type=float, default=0.2, help="dropout after each hidden layer")
     q.add_argument("--optimizer", default="adam", help="adam, sgd, adamw, rmsprop, ... (`symdl list "
-                   "--family optimizer`)")
+                   "--family optimizer`) or a rule of --spec-file")
     q.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
     q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (default: sgd "
@@ -695,6 +714,11 @@ def _cmd_train(args) -> int:
 
     t0 = time.perf_counter()
     _check_train_args(args)
+    if getattr(args, "spec_file", None):
+        from symdl.codegen.user_specs import ensure_generated
+        from symdl.registry import load_kernels
+
+        load_kernels(ensure_generated(args.spec_file, args.kernels, quiet=args.quiet))
     if args.csv:
         data = D.load_csv(args.csv, target=-1 if args.target is None else args.target)
     else:
@@ -730,7 +754,9 @@ def _cmd_train(args) -> int:
     out_width = classes if classes else 1
     layers.append(nn.Linear(sizes[-1], out_width, dtype=dtype))
     model = nn.Sequential(*layers)
-    loss = "cross_entropy" if classes else "mse_loss"
+    loss = getattr(args, "loss", None) or ("cross_entropy" if classes else "mse_loss")
+    if classes and not resolve_loss(loss).classes:   # an elementwise loss: one-hot targets
+        ytr = np.eye(classes, dtype=dtype)[ytr]
     metrics = ["accuracy"] if classes else ["mae"]
     verbose = 0 if args.quiet else 1
     if verbose:
@@ -810,8 +836,10 @@ def _check_train_args(args) -> None:
         raise ParameterError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 0.0 <= args.dropout < 1.0:
         raise ParameterError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if getattr(args, "kernels", None) and not getattr(args, "spec_file", None):
+        raise ParameterError("--kernels needs --spec-file FILE")
     known = sorted(k.lower() for k in optim.OPTIMIZERS)
-    if args.optimizer.lower() not in known:
+    if not getattr(args, "spec_file", None) and args.optimizer.lower() not in known:
         raise UnknownNameError("optimizer", args.optimizer.lower(), known)
     if args.plot:
         try:

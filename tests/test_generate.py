@@ -155,13 +155,15 @@ def test_user_spec_file_renders_importable_checked_kernels(tmp_path):
             assert not [r for r in reports if r.failures], [str(r) for r in reports]
     with pytest.raises(symdl.UnknownNameError, match="cube_tanh"):
         lib.kernel("cube_tahn")
+    assert (out / "scaled_silu.py").exists() and (out / "cube_tanh.py").exists()   # one module each
+    lib.unload()
 
 
 def test_bad_spec_file_gives_a_clear_error(tmp_path):
     f = tmp_path / "empty.py"
     f.write_text("x = 1\n")
     r = _symdl("generate", "--spec-file", str(f), "--out", str(tmp_path / "o"))
-    assert r.returncode == 2 and "defines no symdl.specs.Activation" in r.stderr
+    assert r.returncode == 2 and "defines no spec" in r.stderr and "symdl.specs.Activation" in r.stderr
     r = _symdl("generate", "--spec-file", str(tmp_path / "missing.py"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = _symdl("generate", "--spec-file", str(f))

@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 
 import symdl.nn as nn
+import symdl.specs as S
 from symdl.errors import ParameterError, ShapeError, UnknownNameError
 from symdl.nn import init
 
 X64 = np.random.default_rng(1).standard_normal((5, 4))
+#: the activations with learnable parameters, from the specs (not a list kept by hand)
+_LEARNABLE = [s for s in S.all_specs("activation") if s.learnable]
 
 
 def mlp(dtype=np.float64, act="tanh"):
@@ -41,13 +44,14 @@ def test_import_nn_does_not_import_sympy():
     lambda: nn.Linear(4, 3, bias=False, dtype=np.float64),
     lambda: nn.Activation("tanh", dtype=np.float64),
     lambda: nn.Activation("elu", alpha=0.7, dtype=np.float64),
-    lambda: nn.Activation("prelu", num_parameters=4, dtype=np.float64),
-    lambda: nn.Activation("swish", beta=1.3, dtype=np.float64),
     lambda: nn.Softmax(dtype=np.float64),
     lambda: nn.LogSoftmax(dim=0, dtype=np.float64),
     lambda: nn.Dropout(0.0, dtype=np.float64),
-], ids=["linear", "linear_nobias", "tanh", "elu", "prelu", "swish", "softmax", "log_softmax0",
-        "dropout0"])
+] + [  # every activation with a learnable parameter (from the specs): one value per channel
+    (lambda n=s.name: nn.Activation(n, num_parameters=X64.shape[1], dtype=np.float64))
+    for s in _LEARNABLE
+], ids=["linear", "linear_nobias", "tanh", "elu", "softmax", "log_softmax0", "dropout0"]
+    + [s.name for s in _LEARNABLE])
 def test_layer_backward_matches_gradcheck(layer):
     res = nn.gradcheck(layer(), X64)
     assert res.ok and res.max_error < 1e-6

@@ -1,17 +1,20 @@
 """The kernel bundles: API, bad input, shapes, dtypes, out=, variants."""
 import numpy as np
 import pytest
+import sympy as sp
 
 import symdl
+import symdl.specs as S
 from symdl.runtime import elementwise as E
 
 RNG = np.random.default_rng(3)
 
 
 def test_names_lists_every_activation():
-    acts = symdl.names("activation")
-    assert "relu" in acts and "gelu" in acts and len(acts) == 39
-    assert set(symdl.names()) == set(acts) | set(symdl.names("softmax")) | set(symdl.names("loss"))
+    acts = symdl.names("activation", user=False)    # the catalog's (without loaded user libraries)
+    assert set(acts) == {s.name for s in S.all_specs("activation")} and len(acts) == len(set(acts))
+    assert set(symdl.names(user=False)) == (set(acts) | set(symdl.names("softmax", user=False))
+                                            | set(symdl.names("loss", user=False)))
     assert "cross_entropy" in symdl.names("loss") and "softmax" in symdl.names("softmax")
 
 
@@ -146,10 +149,30 @@ def _fd_param(name, pname, value, x, g, h=1e-6):
     return np.sum(g * (up - dn) / (2 * h))
 
 
-@pytest.mark.parametrize("name,pname,value", [("prelu", "weight", 0.25), ("prelu", "weight", -0.7),
-                                              ("swish", "beta", 1.0), ("swish", "beta", 1.702),
-                                              ("swish", "beta", -0.4)])
-def test_learnable_gradient_against_finite_differences(name, pname, value):
+def _learnable_cases():
+    """Every learnable parameter of the catalog (from the specs): its default,
+    the spec's test values and, unless it must be positive, the default's negative."""
+    cases = []
+    for spec in S.all_specs("activation"):
+        for p in spec.learnable:
+            values = [float(p.default)] + [float(tp[p.name]) for tp in spec.test_params if p.name in tp]
+            if not p.positive:
+                values.append(-float(p.default))
+            cases += [pytest.param(spec, p.name, v, id=f"{spec.name}-{p.name}={v}")
+                      for v in dict.fromkeys(values)]
+    return cases
+
+
+def _away_from_kinks(spec, params, x, r=1e-3):
+    ok = np.ones(x.shape, bool)
+    for k in spec.kinks:
+        ok &= np.abs(x - float(sp.sympify(k).subs({spec.param(n).symbol: v for n, v in params.items()}))) > r
+    return ok
+
+
+@pytest.mark.parametrize("spec,pname,value", _learnable_cases())
+def test_learnable_gradient_against_finite_differences(spec, pname, value):
+    name = spec.name
     x = RNG.normal(0, 2, 2000)
     g = RNG.normal(size=2000)
     dx, dp = symdl.kernel(name, **{pname: value}).backward(x, g)
@@ -159,7 +182,7 @@ def test_learnable_gradient_against_finite_differences(name, pname, value):
     h = 1e-6
     k = symdl.kernel(name, **{pname: value})
     fd = (k.forward(x + h) - k.forward(x - h)) / (2 * h) * g
-    mask = np.abs(x) > 1e-3  # away from prelu's kink
+    mask = _away_from_kinks(spec, {pname: value}, x)
     np.testing.assert_allclose(dx[mask], fd[mask], rtol=1e-6, atol=1e-8)
 
 

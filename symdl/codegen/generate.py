@@ -178,32 +178,14 @@ def run(*, check=False, names=None, out_dir=None, targets=None, full=False, stre
 
 
 def load_spec_file(path) -> list:
-    """The Activation specs defined in a user's Python file (``SPECS`` if it
-    defines that list, else every module-level Activation)."""
-    import importlib.util
+    """The specs of a user's file, validated (``symdl.codegen.user_specs``)."""
+    from .user_specs import load_spec_file as load
 
-    from symdl.specs.base import Activation
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"spec file {path} does not exist")
-    spec = importlib.util.spec_from_file_location(f"symdl_user_specs_{path.stem}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    found = getattr(mod, "SPECS", None)
-    if found is None:
-        found = [v for v in vars(mod).values() if isinstance(v, Activation)]
-    found = list(found)
-    if not found or not all(isinstance(s, Activation) for s in found):
-        raise ValueError(f"{path} defines no symdl.specs.Activation (put them in a SPECS list)")
-    names = [s.name for s in found]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{path}: duplicate spec names in {names}")
-    for s in found:
-        if not s.name.isidentifier():
-            raise ValueError(f"{path}: spec name {s.name!r} is not a Python identifier")
-    return found
+    return load(path)
 
 
 def user_targets(spec_file) -> list[Target]:
-    return [activation_target(load_spec_file(spec_file), module="user")]
+    """One module per spec of the user's file, and an index naming the file."""
+    from .user_specs import user_targets as targets
+
+    return targets(spec_file)

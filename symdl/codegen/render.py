@@ -175,11 +175,25 @@ def spec_table(specs) -> dict:
                         "positive": p.positive, "nonzero": p.nonzero} for p in s.params],
             "variants": [[v, _key(s, v)] for v in s.variants()],
             "noise": s.noise,
+            "piecewise_polynomial": piecewise_polynomial(s),
             "torch": s.torch,
             "doc": s.doc,
             "hash": s.content_hash(),
         }
     return table
+
+
+def piecewise_polynomial(spec) -> bool:
+    """Is every branch of the definition a polynomial in x (relu, hardswish,
+    sqnl...)?  Then f' is cheaper to recompute than to store: ``nn.Activation``
+    runs forward and backward as separate kernels instead of the fused one."""
+    for v in spec.variants():
+        e = sp.sympify(spec.definition(v))
+        if any(not isinstance(f, (sp.Abs, sp.sign, sp.Piecewise)) for f in e.atoms(sp.Function)):
+            return False
+        if any(p.base.has(spec.x) and not (p.exp.is_Integer and p.exp > 0) for p in e.atoms(sp.Pow)):
+            return False
+    return True
 
 
 def _key(spec, variant):

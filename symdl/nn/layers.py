@@ -258,25 +258,40 @@ class Linear(Module):
 
 # ----------------------------------------------------------------------------- Activation
 class Activation(Module):
-    """Any elementwise activation of ``symdl.names("activation")`` through its
-    generated kernels: ``Activation("gelu")``, ``Activation("elu", alpha=0.5)``.
+    """Any elementwise activation through its generated kernels:
+    ``Activation("gelu")``, ``Activation("elu", alpha=0.5)``; your own, by
+    its bundle (``Activation(symdl.load_kernels(DIR).kernel("my_act"))``),
+    by name once its library is loaded, or ``Activation("my_act", kernels=DIR)``.
 
     Learnable parameters become ``params`` with their gradients in ``grads``:
     prelu's ``weight`` (torch's nn.PReLU: ``num_parameters`` values, one per
     channel on axis 1, init 0.25) and swish's ``beta``.  rrelu samples its
     slopes in training mode (``rng``) and uses their mean in eval mode.
+    ``save`` records where a user activation's kernels came from (``kernels``).
     """
 
-    def __init__(self, name: str, *, num_parameters: int = 1, dtype=np.float32, rng=None, **params):
+    def __init__(self, name, *, num_parameters: int = 1, dtype=np.float32, rng=None,
+                 kernels=None, **params):
         super().__init__(dtype)
         from symdl.errors import UnknownNameError
-        from symdl.registry import kernel, metadata, names
+        from symdl.registry import load_kernels, metadata, names
 
+        if not isinstance(name, str):   # a kernel bundle (symdl.kernel / a user library's)
+            bundle = name
+            if getattr(bundle, "meta", {}).get("family") != "activation":
+                raise TypeError(f"Activation takes an activation's name or kernel bundle, not "
+                                f"{type(bundle).__name__}")
+            name = bundle.name
+            params = {**bundle.choices, **bundle.params, **params}
+            kernels = kernels or bundle.meta.get("source")
+        if kernels is not None:
+            _load_library(name, kernels, load_kernels)
         known = names("activation")
         if name not in known:
             raise UnknownNameError("activation", name, known)
         meta, _ = metadata(name)
         self.name = name
+        self.source = meta.get("source")       # a user library's directory (None: the catalog)
         self._learnable = [p["name"] for p in meta["params"] if p.get("learnable")]
         self._init_params = {}
         for p in meta["params"]:
@@ -290,7 +305,7 @@ class Activation(Module):
                 v = np.full(int(num_parameters), float(v))
             self._add_param(pname, v.astype(self.dtype))
             bound[pname] = self.params[pname]
-        self.kernel = kernel(name, **bound)
+        self.kernel = _kernel(name, **bound)
         self._params_changed()
         self.rng = rng if rng is not None else (np.random.default_rng() if self.kernel.noise else None)
         self._x = None
@@ -300,9 +315,10 @@ class Activation(Module):
         self._fast = not self._learnable and self.kernel.noise is None
         # transcendental activations: in training mode one fused kernel gives
         # f(x) and f'(x), and backward is a multiplication (cheaper than a
-        # second pass that recomputes exp/erf); piecewise-linear ones are
-        # cheaper run forward and backward separately
-        self._fuse = self._fast and name not in _CHEAP
+        # second pass that recomputes exp/erf); piecewise-polynomial ones
+        # (relu, hardswish: the spec says so) are cheaper run forward and
+        # backward separately
+        self._fuse = self._fast and not meta.get("piecewise_polynomial", False)
         self._dfdx = None
         self._ones = None
 
@@ -313,9 +329,8 @@ class Activation(Module):
         return state
 
     def __setstate__(self, state):
-        from symdl.registry import kernel
         self.__dict__.update(state)
-        self.kernel = kernel(self.name, **self._init_params, **self.params)
+        self.kernel = _kernel(self.name, **self._init_params, **self.params)
         self._params_changed()
 
     def _params_changed(self):
@@ -325,6 +340,12 @@ class Activation(Module):
 
     def config(self):
         c = {"name": self.name, **{k: v for k, v in self._init_params.items()}}
+        if getattr(self, "source", None):
+            from symdl.registry import user_library
+
+            lib = user_library(self.name)
+            c["kernels"] = {"path": self.source,
+                            "spec_file": getattr(lib, "spec_file", None) if lib else None}
         if self._learnable:
             c["num_parameters"] = int(self.params[self._learnable[0]].size)
         return c
@@ -508,9 +529,33 @@ class Dropout(Module):
         self._mask = self._u = None
 
 
-#: piecewise-linear activations: separate forward and backward passes are cheaper
-_CHEAP = frozenset({"identity", "binary_step", "sign", "relu", "relu6", "leaky_relu", "hardtanh",
-                    "hardsigmoid", "hardswish", "softshrink", "hardshrink", "threshold", "sqnl"})
+def _load_library(name, kernels, load_kernels):
+    """Load the user library an activation's kernels are in: a directory, a
+    loaded library, or a saved model's record {"path", "spec_file"}."""
+    if hasattr(kernels, "kernel"):
+        lib = kernels
+        load_kernels(lib.path)
+    else:
+        rec = kernels if isinstance(kernels, dict) else {"path": str(kernels)}
+        path, spec_file = rec.get("path"), rec.get("spec_file")
+        try:
+            lib = load_kernels(path)
+        except FileNotFoundError:
+            how = (f"symdl generate --spec-file {spec_file} --out {path}" if spec_file
+                   else f"symdl generate --spec-file YOUR_SPECS.py --out {path}")
+            raise FileNotFoundError(
+                f"activation {name!r} runs on kernels generated from your specs into {path}"
+                + (f" (from {spec_file})" if spec_file else "")
+                + f", which are missing: regenerate them with `{how}`") from None
+    if name not in lib:
+        raise ParameterError(f"activation {name!r} is not in the kernel library {lib.path} "
+                             f"(it has: {', '.join(lib.names()) or 'nothing'})")
+
+
+def _kernel(name, **params):
+    from symdl.registry import kernel
+    return kernel(name, **params)
+
 
 #: layer classes by name (for ``load``)
 LAYERS = {c.__name__: c for c in (Linear, Activation, Softmax, LogSoftmax, Dropout)}

@@ -9,6 +9,24 @@ from .losses import LOSS_SPECS
 from .normalization import NORM_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
 from .softmax import SOFTMAX_SPECS
+from .user import (
+    ADAM_BIAS_CORRECTIONS,
+    MAXIMIZE,
+    OptimizerRule,
+    ScalarState,
+    State,
+    bc1,
+    bc2,
+    elementwise_loss,
+    g,
+    hyper,
+    option,
+    prelude,
+    t,
+    theta,
+    weight_decay_option,
+    y,
+)
 
 FAMILIES = {
     "activation": [s.name for s in ACTIVATIONS],
@@ -30,12 +48,29 @@ def all_specs(family: str | None = None) -> list:
 
 
 def get(name: str, family: str | None = None):
-    """The spec called ``name`` (optionally required to be of ``family``)."""
+    """The spec called ``name`` (optionally required to be of ``family``);
+    the catalog's, else one of ``use_specs``."""
     known = _ALL if family is None else {n: _ALL[n] for n in FAMILIES[family]}
+    known = {**known, **{n: s for n, s in _USER.items() if family in (None, s.family)}}
     try:
         return known[name]
     except KeyError:
         raise UnknownNameError("spec" if family is None else f"{family} spec", name, known) from None
 
 
-__all__ = ["Activation", "Param", "x", "all_specs", "get", "FAMILIES"]
+#: user specs found by ``get`` (``use_specs``); never part of the catalog
+_USER: dict = {}
+
+
+def use_specs(specs) -> None:
+    """Let ``get`` (``symdl latex``, ``symdl verify --spec``) find a user's
+    specs by name, e.g. those of ``load_spec_file``.  Catalog names win."""
+    for s in specs:
+        if s.name not in _ALL:
+            _USER[s.name] = s
+
+
+__all__ = ["Activation", "Param", "x", "y", "all_specs", "get", "FAMILIES", "use_specs",
+           "elementwise_loss", "OptimizerRule", "State", "ScalarState", "hyper", "option",
+           "MAXIMIZE", "weight_decay_option", "prelude", "theta", "g", "t", "bc1", "bc2",
+           "ADAM_BIAS_CORRECTIONS"]

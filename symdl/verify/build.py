@@ -15,6 +15,8 @@ from fractions import Fraction
 
 import sympy as sp
 
+from symdl.derive.kinks import true_kinks
+
 from .lexer import ParseError
 from .nodes import Node
 
@@ -408,7 +410,7 @@ class Builder:
                 subs[nsym] = (values["lower"] + values["upper"]) / 2
                 self.notes.append(f"{name}: slope (lower+upper)/2 (eval mode)")
         expr = to_definition(expr.xreplace(subs)) if subs else to_definition(expr)
-        kinks = nonsmooth_points(expr, spec.x) if order else []
+        kinks = true_kinks(expr, spec.x, order, nonsmooth_points(expr, spec.x)) if order else []
         if order:
             expr = sp.diff(expr, spec.x, order)
         return spec, expr, kinks
@@ -454,7 +456,7 @@ class Builder:
         return self._d(f, v, order)
 
     def _d(self, f, v, order):
-        for kp in nonsmooth_points(f, v):
+        for kp in true_kinks(f, v, order, nonsmooth_points(f, v)):
             self.kinks.setdefault(v, []).append(kp)
         return sp.diff(f, v, order)
 

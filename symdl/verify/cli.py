@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time limit per claim (default 10)")
     p.add_argument("--spec", metavar="NAME", help="check against a registered spec (f names it)")
+    p.add_argument("--spec-file", metavar="FILE", help="with --spec: the name is one of your own specs")
     p.add_argument("--forward", metavar="LATEX", help="with --spec: a claimed formula of f(x)")
     p.add_argument("--derivative", metavar="LATEX", help="with --spec: a claimed f'(x)")
     p.add_argument("--variant", metavar="K=V", action="append", default=[],
@@ -86,6 +87,14 @@ def _run(args, out) -> int:
         return _worst(verdicts)
     if g("spec"):
         from symdl.errors import UnknownNameError
+
+        if g("spec_file"):
+            from symdl.codegen.user_specs import use_spec_file
+
+            err = use_spec_file(g("spec_file"), g("spec"))
+            if err:
+                _emit(f"symdl verify: {err}", out)
+                return 2
 
         forward, derivative = g("forward"), g("derivative")
         if g("claim") and not forward and not derivative:
