@@ -55,7 +55,7 @@ def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Ver
 
 def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
     """Parse (via make_ast) and decide under one time limit; never raises."""
-    from .build import BuildError
+    from .build import BuildError, UndefinedTerm
 
     t0 = time.monotonic()
     v = Verdict(UNDECIDED, claim=text)
@@ -72,6 +72,10 @@ def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
                                  variants=variants)
                     got.claim, got.reading = text, v.reading
                     v = got
+                except UndefinedTerm as err:
+                    v.status = UNDECIDED
+                    v.reason = f"{err.message}, so the claim cannot be compared"
+                    v.undefined = err.term
                 except BuildError as err:
                     v.status = UNDECIDED
                     v.reason = f"cannot interpret: {err.message}"

@@ -16,7 +16,7 @@ from fractions import Fraction
 import sympy as sp
 
 from .lexer import ParseError
-from .nodes import Node
+from .nodes import CHAINS, Node, left_spine
 
 MAX_EXPONENT = 1000
 MAX_BITS = 200_000
@@ -29,6 +29,19 @@ class BuildError(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class UndefinedTerm(BuildError):
+    """A constant subterm with no finite real value (log(0), 1/0, sqrt(-1), overflow)."""
+
+    def __init__(self, node, why):
+        from .nodes import render
+
+        try:
+            self.term = render(node)
+        except RecursionError:
+            self.term = "a subterm"
+        super().__init__(f"{self.term} {why}", node.pos)
 
 
 # ---- assumptions --------------------------------------------------------------
@@ -263,10 +276,47 @@ class Builder:
 
     def _b(self, node: Node):
         k, a = node.k, node.a
+        if k in CHAINS:   # a + b + c ... and long products: iterate, do not recurse
+            base, spine = left_spine(node)
+            val = self._b(base)
+            for n in spine:
+                val = self._step(n, val, self._b(n.a[1]))
+                self._check_defined(n, val)
+            return val
         m = getattr(self, "b_" + k, None)
         if m is None:
             raise BuildError(f"cannot build '{k}'", node.pos)
-        return m(node, *a)
+        try:
+            val = m(node, *a)
+        except OverflowError:
+            raise UndefinedTerm(node, "is too large to evaluate") from None
+        if k in ("func", "pow", "spec", "neg"):
+            self._check_defined(node, val)
+        return val
+
+    def _check_defined(self, node, val):
+        """A constant subterm must have a finite real value: log(0), log base 0,
+        1/tan(pi/2), sqrt(-1) and e^(e^(e^100)) are named, never folded away."""
+        if not isinstance(val, sp.Basic) or isinstance(val, sp.MatrixBase) or not val.is_number:
+            return
+        if val.is_Rational:
+            return
+        if val.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise UndefinedTerm(node, "has no finite value")
+        import mpmath
+
+        from .numeric import Compiler, Undefined
+
+        try:
+            with mpmath.workdps(30):
+                Compiler().compile(val)({})
+        except Undefined as err:
+            why = str(err)
+            if why == "overflow":
+                raise UndefinedTerm(node, "is too large to evaluate (beyond e^100000)") from None
+            raise UndefinedTerm(node, f"has no finite real value ({why})") from None
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            raise UndefinedTerm(node, "has no finite real value") from None
 
     def b_claim(self, node, sides):
         return [_scalarize(self._b(s)) for s in sides]
@@ -289,17 +339,21 @@ class Builder:
             raise BuildError(f"cannot add arrays of shapes {_shape(x)} and {_shape(y)}", node.pos)
         return x + y if sign > 0 else x - y
 
-    def b_add(self, node, x, y):
-        return self._add(self._b(x), self._b(y), node)
-
-    def b_sub(self, node, x, y):
-        return self._add(self._b(x), self._b(y), node, -1)
+    def _step(self, node, u, v):
+        """One link of a chain: u (the value so far) op v."""
+        if node.k == "add":
+            return self._add(u, v, node)
+        if node.k == "sub":
+            return self._add(u, v, node, -1)
+        if node.k == "mul":
+            return self._mul(node, u, v, node.a[2])
+        return self._div(node, u, v)
 
     def b_neg(self, node, x):
         return -self._b(x)
 
-    def b_mul(self, node, x, y, op):
-        u, v = _scalarize(self._b(x)), _scalarize(self._b(y))
+    def _mul(self, node, u, v, op):
+        u, v = _scalarize(u), _scalarize(v)
         if op == "odot":
             if _is_mat(u) and _is_mat(v):
                 if u.shape != v.shape:
@@ -315,12 +369,12 @@ class Builder:
             return _scalarize(sp.ImmutableMatrix(u * v))
         return u * v
 
-    def b_div(self, node, x, y):
-        u, v = _scalarize(self._b(x)), _scalarize(self._b(y))
+    def _div(self, node, u, v):
+        u, v = _scalarize(u), _scalarize(v)
         if _is_mat(v):
             raise BuildError("cannot divide by an array", node.pos)
         if v == 0:
-            raise BuildError("division by zero", node.pos)
+            raise UndefinedTerm(node, "divides by zero")
         return u / v
 
     def b_pow(self, node, x, y):
@@ -334,7 +388,7 @@ class Builder:
             if math.log2(size) * abs(float(v)) > MAX_BITS:
                 raise BuildError("the number is too large", node.pos)
             if u == 0 and v < 0:
-                raise BuildError("division by zero (0 to a negative power)", node.pos)
+                raise UndefinedTerm(node, "is 0 to a negative power (division by zero)")
         if u.is_Number and u.is_Rational and v.is_Number and not v.is_Rational:
             pass
         return u ** v

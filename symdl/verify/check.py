@@ -32,7 +32,6 @@ UNDECIDED = "undecided"
 
 DPS = 50               # working precision of the sampler (digits)
 RTOL = mpmath.mpf("1e-30")
-ATOL = mpmath.mpf("1e-40")
 MIN_POINTS = 30
 MATRIX_SIZES = (2, 3)
 
@@ -53,6 +52,7 @@ class Verdict:
     parse_error: dict | None = None
     notes: list = field(default_factory=list)
     elapsed: float = 0.0
+    undefined: str | None = None     # the subterm with no value, when that decided it
 
     @property
     def exit_code(self) -> int:
@@ -72,7 +72,8 @@ class Verdict:
             "exit_code": self.exit_code, "method": self.method, "reason": self.reason,
             "points": self.points, "skipped": self.skipped, "worst_difference": self.worst,
             "counterexample": self.counterexample, "location": self.location,
-            "parse_error": self.parse_error, "notes": list(self.notes),
+            "parse_error": self.parse_error, "undefined": self.undefined,
+            "notes": list(self.notes),
             "elapsed": round(self.elapsed, 3),
         }
 
@@ -275,7 +276,7 @@ def _confirm(pair_exprs, point) -> tuple | None:
         with mpmath.workdps(2 * dps):
             d1, d2 = l1 - r1, l2 - r2
             scale = max(abs(l2), abs(r2))
-            if abs(d2) <= ATOL + RTOL * scale:
+            if d2 == 0 or abs(d2) <= RTOL * scale:
                 return None
             mag = max(mag, scale)
             needed = int(mpmath.log10(mag / abs(d2))) + 30
@@ -295,7 +296,7 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     comp = N.Compiler()
     compiled = [(comp.compile(l), comp.compile(r)) for l, r in pairs]
     pts = N.sample_points(domains, kinks, n_random=n_random, max_points=max_points)
-    compared = skipped = at_kink = unstable = 0
+    compared = skipped = at_kink = unstable = underflow = 0
     worst = mpmath.mpf(0)
     suspects = []   # (relative difference, point, pair index)
     for point in pts:
@@ -310,6 +311,9 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
             for idx, (fl, fr) in enumerate(compiled):
                 try:
                     lv, rv = _eval_pair(fl, fr, env)
+                except N.Underflow:
+                    underflow += 1
+                    continue
                 except (N.Undefined, ZeroDivisionError, ValueError, OverflowError):
                     continue
                 if isinstance(lv, bool) or isinstance(rv, bool):
@@ -317,8 +321,8 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
                 any_cmp = True
                 diff = abs(lv - rv)
                 scale = max(abs(lv), abs(rv))
-                rel = diff / scale if scale > 1 else diff
-                if diff > ATOL + RTOL * scale:
+                rel = diff / scale if diff else mpmath.mpf(0)   # relative, nothing absolute
+                if rel > RTOL:
                     suspects.append((rel, point, idx))
                     continue
                 if rel > worst:
@@ -348,7 +352,8 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     if suspects and unstable < len(suspects):
         # unconfirmed suspects left: never call that agreement
         return {"status": "unsure", "points": compared, "skipped": skipped, "worst": worst,
-                "uncovered": [], "at_kink": at_kink, "unstable": unstable, "total": len(pts)}
+                "uncovered": [], "at_kink": at_kink, "unstable": unstable, "total": len(pts),
+                "underflow": underflow}
     uncovered = []
     for pid, conds in comp.pieces.items():
         for i, c in enumerate(conds):
@@ -358,16 +363,24 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     ncases = sum(len(c) for c in comp.pieces.values())
     return {"status": "ok", "cases": ncases, "points": compared, "skipped": skipped, "worst": worst,
             "uncovered": uncovered, "at_kink": at_kink, "unstable": unstable,
-            "total": len(pts)}
+            "total": len(pts), "underflow": underflow}
+
+
+def _small_rational(e) -> bool:
+    """A rational short enough to print exactly (never str() a 7,000-digit integer)."""
+    return isinstance(e, sp.Rational) and max(abs(int(e.p)), int(e.q)).bit_length() <= 120
 
 
 def _num(v) -> str:
-    return str(v) if v.is_Integer else str(sp.N(v, 15))
+    return str(v) if v.is_Integer and _small_rational(v) else str(sp.N(v, 15))
 
 
 def _short(e) -> str:
-    if isinstance(e, sp.Rational) and not e.is_Integer and len(str(e)) <= 40:
-        return f"{e} ≈ {sp.N(e, 12)}"
+    if isinstance(e, sp.Rational):
+        if not _small_rational(e):
+            return mpmath.nstr(mpmath.mpf(int(e.p)) / int(e.q), 15)
+        if not e.is_Integer and len(str(e)) <= 40:
+            return f"{e} ≈ {sp.N(e, 12)}"
     s = str(e)
     if len(s) <= 40:
         return s
@@ -419,8 +432,8 @@ def _constant_claim(v: Verdict, pairs) -> Verdict:
                 v.reason = f"a side has no finite real value ({err})"
                 return v
             d = lv - rv
-            scale = max(abs(lv), abs(rv), c.maxmag, mpmath.mpf(1))
-            if abs(d) > mpmath.mpf("1e-290") * scale:
+            scale = max(abs(lv), abs(rv), c.maxmag)   # relative: no hidden absolute floor
+            if d and abs(d) > mpmath.mpf("1e-290") * scale:
                 v.status, v.method = REFUTED, "evaluation at 300 digits"
                 v.counterexample = {"point": {}, "lhs": N.fmt(lv, 20), "rhs": N.fmt(rv, 20),
                                     "difference": N.fmt(d, 6)}
@@ -541,6 +554,8 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         extra_skip.append(f"{res['at_kink']} at non-differentiable points")
     if res.get("unstable"):
         extra_skip.append(f"{res['unstable']} numerically unstable")
+    if res.get("underflow"):
+        extra_skip.append(f"{res['underflow']} where a value is below e^-100000 (underflow)")
     if extra_skip:
         v.notes.append("also skipped: " + ", ".join(extra_skip))
     if sym_method:
@@ -557,6 +572,9 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         v.status = UNDECIDED
         v.reason = (f"only {res['points']} of {res['total']} sample points had both sides "
                     f"finite and real (need {need}){sym_note}")
+        if res.get("underflow"):
+            v.reason += (f"; at {res['underflow']} points a value is below e^-100000, where "
+                         "an underflow would make both sides look equal")
         return v
     if res["uncovered"]:
         v.status = UNDECIDED
