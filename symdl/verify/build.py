@@ -58,11 +58,18 @@ class Assumptions:
     def add_bound(self, name, op, value):
         b = self.bounds.setdefault(name, [None, False, None, False])
         if op in (">", ">="):
-            if b[0] is None or value >= b[0]:
+            if b[0] is None or value > b[0]:
                 b[0], b[1] = value, op == ">"
+            elif value == b[0]:
+                b[1] = b[1] or op == ">"
         elif op in ("<", "<="):
-            if b[2] is None or value <= b[2]:
+            if b[2] is None or value < b[2]:
                 b[2], b[3] = value, op == "<"
+            elif value == b[2]:
+                b[3] = b[3] or op == "<"
+        elif op == "=":
+            self.add_bound(name, ">=", value)
+            self.add_bound(name, "<=", value)
         elif op == "!=" and value == 0:
             self.add_kind(name, "nonzero")
 
@@ -87,6 +94,30 @@ class Assumptions:
 
     def describe(self) -> str:
         return self.text
+
+    def check_consistent(self) -> None:
+        """ParseError when no real value satisfies the declarations of some name."""
+        from .numeric import Domain
+
+        for name in set(self.kinds) | set(self.bounds):
+            try:
+                sym = sp.Symbol(name, **self.sympy_kwargs(name))
+            except Exception:   # sympy's InconsistentAssumptions
+                sym = None
+            d = Domain(sym, bounds=self.bounds.get(name)) if sym is not None else None
+            empty = d is None
+            if d is not None and d.lo is not None and d.hi is not None:
+                if d.lo > d.hi or (d.lo == d.hi and (d.lo_strict or d.hi_strict)):
+                    empty = True
+                elif d.integer:   # the integers in the interval
+                    lo = math.floor(d.lo) + 1 if d.lo_strict else math.ceil(d.lo)
+                    hi = math.ceil(d.hi) - 1 if d.hi_strict else math.floor(d.hi)
+                    empty = lo > hi or (d.nonzero and lo == hi == 0)
+                elif d.nonzero and d.lo == d.hi == 0:
+                    empty = True
+            if empty:
+                raise ParseError(f"in --assume: the declarations of {name} contradict each other "
+                                 f"(no real value of {name} satisfies all of them)", self.text, 0)
 
 
 _WORDS = {"positive", "negative", "nonnegative", "nonpositive", "nonzero", "integer", "real",
@@ -148,6 +179,7 @@ def parse_assume(text: str, sympy_syntax: bool = False) -> Assumptions:
             else:
                 raise ParseError("in --assume: compare a symbol with a number, e.g. a > 0",
                                  text, start)
+    a.check_consistent()
     return a
 
 

@@ -7,7 +7,10 @@ tree, which ``build`` turns into SymPy objects.
 Deterministic reading rules (the reading is printed back to the user):
 
 * Single Latin letters are separate symbols: ``ax`` is ``a*x``; multi-letter
-  names are written ``\text{lr}``/``\mathrm{lr}``.  ``e`` is Euler's number
+  names are written ``\text{lr}``/``\mathrm{lr}``.  A run of capitals with no
+  space (``TP``, ``FP``, ``KL``) is one symbol, in claims and in ``--assume``
+  alike, except in a matrix claim (bold vectors or a transpose), where ``AB``
+  is the product of the matrices A and B.  ``e`` is Euler's number
   (unless declared a symbol with ``--assume``), ``\pi`` is pi.
 * Implicit multiplication has the same precedence as ``*`` and ``/`` and
   groups left to right: ``1/2x`` is ``(1/2)*x``.
@@ -86,6 +89,26 @@ class _Backtrack(Exception):
     pass
 
 
+def _is_capital(ch: str) -> bool:
+    return len(ch) == 1 and "A" <= ch <= "Z"
+
+
+def _has_matrix_notation(toks) -> bool:
+    """Bold symbols or a transpose (^T, ^\\top, ^{T}) anywhere in the claim."""
+    for i, t in enumerate(toks):
+        if t.kind == "CMD" and t.value in _BOLD_CMDS:
+            return True
+        if t.kind == "OP" and t.value == "^" and i + 1 < len(toks):
+            u = toks[i + 1]
+            if (u.kind == "LETTER" and u.value == "T") or (u.kind == "CMD" and u.value in (
+                    "top", "intercal")):
+                return True
+            if u.kind == "OP" and u.value == "{" and i + 3 < len(toks) and toks[i + 3].value == "}" \
+                    and toks[i + 2].value in ("T", "top", "intercal"):
+                return True
+    return False
+
+
 def number_node(digits: str, pos: int) -> Node:
     """An exact rational from a decimal literal (no float, no sympify)."""
     if len(digits) > MAX_DIGITS:
@@ -106,6 +129,9 @@ class LatexParser:
         self.functions = functions or {}
         self.spec_names = spec_names or {}
         self.toks = self._filter(tokenize_latex(text))
+        # in a matrix claim (bold vectors, transposes) capitals are matrices and AB is
+        # a product; elsewhere a run of capitals (TP, FP, KL) is one symbol
+        self.matrix_notation = _has_matrix_notation(self.toks)
         self.i = 0
         self.depth = 0
         self.abs_depth = 0
@@ -406,6 +432,14 @@ class LatexParser:
     def parse_letter(self) -> Node:
         t = self.next()
         name = t.value
+        if _is_capital(name) and not self.matrix_notation:
+            end = t.end
+            while self.peek().kind == "LETTER" and _is_capital(self.peek().value) \
+                    and self.peek().pos == end:
+                u = self.next()
+                name, end = name + u.value, u.end
+            if len(name) > 1:
+                return self.symbol_suffix(name, False, t.pos)
         if name in self.functions and (self.at_op("(") or self.at_op("'") or self.at_cmd("left")):
             return self.parse_spec_call(self.functions[name], t)
         if name == "f" and (self.at_op("'") or self.at_op("(")):
