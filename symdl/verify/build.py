@@ -16,6 +16,7 @@ from fractions import Fraction
 import sympy as sp
 
 from .lexer import ParseError
+from .kinks import as_expr, is_kink, nonsmooth_points
 from .nodes import CHAINS, Node, left_spine
 
 MAX_EXPONENT = 1000
@@ -275,7 +276,9 @@ class Builder:
         self.dim = dim
         self.mentioned = mentioned or set()
         self._syms: dict = {}
-        self.kinks: dict = {}
+        self.kinks: dict = {}         # Symbol -> points where a derivative is not compared
+        self.boundaries: dict = {}    # Symbol -> branch boundaries (sampled around, compared)
+        self.case_issues: list = []   # cases.CaseIssue: gaps and contradicting overlaps
         self.domains: dict = {}
         self.notes: list = []
         self.variants: dict = {}
@@ -494,25 +497,32 @@ class Builder:
                 subs[nsym] = (values["lower"] + values["upper"]) / 2
                 self.notes.append(f"{name}: slope (lower+upper)/2 (eval mode)")
         expr = to_definition(expr.xreplace(subs)) if subs else to_definition(expr)
-        kinks = nonsmooth_points(expr, spec.x) if order else []
+        kinks, bounds = [], []
         if order:
+            # only a kink the spec declares, and only if the function really is not
+            # differentiable there (sinc has no kink; a C1 join is not one)
+            bounds = nonsmooth_points(expr, spec.x)
+            declared = [as_expr(k).xreplace(subs) for k in spec.kinks]
+            kinks = [k for k in declared if is_kink(expr, spec.x, k, order)]
+            bounds += [k for k in declared if k not in bounds]
             expr = sp.diff(expr, spec.x, order)
-        return spec, expr, kinks
+        return spec, expr, (kinks, bounds)
 
     def b_spec(self, node, name, order, args):
-        spec, expr, kinks = self.spec_expr(name, order)
+        spec, expr, (kinks, bounds) = self.spec_expr(name, order)
         (arg,) = [_scalarize(self._b(x)) for x in args]
 
         def apply(u):
             return expr.xreplace({spec.x: u}) if u != spec.x else expr
 
         if order and not _is_mat(arg):
-            self._record_kinks(arg, kinks)
+            self._record_kinks(arg, kinks, self.kinks)
+            self._record_kinks(arg, bounds, self.boundaries)
         if _is_mat(arg):
             return arg.applyfunc(apply)
         return apply(arg)
 
-    def _record_kinks(self, arg, kinks):
+    def _record_kinks(self, arg, kinks, into):
         syms = [s for s in arg.free_symbols]
         if len(syms) != 1:
             return
@@ -524,7 +534,7 @@ class Builder:
                 continue
             for v in sol:
                 if v.is_real is not False:
-                    self.kinks.setdefault(s, []).append(v)
+                    into.setdefault(s, []).append(v)
 
     def b_diff(self, node, expr, var, order):
         v = self._b(var)
@@ -541,7 +551,9 @@ class Builder:
 
     def _d(self, f, v, order):
         for kp in nonsmooth_points(f, v):
-            self.kinks.setdefault(v, []).append(kp)
+            self.boundaries.setdefault(v, []).append(kp)
+            if is_kink(f, v, kp, order):
+                self.kinks.setdefault(v, []).append(kp)
         return sp.diff(f, v, order)
 
     def _grad(self, node, expr, v):
@@ -570,6 +582,12 @@ class Builder:
             if _is_mat(val):
                 raise BuildError("array values inside cases are not supported", value.pos)
             pieces.append((val, c))
+        from .cases import analyze
+        from .nodes import render
+
+        for issue in analyze(pieces, self, render(node)):
+            if all(issue.describe() != i.describe() for i in self.case_issues):
+                self.case_issues.append(issue)
         try:
             return sp.Piecewise(*pieces)
         except (TypeError, ValueError) as err:
@@ -591,41 +609,3 @@ class Builder:
 
     def b_true(self, node):
         return sp.true
-
-
-def nonsmooth_points(expr, var) -> list:
-    """Values of ``var`` where ``expr`` may fail to be differentiable (branch
-    boundaries of Piecewise, zeros of the arguments of Abs/sign/Max/Min/Heaviside)."""
-    out = []
-    cands = []
-    if not isinstance(expr, sp.Basic):
-        return out
-    for sub in sp.preorder_traversal(expr):
-        if isinstance(sub, sp.Piecewise):
-            for _, c in sub.args:
-                if isinstance(c, sp.Basic):
-                    for rel in c.atoms(sp.core.relational.Relational):
-                        cands.append(rel.lhs - rel.rhs)
-        elif isinstance(sub, (sp.Abs, sp.sign, sp.Heaviside)):
-            cands.append(sub.args[0])
-        elif isinstance(sub, (sp.Max, sp.Min)):
-            args = sub.args
-            for i in range(len(args)):
-                for j in range(i + 1, len(args)):
-                    cands.append(args[i] - args[j])
-    for f in cands:
-        if not f.has(var):
-            continue
-        try:
-            poly = sp.Poly(f, var)
-        except Exception:
-            continue
-        if poly.degree() != 1:
-            continue
-        c1, c0 = poly.all_coeffs()
-        root = sp.simplify(-c0 / c1)
-        if root.is_real is False or root.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
-            continue
-        if root not in out:
-            out.append(root)
-    return out

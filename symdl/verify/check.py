@@ -291,11 +291,17 @@ def _confirm(pair_exprs, point) -> tuple | None:
     return None
 
 
-def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_random=120):
-    """Returns dict(status, points, skipped, worst, counterexample, uncovered, kink_skips)."""
+def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_random=120,
+                  boundaries=None):
+    """Returns dict(status, points, skipped, worst, counterexample, uncovered, kink_skips).
+
+    ``kinks``: points not compared; ``boundaries``: points sampled (and around)."""
     comp = N.Compiler()
     compiled = [(comp.compile(l), comp.compile(r)) for l, r in pairs]
-    pts = N.sample_points(domains, kinks, n_random=n_random, max_points=max_points)
+    around = {s: list(kinks.get(s, [])) + [b for b in (boundaries or {}).get(s, [])
+                                             if b not in kinks.get(s, [])]
+              for s in set(kinks) | set(boundaries or {})}
+    pts = N.sample_points(domains, around, n_random=n_random, max_points=max_points)
     compared = skipped = at_kink = unstable = underflow = 0
     worst = mpmath.mpf(0)
     suspects = []   # (relative difference, point, pair index)
@@ -445,8 +451,52 @@ def _constant_claim(v: Verdict, pairs) -> Verdict:
 
 def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdict:
     """Build and check a parsed claim (call inside ``time_limit``)."""
+    v, issues, kinks = _decide(ast, assume, timeout=timeout, variants=variants)
+    return _apply_case_issues(v, issues, kinks)
+
+
+def _at_kink(points, kinks) -> bool:
+    if not points:
+        return False
+    for s, p in points:
+        if not any(sp.simplify(p - k) == 0 for k in kinks.get(s, [])):
+            return False
+    return True
+
+
+def _apply_case_issues(v: Verdict, issues, kinks) -> Verdict:
+    """A gap or a contradiction of a cases block never lets a claim 'hold' unseen:
+    a region makes it undecided, an isolated point is named in the verdict."""
+    if not issues or v.status not in (HOLDS, HOLDS_NUM):
+        for i in issues:
+            v.notes.append(i.describe())
+        return v
+    blocking, excepted = [], []
+    for i in issues:
+        if not i.region and _at_kink(i.points, kinks):
+            v.notes.append(i.describe() + " (a non-differentiable point: not compared)")
+        elif i.kind == "gap" and not i.region:
+            excepted.append(i.where)
+        else:
+            blocking.append(i)
+    if blocking:
+        v.status, v.method = UNDECIDED, ""
+        why = []
+        for i in blocking:
+            tail = ("; that side is undefined there" if i.kind == "gap"
+                    else "; the cases contradict each other")
+            why.append(i.describe() + tail)
+        v.reason = "; ".join(why)
+        return v
+    if excepted:
+        v.method += "; except where no case applies (" + "; ".join(excepted) + "): not compared"
+    return v
+
+
+def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     t0 = time.monotonic()
     v = Verdict(UNDECIDED)
+    case_issues, kinks = [], {}
     sides = ast.a[0]
     if sides[0].k == "sym" and not sides[0].a[1]:
         name = sides[0].a[0]
@@ -454,14 +504,14 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         if name not in others:
             if len(sides) == 2:
                 v.reason = f"'{name} = ...' defines {name}; there is nothing to check"
-                return v
+                return v, case_issues, kinks
             from .nodes import Node
             v.notes.append(f"{name} is defined by the rest of the chain (not checked)")
             ast = Node("claim", sides[1:])
     mentioned = {n.a[0] for n in ast.walk() if n.k == "sym"}
     kinds, matrix_mode = classify(ast)
     sizes = MATRIX_SIZES if matrix_mode else (None,)
-    all_pairs, kinks, extra, notes = [], {}, {}, []
+    all_pairs, extra, notes, bounds = [], {}, [], {}
     for n in sizes:
         b = Builder(assume, kinds=kinds, dim=n, mentioned=mentioned)
         b.variants = variants or {}
@@ -470,6 +520,12 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         for s, ks in b.kinks.items():
             kinks.setdefault(s, [])
             kinks[s] += [k for k in ks if k not in kinks[s]]
+        for issue in b.case_issues:
+            if all(issue.describe() != i.describe() for i in case_issues):
+                case_issues.append(issue)
+        for s, ks in b.boundaries.items():
+            bounds.setdefault(s, [])
+            bounds[s] += [k for k in ks if k not in bounds[s]]
         for nm, words in b.domains.items():
             extra.setdefault(nm, set()).update(words)
         for note in b.notes:
@@ -503,7 +559,7 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
                 v.reason = f"the difference of the two sides is {_short(d)}"
                 v.counterexample = {"point": {}, "lhs": _short(l), "rhs": _short(r),
                                     "difference": _short(d)}
-                return v
+                return v, case_issues, kinks
             m = prove_zero(d)
             if m is None:
                 ce = exact_counterexample(l, r)
@@ -512,7 +568,7 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
                     v.counterexample = ce
                     if len(all_pairs) > 1:
                         ce["component"] = f"{l} = {r} (other entries arbitrary)"
-                    return v
+                    return v, case_issues, kinks
                 break
             proven.append(m)
         else:
@@ -525,20 +581,21 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         syms |= l.free_symbols | r.free_symbols
     syms = sorted(syms, key=lambda s: s.name)
     if not syms and not sym_method:
-        return _constant_claim(v, all_pairs)
+        return _constant_claim(v, all_pairs), case_issues, kinks
     domains = [N.Domain(s, extra.get(s.name, ()), assume.bounds.get(s.name)) for s in syms]
     remaining = timeout - (time.monotonic() - t0)
     soft = time.monotonic() + remaining * (0.35 if sym_method else 0.8)
     quick = sym_method is not None
     res = numeric_check(all_pairs, domains, kinks, soft,
-                        max_points=60 if quick else 400, n_random=30 if quick else 120)
+                        max_points=60 if quick else 400, n_random=30 if quick else 120,
+                        boundaries=bounds)
     if res["status"] == REFUTED:
         lhs, rhs = all_pairs[res["pair"]]
         if sym_method:
             v.status = UNDECIDED
             v.reason = ("SymPy simplified the difference to 0 but a high-precision point "
                         "disagrees; not trusting either")
-            return v
+            return v, case_issues, kinks
         v.status, v.method = REFUTED, "counterexample (mpmath, re-checked at higher precision)"
         pt = {str(s): N.fmt(val) for s, val in res["point"].items()}
         v.counterexample = {"point": pt, "lhs": N.fmt(res["lhs"], 15), "rhs": N.fmt(res["rhs"], 15),
@@ -546,7 +603,7 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         if len(all_pairs) > 1:
             v.counterexample["component"] = f"{lhs} = {rhs}"
         v.points, v.skipped = res["points"], res["skipped"]
-        return v
+        return v, case_issues, kinks
     v.points, v.skipped = res["points"], res["skipped"]
     v.worst = float(res["worst"]) if res.get("worst") is not None else None
     extra_skip = []
@@ -561,13 +618,13 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
     if sym_method:
         pts = f"{v.points} point" + ("" if v.points == 1 else "s")
         v.status, v.method = HOLDS, f"{sym_method}; cross-checked at {pts}"
-        return v
+        return v, case_issues, kinks
     need = MIN_POINTS if syms else 1
     if res["status"] == "unsure":
         v.status = UNDECIDED
         v.reason = ("no symbolic proof; some points disagree at 40 digits but the difference "
                     "is not stable at higher precision (cancellation)")
-        return v
+        return v, case_issues, kinks
     if res["points"] < need:
         v.status = UNDECIDED
         v.reason = (f"only {res['points']} of {res['total']} sample points had both sides "
@@ -575,15 +632,15 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         if res.get("underflow"):
             v.reason += (f"; at {res['underflow']} points a value is below e^-100000, where "
                          "an underflow would make both sides look equal")
-        return v
+        return v, case_issues, kinks
     if res["uncovered"]:
         v.status = UNDECIDED
         v.reason = ("no symbolic proof, and these cases were never sampled: "
                     + "; ".join(res["uncovered"][:3]))
-        return v
+        return v, case_issues, kinks
     v.status = HOLDS_NUM
     cases = f"; every case of the piecewise parts sampled ({res['cases']} cases)" if res.get("cases") else ""
     v.method = (f"no symbolic proof{sym_note}; {v.points} points agree at {DPS} digits "
                 f"(worst relative difference {N.fmt(res['worst'], 3)}; {v.skipped} skipped "
                 f"where a side is undefined or complex{cases})")
-    return v
+    return v, case_issues, kinks
