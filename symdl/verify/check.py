@@ -53,6 +53,7 @@ class Verdict:
     notes: list = field(default_factory=list)
     elapsed: float = 0.0
     undefined: str | None = None     # the subterm with no value, when that decided it
+    diagnosis: str | None = None     # why a refuted claim about a spec fails, when known
 
     @property
     def exit_code(self) -> int:
@@ -73,6 +74,7 @@ class Verdict:
             "points": self.points, "skipped": self.skipped, "worst_difference": self.worst,
             "counterexample": self.counterexample, "location": self.location,
             "parse_error": self.parse_error, "undefined": self.undefined,
+            "diagnosis": self.diagnosis,
             "notes": list(self.notes),
             "elapsed": round(self.elapsed, 3),
         }
@@ -413,6 +415,12 @@ def _pairs_from_sides(sides):
     return pairs
 
 
+def _scalarize_side(e):
+    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
+        return e[0, 0]
+    return e
+
+
 def _finish(e):
     from symdl.specs.functions import to_definition
 
@@ -452,6 +460,14 @@ def _constant_claim(v: Verdict, pairs) -> Verdict:
 def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdict:
     """Build and check a parsed claim (call inside ``time_limit``)."""
     v, issues, kinks = _decide(ast, assume, timeout=timeout, variants=variants)
+    if v.status == REFUTED and any(n.k == "spec" for n in ast.a[0]):
+        from .diagnose import explain
+
+        with time_limit(min(3.0, max(timeout * 0.3, 0.5))):
+            try:
+                v.diagnosis = explain(ast, assume, variants)
+            except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+                pass
     return _apply_case_issues(v, issues, kinks)
 
 
@@ -502,6 +518,14 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
         name = sides[0].a[0]
         others = {n.a[0] for s in sides[1:] for n in s.walk() if n.k == "sym"}
         if name not in others:
+            from .metric_defs import check_metric, metric_name
+
+            metric = metric_name(name)
+            if metric and len(sides) == 2:
+                b = Builder(assume, mentioned={n.a[0] for n in sides[1].walk() if n.k == "sym"})
+                rhs = _finish(_scalarize_side(b.build(sides[1])))
+                if isinstance(rhs, sp.Basic) and not isinstance(rhs, sp.MatrixBase):
+                    return check_metric(metric, rhs, v), case_issues, kinks
             if len(sides) == 2:
                 v.reason = f"'{name} = ...' defines {name}; there is nothing to check"
                 return v, case_issues, kinks
