@@ -97,6 +97,8 @@ def check_metric(name: str, rhs, v):
                                 "lhs": f"{actual:.15g}", "rhs": mpmath.nstr(claimed, 15),
                                 "difference": mpmath.nstr(mpmath.mpf(actual) - claimed, 6)}
             v.points, v.skipped = compared, skipped
+            v.diagnosis = (f"the left side is symdl.metrics.{name} on binary labels with these "
+                           "counts (class 1 positive)")
             return v
         worst = max(worst, rel)
         compared += 1
