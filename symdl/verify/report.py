@@ -59,6 +59,8 @@ def format_line(v: Verdict) -> str:
         detail = "proved symbolically"
     elif v.status == HOLDS_NUM:
         detail = f"{v.points} points agree"
+    if v.status in (HOLDS, HOLDS_NUM) and "; except where" in v.method:
+        detail += v.method[v.method.index("; except where"):]
     if v.parse_error:
         detail = f"{v.parse_error['message']} (column {v.parse_error['column']})"
     if v.diagnosis:
