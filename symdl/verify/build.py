@@ -381,8 +381,42 @@ class Builder:
         if node.k == "sub":
             return self._add(u, v, node, -1)
         if node.k == "mul":
-            return self._mul(node, u, v, node.a[2])
-        return self._div(node, u, v)
+            out = self._mul(node, u, v, node.a[2])
+        else:
+            out = self._div(node, u, v)
+        if out is sp.S.Zero:   # 0*u and 0/u fold u away: u must have a value somewhere
+            for w in (u, v):
+                self._check_somewhere_defined(node, w)
+        return out
+
+    def _check_somewhere_defined(self, node, w):
+        if not isinstance(w, sp.Basic) or isinstance(w, sp.MatrixBase) or not w.free_symbols:
+            return
+        import random
+
+        import mpmath
+
+        from .numeric import Compiler, Domain, Undefined, to_mpf
+
+        rng = random.Random(11)
+        doms = [Domain(s, (), self.assume.bounds.get(s.name)) for s in w.free_symbols]
+        try:
+            f = Compiler().compile(w)
+        except (TypeError, ValueError):
+            return
+        with mpmath.workdps(30):
+            for _ in range(12):
+                env = {d.sym: to_mpf(d.random(rng)) for d in doms}
+                try:
+                    f(env)
+                    return
+                except (Undefined, ZeroDivisionError, ValueError, OverflowError, TypeError,
+                        KeyError):
+                    continue
+        from .nodes import render
+
+        raise BuildError(f"a factor multiplied by 0 in {render(node)} has no real value at any "
+                         "sampled point, so the product is not 0", node.pos)
 
     def b_neg(self, node, x):
         return -self._b(x)

@@ -289,6 +289,25 @@ def _eval_pair(fl, fr, env):
     return fl(env), fr(env)
 
 
+def _plainness(pt) -> float:
+    """How far a point's coordinates are from 1 in magnitude (simple points first)."""
+    return sum(abs(float(mpmath.log10(abs(N.to_mpf(x))))) if x else 0.0 for x in pt.values())
+
+
+def _one_side_defined(fl, fr, env):
+    """'left' or 'right' when exactly that side has a real value at env, else None."""
+    ok = []
+    for f in (fl, fr):
+        try:
+            val = f(env)
+            ok.append(not isinstance(val, bool))
+        except (N.Undefined, ZeroDivisionError, ValueError, OverflowError):
+            ok.append(False)
+    if ok[0] != ok[1]:
+        return "left" if ok[0] else "right"
+    return None
+
+
 def _confirm(pair_exprs, point) -> tuple | None:
     """Re-evaluate a suspected counterexample at higher precision.
 
@@ -340,6 +359,7 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
               for s in set(kinks) | set(boundaries or {})}
     pts = N.sample_points(domains, around, n_random=n_random, max_points=max_points)
     compared = skipped = at_kink = unstable = underflow = 0
+    one_sided = []   # (point, side): exactly one side defined there
     worst = mpmath.mpf(0)
     suspects = []   # (relative difference, point, pair index)
     for point in pts:
@@ -358,6 +378,9 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
                     underflow += 1
                     continue
                 except (N.Undefined, ZeroDivisionError, ValueError, OverflowError):
+                    side = _one_side_defined(fl, fr, env)
+                    if side:
+                        one_sided.append((point, side))
                     continue
                 if isinstance(lv, bool) or isinstance(rv, bool):
                     continue
@@ -379,9 +402,6 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     # confirm the most convincing suspects first (largest relative difference)
     # prefer clear differences at simple points (coordinates near 1 in magnitude)
     top = max((t[0] for t in suspects), default=0)
-
-    def _plainness(pt):
-        return sum(abs(float(mpmath.log10(abs(N.to_mpf(x))))) if x else 0.0 for x in pt.values())
 
     suspects.sort(key=lambda t: (t[0] < top * mpmath.mpf("1e-3"), _plainness(t[1]), -t[0]))
     for rel, point, idx in suspects[:6]:
@@ -406,7 +426,7 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     ncases = sum(len(c) for c in comp.pieces.values())
     return {"status": "ok", "cases": ncases, "points": compared, "skipped": skipped, "worst": worst,
             "uncovered": uncovered, "at_kink": at_kink, "unstable": unstable,
-            "total": len(pts), "underflow": underflow}
+            "total": len(pts), "underflow": underflow, "one_sided": one_sided}
 
 
 def _small_rational(e) -> bool:
@@ -674,6 +694,17 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
         extra_skip.append(f"{res['underflow']} where a value is below e^-100000 (underflow)")
     if extra_skip:
         v.notes.append("also skipped: " + ", ".join(extra_skip))
+    one = res.get("one_sided") or []
+    if len(one) >= 3 and (sym_method or res["status"] == "ok"):
+        # the two sides have different domains (not just isolated points): a claim of
+        # equality is false where only one side has a value
+        pt, side = min(one, key=lambda t: _plainness(t[0]))
+        where = ", ".join(f"{k} = {N.fmt(val)}" for k, val in pt.items())
+        v.status, v.method = UNDECIDED, ""
+        v.reason = (f"the two sides have different domains: at {where} (and {len(one) - 1} other "
+                    f"sampled points) only the {side} side has a real value; declare the "
+                    "intended domain with --assume (e.g. x > 0)")
+        return v, case_issues, kinks
     if sym_method:
         pts = f"{v.points} point" + ("" if v.points == 1 else "s")
         v.status, v.method = HOLDS, f"{sym_method}; cross-checked at {pts}"
