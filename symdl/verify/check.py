@@ -695,7 +695,7 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     if extra_skip:
         v.notes.append("also skipped: " + ", ".join(extra_skip))
     one = res.get("one_sided") or []
-    gaps = any(i.kind == "gap" for i in case_issues)   # said more precisely below
+    gaps = any(i.kind == "gap" and i.region for i in case_issues)   # said more precisely below
     if len(one) >= 3 and not gaps and (sym_method or res["status"] == "ok"):
         # the two sides have different domains (not just isolated points): a claim of
         # equality is false where only one side has a value

@@ -42,6 +42,19 @@ def test_undefined_subterm_is_named(claim, term):
     assert v.undefined == term and term in v.reason
 
 
+def test_a_factor_folded_by_zero_must_have_a_value():
+    v = verify_claim(r"\sqrt{-x^2 - 1} \cdot 0 = 0")
+    assert v.status == UNDECIDED and "sqrt(-x^2 - 1)" in v.reason
+    assert verify_claim(r"\frac{0}{\log(-x^2-1)} = 0").status == UNDECIDED
+
+
+def test_sides_with_different_domains():
+    v = verify_claim(r"\log(x^2) = 2\log(x)")
+    assert v.status == UNDECIDED and "only the left side" in v.reason and "x = -1" in v.reason
+    assert verify_claim(r"\log(x^2) = 2\log(x)", assume="x>0").status == HOLDS
+    assert verify_claim(r"\frac{x^2-1}{x-1} = x+1").status == HOLDS   # one point only
+
+
 def test_undefined_at_a_point_is_still_refuted_elsewhere():
     v = verify_claim(r"\frac{1}{\tan(x)} = \frac{\cos(x)}{\sin(x)} + 1")
     assert v.status == REFUTED
