@@ -12,11 +12,7 @@ any disagreement makes the verdict undecided.
 """
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
@@ -24,134 +20,13 @@ import sympy as sp
 
 from . import numeric as N
 from .build import Assumptions, Builder, BuildError, classify
-
-HOLDS = "holds"
-HOLDS_NUM = "holds numerically"
-REFUTED = "refuted"
-UNDECIDED = "undecided"
+from .timelimit import ClaimTimeout, time_limit  # noqa: F401  (re-exported)
+from .verdict import HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, Verdict  # noqa: F401
 
 DPS = 50               # working precision of the sampler (digits)
 RTOL = mpmath.mpf("1e-30")
 MIN_POINTS = 30
 MATRIX_SIZES = (2, 3)
-
-
-# ---- verdict ----------------------------------------------------------------------
-@dataclass
-class Verdict:
-    status: str
-    claim: str = ""
-    reading: str = ""
-    method: str = ""
-    reason: str = ""
-    points: int = 0
-    skipped: int = 0
-    worst: float | None = None
-    counterexample: dict | None = None
-    location: str | None = None
-    parse_error: dict | None = None
-    notes: list = field(default_factory=list)
-    elapsed: float = 0.0
-    undefined: str | None = None     # the subterm with no value, when that decided it
-    diagnosis: str | None = None     # why a refuted claim about a spec fails, when known
-
-    @property
-    def exit_code(self) -> int:
-        if self.status in (HOLDS, HOLDS_NUM):
-            return 0
-        if self.status == REFUTED:
-            return 1
-        return 2
-
-    @property
-    def holds(self) -> bool:
-        return self.exit_code == 0
-
-    def to_dict(self) -> dict:
-        return {
-            "claim": self.claim, "reading": self.reading, "verdict": self.status,
-            "exit_code": self.exit_code, "method": self.method, "reason": self.reason,
-            "points": self.points, "skipped": self.skipped, "worst_difference": self.worst,
-            "counterexample": self.counterexample, "location": self.location,
-            "parse_error": self.parse_error, "undefined": self.undefined,
-            "diagnosis": self.diagnosis,
-            "notes": list(self.notes),
-            "elapsed": round(self.elapsed, 3),
-        }
-
-
-# ---- time limits -------------------------------------------------------------------
-class ClaimTimeout(BaseException):
-    """Raised by the timer (a BaseException so SymPy's ``except Exception`` cannot eat it)."""
-
-    def __init__(self, token):
-        super().__init__("time limit")
-        self.token = token
-
-
-_stack: list = []   # [(deadline, token)]
-#: seconds between repeated alarms once a limit has expired
-REFIRE = 0.05
-
-
-def _arm():
-    if not _stack:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        return
-    soonest = min(d for d, _ in _stack)
-    # periodic: if the exception is raised where Python only prints and ignores
-    # it (a finalizer, a callback), the next tick raises it again
-    signal.setitimer(signal.ITIMER_REAL, max(soonest - time.monotonic(), 0.001), REFIRE)
-
-
-def _on_alarm(signum, frame):
-    if not _stack:
-        return
-    now = time.monotonic()
-    expired = [t for d, t in _stack if d <= now + 0.0005]
-    if expired:
-        # the outermost expired limit wins (its handler unwinds everything inside)
-        raise ClaimTimeout(expired[0])
-    _arm()
-
-
-class Limit:
-    def __init__(self):
-        self.expired = False
-
-
-@contextmanager
-def time_limit(seconds: float | None):
-    """Interrupt the body after ``seconds`` (main thread only; else unlimited).
-
-    Nested limits work: the inner one is clipped to the outer remaining time.
-    ``lim.expired`` is set when this limit fired (the exception is swallowed)."""
-    lim = Limit()
-    if seconds is None or threading.current_thread() is not threading.main_thread():
-        yield lim
-        return
-    token = object()
-    outer = not _stack
-    if outer:
-        old = signal.signal(signal.SIGALRM, _on_alarm)
-    _stack.append((time.monotonic() + max(seconds, 0.001), token))
-    _arm()
-    try:
-        yield lim
-    except ClaimTimeout as t:
-        if t.token is not token:
-            raise
-        lim.expired = True
-    finally:
-        for i, (_, tok) in enumerate(_stack):
-            if tok is token:
-                del _stack[i]
-                break
-        if outer:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-        else:
-            _arm()
 
 
 # ---- symbolic ------------------------------------------------------------------------
