@@ -279,6 +279,8 @@ class Builder:
         self.kinks: dict = {}         # Symbol -> points where a derivative is not compared
         self.boundaries: dict = {}    # Symbol -> branch boundaries (sampled around, compared)
         self.case_issues: list = []   # cases.CaseIssue: gaps and contradicting overlaps
+        self.guards: list = []        # subterms of the side being built that SymPy folded away
+        self.side_guards: list = []   # per side of the claim
         self.domains: dict = {}
         self.notes: list = []
         self.variants: dict = {}
@@ -354,7 +356,12 @@ class Builder:
             raise UndefinedTerm(node, "has no finite real value") from None
 
     def b_claim(self, node, sides):
-        return [_scalarize(self._b(s)) for s in sides]
+        out, self.side_guards = [], []
+        for s in sides:
+            self.guards = []
+            out.append(_scalarize(self._b(s)))
+            self.side_guards.append(self.guards)
+        return out
 
     def b_num(self, node, v, digits=None):
         return v
@@ -387,6 +394,12 @@ class Builder:
         if out is sp.S.Zero:   # 0*u and 0/u fold u away: u must have a value somewhere
             for w in (u, v):
                 self._check_somewhere_defined(node, w)
+        if isinstance(out, sp.Basic) and not _is_mat(out):
+            had = set()
+            for w in (u, v):
+                had |= getattr(w, "free_symbols", set())
+            if not had <= out.free_symbols:   # log(x)/log(x) became 1
+                self._guard(u, v)
         return out
 
     def _check_somewhere_defined(self, node, w):
@@ -458,9 +471,18 @@ class Builder:
                 raise BuildError("the number is too large", node.pos)
             if u == 0 and v < 0:
                 raise UndefinedTerm(node, "is 0 to a negative power (division by zero)")
-        if u.is_Number and u.is_Rational and v.is_Number and not v.is_Rational:
-            pass
-        return u ** v
+        out = u ** v
+        if not (isinstance(out, sp.Pow) and out.base == u) and u.free_symbols:
+            self._guard(u)   # sqrt(x)^2 became x: x < 0 stays outside the written domain
+        return out
+
+    def _guard(self, *exprs):
+        """Remember subterms SymPy simplified away: the side is undefined where they are."""
+        for e in exprs:
+            if isinstance(e, sp.Basic) and not isinstance(e, sp.MatrixBase) and e.free_symbols \
+                    and e.has(sp.log, sp.Pow, sp.asin, sp.acos, sp.tan, sp.cot, sp.csch, sp.coth) \
+                    and e not in self.guards:
+                self.guards.append(e)
 
     def b_T(self, node, x):
         u = _scalarize(self._b(x))

@@ -164,6 +164,18 @@ def _eval_pair(fl, fr, env):
     return fl(env), fr(env)
 
 
+def _guarded(f, gs):
+    """f, undefined wherever a guard (a subterm SymPy simplified away) is undefined."""
+    if not gs:
+        return f
+
+    def g(env):
+        for h in gs:
+            h(env)
+        return f(env)
+    return g
+
+
 def _plainness(pt) -> float:
     """How far a point's coordinates are from 1 in magnitude (simple points first)."""
     return sum(abs(float(mpmath.log10(abs(N.to_mpf(x))))) if x else 0.0 for x in pt.values())
@@ -223,12 +235,16 @@ def _confirm(pair_exprs, point) -> tuple | None:
 
 
 def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_random=120,
-                  boundaries=None):
+                  boundaries=None, guards=None):
     """Returns dict(status, points, skipped, worst, counterexample, uncovered, kink_skips).
 
     ``kinks``: points not compared; ``boundaries``: points sampled (and around)."""
     comp = N.Compiler()
     compiled = [(comp.compile(l), comp.compile(r)) for l, r in pairs]
+    if guards:
+        compiled = [(_guarded(fl, [comp.compile(g) for g in gl]),
+                     _guarded(fr, [comp.compile(g) for g in gr]))
+                    for (fl, fr), (gl, gr) in zip(compiled, guards)]
     around = {s: list(kinks.get(s, [])) + [b for b in (boundaries or {}).get(s, [])
                                              if b not in kinks.get(s, [])]
               for s in set(kinks) | set(boundaries or {})}
@@ -329,10 +345,13 @@ def _short(e) -> str:
 
 
 # ---- driver --------------------------------------------------------------------------------
-def _pairs_from_sides(sides):
-    """Scalar (lhs, rhs) pairs for the chain a = b = c, entries of arrays."""
+def _pairs_from_sides(sides, guards=None, out_guards=None):
+    """Scalar (lhs, rhs) pairs for the chain a = b = c, entries of arrays.
+
+    ``guards[i]``: subterms side i must have defined; appended per pair to ``out_guards``."""
     pairs = []
-    for a, b in zip(sides, sides[1:]):
+    for k, (a, b) in enumerate(zip(sides, sides[1:])):
+        n_before = len(pairs)
         am, bm = isinstance(a, sp.MatrixBase), isinstance(b, sp.MatrixBase)
         if am != bm or (am and a.shape != b.shape):
             sa = "x".join(map(str, a.shape)) if am else "scalar"
@@ -342,6 +361,9 @@ def _pairs_from_sides(sides):
             pairs += [(a[i], b[i]) for i in range(len(a))]
         else:
             pairs.append((a, b))
+        if out_guards is not None:
+            g = (guards[k], guards[k + 1]) if guards else ([], [])
+            out_guards += [g] * (len(pairs) - n_before)
     return pairs
 
 
@@ -465,12 +487,13 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     mentioned = {n.a[0] for n in ast.walk() if n.k == "sym"}
     kinds, matrix_mode = classify(ast)
     sizes = MATRIX_SIZES if matrix_mode else (None,)
-    all_pairs, extra, notes, bounds = [], {}, [], {}
+    all_pairs, extra, notes, bounds, all_guards = [], {}, [], {}, []
     for n in sizes:
         b = Builder(assume, kinds=kinds, dim=n, mentioned=mentioned)
         b.variants = variants or {}
         sides = [_finish(s) for s in b.build(ast)]
-        all_pairs += _pairs_from_sides(sides)
+        all_pairs += _pairs_from_sides(sides, [[_finish(g) for g in gs] for gs in b.side_guards],
+                                       all_guards)
         for s, ks in b.kinks.items():
             kinks.setdefault(s, [])
             kinks[s] += [k for k in ks if k not in kinks[s]]
@@ -533,6 +556,9 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     syms = set()
     for l, r in all_pairs:
         syms |= l.free_symbols | r.free_symbols
+    for gl, gr in all_guards:
+        for g in gl + gr:
+            syms |= g.free_symbols
     syms = sorted(syms, key=lambda s: s.name)
     if not syms and not sym_method:
         return _constant_claim(v, all_pairs), case_issues, kinks
@@ -542,7 +568,7 @@ def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     quick = sym_method is not None
     res = numeric_check(all_pairs, domains, kinks, soft,
                         max_points=60 if quick else 400, n_random=30 if quick else 120,
-                        boundaries=bounds)
+                        boundaries=bounds, guards=all_guards)
     if res["status"] == REFUTED:
         lhs, rhs = all_pairs[res["pair"]]
         if sym_method:

@@ -176,6 +176,8 @@ ROWS = [
     ("issue 12: tiny values are compared relatively", r"\sin(x)^{1000}\cos(x)^{1000} = 0", "", None, R),
     ("issue 12: sides defined on different domains", r"\log(x^2) = 2\log(x)", "", None, U),
     ("issue 12: ... and on the same one", r"\log(x^2) = 2\log(x)", "x>0", None, SYM),
+    ("issue 12: sqrt(x)^2 is x only for x >= 0 (SymPy folds it)", r"\sqrt{x}^2 = x", "", None, U),
+    ("issue 12: ... so declare it", r"\sqrt{x}^2 = x", "x>=0", None, SYM),
     ("issue 12: a factor folded away by 0", r"\sqrt{-x^2 - 1} \cdot 0 = 0", "", None, U),
     ("issue 12: a tiny constant is not 0", r"10^{-300}\sin(1) = 0", "", None, R),
     ("issue 12: a 7,000-digit exact rational", r"(1.0000001)^{1000} = 1", "", None, R),
