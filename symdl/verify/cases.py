@@ -27,7 +27,7 @@ class CaseIssue:
     where: str                   # human text: "0 < x <= 6", "x = 0", "y = 1, yhat = 1"
     region: bool                 # True: a set with interior (not isolated points)
     block: str = ""              # the cases block, as read
-    points: list = field(default_factory=list)   # [(Symbol, value)] for isolated points
+    points: list = field(default_factory=list)   # [(Symbol, value)]: isolated points, one variable
 
     def describe(self) -> str:
         if self.kind == "gap":
@@ -198,8 +198,8 @@ def _probe(conds, has_default, syms, builder, block):
         return ", ".join(f"{s} = {N.fmt(v)}" for s, v in pt.items())
 
     if gaps:
-        issues.append(CaseIssue("gap", "e.g. " + where(gaps[0]), len(gaps) > 2, block,
-                                [] if len(gaps) > 2 else [list(p.items()) for p in gaps]))
+        # found at more than 2 of the sample points: a region, else isolated points
+        issues.append(CaseIssue("gap", "e.g. " + where(gaps[0]), len(gaps) > 2, block))
     if conflicts:
         issues.append(CaseIssue("conflict", "e.g. " + where(conflicts[0]), len(conflicts) > 2,
                                 block, []))
