@@ -8,7 +8,11 @@ Verdicts, strongest first:
   undecided          anything else (time limit, too few defined points, ...)
 
 No false *holds*: a symbolic proof is cross-checked by a short numeric run, and
-any disagreement makes the verdict undecided.
+any disagreement makes the verdict undecided.  Agreement is relative only (no
+absolute floor); a point is skipped as non-differentiable only at a real kink
+(``kinks``); a ``cases`` gap or contradiction (``cases``), sides defined on
+different regions, or subterms SymPy simplified away (the Builder's guards) keep
+a claim from holding unseen.
 """
 from __future__ import annotations
 
