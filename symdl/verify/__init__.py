@@ -20,7 +20,43 @@ from .lexer import ParseError
 from .nodes import Node, render
 
 __all__ = ["verify_claim", "verify_spec", "verify_file", "Verdict", "ParseError",
-           "HOLDS", "HOLDS_NUM", "REFUTED", "UNDECIDED", "parse_claim"]
+           "HOLDS", "HOLDS_NUM", "REFUTED", "UNDECIDED", "parse_claim", "FileError",
+           "check_variant"]
+
+#: the longest time limit per claim (seconds); longer asks are refused, not clipped
+MAX_TIMEOUT = 3600.0
+#: the largest notes file read by verify_file (bytes); /dev/zero stops here
+MAX_FILE_BYTES = 4_000_000
+
+
+class FileError(ValueError):
+    """A notes file that cannot be read as UTF-8 text within the size limit."""
+
+
+def _check_timeout(timeout) -> float:
+    import math
+
+    t = float(timeout)
+    if not math.isfinite(t) or t <= 0 or t > MAX_TIMEOUT:
+        raise ValueError(f"timeout must be a finite number of seconds in (0, {MAX_TIMEOUT:g}], "
+                         f"got {timeout!r}")
+    return t
+
+
+def check_variant(spec_name: str, variant: dict) -> None:
+    """ValueError naming the valid choices unless ``variant`` picks real choices of the spec."""
+    import symdl.specs as S
+
+    spec = S.get(spec_name, family="activation")
+    params = {p.name: p for p in spec.choice_params}
+    for k, val in variant.items():
+        if k not in params:
+            have = ", ".join(sorted(params)) or "none"
+            raise ValueError(f"{spec.name} has no choice parameter {k!r} (its choice parameters: "
+                             f"{have})")
+        if val not in params[k].choices:
+            raise ValueError(f"{spec.name}: {k}={val!r} is not a choice; valid choices for {k}: "
+                             + ", ".join(map(str, params[k].choices)))
 
 
 def _spec_names() -> dict:
@@ -44,6 +80,17 @@ def parse_claim(text: str, *, assume="", sympy_syntax=False, functions=None, exp
     return parse_latex_claim(text, **kw), a
 
 
+def _capital_note(ast) -> str:
+    """Say how runs of capitals were read (TP is one symbol, not T*P)."""
+    runs = sorted({n.a[0] for n in ast.walk() if n.k == "sym" and len(n.a[0].split("_")[0]) > 1
+                   and n.a[0].split("_")[0].isascii() and n.a[0].split("_")[0].isupper()
+                   and n.a[0].split("_")[0].isalpha()})
+    if not runs:
+        return ""
+    return "   [" + ", ".join(runs) + (" is one symbol" if len(runs) == 1 else " are symbols") \
+        + ": a run of capitals is a name, not a product]"
+
+
 def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Verdict:
     v = v or Verdict(UNDECIDED, claim=text)
     v.status = UNDECIDED
@@ -55,7 +102,7 @@ def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Ver
 
 def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
     """Parse (via make_ast) and decide under one time limit; never raises."""
-    from .build import BuildError
+    from .build import BuildError, UndefinedTerm
 
     t0 = time.monotonic()
     v = Verdict(UNDECIDED, claim=text)
@@ -66,12 +113,16 @@ def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
             except ParseError as err:
                 _parse_error_verdict(text, err, v)
             else:
-                v.reading = render(ast)
+                v.reading = render(ast) + _capital_note(ast)
                 try:
                     got = decide(ast, assume, timeout=max(timeout - (time.monotonic() - t0), 0.05),
                                  variants=variants)
                     got.claim, got.reading = text, v.reading
                     v = got
+                except UndefinedTerm as err:
+                    v.status = UNDECIDED
+                    v.reason = f"{err.message}, so the claim cannot be compared"
+                    v.undefined = err.term
                 except BuildError as err:
                     v.status = UNDECIDED
                     v.reason = f"cannot interpret: {err.message}"
@@ -99,6 +150,9 @@ def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
 def verify_claim(text: str, *, assume: str = "", sympy_syntax: bool = False,
                  timeout: float = 10.0, spec: str | None = None, variant: dict | None = None) -> Verdict:
     """Check one claim.  ``spec`` binds the letter f to a registered spec."""
+    timeout = _check_timeout(timeout)
+    if spec and variant:
+        check_variant(spec, variant)
     functions = {"f": spec} if spec else None
 
     def make():
@@ -123,6 +177,9 @@ def verify_spec(name: str, *, forward: str | None = None, derivative: str | None
         from .normalization import verify_norm_spec
         return verify_norm_spec(name, forward=forward, derivative=derivative, sympy_syntax=sympy_syntax)
     S.get(name, family="activation")  # UnknownNameError with close matches
+    timeout = _check_timeout(timeout)
+    if variant:
+        check_variant(name, variant)
     out = []
     for order, text in ((0, forward), (1, derivative)):
         if text is None:
@@ -216,10 +273,28 @@ def _strip_math(body: str) -> str:
     return b
 
 
+def read_notes(path) -> str:
+    """The text of a notes file: at most MAX_FILE_BYTES bytes read, UTF-8 required."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise FileError(f"cannot read {path}: {err.strerror or err}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileError(f"{path} is larger than the limit of {MAX_FILE_BYTES:,} bytes for a "
+                        "notes file (split it, or check only the marked part)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FileError(f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at offset "
+                        f"{err.start} cannot be decoded (save the notes as UTF-8)") from None
+
+
 def verify_file(path, *, timeout: float = 10.0, sympy_syntax: bool = False) -> list:
-    """Verdicts for every marked claim of a notes file, with ``location`` file:line."""
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    """Verdicts for every marked claim of a notes file, with ``location`` file:line.
+
+    Raises FileError (a ValueError) for an unreadable, non-UTF-8 or too large file."""
+    text = read_notes(path)
     out = []
     for line, claim, assume in extract_claims(text):
         v = verify_claim(claim, assume=assume, timeout=timeout, sympy_syntax=sympy_syntax)

@@ -15,10 +15,9 @@ from fractions import Fraction
 
 import sympy as sp
 
-from symdl.derive.kinks import true_kinks
-
 from .lexer import ParseError
-from .nodes import Node
+from .kinks import as_expr, is_kink, nonsmooth_points
+from .nodes import CHAINS, Node, left_spine
 
 MAX_EXPONENT = 1000
 MAX_BITS = 200_000
@@ -31,6 +30,19 @@ class BuildError(Exception):
         super().__init__(message)
         self.message = message
         self.pos = pos
+
+
+class UndefinedTerm(BuildError):
+    """A constant subterm with no finite real value (log(0), 1/0, sqrt(-1), overflow)."""
+
+    def __init__(self, node, why):
+        from .nodes import render
+
+        try:
+            self.term = render(node)
+        except RecursionError:
+            self.term = "a subterm"
+        super().__init__(f"{self.term} {why}", node.pos)
 
 
 # ---- assumptions --------------------------------------------------------------
@@ -47,11 +59,18 @@ class Assumptions:
     def add_bound(self, name, op, value):
         b = self.bounds.setdefault(name, [None, False, None, False])
         if op in (">", ">="):
-            if b[0] is None or value >= b[0]:
+            if b[0] is None or value > b[0]:
                 b[0], b[1] = value, op == ">"
+            elif value == b[0]:
+                b[1] = b[1] or op == ">"
         elif op in ("<", "<="):
-            if b[2] is None or value <= b[2]:
+            if b[2] is None or value < b[2]:
                 b[2], b[3] = value, op == "<"
+            elif value == b[2]:
+                b[3] = b[3] or op == "<"
+        elif op == "=":
+            self.add_bound(name, ">=", value)
+            self.add_bound(name, "<=", value)
         elif op == "!=" and value == 0:
             self.add_kind(name, "nonzero")
 
@@ -76,6 +95,30 @@ class Assumptions:
 
     def describe(self) -> str:
         return self.text
+
+    def check_consistent(self) -> None:
+        """ParseError when no real value satisfies the declarations of some name."""
+        from .numeric import Domain
+
+        for name in set(self.kinds) | set(self.bounds):
+            try:
+                sym = sp.Symbol(name, **self.sympy_kwargs(name))
+            except Exception:   # sympy's InconsistentAssumptions
+                sym = None
+            d = Domain(sym, bounds=self.bounds.get(name)) if sym is not None else None
+            empty = d is None
+            if d is not None and d.lo is not None and d.hi is not None:
+                if d.lo > d.hi or (d.lo == d.hi and (d.lo_strict or d.hi_strict)):
+                    empty = True
+                elif d.integer:   # the integers in the interval
+                    lo = math.floor(d.lo) + 1 if d.lo_strict else math.ceil(d.lo)
+                    hi = math.ceil(d.hi) - 1 if d.hi_strict else math.floor(d.hi)
+                    empty = lo > hi or (d.nonzero and lo == hi == 0)
+                elif d.nonzero and d.lo == d.hi == 0:
+                    empty = True
+            if empty:
+                raise ParseError(f"in --assume: the declarations of {name} contradict each other "
+                                 f"(no real value of {name} satisfies all of them)", self.text, 0)
 
 
 _WORDS = {"positive", "negative", "nonnegative", "nonpositive", "nonzero", "integer", "real",
@@ -137,6 +180,7 @@ def parse_assume(text: str, sympy_syntax: bool = False) -> Assumptions:
             else:
                 raise ParseError("in --assume: compare a symbol with a number, e.g. a > 0",
                                  text, start)
+    a.check_consistent()
     return a
 
 
@@ -232,7 +276,11 @@ class Builder:
         self.dim = dim
         self.mentioned = mentioned or set()
         self._syms: dict = {}
-        self.kinks: dict = {}
+        self.kinks: dict = {}         # Symbol -> points where a derivative is not compared
+        self.boundaries: dict = {}    # Symbol -> branch boundaries (sampled around, compared)
+        self.case_issues: list = []   # cases.CaseIssue: gaps and contradicting overlaps
+        self.guards: list = []        # subterms of the side being built that SymPy folded away
+        self.side_guards: list = []   # per side of the claim
         self.domains: dict = {}
         self.notes: list = []
         self.variants: dict = {}
@@ -265,13 +313,55 @@ class Builder:
 
     def _b(self, node: Node):
         k, a = node.k, node.a
+        if k in CHAINS:   # a + b + c ... and long products: iterate, do not recurse
+            base, spine = left_spine(node)
+            val = self._b(base)
+            for n in spine:
+                val = self._step(n, val, self._b(n.a[1]))
+                self._check_defined(n, val)
+            return val
         m = getattr(self, "b_" + k, None)
         if m is None:
             raise BuildError(f"cannot build '{k}'", node.pos)
-        return m(node, *a)
+        try:
+            val = m(node, *a)
+        except OverflowError:
+            raise UndefinedTerm(node, "is too large to evaluate") from None
+        if k in ("func", "pow", "spec", "neg"):
+            self._check_defined(node, val)
+        return val
+
+    def _check_defined(self, node, val):
+        """A constant subterm must have a finite real value: log(0), log base 0,
+        1/tan(pi/2), sqrt(-1) and e^(e^(e^100)) are named, never folded away."""
+        if not isinstance(val, sp.Basic) or isinstance(val, sp.MatrixBase) or not val.is_number:
+            return
+        if val.is_Rational:
+            return
+        if val.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise UndefinedTerm(node, "has no finite value")
+        import mpmath
+
+        from .numeric import Compiler, Undefined
+
+        try:
+            with mpmath.workdps(30):
+                Compiler().compile(val)({})
+        except Undefined as err:
+            why = str(err)
+            if why == "overflow":
+                raise UndefinedTerm(node, "is too large to evaluate (beyond e^100000)") from None
+            raise UndefinedTerm(node, f"has no finite real value ({why})") from None
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            raise UndefinedTerm(node, "has no finite real value") from None
 
     def b_claim(self, node, sides):
-        return [_scalarize(self._b(s)) for s in sides]
+        out, self.side_guards = [], []
+        for s in sides:
+            self.guards = []
+            out.append(_scalarize(self._b(s)))
+            self.side_guards.append(self.guards)
+        return out
 
     def b_num(self, node, v, digits=None):
         return v
@@ -291,17 +381,61 @@ class Builder:
             raise BuildError(f"cannot add arrays of shapes {_shape(x)} and {_shape(y)}", node.pos)
         return x + y if sign > 0 else x - y
 
-    def b_add(self, node, x, y):
-        return self._add(self._b(x), self._b(y), node)
+    def _step(self, node, u, v):
+        """One link of a chain: u (the value so far) op v."""
+        if node.k == "add":
+            return self._add(u, v, node)
+        if node.k == "sub":
+            return self._add(u, v, node, -1)
+        if node.k == "mul":
+            out = self._mul(node, u, v, node.a[2])
+        else:
+            out = self._div(node, u, v)
+        if out is sp.S.Zero:   # 0*u and 0/u fold u away: u must have a value somewhere
+            for w in (u, v):
+                self._check_somewhere_defined(node, w)
+        if isinstance(out, sp.Basic) and not _is_mat(out):
+            had = set()
+            for w in (u, v):
+                had |= getattr(w, "free_symbols", set())
+            if not had <= out.free_symbols:   # log(x)/log(x) became 1
+                self._guard(u, v)
+        return out
 
-    def b_sub(self, node, x, y):
-        return self._add(self._b(x), self._b(y), node, -1)
+    def _check_somewhere_defined(self, node, w):
+        if not isinstance(w, sp.Basic) or isinstance(w, sp.MatrixBase) or not w.free_symbols:
+            return
+        import random
+
+        import mpmath
+
+        from .numeric import Compiler, Domain, Undefined, to_mpf
+
+        rng = random.Random(11)
+        doms = [Domain(s, (), self.assume.bounds.get(s.name)) for s in w.free_symbols]
+        try:
+            f = Compiler().compile(w)
+        except (TypeError, ValueError):
+            return
+        with mpmath.workdps(30):
+            for _ in range(12):
+                env = {d.sym: to_mpf(d.random(rng)) for d in doms}
+                try:
+                    f(env)
+                    return
+                except (Undefined, ZeroDivisionError, ValueError, OverflowError, TypeError,
+                        KeyError):
+                    continue
+        from .nodes import render
+
+        raise BuildError(f"a factor multiplied by 0 in {render(node)} has no real value at any "
+                         "sampled point, so the product is not 0", node.pos)
 
     def b_neg(self, node, x):
         return -self._b(x)
 
-    def b_mul(self, node, x, y, op):
-        u, v = _scalarize(self._b(x)), _scalarize(self._b(y))
+    def _mul(self, node, u, v, op):
+        u, v = _scalarize(u), _scalarize(v)
         if op == "odot":
             if _is_mat(u) and _is_mat(v):
                 if u.shape != v.shape:
@@ -317,12 +451,12 @@ class Builder:
             return _scalarize(sp.ImmutableMatrix(u * v))
         return u * v
 
-    def b_div(self, node, x, y):
-        u, v = _scalarize(self._b(x)), _scalarize(self._b(y))
+    def _div(self, node, u, v):
+        u, v = _scalarize(u), _scalarize(v)
         if _is_mat(v):
             raise BuildError("cannot divide by an array", node.pos)
         if v == 0:
-            raise BuildError("division by zero", node.pos)
+            raise UndefinedTerm(node, "divides by zero")
         return u / v
 
     def b_pow(self, node, x, y):
@@ -336,10 +470,19 @@ class Builder:
             if math.log2(size) * abs(float(v)) > MAX_BITS:
                 raise BuildError("the number is too large", node.pos)
             if u == 0 and v < 0:
-                raise BuildError("division by zero (0 to a negative power)", node.pos)
-        if u.is_Number and u.is_Rational and v.is_Number and not v.is_Rational:
-            pass
-        return u ** v
+                raise UndefinedTerm(node, "is 0 to a negative power (division by zero)")
+        out = u ** v
+        if not (isinstance(out, sp.Pow) and out.base == u) and u.free_symbols:
+            self._guard(u)   # sqrt(x)^2 became x: x < 0 stays outside the written domain
+        return out
+
+    def _guard(self, *exprs):
+        """Remember subterms SymPy simplified away: the side is undefined where they are."""
+        for e in exprs:
+            if isinstance(e, sp.Basic) and not isinstance(e, sp.MatrixBase) and e.free_symbols \
+                    and e.has(sp.log, sp.Pow, sp.asin, sp.acos, sp.tan, sp.cot, sp.csch, sp.coth) \
+                    and e not in self.guards:
+                self.guards.append(e)
 
     def b_T(self, node, x):
         u = _scalarize(self._b(x))
@@ -410,25 +553,32 @@ class Builder:
                 subs[nsym] = (values["lower"] + values["upper"]) / 2
                 self.notes.append(f"{name}: slope (lower+upper)/2 (eval mode)")
         expr = to_definition(expr.xreplace(subs)) if subs else to_definition(expr)
-        kinks = true_kinks(expr, spec.x, order, nonsmooth_points(expr, spec.x)) if order else []
+        kinks, bounds = [], []
         if order:
+            # only a kink the spec declares, and only if the function really is not
+            # differentiable there (sinc has no kink; a C1 join is not one)
+            bounds = nonsmooth_points(expr, spec.x)
+            declared = [as_expr(k).xreplace(subs) for k in spec.kinks]
+            kinks = [k for k in declared if is_kink(expr, spec.x, k, order)]
+            bounds += [k for k in declared if k not in bounds]
             expr = sp.diff(expr, spec.x, order)
-        return spec, expr, kinks
+        return spec, expr, (kinks, bounds)
 
     def b_spec(self, node, name, order, args):
-        spec, expr, kinks = self.spec_expr(name, order)
+        spec, expr, (kinks, bounds) = self.spec_expr(name, order)
         (arg,) = [_scalarize(self._b(x)) for x in args]
 
         def apply(u):
             return expr.xreplace({spec.x: u}) if u != spec.x else expr
 
         if order and not _is_mat(arg):
-            self._record_kinks(arg, kinks)
+            self._record_kinks(arg, kinks, self.kinks)
+            self._record_kinks(arg, bounds, self.boundaries)
         if _is_mat(arg):
             return arg.applyfunc(apply)
         return apply(arg)
 
-    def _record_kinks(self, arg, kinks):
+    def _record_kinks(self, arg, kinks, into):
         syms = [s for s in arg.free_symbols]
         if len(syms) != 1:
             return
@@ -440,7 +590,7 @@ class Builder:
                 continue
             for v in sol:
                 if v.is_real is not False:
-                    self.kinks.setdefault(s, []).append(v)
+                    into.setdefault(s, []).append(v)
 
     def b_diff(self, node, expr, var, order):
         v = self._b(var)
@@ -456,8 +606,10 @@ class Builder:
         return self._d(f, v, order)
 
     def _d(self, f, v, order):
-        for kp in true_kinks(f, v, order, nonsmooth_points(f, v)):
-            self.kinks.setdefault(v, []).append(kp)
+        for kp in nonsmooth_points(f, v):
+            self.boundaries.setdefault(v, []).append(kp)
+            if is_kink(f, v, kp, order):
+                self.kinks.setdefault(v, []).append(kp)
         return sp.diff(f, v, order)
 
     def _grad(self, node, expr, v):
@@ -486,6 +638,12 @@ class Builder:
             if _is_mat(val):
                 raise BuildError("array values inside cases are not supported", value.pos)
             pieces.append((val, c))
+        from .cases import analyze
+        from .nodes import render
+
+        for issue in analyze(pieces, self, render(node)):
+            if all(issue.describe() != i.describe() for i in self.case_issues):
+                self.case_issues.append(issue)
         try:
             return sp.Piecewise(*pieces)
         except (TypeError, ValueError) as err:
@@ -507,41 +665,3 @@ class Builder:
 
     def b_true(self, node):
         return sp.true
-
-
-def nonsmooth_points(expr, var) -> list:
-    """Values of ``var`` where ``expr`` may fail to be differentiable (branch
-    boundaries of Piecewise, zeros of the arguments of Abs/sign/Max/Min/Heaviside)."""
-    out = []
-    cands = []
-    if not isinstance(expr, sp.Basic):
-        return out
-    for sub in sp.preorder_traversal(expr):
-        if isinstance(sub, sp.Piecewise):
-            for _, c in sub.args:
-                if isinstance(c, sp.Basic):
-                    for rel in c.atoms(sp.core.relational.Relational):
-                        cands.append(rel.lhs - rel.rhs)
-        elif isinstance(sub, (sp.Abs, sp.sign, sp.Heaviside)):
-            cands.append(sub.args[0])
-        elif isinstance(sub, (sp.Max, sp.Min)):
-            args = sub.args
-            for i in range(len(args)):
-                for j in range(i + 1, len(args)):
-                    cands.append(args[i] - args[j])
-    for f in cands:
-        if not f.has(var):
-            continue
-        try:
-            poly = sp.Poly(f, var)
-        except Exception:
-            continue
-        if poly.degree() != 1:
-            continue
-        c1, c0 = poly.all_coeffs()
-        root = sp.simplify(-c0 / c1)
-        if root.is_real is False or root.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
-            continue
-        if root not in out:
-            out.append(root)
-    return out

@@ -8,15 +8,15 @@ Verdicts, strongest first:
   undecided          anything else (time limit, too few defined points, ...)
 
 No false *holds*: a symbolic proof is cross-checked by a short numeric run, and
-any disagreement makes the verdict undecided.
+any disagreement makes the verdict undecided.  Agreement is relative only (no
+absolute floor); a point is skipped as non-differentiable only at a real kink
+(``kinks``); a ``cases`` gap or contradiction (``cases``), sides defined on
+different regions, or subterms SymPy simplified away (the Builder's guards) keep
+a claim from holding unseen.
 """
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
@@ -24,131 +24,13 @@ import sympy as sp
 
 from . import numeric as N
 from .build import Assumptions, Builder, BuildError, classify
-
-HOLDS = "holds"
-HOLDS_NUM = "holds numerically"
-REFUTED = "refuted"
-UNDECIDED = "undecided"
+from .timelimit import ClaimTimeout, time_limit  # noqa: F401  (re-exported)
+from .verdict import HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, Verdict  # noqa: F401
 
 DPS = 50               # working precision of the sampler (digits)
 RTOL = mpmath.mpf("1e-30")
-ATOL = mpmath.mpf("1e-40")
 MIN_POINTS = 30
 MATRIX_SIZES = (2, 3)
-
-
-# ---- verdict ----------------------------------------------------------------------
-@dataclass
-class Verdict:
-    status: str
-    claim: str = ""
-    reading: str = ""
-    method: str = ""
-    reason: str = ""
-    points: int = 0
-    skipped: int = 0
-    worst: float | None = None
-    counterexample: dict | None = None
-    location: str | None = None
-    parse_error: dict | None = None
-    notes: list = field(default_factory=list)
-    elapsed: float = 0.0
-
-    @property
-    def exit_code(self) -> int:
-        if self.status in (HOLDS, HOLDS_NUM):
-            return 0
-        if self.status == REFUTED:
-            return 1
-        return 2
-
-    @property
-    def holds(self) -> bool:
-        return self.exit_code == 0
-
-    def to_dict(self) -> dict:
-        return {
-            "claim": self.claim, "reading": self.reading, "verdict": self.status,
-            "exit_code": self.exit_code, "method": self.method, "reason": self.reason,
-            "points": self.points, "skipped": self.skipped, "worst_difference": self.worst,
-            "counterexample": self.counterexample, "location": self.location,
-            "parse_error": self.parse_error, "notes": list(self.notes),
-            "elapsed": round(self.elapsed, 3),
-        }
-
-
-# ---- time limits -------------------------------------------------------------------
-class ClaimTimeout(BaseException):
-    """Raised by the timer (a BaseException so SymPy's ``except Exception`` cannot eat it)."""
-
-    def __init__(self, token):
-        super().__init__("time limit")
-        self.token = token
-
-
-_stack: list = []   # [(deadline, token)]
-#: seconds between repeated alarms once a limit has expired
-REFIRE = 0.05
-
-
-def _arm():
-    if not _stack:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        return
-    soonest = min(d for d, _ in _stack)
-    # periodic: if the exception is raised where Python only prints and ignores
-    # it (a finalizer, a callback), the next tick raises it again
-    signal.setitimer(signal.ITIMER_REAL, max(soonest - time.monotonic(), 0.001), REFIRE)
-
-
-def _on_alarm(signum, frame):
-    if not _stack:
-        return
-    now = time.monotonic()
-    expired = [t for d, t in _stack if d <= now + 0.0005]
-    if expired:
-        # the outermost expired limit wins (its handler unwinds everything inside)
-        raise ClaimTimeout(expired[0])
-    _arm()
-
-
-class Limit:
-    def __init__(self):
-        self.expired = False
-
-
-@contextmanager
-def time_limit(seconds: float | None):
-    """Interrupt the body after ``seconds`` (main thread only; else unlimited).
-
-    Nested limits work: the inner one is clipped to the outer remaining time.
-    ``lim.expired`` is set when this limit fired (the exception is swallowed)."""
-    lim = Limit()
-    if seconds is None or threading.current_thread() is not threading.main_thread():
-        yield lim
-        return
-    token = object()
-    outer = not _stack
-    if outer:
-        old = signal.signal(signal.SIGALRM, _on_alarm)
-    _stack.append((time.monotonic() + max(seconds, 0.001), token))
-    _arm()
-    try:
-        yield lim
-    except ClaimTimeout as t:
-        if t.token is not token:
-            raise
-        lim.expired = True
-    finally:
-        for i, (_, tok) in enumerate(_stack):
-            if tok is token:
-                del _stack[i]
-                break
-        if outer:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-        else:
-            _arm()
 
 
 # ---- symbolic ------------------------------------------------------------------------
@@ -188,6 +70,41 @@ def prove_zero(d) -> str | None:
     if _zero(sp.simplify(r)) or _zero(sp.cancel(sp.expand(r))):
         return "rewrite(exp) + simplify"
     return None
+
+
+def _clearly_differ(l, r, assume) -> bool:
+    """A cheap probe before simplify: at a few points the sides differ, stably at two
+    precisions (then no proof is tried; the sampler finds and re-checks the point)."""
+    syms = sorted(l.free_symbols | r.free_symbols, key=lambda s: s.name)
+    if not syms:
+        return False
+    import random as _r
+
+    rng = _r.Random(3)
+    doms = [N.Domain(s, (), assume.bounds.get(s.name)) for s in syms]
+    try:
+        comp = N.Compiler()
+        fl, fr = comp.compile(l), comp.compile(r)
+    except (TypeError, ValueError):
+        return False
+    for _ in range(3):
+        pt = {d.sym: d.random(rng) for d in doms}
+        diffs = []
+        for dps in (30, 60):
+            with mpmath.workdps(dps):
+                env = {s: N.to_mpf(v) for s, v in pt.items()}
+                try:
+                    lv, rv = fl(env), fr(env)
+                except (N.Undefined, ZeroDivisionError, ValueError, OverflowError, TypeError):
+                    break
+                if isinstance(lv, bool) or isinstance(rv, bool):
+                    break
+                diffs.append((lv - rv, max(abs(lv), abs(rv))))
+        if len(diffs) == 2:
+            (d1, s1), (d2, s2) = diffs
+            if d2 and abs(d2) > mpmath.mpf("1e-6") * s2 and abs(d1 - d2) < mpmath.mpf("1e-10") * abs(d2):
+                return True
+    return False
 
 
 def exact_counterexample(lhs, rhs, tries: int = 40):
@@ -251,6 +168,37 @@ def _eval_pair(fl, fr, env):
     return fl(env), fr(env)
 
 
+def _guarded(f, gs):
+    """f, undefined wherever a guard (a subterm SymPy simplified away) is undefined."""
+    if not gs:
+        return f
+
+    def g(env):
+        for h in gs:
+            h(env)
+        return f(env)
+    return g
+
+
+def _plainness(pt) -> float:
+    """How far a point's coordinates are from 1 in magnitude (simple points first)."""
+    return sum(abs(float(mpmath.log10(abs(N.to_mpf(x))))) if x else 0.0 for x in pt.values())
+
+
+def _one_side_defined(fl, fr, env):
+    """'left' or 'right' when exactly that side has a real value at env, else None."""
+    ok = []
+    for f in (fl, fr):
+        try:
+            val = f(env)
+            ok.append(not isinstance(val, bool))
+        except (N.Undefined, ZeroDivisionError, ValueError, OverflowError):
+            ok.append(False)
+    if ok[0] != ok[1]:
+        return "left" if ok[0] else "right"
+    return None
+
+
 def _confirm(pair_exprs, point) -> tuple | None:
     """Re-evaluate a suspected counterexample at higher precision.
 
@@ -275,7 +223,7 @@ def _confirm(pair_exprs, point) -> tuple | None:
         with mpmath.workdps(2 * dps):
             d1, d2 = l1 - r1, l2 - r2
             scale = max(abs(l2), abs(r2))
-            if abs(d2) <= ATOL + RTOL * scale:
+            if d2 == 0 or abs(d2) <= RTOL * scale:
                 return None
             mag = max(mag, scale)
             needed = int(mpmath.log10(mag / abs(d2))) + 30
@@ -290,12 +238,23 @@ def _confirm(pair_exprs, point) -> tuple | None:
     return None
 
 
-def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_random=120):
-    """Returns dict(status, points, skipped, worst, counterexample, uncovered, kink_skips)."""
+def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_random=120,
+                  boundaries=None, guards=None):
+    """Returns dict(status, points, skipped, worst, counterexample, uncovered, kink_skips).
+
+    ``kinks``: points not compared; ``boundaries``: points sampled (and around)."""
     comp = N.Compiler()
     compiled = [(comp.compile(l), comp.compile(r)) for l, r in pairs]
-    pts = N.sample_points(domains, kinks, n_random=n_random, max_points=max_points)
-    compared = skipped = at_kink = unstable = 0
+    if guards:
+        compiled = [(_guarded(fl, [comp.compile(g) for g in gl]),
+                     _guarded(fr, [comp.compile(g) for g in gr]))
+                    for (fl, fr), (gl, gr) in zip(compiled, guards)]
+    around = {s: list(kinks.get(s, [])) + [b for b in (boundaries or {}).get(s, [])
+                                             if b not in kinks.get(s, [])]
+              for s in set(kinks) | set(boundaries or {})}
+    pts = N.sample_points(domains, around, n_random=n_random, max_points=max_points)
+    compared = skipped = at_kink = unstable = underflow = 0
+    one_sided = []   # (point, side): exactly one side defined there
     worst = mpmath.mpf(0)
     suspects = []   # (relative difference, point, pair index)
     for point in pts:
@@ -310,15 +269,21 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
             for idx, (fl, fr) in enumerate(compiled):
                 try:
                     lv, rv = _eval_pair(fl, fr, env)
+                except N.Underflow:
+                    underflow += 1
+                    continue
                 except (N.Undefined, ZeroDivisionError, ValueError, OverflowError):
+                    side = _one_side_defined(fl, fr, env)
+                    if side:
+                        one_sided.append((point, side))
                     continue
                 if isinstance(lv, bool) or isinstance(rv, bool):
                     continue
                 any_cmp = True
                 diff = abs(lv - rv)
                 scale = max(abs(lv), abs(rv))
-                rel = diff / scale if scale > 1 else diff
-                if diff > ATOL + RTOL * scale:
+                rel = diff / scale if diff else mpmath.mpf(0)   # relative, nothing absolute
+                if rel > RTOL:
                     suspects.append((rel, point, idx))
                     continue
                 if rel > worst:
@@ -333,9 +298,6 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     # prefer clear differences at simple points (coordinates near 1 in magnitude)
     top = max((t[0] for t in suspects), default=0)
 
-    def _plainness(pt):
-        return sum(abs(float(mpmath.log10(abs(N.to_mpf(x))))) if x else 0.0 for x in pt.values())
-
     suspects.sort(key=lambda t: (t[0] < top * mpmath.mpf("1e-3"), _plainness(t[1]), -t[0]))
     for rel, point, idx in suspects[:6]:
         if time.monotonic() > soft_deadline + 1.0:
@@ -348,7 +310,8 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     if suspects and unstable < len(suspects):
         # unconfirmed suspects left: never call that agreement
         return {"status": "unsure", "points": compared, "skipped": skipped, "worst": worst,
-                "uncovered": [], "at_kink": at_kink, "unstable": unstable, "total": len(pts)}
+                "uncovered": [], "at_kink": at_kink, "unstable": unstable, "total": len(pts),
+                "underflow": underflow}
     uncovered = []
     for pid, conds in comp.pieces.items():
         for i, c in enumerate(conds):
@@ -358,16 +321,24 @@ def numeric_check(pairs, domains, kinks, soft_deadline, *, max_points=400, n_ran
     ncases = sum(len(c) for c in comp.pieces.values())
     return {"status": "ok", "cases": ncases, "points": compared, "skipped": skipped, "worst": worst,
             "uncovered": uncovered, "at_kink": at_kink, "unstable": unstable,
-            "total": len(pts)}
+            "total": len(pts), "underflow": underflow, "one_sided": one_sided}
+
+
+def _small_rational(e) -> bool:
+    """A rational short enough to print exactly (never str() a 7,000-digit integer)."""
+    return isinstance(e, sp.Rational) and max(abs(int(e.p)), int(e.q)).bit_length() <= 120
 
 
 def _num(v) -> str:
-    return str(v) if v.is_Integer else str(sp.N(v, 15))
+    return str(v) if v.is_Integer and _small_rational(v) else str(sp.N(v, 15))
 
 
 def _short(e) -> str:
-    if isinstance(e, sp.Rational) and not e.is_Integer and len(str(e)) <= 40:
-        return f"{e} ≈ {sp.N(e, 12)}"
+    if isinstance(e, sp.Rational):
+        if not _small_rational(e):
+            return mpmath.nstr(mpmath.mpf(int(e.p)) / int(e.q), 15)
+        if not e.is_Integer and len(str(e)) <= 40:
+            return f"{e} ≈ {sp.N(e, 12)}"
     s = str(e)
     if len(s) <= 40:
         return s
@@ -378,10 +349,13 @@ def _short(e) -> str:
 
 
 # ---- driver --------------------------------------------------------------------------------
-def _pairs_from_sides(sides):
-    """Scalar (lhs, rhs) pairs for the chain a = b = c, entries of arrays."""
+def _pairs_from_sides(sides, guards=None, out_guards=None):
+    """Scalar (lhs, rhs) pairs for the chain a = b = c, entries of arrays.
+
+    ``guards[i]``: subterms side i must have defined; appended per pair to ``out_guards``."""
     pairs = []
-    for a, b in zip(sides, sides[1:]):
+    for k, (a, b) in enumerate(zip(sides, sides[1:])):
+        n_before = len(pairs)
         am, bm = isinstance(a, sp.MatrixBase), isinstance(b, sp.MatrixBase)
         if am != bm or (am and a.shape != b.shape):
             sa = "x".join(map(str, a.shape)) if am else "scalar"
@@ -391,7 +365,16 @@ def _pairs_from_sides(sides):
             pairs += [(a[i], b[i]) for i in range(len(a))]
         else:
             pairs.append((a, b))
+        if out_guards is not None:
+            g = (guards[k], guards[k + 1]) if guards else ([], [])
+            out_guards += [g] * (len(pairs) - n_before)
     return pairs
+
+
+def _scalarize_side(e):
+    if isinstance(e, sp.MatrixBase) and e.shape == (1, 1):
+        return e[0, 0]
+    return e
 
 
 def _finish(e):
@@ -419,8 +402,8 @@ def _constant_claim(v: Verdict, pairs) -> Verdict:
                 v.reason = f"a side has no finite real value ({err})"
                 return v
             d = lv - rv
-            scale = max(abs(lv), abs(rv), c.maxmag, mpmath.mpf(1))
-            if abs(d) > mpmath.mpf("1e-290") * scale:
+            scale = max(abs(lv), abs(rv), c.maxmag)   # relative: no hidden absolute floor
+            if d and abs(d) > mpmath.mpf("1e-290") * scale:
                 v.status, v.method = REFUTED, "evaluation at 300 digits"
                 v.counterexample = {"point": {}, "lhs": N.fmt(lv, 20), "rhs": N.fmt(rv, 20),
                                     "difference": N.fmt(d, 6)}
@@ -432,31 +415,98 @@ def _constant_claim(v: Verdict, pairs) -> Verdict:
 
 def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdict:
     """Build and check a parsed claim (call inside ``time_limit``)."""
+    v, issues, kinks = _decide(ast, assume, timeout=timeout, variants=variants)
+    if v.status == REFUTED and any(n.k == "spec" for n in ast.a[0]):
+        from .diagnose import explain
+
+        with time_limit(min(3.0, max(timeout * 0.3, 0.5))):
+            try:
+                v.diagnosis = explain(ast, assume, variants)
+            except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+                pass
+    return _apply_case_issues(v, issues, kinks)
+
+
+def _at_kink(points, kinks) -> bool:
+    if not points:
+        return False
+    for s, p in points:
+        if not any(sp.simplify(p - k) == 0 for k in kinks.get(s, [])):
+            return False
+    return True
+
+
+def _apply_case_issues(v: Verdict, issues, kinks) -> Verdict:
+    """A gap or a contradiction of a cases block never lets a claim 'hold' unseen:
+    a region makes it undecided, an isolated point is named in the verdict."""
+    if not issues or v.status not in (HOLDS, HOLDS_NUM):
+        for i in issues:
+            v.notes.append(i.describe())
+        return v
+    blocking, excepted = [], []
+    for i in issues:
+        if not i.region and _at_kink(i.points, kinks):
+            v.notes.append(i.describe() + " (a non-differentiable point: not compared)")
+        elif i.kind == "gap" and not i.region:
+            excepted.append(i.where)
+        else:
+            blocking.append(i)
+    if blocking:
+        v.status, v.method = UNDECIDED, ""
+        why = []
+        for i in blocking:
+            tail = ("; that side is undefined there" if i.kind == "gap"
+                    else "; the cases contradict each other")
+            why.append(i.describe() + tail)
+        v.reason = "; ".join(why)
+        return v
+    if excepted:
+        v.method += "; except where no case applies (" + "; ".join(excepted) + "): not compared"
+    return v
+
+
+def _decide(ast, assume: Assumptions, *, timeout: float, variants=None):
     t0 = time.monotonic()
     v = Verdict(UNDECIDED)
+    case_issues, kinks = [], {}
     sides = ast.a[0]
     if sides[0].k == "sym" and not sides[0].a[1]:
         name = sides[0].a[0]
         others = {n.a[0] for s in sides[1:] for n in s.walk() if n.k == "sym"}
         if name not in others:
+            from .metric_defs import check_metric, metric_name
+
+            metric = metric_name(name)
+            if metric and len(sides) == 2:
+                b = Builder(assume, mentioned={n.a[0] for n in sides[1].walk() if n.k == "sym"})
+                rhs = _finish(_scalarize_side(b.build(sides[1])))
+                if isinstance(rhs, sp.Basic) and not isinstance(rhs, sp.MatrixBase):
+                    return check_metric(metric, rhs, v), case_issues, kinks
             if len(sides) == 2:
                 v.reason = f"'{name} = ...' defines {name}; there is nothing to check"
-                return v
+                return v, case_issues, kinks
             from .nodes import Node
             v.notes.append(f"{name} is defined by the rest of the chain (not checked)")
             ast = Node("claim", sides[1:])
     mentioned = {n.a[0] for n in ast.walk() if n.k == "sym"}
     kinds, matrix_mode = classify(ast)
     sizes = MATRIX_SIZES if matrix_mode else (None,)
-    all_pairs, kinks, extra, notes = [], {}, {}, []
+    all_pairs, extra, notes, bounds, all_guards = [], {}, [], {}, []
     for n in sizes:
         b = Builder(assume, kinds=kinds, dim=n, mentioned=mentioned)
         b.variants = variants or {}
         sides = [_finish(s) for s in b.build(ast)]
-        all_pairs += _pairs_from_sides(sides)
+        all_pairs += _pairs_from_sides(sides, [[_finish(g) for g in gs] for gs in b.side_guards],
+                                       all_guards)
         for s, ks in b.kinks.items():
             kinks.setdefault(s, [])
             kinks[s] += [k for k in ks if k not in kinks[s]]
+        for issue in b.case_issues:
+            if all(issue.describe() != i.describe() for i in case_issues):
+                case_issues.append(issue)
+        for s, ks in b.boundaries.items():
+            bounds.setdefault(s, [])
+            bounds[s] += [k for k in ks if k not in bounds[s]]
         for nm, words in b.domains.items():
             extra.setdefault(nm, set()).update(words)
         for note in b.notes:
@@ -490,8 +540,8 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
                 v.reason = f"the difference of the two sides is {_short(d)}"
                 v.counterexample = {"point": {}, "lhs": _short(l), "rhs": _short(r),
                                     "difference": _short(d)}
-                return v
-            m = prove_zero(d)
+                return v, case_issues, kinks
+            m = None if _clearly_differ(l, r, assume) else prove_zero(d)
             if m is None:
                 ce = exact_counterexample(l, r)
                 if ce is not None:
@@ -499,7 +549,7 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
                     v.counterexample = ce
                     if len(all_pairs) > 1:
                         ce["component"] = f"{l} = {r} (other entries arbitrary)"
-                    return v
+                    return v, case_issues, kinks
                 break
             proven.append(m)
         else:
@@ -510,22 +560,26 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
     syms = set()
     for l, r in all_pairs:
         syms |= l.free_symbols | r.free_symbols
+    for gl, gr in all_guards:
+        for g in gl + gr:
+            syms |= g.free_symbols
     syms = sorted(syms, key=lambda s: s.name)
     if not syms and not sym_method:
-        return _constant_claim(v, all_pairs)
+        return _constant_claim(v, all_pairs), case_issues, kinks
     domains = [N.Domain(s, extra.get(s.name, ()), assume.bounds.get(s.name)) for s in syms]
     remaining = timeout - (time.monotonic() - t0)
     soft = time.monotonic() + remaining * (0.35 if sym_method else 0.8)
     quick = sym_method is not None
     res = numeric_check(all_pairs, domains, kinks, soft,
-                        max_points=60 if quick else 400, n_random=30 if quick else 120)
+                        max_points=60 if quick else 400, n_random=30 if quick else 120,
+                        boundaries=bounds, guards=all_guards)
     if res["status"] == REFUTED:
         lhs, rhs = all_pairs[res["pair"]]
         if sym_method:
             v.status = UNDECIDED
             v.reason = ("SymPy simplified the difference to 0 but a high-precision point "
                         "disagrees; not trusting either")
-            return v
+            return v, case_issues, kinks
         v.status, v.method = REFUTED, "counterexample (mpmath, re-checked at higher precision)"
         pt = {str(s): N.fmt(val) for s, val in res["point"].items()}
         v.counterexample = {"point": pt, "lhs": N.fmt(res["lhs"], 15), "rhs": N.fmt(res["rhs"], 15),
@@ -533,7 +587,7 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         if len(all_pairs) > 1:
             v.counterexample["component"] = f"{lhs} = {rhs}"
         v.points, v.skipped = res["points"], res["skipped"]
-        return v
+        return v, case_issues, kinks
     v.points, v.skipped = res["points"], res["skipped"]
     v.worst = float(res["worst"]) if res.get("worst") is not None else None
     extra_skip = []
@@ -541,31 +595,48 @@ def decide(ast, assume: Assumptions, *, timeout: float, variants=None) -> Verdic
         extra_skip.append(f"{res['at_kink']} at non-differentiable points")
     if res.get("unstable"):
         extra_skip.append(f"{res['unstable']} numerically unstable")
+    if res.get("underflow"):
+        extra_skip.append(f"{res['underflow']} where a value is below e^-100000 (underflow)")
     if extra_skip:
         v.notes.append("also skipped: " + ", ".join(extra_skip))
+    one = res.get("one_sided") or []
+    gaps = any(i.kind == "gap" and i.region for i in case_issues)   # said more precisely below
+    if len(one) >= 3 and not gaps and (sym_method or res["status"] == "ok"):
+        # the two sides have different domains (not just isolated points): a claim of
+        # equality is false where only one side has a value
+        pt, side = min(one, key=lambda t: _plainness(t[0]))
+        where = ", ".join(f"{k} = {N.fmt(val)}" for k, val in pt.items())
+        v.status, v.method = UNDECIDED, ""
+        v.reason = (f"the two sides have different domains: at {where} (and {len(one) - 1} other "
+                    f"sampled points) only the {side} side has a real value; declare the "
+                    "intended domain with --assume (e.g. x > 0)")
+        return v, case_issues, kinks
     if sym_method:
         pts = f"{v.points} point" + ("" if v.points == 1 else "s")
         v.status, v.method = HOLDS, f"{sym_method}; cross-checked at {pts}"
-        return v
+        return v, case_issues, kinks
     need = MIN_POINTS if syms else 1
     if res["status"] == "unsure":
         v.status = UNDECIDED
         v.reason = ("no symbolic proof; some points disagree at 40 digits but the difference "
                     "is not stable at higher precision (cancellation)")
-        return v
+        return v, case_issues, kinks
     if res["points"] < need:
         v.status = UNDECIDED
         v.reason = (f"only {res['points']} of {res['total']} sample points had both sides "
                     f"finite and real (need {need}){sym_note}")
-        return v
+        if res.get("underflow"):
+            v.reason += (f"; at {res['underflow']} points a value is below e^-100000, where "
+                         "an underflow would make both sides look equal")
+        return v, case_issues, kinks
     if res["uncovered"]:
         v.status = UNDECIDED
         v.reason = ("no symbolic proof, and these cases were never sampled: "
                     + "; ".join(res["uncovered"][:3]))
-        return v
+        return v, case_issues, kinks
     v.status = HOLDS_NUM
     cases = f"; every case of the piecewise parts sampled ({res['cases']} cases)" if res.get("cases") else ""
     v.method = (f"no symbolic proof{sym_note}; {v.points} points agree at {DPS} digits "
                 f"(worst relative difference {N.fmt(res['worst'], 3)}; {v.skipped} skipped "
                 f"where a side is undefined or complex{cases})")
-    return v
+    return v, case_issues, kinks

@@ -7,7 +7,10 @@ tree, which ``build`` turns into SymPy objects.
 Deterministic reading rules (the reading is printed back to the user):
 
 * Single Latin letters are separate symbols: ``ax`` is ``a*x``; multi-letter
-  names are written ``\text{lr}``/``\mathrm{lr}``.  ``e`` is Euler's number
+  names are written ``\text{lr}``/``\mathrm{lr}``.  A run of capitals with no
+  space (``TP``, ``FP``, ``KL``) is one symbol, in claims and in ``--assume``
+  alike, except in a matrix claim (bold vectors or a transpose), where ``AB``
+  is the product of the matrices A and B.  ``e`` is Euler's number
   (unless declared a symbol with ``--assume``), ``\pi`` is pi.
 * Implicit multiplication has the same precedence as ``*`` and ``/`` and
   groups left to right: ``1/2x`` is ``(1/2)*x``.
@@ -25,6 +28,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from .latex_cases import _REL_CMDS, _REL_OPS, _TEXT_CMDS, _WORD_SKIP, _WORD_TRUE, CasesMixin  # noqa: F401
 from .lexer import ParseError, Tok, tokenize_latex
 from .nodes import Node
 
@@ -51,18 +55,11 @@ _INVERSE = {"tan": "atan", "sin": "asin", "cos": "acos"}
 _SPACING = {"quad", "qquad", "displaystyle", "textstyle", "limits", "nolimits", "big", "Big",
             "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "middle",
             "thinspace", "medspace", "thickspace", "enspace", "nonumber", "notag"}
-_TEXT_CMDS = {"mathrm", "operatorname", "text", "textrm", "mathit", "textit", "rm", "mathsf",
-              "textsf", "mathcal", "mathscr", "textnormal", "mbox"}
 _BOLD_CMDS = {"mathbf", "boldsymbol", "vec", "bm", "mathbfit", "pmb", "textbf"}
 _ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde",
             "bar": "bar", "overline": "bar", "dot": "dot"}
-_REL_CMDS = {"le": "<=", "leq": "<=", "leqslant": "<=", "ge": ">=", "geq": ">=",
-             "geqslant": ">=", "lt": "<", "gt": ">", "ne": "!=", "neq": "!="}
-_REL_OPS = {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", "=": "="}
 _MUL_CMDS = {"cdot": "cdot", "times": "*", "ast": "*", "odot": "odot", "circ": "odot",
              "otimes": "odot"}
-_WORD_SKIP = {"if", "for", "when", "where", "for all", "forall", "if and only if", "iff"}
-_WORD_TRUE = {"otherwise", "else", "elsewhere", "o.w.", "ow"}
 MAX_DEPTH = 60
 MAX_DIGITS = 200
 
@@ -86,6 +83,26 @@ class _Backtrack(Exception):
     pass
 
 
+def _is_capital(ch: str) -> bool:
+    return len(ch) == 1 and "A" <= ch <= "Z"
+
+
+def _has_matrix_notation(toks) -> bool:
+    """Bold symbols or a transpose (^T, ^\\top, ^{T}) anywhere in the claim."""
+    for i, t in enumerate(toks):
+        if t.kind == "CMD" and t.value in _BOLD_CMDS:
+            return True
+        if t.kind == "OP" and t.value == "^" and i + 1 < len(toks):
+            u = toks[i + 1]
+            if (u.kind == "LETTER" and u.value == "T") or (u.kind == "CMD" and u.value in (
+                    "top", "intercal")):
+                return True
+            if u.kind == "OP" and u.value == "{" and i + 3 < len(toks) and toks[i + 3].value == "}" \
+                    and toks[i + 2].value in ("T", "top", "intercal"):
+                return True
+    return False
+
+
 def number_node(digits: str, pos: int) -> Node:
     """An exact rational from a decimal literal (no float, no sympify)."""
     if len(digits) > MAX_DIGITS:
@@ -98,7 +115,7 @@ def number_node(digits: str, pos: int) -> Node:
     return Node("num", sp.Rational(f.numerator, f.denominator), digits, pos=pos)
 
 
-class LatexParser:
+class LatexParser(CasesMixin):
     def __init__(self, text: str, *, functions: dict | None = None, spec_names: dict | None = None):
         """functions: single letters bound to a spec (``{'f': 'tanh'}``);
         spec_names: normalized word -> spec name (recognized as functions)."""
@@ -106,6 +123,9 @@ class LatexParser:
         self.functions = functions or {}
         self.spec_names = spec_names or {}
         self.toks = self._filter(tokenize_latex(text))
+        # in a matrix claim (bold vectors, transposes) capitals are matrices and AB is
+        # a product; elsewhere a run of capitals (TP, FP, KL) is one symbol
+        self.matrix_notation = _has_matrix_notation(self.toks)
         self.i = 0
         self.depth = 0
         self.abs_depth = 0
@@ -406,6 +426,14 @@ class LatexParser:
     def parse_letter(self) -> Node:
         t = self.next()
         name = t.value
+        if _is_capital(name) and not self.matrix_notation:
+            end = t.end
+            while self.peek().kind == "LETTER" and _is_capital(self.peek().value) \
+                    and self.peek().pos == end:
+                u = self.next()
+                name, end = name + u.value, u.end
+            if len(name) > 1:
+                return self.symbol_suffix(name, False, t.pos)
         if name in self.functions and (self.at_op("(") or self.at_op("'") or self.at_cmd("left")):
             return self.parse_spec_call(self.functions[name], t)
         if name == "f" and (self.at_op("'") or self.at_op("(")):
@@ -841,131 +869,6 @@ class LatexParser:
         else:
             operand = self.parse_term()
         return Node("grad", var, operand, pos=t.pos)
-
-    # ---- environments ------------------------------------------------------------
-    def parse_env(self) -> Node:
-        t = self.next()  # \begin
-        name = self.read_word()
-        if name not in ("cases", "dcases", "rcases"):
-            self.error(f"environment '{name}' is not supported (only cases)", t)
-        rows = []
-        while True:
-            if self.at_cmd("end"):
-                self.next()
-                end = self.read_word()
-                if end != name:
-                    self.error(f"\\end{{{end}}} does not close \\begin{{{name}}}")
-                break
-            if self.at("EOF"):
-                self.error(f"missing \\end{{{name}}}")
-            rows.append(self.parse_case_row())
-            if self.at_op("\\\\"):
-                self.next()
-        if not rows:
-            self.error("empty cases", t)
-        return Node("pw", rows, pos=t.pos)
-
-    def parse_case_row(self):
-        first = self.parse_value_or_cond()
-        second = None
-        if self.at_op("&", ","):
-            while self.at_op("&", ",", ":"):
-                self.next()
-            second = self.parse_value_or_cond()
-        while self.at_op(",", ".", ";"):
-            self.next()
-        if not (self.at_op("\\\\") or self.at_cmd("end")):
-            self.error(f"expected '\\\\' or \\end{{cases}}, found {self.describe(self.peek())}")
-        if second is None:
-            self.error("expected '&' and the condition of this case")
-        (k1, n1), (k2, n2) = first, second
-        if k1 == "value" and k2 == "cond":
-            return (n1, n2)
-        if k1 == "cond" and k2 == "value":
-            return (n2, n1)
-        if k1 == "value" and k2 == "value":
-            self.error("expected a condition (e.g. x < 0, \\text{otherwise}) in this case")
-        self.error("expected a value in this case")
-
-    def parse_value_or_cond(self):
-        skipped = True
-        while skipped:
-            skipped = False
-            if self.at_op(":"):
-                self.next()
-                skipped = True
-            t = self.peek()
-            if t.kind == "CMD" and t.value in _TEXT_CMDS:
-                save = self.i
-                self.next()
-                word = self.read_word().strip().lower().rstrip(",.:")
-                if word in _WORD_SKIP:
-                    skipped = True
-                    continue
-                if word in _WORD_TRUE:
-                    return "cond", Node("true", pos=t.pos)
-                self.i = save
-        e = self.parse_sum()
-        if self._at_rel():
-            return "cond", self.parse_cond_rest(e)
-        return "value", e
-
-    def _at_rel(self) -> bool:
-        t = self.peek()
-        return (t.kind == "OP" and t.value in _REL_OPS) or (
-            t.kind == "CMD" and (t.value in _REL_CMDS or t.value == "in"))
-
-    def parse_cond_rest(self, left: Node) -> Node:
-        parts = []
-        while self._at_rel():
-            t = self.next()
-            if t.kind == "CMD" and t.value == "in":
-                parts.append(self.parse_interval(left, t))
-                break
-            op = _REL_CMDS.get(t.value) if t.kind == "CMD" else _REL_OPS[t.value]
-            right = self.parse_sum()
-            parts.append(Node("rel", op, left, right, pos=t.pos))
-            left = right
-        cond = parts[0] if len(parts) == 1 else Node("and", parts)
-        # conjunctions / disjunctions
-        while True:
-            t = self.peek()
-            word = None
-            if t.kind == "CMD" and t.value in ("land", "wedge"):
-                word = "and"
-                self.next()
-            elif t.kind == "CMD" and t.value in ("lor", "vee"):
-                word = "or"
-                self.next()
-            elif t.kind == "CMD" and t.value in _TEXT_CMDS:
-                save = self.i
-                self.next()
-                w = self.read_word().strip().lower()
-                if w in ("and", "or"):
-                    word = w
-                else:
-                    self.i = save
-            if word is None:
-                return cond
-            _, other = self.parse_value_or_cond()
-            cond = Node(word, [cond, other])
-
-    def parse_interval(self, var: Node, t: Tok) -> Node:
-        if self.at_cmd("left"):
-            self.next()
-        o = self.next()
-        if o.value not in ("[", "("):
-            self.error("expected an interval such as [-1, 1] after \\in", o)
-        lo = self.parse_sum()
-        self.expect_op(",", "',' in the interval")
-        hi = self.parse_sum()
-        if self.at_cmd("right"):
-            self.next()
-        c = self.next()
-        if c.value not in ("]", ")"):
-            self.error("expected ']' or ')' closing the interval", c)
-        return Node("and", [Node("rel", ">=" if o.value == "[" else ">", var, lo, pos=t.pos),
-                            Node("rel", "<=" if c.value == "]" else "<", var, hi, pos=t.pos)])
 
 
 def parse_latex_claim(text: str, *, e_symbol: bool = False, functions=None, spec_names=None,

@@ -25,18 +25,37 @@ class Node:
         return f"Node({self.k}, {self.a!r})"
 
     def walk(self):
-        yield self
-        for x in self.a:
-            if isinstance(x, Node):
-                yield from x.walk()
-            elif isinstance(x, (list, tuple)):
-                for y in x:
-                    if isinstance(y, Node):
-                        yield from y.walk()
-                    elif isinstance(y, tuple):
-                        for z in y:
-                            if isinstance(z, Node):
-                                yield from z.walk()
+        """Every node, preorder; iterative (a product of 1,000 factors is a deep tree)."""
+        stack = [self]
+        while stack:
+            n = stack.pop()
+            yield n
+            kids = []
+            for x in n.a:
+                if isinstance(x, Node):
+                    kids.append(x)
+                elif isinstance(x, (list, tuple)):
+                    for y in x:
+                        if isinstance(y, Node):
+                            kids.append(y)
+                        elif isinstance(y, tuple):
+                            kids += [z for z in y if isinstance(z, Node)]
+            stack.extend(reversed(kids))
+
+
+#: binary kinds that chain to the left (a + b + c is add(add(a, b), c))
+CHAINS = ("add", "sub", "mul", "div")
+
+
+def left_spine(node: Node):
+    """(base, [chain nodes from the innermost out]) for a left-nested chain of
+    add/sub/mul/div: lets builders and printers walk it without recursion."""
+    spine = []
+    while node.k in CHAINS:
+        spine.append(node)
+        node = node.a[0]
+    spine.reverse()
+    return node, spine
 
 
 _PREC = {"rel": 0, "add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
@@ -52,6 +71,30 @@ def _wrap(node, s, prec):
 
 
 def render(node: Node) -> str:
+    if node.k in CHAINS:
+        base, spine = left_spine(node)
+        out = render(base)
+        for i, n in enumerate(spine):
+            left_node = base if i == 0 else spine[i - 1]
+            out = _join(n, left_node, out)
+        return out
+    return _render(node)
+
+
+def _join(node, left_node, left):
+    k, a = node.k, node.a
+    if k in ("add", "sub"):
+        op = " + " if k == "add" else " - "
+        right_prec = 1 if k == "add" else 2
+        return left + op + _wrap(a[1], render(a[1]), right_prec)
+    if k == "mul":
+        sym = {"odot": " ⊙ ", "cdot": "·"}.get(a[2], "*")
+        left = f"({left})" if left_node.k == "div" else _wrap(left_node, left, 2)
+        return left + sym + _wrap(a[1], render(a[1]), 3)
+    return _wrap(left_node, left, 2) + "/" + _wrap(a[1], render(a[1]), 3)
+
+
+def _render(node: Node) -> str:
     k, a = node.k, node.a
     if k == "claim":
         return " = ".join(render(s) for s in a[0])
@@ -61,19 +104,8 @@ def render(node: Node) -> str:
         return {"E": "e", "pi": "pi"}[a[0]]
     if k == "sym":
         return a[0]
-    if k in ("add", "sub"):
-        op = " + " if k == "add" else " - "
-        right_prec = 1 if k == "add" else 2
-        return render(a[0]) + op + _wrap(a[1], render(a[1]), right_prec)
     if k == "neg":
         return "-" + _wrap(a[0], render(a[0]), 2)
-    if k == "mul":
-        sym = {"odot": " ⊙ ", "cdot": "·"}.get(a[2], "*")
-        left = render(a[0])
-        left = f"({left})" if a[0].k == "div" else _wrap(a[0], left, 2)
-        return left + sym + _wrap(a[1], render(a[1]), 3)
-    if k == "div":
-        return _wrap(a[0], render(a[0]), 2) + "/" + _wrap(a[1], render(a[1]), 3)
     if k == "pow":
         return _wrap(a[0], render(a[0]), 5) + "^" + _wrap(a[1], render(a[1]), 5)
     if k == "T":

@@ -23,6 +23,18 @@ class Undefined(Exception):
     """The expression has no finite real value at this point."""
 
 
+class Underflow(Undefined):
+    """A value below e^-100000: not compared (both sides may be 'zero' only by underflow)."""
+
+
+def _too_big(log_mag):
+    """Raise for a value whose natural log is ``log_mag`` beyond the evaluation range."""
+    if log_mag > EXP_LIMIT:
+        raise Undefined("overflow")
+    if log_mag < -EXP_LIMIT:
+        raise Underflow("underflow")
+
+
 def _real(v):
     if isinstance(v, mpmath.mpc):
         if v.imag != 0:
@@ -106,8 +118,8 @@ class Compiler:
                     b = fb(env)
                     if b == 0 and n < 0:
                         raise Undefined("division by zero")
-                    if b != 0 and abs(n * mpmath.log(abs(b))) > EXP_LIMIT:
-                        raise Undefined("overflow")
+                    if b != 0:
+                        _too_big(n * mpmath.log(abs(b)))
                     return _real(b ** n)
                 return ipow
 
@@ -115,8 +127,7 @@ class Compiler:
                 b, x = fb(env), fe(env)
                 if b < 0:
                     if x == mpmath.floor(x) and abs(x) <= 10000:
-                        if abs(x * mpmath.log(-b)) > EXP_LIMIT:
-                            raise Undefined("overflow")
+                        _too_big(x * mpmath.log(-b))
                         if b == 0 and x < 0:
                             raise Undefined("division by zero")
                         return _real(b ** int(x))
@@ -125,8 +136,7 @@ class Compiler:
                     if x > 0:
                         return mpmath.mpf(0)
                     raise Undefined("0 to a non-positive power")
-                if abs(x * mpmath.log(b)) > EXP_LIMIT:
-                    raise Undefined("overflow")
+                _too_big(x * mpmath.log(b))
                 return _real(mpmath.power(b, x))
             return pw
         if isinstance(e, sp.Piecewise):
@@ -181,7 +191,7 @@ class Compiler:
             def expo(env):
                 u = f0(env)
                 if abs(u) > EXP_LIMIT:
-                    raise Undefined("overflow")
+                    _too_big(u if name == "exp" else abs(u))
                 return _real(fn(u))
             return expo
         simple = {"exp": mpmath.exp, "sin": mpmath.sin, "cos": mpmath.cos, "tanh": mpmath.tanh,

@@ -40,6 +40,8 @@ def format_text(v: Verdict, *, verbose: bool = True) -> str:
         for ln in v.parse_error["caret"].splitlines():
             lines.append(f"          {ln}")
     lines.append(f"verdict:  {_summary(v)}")
+    if v.diagnosis:
+        lines.append(f"why:      {v.diagnosis}")
     if verbose:
         for n in v.notes:
             lines.append(f"note:     {n}")
@@ -57,8 +59,12 @@ def format_line(v: Verdict) -> str:
         detail = "proved symbolically"
     elif v.status == HOLDS_NUM:
         detail = f"{v.points} points agree"
+    if v.status in (HOLDS, HOLDS_NUM) and "; except where" in v.method:
+        detail += v.method[v.method.index("; except where"):]
     if v.parse_error:
         detail = f"{v.parse_error['message']} (column {v.parse_error['column']})"
+    if v.diagnosis:
+        detail += f"; {v.diagnosis}"
     return f"{loc}: {_MARK[v.status]} {v.status}: {claim}  [{detail}]"
 
 
