@@ -279,7 +279,8 @@ def test_verify_user_spec_reports_only_true_kinks(tmp_path, capsys):
                  Activation("my_relu", sp.Piecewise((x, x > 0), (0, True)), kinks=(0,),
                             kink_derivative={0: 0})]
     """))
-    d = r"\begin{cases} 0 & x \le -1 \\ (x+1)/2 & x < 1 \\ 1 & \text{otherwise}\end{cases}"
+    # (cases must not overlap with different values: -1 < x < 1, not x < 1 after x <= -1)
+    d = r"\begin{cases} 0 & x \le -1 \\ (x+1)/2 & -1 < x < 1 \\ 1 & x \ge 1\end{cases}"
     assert main(["verify", "--spec", "sparse_plus", "--spec-file", str(f), "--derivative", d]) == 0
     out = capsys.readouterr().out
     assert "holds" in out and "non-differentiable" not in out     # C1 joins at +-1: no kink
