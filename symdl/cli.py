@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from symdl.train import register as register_train
     register_train(sub)
+    from symdl.predict import register as register_predict
+    register_predict(sub)
     return p
 
 

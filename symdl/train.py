@@ -78,16 +78,9 @@ class History:
     def save_json(self, path) -> Path:
         """Write ``to_dict()`` as JSON (atomically); returns the path."""
         import json
-        import os
-        import tempfile
 
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-        return path
+        from symdl.nn.serialize import atomic_write_text
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def plot(self, path=None, *, confusion=None, class_names=None, title=None):
         """Loss and metric curves per epoch (train and validation), and with
@@ -139,11 +132,6 @@ class History:
             fig.savefig(path, dpi=110)
             plt.close(fig)
         return fig
-
-
-def _umask() -> int:
-    from symdl.nn.serialize import _umask as um
-    return um()
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -709,9 +697,6 @@ def _cmd_train(args) -> int:
     from symdl import datasets as D
     from symdl import metrics as M
     from symdl import nn
-    from symdl.nn.serialize import atomic_savez, json_array
-    from symdl.nn.sequential import CONFIG_KEY
-
     t0 = time.perf_counter()
     _check_train_args(args)
     if getattr(args, "spec_file", None):
@@ -740,10 +725,11 @@ def _cmd_train(args) -> int:
                                             stratify=bool(classes))
     scaler = D.StandardScaler().fit(Xtr)
     dtype = np.dtype(args.dtype)
-    Xtr, Xte = scaler.transform(Xtr).astype(dtype), scaler.transform(Xte).astype(dtype)
     nn.manual_seed(args.seed)
     sizes = [X.shape[1]] + hidden
-    layers = []
+    # the model starts with the training set's standardization, so that the
+    # saved model predicts from raw rows (nn.load(path).predict(X_raw))
+    layers = [nn.Standardize.from_scaler(scaler, dtype=dtype)]
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers.append(nn.Linear(a, b, dtype=dtype))
         if args.norm != "none":
@@ -754,6 +740,9 @@ def _cmd_train(args) -> int:
     out_width = classes if classes else 1
     layers.append(nn.Linear(sizes[-1], out_width, dtype=dtype))
     model = nn.Sequential(*layers)
+    model.feature_names = list(data.feature_names) or None
+    if classes:
+        model.classes = [str(n) for n in (data.target_names or range(classes))]
     loss = getattr(args, "loss", None) or ("cross_entropy" if classes else "mse_loss")
     if classes and not resolve_loss(loss).classes:   # an elementwise loss: one-hot targets
         ytr = np.eye(classes, dtype=dtype)[ytr]
@@ -807,16 +796,9 @@ def _cmd_train(args) -> int:
                   title=f"{data.name}: {args.activation}, {args.optimizer}")
         print(f"curves written to {args.plot}")
     if not args.no_save:
-        path = args.out or f"symdl-{data.name}.npz"
-        arrays = dict(model.params)
-        arrays.update(getattr(model, "buffers", {}))   # running statistics
-        arrays[CONFIG_KEY] = json_array(model.config())
-        arrays["__scaler_mean__"] = scaler.mean_
-        arrays["__scaler_scale__"] = scaler.scale_
-        arrays["__target_names__"] = np.array([str(n) for n in data.target_names] or [""])
-        written = atomic_savez(path, arrays)
-        print(f"model saved to {written}  (symdl.nn.load(path); inputs standardized with the "
-              f"stored __scaler_mean__/__scaler_scale__)")
+        written = model.save(args.out or f"symdl-{data.name}.npz")
+        print(f"model saved to {written}  (it standardizes raw rows itself: "
+              f"symdl.nn.load(path).predict(X), or symdl predict {written} --csv FILE)")
     if verbose:
         print(f"total {time.perf_counter() - t0:.1f} s")
     return 0

@@ -173,12 +173,13 @@ def test_cli_train_digits_reaches_097(tmp_path, capsys):
     f1 = float(re.search(r"macro F1 (\d\.\d+)", text).group(1))
     assert acc >= 0.97 and f1 >= 0.97
     assert "confusion matrix" in text
-    m = nn.load(out_path)
-    with np.load(out_path, allow_pickle=False) as z:
-        mean, scale = z["__scaler_mean__"], z["__scaler_scale__"]
-    X, y = symdl.datasets.load_digits() if hasattr(symdl, "datasets") else __import__(
-        "symdl.datasets", fromlist=["x"]).load_digits()
-    assert (m.predict((X - mean) / scale).argmax(1) == y).mean() > 0.97
+    m = nn.load(out_path)                  # standardizes raw rows itself, knows its classes
+    from symdl.datasets import load_digits, train_test_split
+    X, y = load_digits()
+    _, Xte, _, yte = train_test_split(X, y, 0.2, seed=0, stratify=True)
+    assert f"{(m.predict(Xte).argmax(1) == yte).mean():.4f}" == f"{acc:.4f}"   # as at the end
+    assert m.classes == [str(d) for d in range(10)] and len(m.feature_names) == 64
+    assert (m.predict_labels(X[:50]) == np.array([str(v) for v in y[:50]], dtype=object)).mean() > 0.9
 
 
 def test_cli_train_iris_and_csv(tmp_path, capsys):

@@ -111,3 +111,35 @@ def test_history_plot_api(tmp_path):
         h.append(e, {"loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": 1.2 / e})
     fig = h.plot(tmp_path / "h.svg", confusion=[[3, 1], [0, 4]], class_names=["a", "b"])
     assert len(fig.axes) >= 3 and (tmp_path / "h.svg").read_text().startswith("<?xml")
+
+
+def test_saved_model_predicts_raw_rows_and_symdl_predict(tmp_path):
+    from symdl.datasets import load_iris
+    d = load_iris()
+    header = ",".join(["id", *d.feature_names, "species"])
+    rows = [",".join([str(i), *map(str, x.tolist()), d.target_names[c]]) for i, (x, c) in
+            enumerate(zip(d.X, d.y))]
+    csv_path = tmp_path / "flowers.csv"
+    csv_path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    model_path = tmp_path / "m.npz"
+    r = _run("train", "--csv", str(csv_path), "--target", "species", "--epochs", "60", "--hidden",
+             "16", "--out", str(model_path), "-q")
+    assert r.returncode == 0, r.stderr
+    m = nn.load(model_path)
+    assert m.classes == ["setosa", "versicolor", "virginica"]
+    assert m.feature_names == ["id", *d.feature_names]            # every non-target column
+    assert type(m[0]).__name__ == "Standardize"
+    new = tmp_path / "new.csv"                                    # columns in another order
+    new.write_text(",".join([*reversed(d.feature_names), "id"]) + "\n" + "\n".join(
+        ",".join([*map(str, reversed(x.tolist())), str(i)]) for i, x in enumerate(d.X[:20])) + "\n")
+    out = tmp_path / "pred.csv"
+    r = _run("predict", str(model_path), "--csv", str(new), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "row,prediction,probability" and len(lines) == 21
+    direct = m.predict_labels(np.c_[np.arange(20.0), d.X[:20]])
+    assert [ln.split(",")[1] for ln in lines[1:]] == list(direct)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    r = _run("predict", str(model_path), "--csv", str(bad))
+    assert r.returncode == 2 and "not in the file" in r.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Dataset", "load_digits", "load_iris", "load_csv", "load", "train_test_split",
-           "StandardScaler", "standardize", "DATASETS"]
+           "StandardScaler", "standardize", "DATASETS", "read_features"]
 
 
 @dataclass
@@ -252,6 +252,58 @@ def load_csv(path, target=-1, *, delimiter=None, header=None, classification=Non
         else:
             y, tnames = yv, []
     return Dataset(X, y, [names[j] for j in fcols], tnames, path.stem)
+
+
+def read_features(path, columns=None, *, delimiter=None, header=None):
+    """The numeric feature matrix of a CSV file for prediction: ``columns``
+    (names, in the model's order) are selected from a file with a header, any
+    other column (an ID, the target) ignored; without ``columns`` every column
+    is a feature.  Returns (X, names).  Errors name the file, line and column."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
+        except csv.Error:
+            delimiter = ","
+    rows, lines = [], []
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for r in reader:
+        if any(c.strip() for c in r):
+            rows.append(r)
+            lines.append(reader.line_num)
+    if not rows:
+        raise ValueError(f"{path}: the file has no rows")
+    if header is None:
+        header = _detect_header(rows) or (columns is not None and
+                                          all(c.strip() in columns for c in rows[0]))
+    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
+    if header:
+        rows, lines = rows[1:], lines[1:]
+    if columns is not None and header:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ValueError(f"{path}: the model's input column(s) {', '.join(map(repr, missing[:5]))} "
+                             f"are not in the file (its columns: {', '.join(names)})")
+        take = [names.index(c) for c in columns]
+    else:
+        take = list(range(len(names)))
+        if columns is not None and len(columns) != len(take):
+            raise ValueError(f"{path}: the file has {len(take)} columns and no header; the model "
+                             f"takes {len(columns)} ({', '.join(columns[:5])}, ...)")
+    X = np.empty((len(rows), len(take)), dtype=np.float64)
+    for i, (r, ln) in enumerate(zip(rows, lines)):
+        if len(r) != len(names):
+            raise ValueError(f"{path}: line {ln} has {len(r)} fields, expected {len(names)}")
+        for k, j in enumerate(take):
+            c = r[j].strip()
+            v = None if _missing(c.lower() if c else c) else _number(c)
+            if v is None:
+                raise ValueError(f"{path}: line {ln}, column {names[j]!r}: {c!r} is not a number")
+            X[i, k] = v
+    return X, [names[j] for j in take]
 
 
 # ----------------------------------------------------------------------------- split / scale

@@ -24,11 +24,12 @@ from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, LayerNorm, RMSNorm)
 from .penalty import input_gradient, wgan_gp
+from .preprocessing import Standardize
 from .sequential import Sequential, load
 
 __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
            "load", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-           "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "wgan_gp", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
+           "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Standardize", "wgan_gp", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
            # torch.nn's activation names (functions returning Activation layers)
            "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
            "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",

@@ -245,10 +245,28 @@ class Sequential(Module):
         return evaluate(self, X, y, **kwargs)
 
     # ---- files ---------------------------------------------------------------------------
+    #: what a saved model remembers besides its layers (set by ``symdl train``):
+    #: ``classes``, the class name of each output; ``feature_names``, the input
+    #: columns in order (``symdl predict`` selects CSV columns by them)
+    classes: list | None = None
+    feature_names: list | None = None
+
     def config(self) -> dict:
-        return {"format": 1, "model": "Sequential", "dtype": self.dtype.name,
-                "layers": [{"type": type(layer).__name__, "config": layer.config()}
-                           for layer in self.layers]}
+        cfg = {"format": 1, "model": "Sequential", "dtype": self.dtype.name,
+               "layers": [{"type": type(layer).__name__, "config": layer.config()}
+                          for layer in self.layers]}
+        for k in ("classes", "feature_names"):
+            if getattr(self, k) is not None:
+                cfg[k] = [str(v) for v in getattr(self, k)]
+        return cfg
+
+    def predict_labels(self, X, batch_size=None):
+        """The predicted class of each row: its name when the model knows its
+        ``classes``, else the output index (argmax)."""
+        idx = self.predict(X, batch_size=batch_size).argmax(axis=-1)
+        if self.classes is None:
+            return idx
+        return np.asarray(self.classes, dtype=object)[idx]
 
     def save(self, path):
         """Architecture and weights in one ``.npz`` (no pickles; atomic write).
@@ -267,7 +285,11 @@ class Sequential(Module):
                 raise ParameterError(f"unknown layer type {kind!r} in a saved model "
                                      f"(known: {', '.join(LAYERS)})")
             layers.append(LAYERS[kind](**spec["config"], dtype=dtype))
-        return cls(*layers, dtype=dtype)
+        model = cls(*layers, dtype=dtype)
+        for k in ("classes", "feature_names"):
+            if isinstance(config.get(k), list):
+                setattr(model, k, [str(v) for v in config[k]])
+        return model
 
     @classmethod
     def load(cls, path) -> "Sequential":

@@ -98,6 +98,32 @@ def atomic_savez(path, arrays: dict) -> Path:
     return path
 
 
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename),
+    with the mode a plain ``open(path, "w")`` would give it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
 def read_npz(path, what: str = "symdl model") -> dict:
     """Every member of an .npz file (no pickles) as a dict of arrays.  A file
     that is missing, truncated, corrupt or not an .npz raises
