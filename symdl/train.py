@@ -440,6 +440,13 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         raise ParameterError(f"epochs must be a non-negative integer, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    cold, t_cold = [], time.perf_counter()
+    if verbose and epochs:      # before any kernel runs (check_inputs calls the model)
+        from symdl.runtime.jitcache import cold_modules
+        cold = cold_modules("_f32" if model.dtype == np.float32 else "_f64")
+        if cold:
+            print(f"compiling kernels (first run only; cached for later runs): "
+                  f"{', '.join(m.rsplit('.', 1)[-1] for m in cold)}", file=sys.stderr, flush=True)
     X, y = check_inputs(model, X, y, lossk)
     if validation_data is not None:
         if validation_split:
@@ -524,8 +531,12 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             Xs, ys = X[perm], y[perm]
         else:
             Xs, ys = X, y
+        # on a first run the bar starts after the first batch (its compile time
+        # would make the estimate of the remaining time wrong)
+        first_cold = bool(cold) and epoch == start
         bar = tqdm(total=nb, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True,
-                   dynamic_ncols=True, mininterval=0.2, file=sys.stderr) if bar_on else None
+                   dynamic_ncols=True, mininterval=0.2, file=sys.stderr) \
+            if bar_on and not first_cold else None
         total = 0.0
         for b in range(nb):
             s = b * batch_size
@@ -552,6 +563,13 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                 train_labels[s:e] = _labels_of(out, lossk)
             if train_out is not None:
                 train_out[s:e] = out
+            if first_cold and b == 0:
+                if verbose:
+                    print(f"kernels compiled in {time.perf_counter() - t_cold:.1f} s",
+                          file=sys.stderr, flush=True)
+                if bar_on:
+                    bar = tqdm(total=nb, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                               leave=True, dynamic_ncols=True, mininterval=0.2, file=sys.stderr)
             if bar is not None:
                 bar.update(1)
                 if b % 16 == 0 or b == nb - 1:

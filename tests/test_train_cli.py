@@ -143,3 +143,27 @@ def test_saved_model_predicts_raw_rows_and_symdl_predict(tmp_path):
     bad.write_text("a,b\n1,2\n")
     r = _run("predict", str(model_path), "--csv", str(bad))
     assert r.returncode == 2 and "not in the file" in r.stderr
+
+
+def test_first_run_says_it_compiles(tmp_path):
+    """A cold Numba cache: fit says "compiling kernels (first run only ...)"
+    (and how long it took); a warm one says nothing of it."""
+    import shutil
+    spec = tmp_path / "s.py"
+    spec.write_text("import sympy as sp\nfrom symdl.specs import Activation, x\n"
+                    "SPECS = [Activation('cube_root_act', x / (1 + x**2) ** sp.Rational(1, 3))]\n")
+    from symdl.codegen.user_specs import ensure_generated
+    out = ensure_generated(spec, tmp_path / "k", quiet=True)
+    code = ("import numpy as np, symdl, symdl.nn as nn\n"
+            f"symdl.load_kernels({str(out)!r})\n"
+            "X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)\n"
+            "m = nn.Sequential(nn.Linear(3, 4), nn.Activation('cube_root_act'), nn.Linear(4, 2))\n"
+            "m.fit(X, y, epochs=1, verbose=2, optimizer='sgd')\n")
+    env = dict(os.environ)
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           timeout=300) for _ in range(2)]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert "compiling kernels (first run only" in runs[0].stderr and "kernels compiled in" in runs[0].stderr
+    assert "cube_root_act" in runs[0].stderr
+    assert runs[1].returncode == 0 and "cube_root_act" not in runs[1].stderr   # cached now
+    shutil.rmtree(tmp_path / "k")
