@@ -125,6 +125,28 @@ def _missing(c: str) -> bool:
     return c == "" or c.lower() in ("nan", "na", "n/a", "null", "none", "?")
 
 
+def _read_rows(path: Path, delimiter=None):
+    """The non-blank rows of a CSV file and the line number of each (the
+    delimiter sniffed when not given)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no CSV file at {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
+        except csv.Error:
+            delimiter = ","
+    rows, lines = [], []
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for r in reader:
+        if any(c.strip() for c in r):
+            rows.append(r)
+            lines.append(reader.line_num)
+    if not rows:
+        raise ValueError(f"{path}: the file has no rows")
+    return rows, lines
+
+
 def load_csv(path, target=-1, *, delimiter=None, header=None, classification=None,
              missing="error") -> Dataset:
     """Read a numeric CSV file; ``target`` is the label column (name or index,
@@ -149,22 +171,7 @@ def load_csv(path, target=-1, *, delimiter=None, header=None, classification=Non
     if missing not in ("error", "nan"):
         raise ValueError(f"missing={missing!r}: use 'error' or 'nan'")
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no CSV file at {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
-        except csv.Error:
-            delimiter = ","
-    rows, lines = [], []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for r in reader:
-        if any(c.strip() for c in r):
-            rows.append(r)
-            lines.append(reader.line_num)
-    if not rows:
-        raise ValueError(f"{path}: the file has no rows")
+    rows, lines = _read_rows(path, delimiter)
     if header is None:
         header = _detect_header(rows)
     if header:
@@ -260,22 +267,7 @@ def read_features(path, columns=None, *, delimiter=None, header=None):
     other column (an ID, the target) ignored; without ``columns`` every column
     is a feature.  Returns (X, names).  Errors name the file, line and column."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no CSV file at {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ").delimiter
-        except csv.Error:
-            delimiter = ","
-    rows, lines = [], []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for r in reader:
-        if any(c.strip() for c in r):
-            rows.append(r)
-            lines.append(reader.line_num)
-    if not rows:
-        raise ValueError(f"{path}: the file has no rows")
+    rows, lines = _read_rows(path, delimiter)
     if header is None:
         header = _detect_header(rows) or (columns is not None and
                                           all(c.strip() in columns for c in rows[0]))

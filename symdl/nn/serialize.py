@@ -37,7 +37,7 @@ def clean_stale_temporaries(path) -> list:
     """Remove the temporary files that an earlier write of ``path`` left behind
     when its process was killed (our own naming only: ``.NAME.PID.XXXX.tmp``
     whose PID no longer runs).  Returns the paths removed."""
-    path = npz_path(path)
+    path = Path(path)
     removed = []
     try:
         entries = list(path.parent.iterdir())
@@ -67,24 +67,22 @@ def _umask() -> int:
     return mask
 
 
-def atomic_savez(path, arrays: dict) -> Path:
-    """Write ``arrays`` to ``path`` (.npz) atomically: a temporary file in the
-    same directory, flushed and fsynced, then renamed over the target. A crash
-    or an error leaves any previous file intact; temporaries left by a killed
-    earlier write are removed first.  The file gets the mode ``np.savez`` would
-    give it (the user's umask, or the mode of the file it replaces)."""
-    path = npz_path(path)
+def _atomic(path: Path, write, binary: bool) -> Path:
+    """Write through ``write(file)`` into a temporary file beside ``path``
+    (named ``.NAME.PID.XXXX.tmp``), flush, fsync, give it the mode a plain
+    write would (the user's umask, or the mode of the file it replaces), then
+    rename it over ``path``.  A crash or an error leaves any previous file
+    intact; temporaries of killed earlier writes are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(path)
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
+            write(f)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
@@ -96,32 +94,17 @@ def atomic_savez(path, arrays: dict) -> Path:
             pass
         raise
     return path
+
+
+def atomic_savez(path, arrays: dict) -> Path:
+    """Write ``arrays`` to ``path`` (.npz, appended when there is no suffix)
+    atomically, with the mode ``np.savez`` would give it (see ``_atomic``)."""
+    return _atomic(npz_path(path), lambda f: np.savez(f, **arrays), binary=True)
 
 
 def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename),
-    with the mode a plain ``open(path, "w")`` would give it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (see ``_atomic``)."""
+    return _atomic(Path(path), lambda f: f.write(text), binary=False)
 
 
 def read_npz(path, what: str = "symdl model") -> dict:
