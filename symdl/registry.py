@@ -13,6 +13,9 @@ FAMILIES = {
     # the loss index: metadata only; each loss's kernels live in its group's
     # module (symdl.generated.losses_<group>), imported when first used
     "loss": ("symdl.generated.losses", "symdl.runtime.reductions:make_bundle"),
+    # recurrent cells: the index; each cell's gate-block kernels live in
+    # symdl.generated.cells.<cell>, imported when first used
+    "cell": ("symdl.generated.cells", "symdl.runtime.cells:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}

@@ -11,7 +11,8 @@ RNG = np.random.default_rng(3)
 def test_names_lists_every_activation():
     acts = symdl.names("activation")
     assert "relu" in acts and "gelu" in acts and len(acts) == 39
-    assert set(symdl.names()) == set(acts) | set(symdl.names("softmax")) | set(symdl.names("loss"))
+    assert set(symdl.names()) == (set(acts) | set(symdl.names("softmax")) | set(symdl.names("loss"))
+                                  | set(symdl.names("cell")))
     assert "cross_entropy" in symdl.names("loss") and "softmax" in symdl.names("softmax")
 
 

@@ -121,6 +121,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .optimizers import optimizers_target
 
     targets.append(optimizers_target())
+    from .cells import cell_targets
+
+    targets.extend(cell_targets(_elementary_available))
     return targets
 
 
