@@ -2,9 +2,9 @@
 
 Each gate block (``symdl.specs.cells``) becomes one forward and one backward
 kernel per dtype (float32, float64), each in a serial and a ``prange`` variant,
-looping over (batch, hidden) arrays.  The forward prints the block's steps in
-order (one CSE'd block per step: a step may use the earlier ones); the
-backward prints the derived VJP (``symdl.derive.cells``) as one CSE'd block.
+looping over (batch, hidden) arrays.  The forward prints the block's results
+expanded in its inputs, the backward the derived VJP (``symdl.derive.cells``),
+each as one CSE'd block (a gate shared by several results is computed once).
 ``generated/cells/__init__.py`` is the index (metadata only).
 """
 from __future__ import annotations
@@ -73,10 +73,11 @@ def block_kernel(block, elementary, used: set) -> BlockKernel:
                     [s.name for s in d.bwd_args] + bwd_out, fwd_out[0], bwd_out[0])
     for dt in DTYPES:
         lines = [load(s) for s in fwd_in]
-        for n, (s, e) in enumerate(d.forward):
-            body, u = print_block({local(s): e}, dt, names, elementary, prefix=f"t{n}")
-            used |= u
-            lines += body + _nan_guard(local(s), e, local)
+        body, u = print_block({local(s): e for s, e in d.forward.items()}, dt, names, elementary)
+        used |= u
+        lines += body
+        for s, e in d.forward.items():
+            lines += _nan_guard(local(s), e, local)
         lines += [f"out_{s.name}[row, col] = {local(s)}" for s in d.fwd_results]
         k.fwd[dt] = "\n".join(lines)
         exprs = {f"d_{u.name}_": d.backward[u] for u in d.wrt}

@@ -5,8 +5,8 @@ A cell is the gate pre-activations -- linear maps ``W_ih x + b_ih`` and
 one elementwise **gate block**: the gate nonlinearities and the state update,
 stated here once as SymPy.  A ``GateBlock`` lists its per-element inputs,
 its steps (each a symbol and its definition in the inputs and earlier
-steps), which steps are the block's outputs (the new state) and which the
-forward saves for the backward (the gate activations).  Nothing else: the
+steps), which steps are the block's outputs (the new state) and which
+forward values the backward reads instead of recomputing them.  Nothing else: the
 partials come from ``sympy.diff`` (``symdl.derive.cells``) and the code
 generator fuses each block into one forward and one backward kernel.
 
@@ -39,7 +39,12 @@ class GateBlock:
     steps: ((symbol, definition), ...) in order; a definition uses the inputs,
         the vectors and earlier step symbols.
     outputs: the step symbols that are the block's differentiable results.
-    saved: further step symbols the forward stores for the backward.
+    saved: step symbols whose forward value the backward reads (the LSTM's
+        c' inside tanh(c')); every other step the backward recomputes from the
+        pre-activations, in the stable forms σ' = σ(u)σ(−u) and
+        tanh' = sech²: a saved gate σ would give σ' = σ(1−σ), whose 1−σ has
+        no correct digit once σ rounds to 1 (tests/test_cells.py measures it).
+        Recomputing also writes fewer arrays in the forward.
     """
 
     name: str
@@ -91,7 +96,7 @@ class Cell:
 a, h1 = _s("a h1")
 RNN_TANH = GateBlock("rnn_tanh", (a,), ((h1, tanh(a)),), (h1,),
                      doc="h' = tanh(a), a = W_ih x + b_ih + W_hh h + b_hh")
-# relu'(0) = 0 as torch; the backward keeps the pre-activation (h' > 0 iff a > 0)
+# relu'(0) = 0 as torch
 RNN_RELU = GateBlock("rnn_relu", (a,), ((h1, Piecewise((a, a > 0), (0, True))),), (h1,),
                      doc="h' = relu(a) (relu'(0) = 0, torch's convention)")
 
@@ -101,19 +106,19 @@ a_r, a_z, x_n, h_n, h, r, z, n = _s("a_r a_z x_n h_n h r z n")
 GRU = GateBlock(
     "gru", (a_r, a_z, x_n, h_n, h),
     ((r, sigmoid(a_r)), (z, sigmoid(a_z)), (n, tanh(x_n + r * h_n)), (h1, (1 - z) * n + z * h)),
-    (h1,), saved=(r, z, n),
+    (h1,),
     doc="torch.nn.GRUCell: r = σ(a_r), z = σ(a_z), n = tanh(x_n + r⊙h_n), h' = (1−z)⊙n + z⊙h")
 
 rh, a_n = _s("rh a_n")
 #: the notes' GRU (seed 001 eq 97-100), stage 1: the reset gate before U_h
 GRU_CHO_RESET = GateBlock(
-    "gru_cho_reset", (a_r, h), ((r, sigmoid(a_r)), (rh, r * h)), (rh,), saved=(r,),
+    "gru_cho_reset", (a_r, h), ((r, sigmoid(a_r)), (rh, r * h)), (rh,),
     doc="r = σ(W_r x + U_r h + b_r); the block outputs r⊙h, the input of U_h")
 #: stage 2: candidate and update in the notes' direction -- z weights the NEW
 #: candidate: h' = (1−z)⊙h + z⊙h̃ (torch and Cho et al. 2014 use the opposite)
 GRU_CHO = GateBlock(
     "gru_cho", (a_z, a_n, h),
-    ((z, sigmoid(a_z)), (n, tanh(a_n)), (h1, (1 - z) * h + z * n)), (h1,), saved=(z, n),
+    ((z, sigmoid(a_z)), (n, tanh(a_n)), (h1, (1 - z) * h + z * n)), (h1,),
     doc="z = σ(W_z x + U_z h + b_z), h̃ = tanh(W_h x + U_h(r⊙h) + b_h), h' = (1−z)⊙h + z⊙h̃")
 
 # ---------------------------------------------------------------------------- LSTM
@@ -122,7 +127,7 @@ LSTM = GateBlock(
     "lstm", (a_i, a_f, a_g, a_o, c),
     ((i, sigmoid(a_i)), (f, sigmoid(a_f)), (g, tanh(a_g)), (o, sigmoid(a_o)),
      (c1, f * c + i * g), (h1, o * tanh(c1))),
-    (h1, c1), saved=(i, f, g, o),
+    (h1, c1), saved=(c1,),
     doc="seed 001 eq 101-106, torch gate order i, f, g, o")
 
 w_ci, w_cf, w_co = _s("w_ci w_cf w_co")
@@ -131,7 +136,7 @@ PEEPHOLE_LSTM = GateBlock(
     "peephole_lstm", (a_i, a_f, a_g, a_o, c),
     ((i, sigmoid(a_i + w_ci * c)), (f, sigmoid(a_f + w_cf * c)), (g, tanh(a_g)),
      (c1, f * c + i * g), (o, sigmoid(a_o + w_co * c1)), (h1, o * tanh(c1))),
-    (h1, c1), saved=(i, f, g, o), vectors=(w_ci, w_cf, w_co),
+    (h1, c1), saved=(c1,), vectors=(w_ci, w_cf, w_co),
     doc="LSTM with diagonal peephole weights w_ci, w_cf (on c) and w_co (on c')")
 
 _PRE = "a_* = W_i* x + b_i* + W_h* h + b_h*  (one (4H|3H|H, I) matmul for x, one for h)"
