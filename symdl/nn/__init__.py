@@ -22,10 +22,14 @@ from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .init import manual_seed
 from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
 from .penalty import input_gradient, wgan_gp
+from .recurrent import (GRU, LSTM, RNN, GRUCell, LastStep, LSTMCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell,
+                        detach)
 from .sequential import Sequential, load
 
 __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
-           "load", "wgan_gp", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
+           "load", "wgan_gp",
+           "RNNCell", "GRUCell", "LSTMCell", "PeepholeLSTMCell", "RNN", "GRU", "LSTM", "PeepholeLSTM",
+           "LastStep", "detach", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
            # torch.nn's activation names (functions returning Activation layers)
            "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
            "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",
