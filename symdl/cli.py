@@ -70,6 +70,10 @@ def _cmd_latex(args) -> int:
         from symdl.derive.optimizers import optimizer_latex
 
         sys.stdout.write(optimizer_latex(spec, steps=args.steps))
+    elif spec.family == "cell":
+        from symdl.derive.cell_latex import cell_latex
+
+        sys.stdout.write(cell_latex(spec, steps=args.steps))
     else:
         from symdl.derive.reduction_latex import reduction_latex
 

@@ -5,6 +5,7 @@ from symdl.errors import UnknownNameError
 
 from .activations import ACTIVATIONS
 from .base import Activation, Param, x
+from .cells import CELLS
 from .losses import LOSS_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
 from .softmax import SOFTMAX_SPECS
@@ -14,8 +15,9 @@ FAMILIES = {
     "softmax": [s.name for s in SOFTMAX_SPECS],
     "loss": [s.name for s in LOSS_SPECS],
     "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
+    "cell": [c.name for c in CELLS],
 }
-_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS)}
+_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS, *CELLS)}
 
 
 def all_specs(family: str | None = None) -> list:
