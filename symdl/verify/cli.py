@@ -95,6 +95,13 @@ def _run(args, out) -> int:
         for kv in g("variant") or []:
             k, _, val = kv.partition("=")
             variant[k.strip()] = val.strip()
+        from symdl.specs import FAMILIES
+        if g("spec") in FAMILIES["cell"]:   # a recurrent cell's equation (symdl.verify.cells)
+            from .cells import verify_cell_equation
+            verdicts = [verify_cell_equation(g("spec"), g("claim") or forward or "", timeout=timeout,
+                                             variant=variant.get("variant"))]
+            _print(verdicts, as_json, quiet, out, format_text, to_json)
+            return _worst(verdicts)
         try:
             if forward is None and derivative is None:
                 if not g("claim"):
