@@ -215,3 +215,36 @@ def test_against_torch_cell(name):
     np.testing.assert_allclose(dh, ht.grad.numpy(), rtol=0, atol=1e-10)
     for k, p in tm.named_parameters():
         np.testing.assert_allclose(sm.grads[k], p.grad.numpy(), rtol=0, atol=1e-10, err_msg=k)
+
+
+def test_dropout_between_layers_gradcheck():
+    """Training mode with dropout between the layers: the same masks replayed."""
+    rng = np.random.default_rng(4)
+    m = nn.GRU(3, 4, num_layers=2, dropout=0.4, dtype=F64, rng=np.random.default_rng(7))
+    x = rng.standard_normal((5, 2, 3))
+    g = rng.standard_normal((5, 2, 4))
+
+    def loss():
+        m.rng = np.random.default_rng(7)
+        return float(np.vdot(g, m.forward(x, training=True)[0]))
+
+    loss()
+    dx = m.backward(g)
+    assert m._cache["masks"][1] is not None and (m._cache["masks"][1] == 0).any()
+    _fd_check(loss, {"x": dx, **m.grads}, {"x": x, **m.params}, rng)
+    out_eval, _ = m.forward(x)                       # eval: no dropout
+    m.rng = np.random.default_rng(7)
+    assert not np.allclose(out_eval, m.forward(x, training=True)[0])
+
+
+def test_unbatched_matches_batch_of_one():
+    rng = np.random.default_rng(6)
+    m = nn.LSTM(3, 4, bidirectional=True, dtype=F64, rng=rng)
+    x = rng.standard_normal((5, 3))
+    out1, (h1, c1) = m.forward(x[:, None])
+    out, (h, c) = m.forward(x)
+    np.testing.assert_array_equal(out, out1[:, 0])
+    np.testing.assert_array_equal(c, c1[:, 0])
+    assert out.shape == (5, 8) and h.shape == (2, 4)
+    dx = m.backward(np.ones((5, 8)))
+    assert dx.shape == (5, 3)
