@@ -15,6 +15,9 @@ FAMILIES = {
     "loss": ("symdl.generated.losses", "symdl.runtime.reductions:make_bundle"),
     # the normalization index: metadata; kernels in symdl.generated.normalization.<name>
     "normalization": ("symdl.generated.normalization", "symdl.runtime.normalization:make_bundle"),
+    # recurrent cells: the index; each cell's gate-block kernels live in
+    # symdl.generated.cells.<cell>, imported when first used
+    "cell": ("symdl.generated.cells", "symdl.runtime.cells:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}

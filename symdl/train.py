@@ -410,7 +410,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
         metrics=("accuracy",), early_stopping=None, monitor=None, min_delta=0.0,
         restore_best=True, checkpoint=None, resume=False, verbose=1, seed=None, shuffle=True,
-        scheduler=None) -> History:
+        scheduler=None, clip_grad_norm=None) -> History:
     """Train ``model`` on (X, y) with mini-batches; returns a ``History``.
 
     * ``loss``: a name of ``symdl.names("loss")`` (mean reduction) or a loss bundle.
@@ -429,6 +429,10 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     * ``verbose``: 0 silent, 1 a progress bar on a terminal (else one line per
       epoch), 2 one line per epoch.  ``seed``: shuffling and dropout.
     * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch.
+    * ``clip_grad_norm=max_norm``: before each step, scale the gradients so that
+      their global norm is at most max_norm (``symdl.nn.clip.clip_grad_norm_``).
+    * Sequences: X of shape (N, T, F) with a sequence model, e.g.
+      ``Sequential(LSTM(F, H, batch_first=True), LastStep(), Linear(H, 1))``.
 
     A non-finite loss raises ``TrainingError`` naming the epoch and batch; the
     parameters keep the values of the last good step and the checkpoint file
@@ -557,6 +561,9 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                     f"stopped; the parameters are those before this batch{where}. Try a smaller "
                     f"learning rate or check the inputs' scale", epoch=epoch + 1, batch=b + 1)
             model.backward(dout, input_grad=False)
+            if clip_grad_norm is not None:
+                from symdl.nn.clip import clip_grad_norm_
+                clip_grad_norm_(grads, clip_grad_norm)
             opt.step(grads)
             total += val * (e - s)
             if train_labels is not None:
@@ -708,10 +715,35 @@ def register(sub) -> None:
                    "confusion matrix as a picture (needs matplotlib)")
     q.add_argument("--history", metavar="JSON", help="write the per-epoch numbers as JSON")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    q.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX",
+                   help="clip the gradients' global norm to MAX before each step")
+    q.add_argument("--task", choices=["adding", "charlm"], default=None,
+                   help="a sequence task instead of a dataset: the adding problem or a "
+                        "character-level LSTM language model (symdl.tasks)")
+    q.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"], help="--task adding: the cell")
+    q.add_argument("--seq-len", type=int, default=None, help="--task: sequence length (adding 50, charlm 32)")
+    q.add_argument("--steps", type=int, default=None, help="--task: training steps (adding 3000, charlm 600)")
     q.set_defaults(func=_cmd_train)
 
 
+def _cmd_task(args) -> int:
+    from symdl import tasks
+
+    clip = 1.0 if args.clip_grad_norm is None else args.clip_grad_norm
+    kw = {k: v for k, v in (("steps", args.steps), ("lr", args.lr)) if v is not None}
+    if args.task == "adding":
+        r = tasks.train_adding(args.cell, T=args.seq_len or 50, clip=clip, seed=args.seed,
+                               verbose=not args.quiet, **kw)
+        print(f"{args.cell.upper()}: test MSE {r['mse']:.4f} after {r['steps']} steps "
+              f"(baseline {tasks.BASELINE:.3f}) in {r['seconds']:.1f} s")
+    else:
+        tasks.train_charlm(seq_len=args.seq_len or 32, clip=clip, seed=args.seed, verbose=True, **kw)
+    return 0
+
+
 def _cmd_train(args) -> int:
+    if args.task:
+        return _cmd_task(args)
     from symdl import datasets as D
     from symdl import metrics as M
     from symdl import nn
@@ -785,7 +817,8 @@ def _cmd_train(args) -> int:
                      epochs=epochs, batch_size=args.batch_size,
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,
-                     resume=args.resume, verbose=verbose, seed=args.seed)
+                     resume=args.resume, verbose=verbose, seed=args.seed,
+                     clip_grad_norm=args.clip_grad_norm)
     out = model.predict(Xte)
     train_time = hist.seconds
     print()

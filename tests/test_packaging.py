@@ -27,6 +27,7 @@ def test_wheel_contains_generated_kernels_and_templates(wheel):
     assert "symdl/generated/activations.py" in names
     assert "symdl/generated/__init__.py" in names
     assert "symdl/generated/normalization/batch_norm.py" in names   # a generated subpackage
+    assert "symdl/generated/cells/lstm_cell.py" in names and "symdl/templates/cells.py.j2" in names
     assert "symdl/templates/activations.py.j2" in names
     assert not any(n.startswith(("generated/", "templates/", "tests/")) for n in names)
 

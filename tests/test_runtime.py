@@ -14,7 +14,7 @@ def test_names_lists_every_activation():
     acts = symdl.names("activation", user=False)    # the catalog's (without loaded user libraries)
     assert set(acts) == {s.name for s in S.all_specs("activation")} and len(acts) == len(set(acts))
     from symdl.registry import FAMILIES
-    assert "normalization" in FAMILIES
+    assert {"normalization", "cell"} <= set(FAMILIES)
     assert set(symdl.names(user=False)) == set().union(*(symdl.names(f, user=False) for f in FAMILIES))
     assert "cross_entropy" in symdl.names("loss") and "softmax" in symdl.names("softmax")
 

@@ -124,6 +124,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .normalization import normalization_targets
 
     targets.extend(normalization_targets())
+    from .cells import cell_targets
+
+    targets.extend(cell_targets(_elementary_available))
     return targets
 
 

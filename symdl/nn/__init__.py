@@ -25,11 +25,16 @@ from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, In
                             InstanceNorm2d, LayerNorm, RMSNorm)
 from .penalty import input_gradient, wgan_gp
 from .preprocessing import Standardize
+from .recurrent import (GRU, LSTM, RNN, GRUCell, LastStep, LSTMCell, PeepholeLSTM, PeepholeLSTMCell, RNNCell,
+                        detach)
 from .sequential import Sequential, load
 
 __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout", "Sequential",
            "load", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-           "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Standardize", "wgan_gp", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult", "init", "manual_seed",
+           "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Standardize", "wgan_gp",
+           "RNNCell", "GRUCell", "LSTMCell", "PeepholeLSTMCell", "RNN", "GRU", "LSTM", "PeepholeLSTM",
+           "LastStep", "detach", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult",
+           "init", "manual_seed",
            # torch.nn's activation names (functions returning Activation layers)
            "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
            "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",

@@ -15,6 +15,17 @@ CONFIG_KEY = "__symdl_config__"
 _MAX_BUFFERS = 64
 
 
+def _forward(layer, x, training, out):
+    """A sequence layer (symdl.nn.recurrent) returns (output, state): pass its output on."""
+    f = getattr(layer, "in_sequential", None)
+    return f(x, training) if f is not None else layer.forward(x, training, out)
+
+
+def _backward(layer, g, out, input_grad):
+    f = getattr(layer, "backward_in_sequential", None)
+    return f(g) if f is not None else layer.backward(g, out, input_grad)
+
+
 class Sequential(Module):
     """Layers applied in order.
 
@@ -197,11 +208,11 @@ class Sequential(Module):
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if i == last:
-                y = layer.forward(x, training, out)
+                y = _forward(layer, x, training, out)
                 return y.copy() if (y is x and i > 0) else y  # never hand out a buffer
             key = (i, x.shape, training)
             buf = fb.get(key)
-            y = layer.forward(x, training, buf)
+            y = _forward(layer, x, training, buf)
             if buf is None and y is not x:
                 fb[key] = y
             x = y
@@ -216,11 +227,11 @@ class Sequential(Module):
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if i == 0:
-                d = layer.backward(g, out, input_grad)
+                d = _backward(layer, g, out, input_grad)
                 return d.copy() if (d is g and len(self.layers) > 1) else d
             key = (i, g.shape)
             buf = bb.get(key)
-            d = layer.backward(g, buf, True)
+            d = _backward(layer, g, buf, True)
             if buf is None and d is not g:
                 bb[key] = d
             g = d

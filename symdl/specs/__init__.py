@@ -5,6 +5,7 @@ from symdl.errors import UnknownNameError
 
 from .activations import ACTIVATIONS
 from .base import Activation, Param, x
+from .cells import CELLS
 from .losses import LOSS_SPECS
 from .normalization import NORM_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
@@ -34,9 +35,10 @@ FAMILIES = {
     "loss": [s.name for s in LOSS_SPECS],
     "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
     "normalization": [s.name for s in NORM_SPECS],
+    "cell": [c.name for c in CELLS],
 }
 _ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS,
-                            *NORM_SPECS)}
+                            *NORM_SPECS, *CELLS)}
 
 
 def all_specs(family: str | None = None) -> list:

@@ -170,6 +170,18 @@ def _run(args, out) -> int:
         else:
             _emit(format_file_report(verdicts), out)
         return _worst(verdicts)
+    from symdl.specs import FAMILIES
+    if g("spec") in FAMILIES.get("cell", ()):   # a recurrent cell's equation (symdl.verify.cells)
+        from .cells import verify_cell_equation
+
+        cell_variant = dict(kv.partition("=")[::2] for kv in (g("variant") or []))
+        claim = g("claim") or g("forward") or ""
+        if not claim:
+            raise UsageError(f"--spec {g('spec')} needs a claim: one of the cell's equations")
+        verdicts = [verify_cell_equation(g("spec"), claim, timeout=timeout,
+                                         variant=cell_variant.get("variant"))]
+        _print(verdicts, as_json, quiet, out, format_text, to_json)
+        return _worst(verdicts)
     variant = parse_variant(g("spec"), g("variant"))
     if g("spec"):
         from symdl.errors import UnknownNameError

@@ -1,0 +1,165 @@
+"""Render the recurrent cells' gate blocks into ``generated/cells/<cell>.py``.
+
+Each gate block (``symdl.specs.cells``) becomes one forward and one backward
+kernel per dtype (float32, float64), each in a serial and a ``prange`` variant,
+looping over (batch, hidden) arrays.  The forward prints the block's results
+expanded in its inputs, the backward the derived VJP (``symdl.derive.cells``),
+each as one CSE'd block (a gate shared by several results is computed once).
+``generated/cells/__init__.py`` is the index (metadata only).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symdl.derive.cells import cotangent, derive_block
+from symdl.specs.cells import CELLS
+
+from .header import make_header
+from .printer import DTYPES, print_block
+from .render import _pyrepr, elementary_extra, environment, generator_hash
+
+TEMPLATE = "cells.py.j2"
+INDEX_TEMPLATE = "cells_index.py.j2"
+PACKAGE = "symdl.generated.cells"
+GENERATOR_FILES = (
+    "derive/cells.py", "derive/rules.py", "codegen/cells.py", "codegen/printer.py",
+    "codegen/render.py", "codegen/header.py", "specs/functions.py", "specs/cells.py",
+)
+#: elementary functions the kernels may inline (vectorizable exp/tanh)
+ELEMENTARY_BASE = frozenset({"exp", "expm1", "tanh", "sech2"})
+
+
+@dataclass
+class BlockKernel:
+    name: str
+    fwd_args: list
+    bwd_args: list
+    fwd_shape: str
+    bwd_shape: str
+    fwd: dict = field(default_factory=dict)
+    bwd: dict = field(default_factory=dict)
+
+
+def _nan_guard(out: str, expr, local) -> list:
+    """A Piecewise selects a finite branch for a nan condition: propagate the
+    nan of the symbols its conditions test (relu(nan) = nan, as torch)."""
+    syms = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            if cond not in (sp.true, sp.false):
+                syms |= cond.free_symbols
+    return [f"{out} = {out} if {local(s)} == {local(s)} else {local(s)}"
+            for s in sorted(syms, key=lambda s: s.name)]
+
+
+def block_kernel(block, elementary, used: set) -> BlockKernel:
+    d = derive_block(block)
+    vectors = set(block.vectors)
+
+    def local(s):
+        return f"{s.name}_"
+
+    def load(s):
+        return f"{local(s)} = {s.name}[col]" if s in vectors else f"{local(s)} = {s.name}[row, col]"
+
+    names = {s.name: local(s) for s in (*block.inputs, *block.vectors, *dict(block.steps),
+                                         *(cotangent(y) for y in block.outputs))}
+    fwd_in = [*block.inputs, *block.vectors]
+    fwd_out = [f"out_{s.name}" for s in d.fwd_results]
+    bwd_out = [f"out_d_{u.name}" for u in d.wrt]
+    k = BlockKernel(block.name, [s.name for s in fwd_in] + fwd_out,
+                    [s.name for s in d.bwd_args] + bwd_out, fwd_out[0], bwd_out[0])
+    for dt in DTYPES:
+        lines = [load(s) for s in fwd_in]
+        body, u = print_block({local(s): e for s, e in d.forward.items()}, dt, names, elementary)
+        used |= u
+        lines += body
+        for s, e in d.forward.items():
+            lines += _nan_guard(local(s), e, local)
+        lines += [f"out_{s.name}[row, col] = {local(s)}" for s in d.fwd_results]
+        k.fwd[dt] = "\n".join(lines)
+        exprs = {f"d_{u.name}_": d.backward[u] for u in d.wrt}
+        body, u = print_block(exprs, dt, names, elementary, prefix="t")
+        used |= u
+        lines = [load(s) for s in d.bwd_args] + body
+        for u_ in d.wrt:
+            lines += _nan_guard(f"d_{u_.name}_", d.backward[u_], local)
+        lines += [f"out_d_{u_.name}[row, col] = d_{u_.name}_" for u_ in d.wrt]
+        k.bwd[dt] = "\n".join(lines)
+    return k
+
+
+def block_table(block) -> dict:
+    d = derive_block(block)
+    return {"inputs": [s.name for s in block.inputs], "vectors": [s.name for s in block.vectors],
+            "outputs": [s.name for s in block.outputs],
+            "results": [s.name for s in d.fwd_results],
+            "bwd_args": [s.name for s in d.bwd_args],
+            "grads": [s.name for s in d.wrt], "doc": block.doc}
+
+
+def cell_table(cell) -> dict:
+    return {"family": "cell", "module": f"{PACKAGE}.{cell.name}", "params": [
+        {"name": "variant", "default": cell.default, "kind": "choice", "choices": list(cell.variants),
+         "learnable": False, "positive": False, "nonzero": False}],
+        "variants": {v: [b.name for b in bs] for v, bs in cell.variants.items()},
+        "torch": cell.torch, "doc": cell.doc, "source": cell.source, "hash": cell.content_hash()}
+
+
+def _tidy(body: str) -> str:
+    body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
+    while "\n\n\n\n" in body:
+        body = body.replace("\n\n\n\n", "\n\n\n")
+    return body
+
+
+def _gen_hash(elementary) -> str:
+    return generator_hash(elementary_extra(elementary), files=GENERATOR_FILES,
+                          templates=(TEMPLATE, INDEX_TEMPLATE))
+
+
+def render_cell(cell, elementary=frozenset()) -> str:
+    elementary = frozenset(elementary) & ELEMENTARY_BASE
+    used: set = set()
+    blocks = cell.all_blocks()
+    kernels = [block_kernel(b, elementary, used) for b in blocks]
+    body = environment().get_template(TEMPLATE).render(
+        kernels=kernels, dtypes=DTYPES, elementary=sorted(used),
+        specs_table=_pyrepr({cell.name: cell_table(cell)}),
+        blocks_table=_pyrepr({b.name: block_table(b) for b in blocks}))
+    body = _tidy(body)
+    module = f"{PACKAGE}.{cell.name}"
+    source = make_header(module=module, template=TEMPLATE, specs={cell.name: cell.content_hash()},
+                         generator_hash=_gen_hash(elementary), sympy_version=sp.__version__, body=body) + body
+    compile(source, module, "exec")
+    return source
+
+
+def render_index(elementary=frozenset()) -> str:
+    elementary = frozenset(elementary) & ELEMENTARY_BASE
+    table = {c.name: cell_table(c) for c in CELLS}
+    body = environment().get_template(INDEX_TEMPLATE).render(specs_table=_pyrepr(table))
+    body = _tidy(body)
+    source = make_header(module=PACKAGE, template=INDEX_TEMPLATE,
+                         specs={c.name: c.content_hash() for c in CELLS},
+                         generator_hash=_gen_hash(elementary), sympy_version=sp.__version__, body=body) + body
+    compile(source, PACKAGE, "exec")
+    return source
+
+
+def cell_targets(elementary_available) -> list:
+    from .generate import Target
+
+    def avail():
+        return frozenset(elementary_available()) & ELEMENTARY_BASE
+
+    targets = [Target("cells/__init__.py", lambda: render_index(avail()),
+                      lambda: {c.name: c.content_hash() for c in CELLS},
+                      lambda: _gen_hash(avail()))]
+    for cell in CELLS:
+        targets.append(Target(f"cells/{cell.name}.py", lambda c=cell: render_cell(c, avail()),
+                              lambda c=cell: {c.name: c.content_hash()},
+                              lambda: _gen_hash(avail())))
+    return targets
