@@ -74,6 +74,10 @@ def _cmd_latex(args) -> int:
         from symdl.derive.normalization_latex import norm_latex
 
         text = norm_latex(spec, steps=args.steps)
+    elif spec.family == "regularizer":
+        from symdl.derive.regularizer_latex import regularizer_latex
+
+        text = regularizer_latex(spec, steps=args.steps)
     else:
         from symdl.derive.reduction_latex import reduction_latex
 

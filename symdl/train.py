@@ -422,7 +422,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
         metrics=("accuracy",), early_stopping=None, monitor=None, min_delta=0.0,
         restore_best=True, checkpoint=None, resume=False, verbose=1, seed=None, shuffle=True,
-        scheduler=None) -> History:
+        scheduler=None, regularizers=None) -> History:
     """Train ``model`` on (X, y) with mini-batches; returns a ``History``.
 
     * ``loss``: a name of ``symdl.names("loss")`` (mean reduction) or a loss bundle.
@@ -441,6 +441,9 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     * ``verbose``: 0 silent, 1 a progress bar on a terminal (else one line per
       epoch), 2 one line per epoch.  ``seed``: shuffling and dropout.
     * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch.
+    * ``regularizers``: weight penalties (``symdl.regularizers``), e.g.
+      ``{"l2": 1e-4, "l1": 1e-5}``: their derived gradients are added to the
+      weight matrices' gradients before each step, their values to the loss.
 
     A non-finite loss raises ``TrainingError`` naming the epoch and batch; the
     parameters keep the values of the last good step and the checkpoint file
@@ -468,6 +471,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         Xv = yv = None
     mfns = _metric_fns(metrics)
     opt = resolve_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+    from symdl import regularizers as _reg
+    regs = _reg.resolve(regularizers)
     rng = np.random.default_rng(seed)
     layers = list(getattr(model, "layers", []))
     if seed is not None:
@@ -558,6 +563,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                     f"stopped; the parameters are those before this batch{where}. Try a smaller "
                     f"learning rate or check the inputs' scale", epoch=epoch + 1, batch=b + 1)
             model.backward(dout, input_grad=False)
+            if regs:
+                val += _reg.apply(regs, model)
             opt.step(grads)
             total += val * (e - s)
             if train_labels is not None:
@@ -685,6 +692,8 @@ def register(sub) -> None:
                    help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
     q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (default: sgd "
                    "0.9, rmsprop 0)")
+    q.add_argument("--l1", type=float, default=None, help="L1 penalty λ on the weight matrices")
+    q.add_argument("--l2", type=float, default=None, help="L2 penalty ½λ‖W‖² on the weight matrices")
     q.add_argument("--epochs", type=int, default=None,
                    help="default: 40, more on small data sets (at least ~1000 steps, at most 300 epochs)")
     q.add_argument("--batch-size", type=int, default=32, help="rows per step")
@@ -778,7 +787,8 @@ def _cmd_train(args) -> int:
                      epochs=epochs, batch_size=args.batch_size,
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,
-                     resume=args.resume, verbose=verbose, seed=args.seed)
+                     resume=args.resume, verbose=verbose, seed=args.seed,
+                     regularizers={k: v for k, v in (("l1", args.l1), ("l2", args.l2)) if v} or None)
     out = model.predict(Xte)
     train_time = hist.seconds
     print()

@@ -124,6 +124,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .normalization import normalization_targets
 
     targets.extend(normalization_targets())
+    from .regularizers import regularizer_targets
+
+    targets.extend(regularizer_targets())
     return targets
 
 

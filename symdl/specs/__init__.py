@@ -8,6 +8,7 @@ from .base import Activation, Param, x
 from .losses import LOSS_SPECS
 from .normalization import NORM_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
+from .regularizers import REGULARIZER_SPECS
 from .softmax import SOFTMAX_SPECS
 from .user import (
     ADAM_BIAS_CORRECTIONS,
@@ -34,9 +35,10 @@ FAMILIES = {
     "loss": [s.name for s in LOSS_SPECS],
     "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
     "normalization": [s.name for s in NORM_SPECS],
+    "regularizer": [s.name for s in REGULARIZER_SPECS],
 }
 _ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS,
-                            *NORM_SPECS)}
+                            *NORM_SPECS, *REGULARIZER_SPECS)}
 
 
 def all_specs(family: str | None = None) -> list:
