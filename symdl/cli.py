@@ -78,6 +78,10 @@ def _cmd_latex(args) -> int:
         from symdl.derive.regularizer_latex import regularizer_latex
 
         text = regularizer_latex(spec, steps=args.steps)
+    elif spec.family == "schedule":
+        from symdl.derive.regularizer_latex import schedule_latex
+
+        text = schedule_latex(spec)
     else:
         from symdl.derive.reduction_latex import reduction_latex
 

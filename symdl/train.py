@@ -440,7 +440,9 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
       reads it as a model).  ``resume=True`` continues from it when it exists.
     * ``verbose``: 0 silent, 1 a progress bar on a terminal (else one line per
       epoch), 2 one line per epoch.  ``seed``: shuffling and dropout.
-    * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch.
+    * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch
+      (``ReduceLROnPlateau`` with the monitored value), or a function of the
+      optimizer that builds one.
     * ``regularizers``: weight penalties (``symdl.regularizers``), e.g.
       ``{"l2": 1e-4, "l1": 1e-5}``: their derived gradients are added to the
       weight matrices' gradients before each step, their values to the loss.
@@ -473,6 +475,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     opt = resolve_optimizer(optimizer, model.parameters(), lr, optimizer_options)
     from symdl import regularizers as _reg
     regs = _reg.resolve(regularizers)
+    if callable(scheduler) and not hasattr(scheduler, "step"):
+        scheduler = scheduler(opt)
     rng = np.random.default_rng(seed)
     layers = list(getattr(model, "layers", []))
     if seed is not None:
@@ -588,7 +592,10 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             logs["val_loss"] = _loss_value(lossk, vout, yv)
             logs.update(_compute_metrics(mfns, yv, vout, lossk, prefix="val_"))
         if scheduler is not None:
-            scheduler.step()
+            if getattr(scheduler, "needs_metric", False):
+                scheduler.step(logs[monitor] if monitor in logs else logs["loss"])
+            else:
+                scheduler.step()
         history.append(epoch + 1, logs)
         # early stopping bookkeeping
         if monitor not in logs:
@@ -694,6 +701,10 @@ def register(sub) -> None:
                    "0.9, rmsprop 0)")
     q.add_argument("--l1", type=float, default=None, help="L1 penalty λ on the weight matrices")
     q.add_argument("--l2", type=float, default=None, help="L2 penalty ½λ‖W‖² on the weight matrices")
+    q.add_argument("--schedule", default="none", choices=["none", "cosine", "step", "exponential",
+                                                             "polynomial", "plateau"],
+                   help="learning-rate schedule over the epochs (after --warmup)")
+    q.add_argument("--warmup", type=int, default=0, help="epochs of linear warmup (from lr/10) first")
     q.add_argument("--epochs", type=int, default=None,
                    help="default: 40, more on small data sets (at least ~1000 steps, at most 300 epochs)")
     q.add_argument("--batch-size", type=int, default=32, help="rows per step")
@@ -788,7 +799,9 @@ def _cmd_train(args) -> int:
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,
                      resume=args.resume, verbose=verbose, seed=args.seed,
-                     regularizers={k: v for k, v in (("l1", args.l1), ("l2", args.l2)) if v} or None)
+                     regularizers={k: v for k, v in (("l1", args.l1), ("l2", args.l2)) if v} or None,
+                     scheduler=schedule_factory(getattr(args, "schedule", "none"),
+                                                getattr(args, "warmup", 0), epochs))
     out = model.predict(Xte)
     train_time = hist.seconds
     print()
@@ -830,6 +843,36 @@ def _cmd_train(args) -> int:
     if verbose:
         print(f"total {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def schedule_factory(name: str, warmup: int, epochs: int):
+    """``--schedule NAME --warmup N``: a function of the optimizer building the
+    scheduler (N epochs of LinearLR from lr/10, then NAME over the rest), or None."""
+    from symdl import optim
+
+    if warmup < 0 or (warmup and warmup >= epochs):
+        raise ParameterError(f"--warmup must be in [0, epochs={epochs}), got {warmup}")
+    if name == "none" and not warmup:
+        return None
+    rest = max(1, epochs - warmup)
+
+    def build(opt):
+        main = {"none": lambda: optim.ConstantLR(opt, factor=1.0, total_iters=0),
+                "cosine": lambda: optim.CosineAnnealingLR(opt, T_max=rest),
+                "step": lambda: optim.StepLR(opt, step_size=max(1, rest // 3), gamma=0.1),
+                "exponential": lambda: optim.ExponentialLR(opt, gamma=0.01 ** (1 / rest)),
+                "polynomial": lambda: optim.PolynomialLR(opt, total_iters=rest, power=1.0),
+                "plateau": lambda: optim.ReduceLROnPlateau(opt, patience=max(1, rest // 10))}
+        if name == "plateau":
+            if warmup:
+                raise ParameterError("--schedule plateau does not combine with --warmup")
+            return main["plateau"]()
+        if not warmup:
+            return main[name]()
+        first = optim.LinearLR(opt, start_factor=0.1, end_factor=1.0, total_iters=warmup)
+        return optim.SequentialLR(opt, [first, main[name]()], milestones=[warmup])
+
+    return build
 
 
 def _check_train_args(args) -> None:

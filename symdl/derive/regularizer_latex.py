@@ -27,3 +27,14 @@ def regularizer_latex(spec, steps: bool = False) -> str:
                   + r" = " + lam + r"\,\lVert W^{T} W - \mathbb{I} \rVert_F^2",
                   r"\frac{\partial R}{\partial W} = " + tex(grad)]
     return "\n".join(lines) + "\n"
+
+
+def schedule_latex(spec) -> str:
+    """A learning-rate schedule's closed form η(t) (``symdl latex cosine_annealing``)."""
+    from symdl.specs.schedules import eta_0
+
+    names = {eta_0: r"\eta_0", sp.Symbol("eta_min", positive=True): r"\eta_{\min}",
+             sp.Symbol("gamma", positive=True): r"\gamma"}
+    params = ", ".join(f"{p.name}={p.default!r}" for p in spec.params)
+    return (f"% {spec.name}: {spec.doc} (defaults: {params}; runtime: {spec.runtime})\n"
+            r"\eta(t) = " + sp.latex(spec.expr, symbol_names=names) + "\n")
