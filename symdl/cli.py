@@ -78,6 +78,14 @@ def _cmd_latex(args) -> int:
         from symdl.derive.cell_latex import cell_latex
 
         text = cell_latex(spec, steps=args.steps)
+    elif spec.family == "regularizer":
+        from symdl.derive.regularizer_latex import regularizer_latex
+
+        text = regularizer_latex(spec, steps=args.steps)
+    elif spec.family == "schedule":
+        from symdl.derive.regularizer_latex import schedule_latex
+
+        text = schedule_latex(spec)
     else:
         from symdl.derive.reduction_latex import reduction_latex
 

@@ -956,3 +956,6 @@ class InverseTimeLR(LRScheduler):
 
     def lr_at(self, base, e):
         return base / (1 + self.k * e)
+
+
+from .schedules import ConstantLR, CyclicLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401,I001

@@ -410,7 +410,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
         metrics=("accuracy",), early_stopping=None, monitor=None, min_delta=0.0,
         restore_best=True, checkpoint=None, resume=False, verbose=1, seed=None, shuffle=True,
-        scheduler=None, clip_grad_norm=None) -> History:
+        scheduler=None, clip_grad_norm=None, regularizers=None) -> History:
     """Train ``model`` on (X, y) with mini-batches; returns a ``History``.
 
     * ``loss``: a name of ``symdl.names("loss")`` (mean reduction) or a loss bundle.
@@ -428,7 +428,12 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
       reads it as a model).  ``resume=True`` continues from it when it exists.
     * ``verbose``: 0 silent, 1 a progress bar on a terminal (else one line per
       epoch), 2 one line per epoch.  ``seed``: shuffling and dropout.
-    * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch.
+    * ``scheduler``: an ``symdl.optim`` LR scheduler, stepped after each epoch
+      (``ReduceLROnPlateau`` with the monitored value), or a function of the
+      optimizer that builds one.
+    * ``regularizers``: weight penalties (``symdl.regularizers``), e.g.
+      ``{"l2": 1e-4, "l1": 1e-5}``: their derived gradients are added to the
+      weight matrices' gradients before each step, their values to the loss.
     * ``clip_grad_norm=max_norm``: before each step, scale the gradients so that
       their global norm is at most max_norm (``symdl.nn.clip.clip_grad_norm_``).
     * Sequences: X of shape (N, T, F) with a sequence model, e.g.
@@ -467,6 +472,10 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
         Xv = yv = None
     mfns = _metric_fns(metrics)
     opt = resolve_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+    from symdl import regularizers as _reg
+    regs = _reg.resolve(regularizers)
+    if callable(scheduler) and not hasattr(scheduler, "step"):
+        scheduler = scheduler(opt)
     rng = np.random.default_rng(seed)
     layers = list(getattr(model, "layers", []))
     if seed is not None:
@@ -561,6 +570,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                     f"stopped; the parameters are those before this batch{where}. Try a smaller "
                     f"learning rate or check the inputs' scale", epoch=epoch + 1, batch=b + 1)
             model.backward(dout, input_grad=False)
+            if regs:
+                val += _reg.apply(regs, model)
             if clip_grad_norm is not None:
                 from symdl.nn.clip import clip_grad_norm_
                 clip_grad_norm_(grads, clip_grad_norm)
@@ -594,7 +605,10 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             logs["val_loss"] = _loss_value(lossk, vout, yv)
             logs.update(_compute_metrics(mfns, yv, vout, lossk, prefix="val_"))
         if scheduler is not None:
-            scheduler.step()
+            if getattr(scheduler, "needs_metric", False):
+                scheduler.step(logs[monitor] if monitor in logs else logs["loss"])
+            else:
+                scheduler.step()
         history.append(epoch + 1, logs)
         # early stopping bookkeeping
         if monitor not in logs:
@@ -698,6 +712,12 @@ def register(sub) -> None:
                    help="learning rate (default: the optimizer's; sgd: 0.01 with momentum 0.9)")
     q.add_argument("--momentum", type=float, default=None, help="sgd/rmsprop momentum (default: sgd "
                    "0.9, rmsprop 0)")
+    q.add_argument("--l1", type=float, default=None, help="L1 penalty λ on the weight matrices")
+    q.add_argument("--l2", type=float, default=None, help="L2 penalty ½λ‖W‖² on the weight matrices")
+    q.add_argument("--schedule", default="none", choices=["none", "cosine", "step", "exponential",
+                                                             "polynomial", "plateau"],
+                   help="learning-rate schedule over the epochs (after --warmup)")
+    q.add_argument("--warmup", type=int, default=0, help="epochs of linear warmup (from lr/10) first")
     q.add_argument("--epochs", type=int, default=None,
                    help="default: 40, more on small data sets (at least ~1000 steps, at most 300 epochs)")
     q.add_argument("--batch-size", type=int, default=32, help="rows per step")
@@ -818,7 +838,10 @@ def _cmd_train(args) -> int:
                      validation_split=args.val_split, metrics=metrics,
                      early_stopping=args.patience, checkpoint=args.checkpoint,
                      resume=args.resume, verbose=verbose, seed=args.seed,
-                     clip_grad_norm=args.clip_grad_norm)
+                     clip_grad_norm=args.clip_grad_norm,
+                     regularizers={k: v for k, v in (("l1", args.l1), ("l2", args.l2)) if v} or None,
+                     scheduler=schedule_factory(getattr(args, "schedule", "none"),
+                                                getattr(args, "warmup", 0), epochs))
     out = model.predict(Xte)
     train_time = hist.seconds
     print()
@@ -853,6 +876,36 @@ def _cmd_train(args) -> int:
     if verbose:
         print(f"total {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def schedule_factory(name: str, warmup: int, epochs: int):
+    """``--schedule NAME --warmup N``: a function of the optimizer building the
+    scheduler (N epochs of LinearLR from lr/10, then NAME over the rest), or None."""
+    from symdl import optim
+
+    if warmup < 0 or (warmup and warmup >= epochs):
+        raise ParameterError(f"--warmup must be in [0, epochs={epochs}), got {warmup}")
+    if name == "none" and not warmup:
+        return None
+    rest = max(1, epochs - warmup)
+
+    def build(opt):
+        main = {"none": lambda: optim.ConstantLR(opt, factor=1.0, total_iters=0),
+                "cosine": lambda: optim.CosineAnnealingLR(opt, T_max=rest),
+                "step": lambda: optim.StepLR(opt, step_size=max(1, rest // 3), gamma=0.1),
+                "exponential": lambda: optim.ExponentialLR(opt, gamma=0.01 ** (1 / rest)),
+                "polynomial": lambda: optim.PolynomialLR(opt, total_iters=rest, power=1.0),
+                "plateau": lambda: optim.ReduceLROnPlateau(opt, patience=max(1, rest // 10))}
+        if name == "plateau":
+            if warmup:
+                raise ParameterError("--schedule plateau does not combine with --warmup")
+            return main["plateau"]()
+        if not warmup:
+            return main[name]()
+        first = optim.LinearLR(opt, start_factor=0.1, end_factor=1.0, total_iters=warmup)
+        return optim.SequentialLR(opt, [first, main[name]()], milestones=[warmup])
+
+    return build
 
 
 def _check_train_args(args) -> None:

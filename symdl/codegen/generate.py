@@ -127,6 +127,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .cells import cell_targets
 
     targets.extend(cell_targets(_elementary_available))
+    from .regularizers import regularizer_targets
+
+    targets.extend(regularizer_targets())
     return targets
 
 

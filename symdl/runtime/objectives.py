@@ -9,7 +9,8 @@ transpose rule (no SymPy import).
   (1/K) Σ max(0, 1 − y (w·x + b)) + λ‖w‖₁ (seed 000): the hinge and its
   derivative (0 at y·score = 1, seed 001 eq 16) come from the ``hinge_loss``
   kernels, d/d score is carried to w and b by the transpose rule of the
-  affine map, and λ·sign(w) is the subgradient of ‖w‖₁ (0 at w = 0).
+  affine map; λ‖w‖₁ and its subgradient λ·sign(w) (0 at w = 0) come from
+  the ``l1`` regularizer spec (and ridge's ½λ‖θ‖², λθ from ``l2``).
 
 tests/test_regularized_losses.py checks both against SymPy derivations at
 small sizes (exact rationals).
@@ -52,7 +53,8 @@ def ridge_objective(theta, X, y, lam):
     sse = kernel("sum_squared_error")
     pred = X @ theta
     value, d_pred = sse.forward_backward(pred, y)
-    return value + 0.5 * lam * float(theta @ theta), X.T @ d_pred + lam * theta
+    l2 = _penalty("l2", lam)          # ½λ‖θ‖² and its derived gradient λθ
+    return value + l2.penalty(theta), X.T @ d_pred + l2.gradient(theta)
 
 
 def l1_hinge_svm(w, b, X, y, lam):
@@ -67,5 +69,12 @@ def l1_hinge_svm(w, b, X, y, lam):
     hinge = kernel("hinge_loss")            # reduction='mean': the 1/K
     score = X @ w + float(b)
     value, d_score = hinge.forward_backward(score, y)
-    return (value + lam * float(np.abs(w).sum()), X.T @ d_score + lam * np.sign(w),
-            float(d_score.sum()))
+    l1 = _penalty("l1", lam)          # λ‖w‖₁ and its derived subgradient λ·sign(w)
+    return value + l1.penalty(w), X.T @ d_score + l1.gradient(w), float(d_score.sum())
+
+
+def _penalty(name, lam):
+    """The regularizer spec ``name``'s generated penalty and gradient."""
+    from symdl.regularizers import Regularizer
+
+    return Regularizer(name, lam=lam)

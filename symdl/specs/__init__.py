@@ -9,6 +9,8 @@ from .cells import CELLS
 from .losses import LOSS_SPECS
 from .normalization import NORM_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
+from .regularizers import REGULARIZER_SPECS
+from .schedules import SCHEDULE_SPECS
 from .softmax import SOFTMAX_SPECS
 from .user import (
     ADAM_BIAS_CORRECTIONS,
@@ -36,9 +38,11 @@ FAMILIES = {
     "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
     "normalization": [s.name for s in NORM_SPECS],
     "cell": [c.name for c in CELLS],
+    "regularizer": [s.name for s in REGULARIZER_SPECS],
+    "schedule": [s.name for s in SCHEDULE_SPECS],
 }
 _ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS,
-                            *NORM_SPECS, *CELLS)}
+                            *NORM_SPECS, *CELLS, *REGULARIZER_SPECS, *SCHEDULE_SPECS)}
 
 
 def all_specs(family: str | None = None) -> list:
