@@ -1,4 +1,4 @@
-"""The ``symdl`` command: list | generate | latex | verify.
+"""The ``symdl`` command: list | generate | latex | verify | train | docs.
 
 Subcommands import what they need lazily: ``symdl list`` never imports SymPy.
 """
@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from symdl.train import register as register_train
     register_train(sub)
+
+    from symdl.docs import register as register_docs
+    register_docs(sub)
     return p
 
 
