@@ -140,6 +140,20 @@ def test_plots(tmp_path):
     assert plots.plot_kind(S.get("sgd"), "optimizer", P.kernel_meta("sgd")[0]) is None
 
 
+def test_schedules_page_and_curves():
+    import symdl.optim as O
+    from symdl.docs import schedules
+
+    classes = schedules.schedulers()
+    assert O.StepLR in classes and O.CosineAnnealingLR in classes and O.LRScheduler not in classes
+    lr = schedules.curve(O.StepLR)
+    assert lr[0] == lr[29] == pytest.approx(0.1) and lr[30] == pytest.approx(0.01)
+    text = (ROOT / "docs" / schedules.PAGE).read_text()
+    for c in classes:
+        assert f"## {c.__name__}" in text
+        assert f"(plots/schedule_{c.__name__}.svg)" in text or "Not plotted" in text
+
+
 # ----------------------------------------------------------------------------- a page in a browser
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):

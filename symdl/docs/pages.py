@@ -33,7 +33,7 @@ FIX = "symdl docs generate"
 #: seconds one spec's derivation may take before its page says so instead
 DERIVATION_SECONDS = 120.0
 #: sources whose text decides what a page says (beside the spec itself)
-GENERATOR_FILES = ("docs/pages.py", "docs/plots.py", "derive/latex.py", "derive/reduction_latex.py",
+GENERATOR_FILES = ("docs/pages.py", "docs/plots.py", "docs/accuracy.py", "derive/latex.py", "derive/reduction_latex.py",
                    "derive/optimizers.py", "derive/tex.py")
 
 FAMILY_TITLES = {"activation": "Activations", "softmax": "Softmax family", "loss": "Losses",
@@ -346,6 +346,8 @@ def catalog_index(fams: dict) -> str:
            "generated module.", "", "| family | specs |", "|---|---|"]
     for fam, specs in fams.items():
         out.append(f"| [{family_title(fam)}]({fam}/index.md) | {len(specs)} |")
+    out += ["", "Beside the specs: the [learning-rate schedules](schedules.md) of `symdl.optim`, "
+            "each with a plot of its learning rate over epochs."]
     out += ["", "The generated modules: " + ", ".join(
         f"[`{m.rsplit('.', 1)[-1]}`](modules/{m.rsplit('.', 1)[-1]}.md)" for m in _linked_modules(fams)) + "."]
     return "\n".join(out) + "\n"
@@ -422,7 +424,10 @@ def expected_pages(accuracy_cache: dict | None = None, measure: bool = False, na
     if not names:
         for m in _linked_modules(fams):
             pages.append(Page(module_path(m), {}, lambda m=m: module_page(m, fams)))
-        pages[0:0] = [Page(f"{CATALOG}/index.md", {}, lambda: catalog_index(fams))]
+        from . import schedules
+
+        pages[0:0] = [Page(f"{CATALOG}/index.md", {}, lambda: catalog_index(fams)),
+                      Page(schedules.PAGE, {}, lambda: schedules.page(_header({"page": "schedules"})))]
     return pages
 
 

@@ -8,7 +8,7 @@ kernels -- what a user's call computes, not a second implementation.
   input, with every other array argument at 1 -- for a two-class loss the
   input is the logit margin ``input[target] - input[other]``; a probability
   input is drawn over (0, 1);
-* a schedule (a spec with ``lr_at(step)``): the learning rate over steps.
+* the learning-rate schedules of ``symdl.optim``: ``schedules.py``.
 
 ``plot_kind`` decides from the metadata alone whether a spec has a plot (the
 page links it); ``draw`` writes it.  SVGs are deterministic (no date, fixed
@@ -57,8 +57,6 @@ def plot_kind(spec, family: str, meta: dict | None) -> PlotKind | None:
         tag = f" ({', '.join(f'{k}={val!r}' for k, val in v.items())})" if v else ""
         return PlotKind("activation", f"{spec.name}{tag} and its first and second derivative, "
                                       "at the default parameters, from the generated kernels")
-    if callable(getattr(spec, "lr_at", None)):
-        return PlotKind("schedule", f"{spec.name}: the learning rate over steps")
     if meta.get("family") == "loss":
         if meta.get("kind") == "class":
             return PlotKind("class", f"{spec.name} of two classes (reduction='none') as a function of the "
@@ -159,14 +157,6 @@ def _loss(spec, meta, kind, ax):
     ax.set_title(spec.name)
 
 
-def _schedule(spec, ax):
-    steps = np.arange(0, 200)
-    lr = [float(spec.lr_at(int(s))) for s in steps]
-    ax.plot(steps, lr, label="learning rate", lw=2)
-    ax.set_xlabel("step")
-    ax.set_title(spec.name)
-
-
 def draw(spec, family: str, meta: dict | None, path: Path) -> bool:
     """Write ``spec``'s plot to ``path``; False when it has none."""
     pk = plot_kind(spec, family, meta)
@@ -176,8 +166,6 @@ def draw(spec, family: str, meta: dict | None, path: Path) -> bool:
     try:
         if pk.kind == "activation":
             _activation(spec, ax)
-        elif pk.kind == "schedule":
-            _schedule(spec, ax)
         else:
             _loss(spec, meta, pk.kind, ax)
         _save(plt, fig, ax, path)
@@ -199,5 +187,8 @@ def draw_all(root: Path, names=None, log=print) -> int:
             meta, _ = kernel_meta(s.name)
             if draw(s, fam, meta, root / PLOTS / f"{s.name}.svg"):
                 n += 1
+    from . import schedules
+
+    n += schedules.draw_all(root)
     log(f"docs plots: {n} SVG(s) drawn")
     return n
