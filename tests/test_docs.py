@@ -33,6 +33,16 @@ def test_one_committed_page_per_spec():
     assert on_disk == expected, (sorted(expected - on_disk), sorted(on_disk - expected))
 
 
+def test_getting_started_has_the_readmes_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)\n```", section, re.DOTALL)
+    assert len(commands) == 2
+    page = (ROOT / "docs" / "index.md").read_text()
+    for c in commands:
+        assert f"```sh\n{c}\n```" in page, c
+
+
 def test_families_discovered_from_the_registry(monkeypatch):
     """A family added to symdl.specs.FAMILIES gets pages with no other change."""
     fams = dict(S.FAMILIES)
