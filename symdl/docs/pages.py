@@ -113,25 +113,26 @@ def module_header(modname: str) -> dict:
 
 # ----------------------------------------------------------------------------- derivations
 def derivation_latex(spec) -> str:
-    """What ``symdl latex NAME`` prints (the same dispatch), time-limited."""
+    """What ``symdl latex NAME`` prints -- the command itself is run, so a
+    family whose printer the command learns appears here too -- time-limited."""
+    import contextlib
+    import io
+
+    from symdl.cli import main
     from symdl.derive.timeout import TimeLimit, time_limit
 
-    family = getattr(spec, "family", "activation")
+    out, err = io.StringIO(), io.StringIO()
     try:
-        with time_limit(DERIVATION_SECONDS):
-            if family == "activation":
-                from symdl.derive.latex import activation_latex
-                return activation_latex(spec)
-            if family == "optimizer":
-                from symdl.derive.optimizers import optimizer_latex
-                return optimizer_latex(spec)
-            from symdl.derive.reduction_latex import reduction_latex
-            return reduction_latex(spec)
+        with time_limit(DERIVATION_SECONDS), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["latex", spec.name])
     except TimeLimit:
         return f"% the derivation took longer than {DERIVATION_SECONDS:g} s: see `symdl latex {spec.name}`\n"
-    except Exception as e:       # a family whose derivation this printer does not know (yet)
-        return (f"% no derivation printed for this family ({type(e).__name__}: {e}); "
-                f"see `symdl latex {spec.name}`\n")
+    except Exception as e:       # a family the command does not print (yet)
+        rc, err = 1, io.StringIO(f"{type(e).__name__}: {e}")
+    if rc != 0:
+        msg = " ".join(err.getvalue().split())[:300]
+        return f"% no derivation printed ({msg}); see `symdl latex {spec.name}`\n"
+    return out.getvalue()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
