@@ -164,6 +164,20 @@ def test_schedules_page_and_curves():
         assert f"(plots/schedule_{c.__name__}.svg)" in text or "Not plotted" in text
 
 
+def test_build_checks_every_image_link(tmp_path):
+    from symdl.docs.build import check_images
+    from symdl.errors import SymdlError
+
+    docs, site = tmp_path / "docs", tmp_path / "site"
+    (docs / "catalog/loss").mkdir(parents=True)
+    (docs / "catalog/loss/ce.md").write_text("![ce of input[target] − input[other]](../plots/ce.svg)\n")
+    (site / "catalog/plots").mkdir(parents=True)
+    with pytest.raises(SymdlError, match="ce.svg"):
+        check_images(docs, site)
+    (site / "catalog/plots/ce.svg").write_text("<svg/>")
+    assert check_images(docs, site) == 1
+
+
 # ----------------------------------------------------------------------------- a page in a browser
 def _chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):

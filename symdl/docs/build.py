@@ -63,6 +63,25 @@ def mkdocs_build(root: Path, site: Path, log=print) -> None:
     log(f"docs: site built into {site}")
 
 
+def check_images(docs: Path, site: Path) -> int:
+    """Every image a page links exists in the built site (mkdocs --strict does
+    not check image links); returns how many were checked."""
+    import re
+
+    missing, n = [], 0
+    for md in docs.rglob("*.md"):
+        for src in re.findall(r"\]\(([^)\s]+\.(?:svg|png|jpg))\)", md.read_text(encoding="utf-8")):
+            if "://" in src:
+                continue
+            n += 1
+            target = (site / md.parent.relative_to(docs) / src).resolve()
+            if not target.exists():
+                missing.append(f"{md.relative_to(docs)}: {src}")
+    if missing:
+        raise SymdlError(f"{len(missing)} image(s) missing from the site: " + "; ".join(missing[:10]))
+    return n
+
+
 def build(root: Path | None = None, site: Path | None = None, measure: bool = True, log=print) -> Path:
     from . import pages, plots
 
@@ -76,6 +95,7 @@ def build(root: Path | None = None, site: Path | None = None, measure: bool = Tr
     t2 = time.monotonic()
     install_mathjax(docs, root / "build" / "mathjax", log=log)
     mkdocs_build(root, site, log=log)
+    log(f"docs: {check_images(docs, site)} image links checked")
     t3 = time.monotonic()
     log(f"docs: pages {t1 - t0:.1f} s, plots {t2 - t1:.1f} s, MathJax + mkdocs {t3 - t2:.1f} s")
     return site
