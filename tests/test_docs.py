@@ -115,6 +115,31 @@ def test_accuracy_measured_by_the_ground_truth_harness():
     assert e["points"] > 100
 
 
+def test_softmax_family_accuracy_measured_and_sensitive(monkeypatch):
+    import symdl
+
+    e = A.measure_rows(S.get("logsumexp"))
+    assert len(e["rows"]) == 4 and all(r["failures"] == 0 for r in e["rows"])
+    worst = {(r["which"], r["dtype"]): r["worst"] for r in e["rows"]}
+    assert worst["forward", "float64"] < 1e-14 and 1e-9 < worst["forward", "float32"] < 1e-5
+    real = symdl.kernel
+
+    class Off:                       # a kernel 1e-9 off in float64
+        def __init__(self, k):
+            self.k = k
+
+        def forward(self, x):
+            return self.k.forward(x) * (1 + 1e-9)
+
+        def backward(self, x, g):
+            return self.k.backward(x, g)
+
+    monkeypatch.setattr(symdl, "kernel", lambda name, **kw: Off(real(name, **kw)))
+    bad = A.measure_rows(S.get("logsumexp"))
+    r = next(r for r in bad["rows"] if r["which"] == "forward" and r["dtype"] == "float64")
+    assert r["worst"] > 5e-10 and r["failures"] > 0
+
+
 def test_accuracy_cache_is_keyed_by_spec_and_generator():
     cache = json.loads((ROOT / "docs" / A.CACHE).read_text())
     spec = S.get("relu")
