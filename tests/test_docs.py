@@ -162,7 +162,7 @@ def test_plots(tmp_path):
     pytest.importorskip("matplotlib")
     from symdl.docs import plots
 
-    for name, fam in (("relu6", "activation"), ("mse_loss", "loss"), ("cross_entropy", "loss")):
+    for name, fam in (("relu6", "activation"), ("mse_loss", "loss")):
         meta, _ = P.kernel_meta(name)
         path = tmp_path / f"{name}.svg"
         assert plots.draw(S.get(name), fam, meta, path)

@@ -17,6 +17,7 @@ generator's own hash, the accuracy entry); ``check`` compares them (cheap) and
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib
 import json
@@ -68,6 +69,7 @@ def family_title(fam: str) -> str:
     return FAMILY_TITLES.get(fam, fam.replace("_", " ").capitalize())
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_meta(name: str) -> tuple[dict | None, str | None]:
     """(metadata, module name holding its kernels) of a spec with generated
     kernels, else (None, None).  Looks in every runtime family and in every
@@ -102,6 +104,7 @@ def module_file(modname: str) -> Path | None:
     return Path(spec.origin) if spec is not None and spec.origin else None
 
 
+@functools.lru_cache(maxsize=None)
 def module_header(modname: str) -> dict:
     path = module_file(modname)
     if path is None or not path.exists():
