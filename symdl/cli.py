@@ -1,4 +1,4 @@
-"""The ``symdl`` command: list | generate | latex | verify.
+"""The ``symdl`` command: list | generate | latex | verify | train | docs.
 
 Subcommands import what they need lazily: ``symdl list`` never imports SymPy.
 """
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_train(sub)
     from symdl.predict import register as register_predict
     register_predict(sub)
+
+    from symdl.docs import register as register_docs
+    register_docs(sub)
     return p
 
 
