@@ -665,6 +665,8 @@ def register(sub) -> None:
                    help="embedded dataset")
     q.add_argument("--csv", metavar="PATH", help="train on a CSV file instead")
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
+    q.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="cnn: a small convolutional net on the 8x8 digit images (symdl.nn.models.small_cnn)")
     q.add_argument("--hidden", default="128,64", help="hidden layer sizes")
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation` "
                                                          "or of --spec-file")
@@ -754,6 +756,14 @@ def _cmd_train(args) -> int:
     out_width = classes if classes else 1
     layers.append(nn.Linear(sizes[-1], out_width, dtype=dtype))
     model = nn.Sequential(*layers)
+    if getattr(args, "model", "mlp") == "cnn":   # the digits as (N, 1, 8, 8) images
+        from symdl.nn.models import small_cnn
+
+        side = math.isqrt(X.shape[1])
+        Xtr, Xte = Xtr.reshape(-1, 1, side, side), Xte.reshape(-1, 1, side, side)
+        nn.manual_seed(args.seed)
+        model = small_cnn((1, side, side), out_width, activation=args.activation,
+                          dropout=args.dropout, dtype=dtype)
     loss = getattr(args, "loss", None) or ("cross_entropy" if classes else "mse_loss")
     if classes and not resolve_loss(loss).classes:   # an elementwise loss: one-hot targets
         ytr = np.eye(classes, dtype=dtype)[ytr]
@@ -826,6 +836,9 @@ def _check_train_args(args) -> None:
     """Reject bad flag combinations before any data is loaded."""
     from symdl import optim
 
+    if getattr(args, "model", "mlp") == "cnn" and (args.csv or args.dataset != "digits"):
+        raise ParameterError("--model cnn trains on the 8x8 digit images: use --dataset digits "
+                             "(not --csv or iris)")
     if args.target is not None and not args.csv:
         raise ParameterError("--target needs --csv PATH")
     if args.resume and not args.checkpoint:
