@@ -209,7 +209,8 @@ def _finite_check(X, what):
     if bad.any():
         r, *c = np.argwhere(bad)[0]
         kind = "NaN" if np.isnan(X[tuple([r, *c])]) else "an infinite value"
-        where = f"row {r}" + (f", column {c[0]}" if c else "")
+        where = f"row {r}" + (f", column {c[0]}" if len(c) == 1 else
+                              f", position {tuple(int(i) for i in c)}" if c else "")
         raise ValueError(f"{what} contains {kind} at {where} ({int(bad.sum())} non-finite values "
                          f"in all); remove or impute them before training")
 
@@ -221,7 +222,8 @@ def check_inputs(model, X, y, lossk, what="X"):
     if X.dtype.kind not in "iufb":
         raise TypeError(f"{what} has dtype {X.dtype}; expected numbers")
     if X.ndim < 2:
-        raise ShapeError(f"{what} must be 2-D (samples × features), got shape {X.shape}")
+        raise ShapeError(f"{what} must be 2-D (samples × features) or more (images: samples × "
+                         f"channels × height × width), got shape {X.shape}")
     X = np.ascontiguousarray(X, dtype=model.dtype)
     _finite_check(X, what)
     yname = "y" if what == "X" else what.replace("X", "y")
