@@ -186,3 +186,10 @@ def test_embedding_same_as_torch():
     np.testing.assert_allclose(mine.forward(idx), ty.detach().numpy(), rtol=1e-10)
     mine.backward(g)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_maxpool_nan_wins_as_torch():
+    layer = nn.MaxPool2d(2, dtype=np.float64)
+    x = np.array([[[[1.0, np.nan], [5.0, 2.0]]]])
+    assert np.isnan(layer.forward(x)).all()
+    assert layer.backward(np.ones((1, 1, 1, 1))).tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]

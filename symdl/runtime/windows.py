@@ -16,7 +16,7 @@ So:
   rules of that product:  dW = g · (P x)ᵀ,  dx = Pᵀ (Wᵀ g);
 * a pooling is a reduction over the window axes of P x, and its backward is
   the reduction engine's rule followed by Pᵀ:  max routes g to the argmax
-  (``max_vjp``: first index on ties, as torch), mean divides g by the
+  (``max_vjp``: first index on ties, NaN wins, as torch), mean divides g by the
   window count (``mean_vjp``).
 
 The max rule here is torch's: on ties the whole cotangent goes to the first
@@ -97,12 +97,22 @@ def fold(cols, in_shape, stride, pad, dilation):
 # ----------------------------------------------------------------------------- reduction rules
 def window_max(cols):
     """max over the window axes of (N, C, KH, KW, OH, OW): values (N, C, OH, OW)
-    and the flat window index of the first maximum (NaN counts as the maximum,
-    as torch)."""
+    and the flat window index of the maximum -- torch's rule: a later entry
+    wins only if it is greater (so the first of tied maxima) or NaN.  One
+    contiguous pass per window offset."""
     N, C, KH, KW, OH, OW = cols.shape
     flat = cols.reshape(N, C, KH * KW, OH, OW)
-    arg = np.argmax(flat, axis=2)
-    return np.take_along_axis(flat, arg[:, :, None], axis=2)[:, :, 0], arg
+    m = flat[:, :, 0].copy()
+    arg = np.zeros(m.shape, dtype=np.intp)
+    better = np.empty(m.shape, dtype=bool)
+    nan = np.empty(m.shape, dtype=bool)
+    for k in range(1, KH * KW):
+        v = flat[:, :, k]
+        np.greater(v, m, out=better)
+        better |= np.isnan(v, out=nan)
+        np.copyto(m, v, where=better)
+        np.copyto(arg, k, where=better)
+    return m, arg
 
 
 def max_vjp(g, arg, window_shape):
@@ -110,7 +120,8 @@ def max_vjp(g, arg, window_shape):
     N, C, OH, OW = g.shape
     KH, KW = window_shape
     d = np.zeros((N, C, KH * KW, OH, OW), dtype=g.dtype)
-    np.put_along_axis(d, arg[:, :, None], g[:, :, None], axis=2)
+    for k in range(KH * KW):
+        np.copyto(d[:, :, k], g, where=arg == k)
     return d.reshape(N, C, KH, KW, OH, OW)
 
 
