@@ -2,9 +2,9 @@
 arguments, weight layout and state-dict keys).
 
 y = W · P x + b, with P the window (im2col) map of ``symdl.runtime.windows``
-and W the weight viewed as (groups, out/groups, in/groups·kh·kw): one GEMM
-per group.  The backward is the transpose rules of that product, nothing
-else:  dW = Σₙ g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ = ``fold``).
+(laid out (in·kh·kw, N·oh·ow)) and W the weight viewed as (groups,
+out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.  The backward is the transpose rules of that product, nothing
+else:  dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ = ``fold``).
 ``Conv1d`` is ``Conv2d`` on a height-1 image.
 """
 from __future__ import annotations
@@ -137,18 +137,17 @@ class _ConvNd(Module):
         OH, OW = self._check(x)
         k, s, p, d = self._geometry()
         x4 = x if self.nd == 2 else x[:, :, None, :]
-        N, G = x.shape[0], self.groups
-        cols = unfold(x4, k, s, p, d, 0.0, out=self._cols)       # P x
+        N, G, O = x.shape[0], self.groups, self.out_channels
+        cols = unfold(x4, k, s, p, d, 0.0, out=self._cols, channels_first=True)   # P x
         self._cols, self._xshape = cols, x4.shape
-        og = self.out_channels // G
-        W2 = self.params["weight"].reshape(G, og, -1)
-        y = np.matmul(W2, cols.reshape(N, G, W2.shape[2], OH * OW))     # W · P x
+        W2 = self.params["weight"].reshape(G, O // G, -1)
+        # W · P x: one GEMM per group over the whole batch, (O, N·OH·OW)
+        y = np.matmul(W2, cols.reshape(G, W2.shape[2], N * OH * OW)).reshape(O, N, OH * OW)
         b = self.params.get("bias")
-        y = y.reshape(N, self.out_channels, OH, OW)
-        if b is not None:
-            y += b[:, None, None]
-        self._oshape = y.shape
-        return y if self.nd == 2 else y.reshape(N, self.out_channels, OW)
+        y = np.add(y.transpose(1, 0, 2), b[:, None]) if b is not None else \
+            np.ascontiguousarray(y.transpose(1, 0, 2))
+        self._oshape = (N, O, OH, OW)
+        return y.reshape(self._oshape) if self.nd == 2 else y
 
     def backward(self, grad, out=None, input_grad=True):
         cols = self._cols
@@ -161,20 +160,18 @@ class _ConvNd(Module):
                              f"produced shape {want}")
         N, O, OH, OW = self._oshape
         G = self.groups
-        og = O // G
-        W2 = self.params["weight"].reshape(G, og, -1)
-        c2 = cols.reshape(N, G, W2.shape[2], OH * OW)
-        g2 = g.reshape(N, G, og, OH * OW)
-        # transpose rules of y = W · c:  dW = g cᵀ (summed over the batch), dc = Wᵀ g
-        dW = np.matmul(g2, c2.transpose(0, 1, 3, 2)).sum(axis=0)
-        self.grads["weight"][...] = dW.reshape(self.grads["weight"].shape)
+        W2 = self.params["weight"].reshape(G, O // G, -1)
+        c2 = cols.reshape(G, W2.shape[2], N * OH * OW)
+        g2 = np.ascontiguousarray(g.reshape(N, O, OH * OW).transpose(1, 0, 2)).reshape(G, O // G, -1)
+        # transpose rules of y = W · c:  dW = g cᵀ,  dc = Wᵀ g
+        np.matmul(g2, c2.transpose(0, 2, 1), out=self.grads["weight"].reshape(W2.shape))
         if "bias" in self.grads:
-            self.grads["bias"][...] = g.reshape(N, O, -1).sum(axis=(0, 2))
+            self.grads["bias"][...] = g2.reshape(O, -1).sum(axis=1)
         if not input_grad:
             return None
         dcols = np.matmul(W2.transpose(0, 2, 1), g2).reshape(cols.shape)
         k, s, p, d = self._geometry()
-        dx = fold(dcols, self._xshape, s, p, d)                  # Pᵀ (Wᵀ g)
+        dx = fold(dcols, self._xshape, s, p, d, channels_first=True)          # Pᵀ (Wᵀ g)
         return dx if self.nd == 2 else dx.reshape(N, self.in_channels, -1)
 
     def _clear(self):

@@ -56,40 +56,58 @@ def _padded(x, pad, fill):
     return xp
 
 
-def unfold(x, kernel, stride, pad, dilation, fill=0.0, out=None):
+def unfold(x, kernel, stride, pad, dilation, fill=0.0, out=None, channels_first=False):
     """P x: (N, C, H, W) -> (N, C, KH, KW, OH, OW) (contiguous); ``pad`` is
-    ((top, bottom), (left, right)), positions outside x read ``fill``."""
+    ((top, bottom), (left, right)), positions outside x read ``fill``.
+    ``channels_first``: the layout (C, KH, KW, N, OH, OW) instead, whose
+    (C·KH·KW, N·OH·OW) view is one GEMM operand for the whole batch."""
     N, C, H, W = x.shape
     (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
     OH = out_size(H, KH, sh, *pad[0], dh)
     OW = out_size(W, KW, sw, *pad[1], dw)
     xp = _padded(x, pad, fill)
-    shape = (N, C, KH, KW, OH, OW)
+    if channels_first:
+        xp = np.ascontiguousarray(xp.transpose(1, 0, 2, 3))
+        shape = (C, KH, KW, N, OH, OW)
+    else:
+        shape = (N, C, KH, KW, OH, OW)
     cols = out if (out is not None and out.shape == shape and out.dtype == x.dtype) else \
         np.empty(shape, dtype=x.dtype)
     for kh in range(KH):
         r0 = kh * dh
         for kw in range(KW):
             c0 = kw * dw
-            cols[:, :, kh, kw] = xp[:, :, r0:r0 + sh * (OH - 1) + 1:sh, c0:c0 + sw * (OW - 1) + 1:sw]
+            src = xp[:, :, r0:r0 + sh * (OH - 1) + 1:sh, c0:c0 + sw * (OW - 1) + 1:sw]
+            if channels_first:
+                cols[:, kh, kw] = src
+            else:
+                cols[:, :, kh, kw] = src
     return cols
 
 
-def fold(cols, in_shape, stride, pad, dilation):
-    """Pᵀ c: the transpose of ``unfold`` (col2im): (N, C, KH, KW, OH, OW) ->
-    (N, C, H, W), each window entry added to the input position it came
-    from; entries that came from the padding are dropped."""
-    N, C, KH, KW, OH, OW = cols.shape
+def fold(cols, in_shape, stride, pad, dilation, channels_first=False):
+    """Pᵀ c: the transpose of ``unfold`` (col2im): (N, C, KH, KW, OH, OW) (or
+    (C, KH, KW, N, OH, OW) with ``channels_first``) -> (N, C, H, W), each
+    window entry added to the input position it came from; entries that came
+    from the padding are dropped."""
+    if channels_first:
+        C, KH, KW, N, OH, OW = cols.shape
+    else:
+        N, C, KH, KW, OH, OW = cols.shape
     H, W = in_shape[2], in_shape[3]
     (sh, sw), (dh, dw) = stride, dilation
     (pt, pb), (pl, pr) = pad
-    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), dtype=cols.dtype)
+    lead = (C, N) if channels_first else (N, C)
+    xp = np.zeros(lead + (H + pt + pb, W + pl + pr), dtype=cols.dtype)
     for kh in range(KH):
         r0 = kh * dh
         for kw in range(KW):
             c0 = kw * dw
-            xp[:, :, r0:r0 + sh * (OH - 1) + 1:sh, c0:c0 + sw * (OW - 1) + 1:sw] += cols[:, :, kh, kw]
-    if not (pt or pb or pl or pr):
+            xp[:, :, r0:r0 + sh * (OH - 1) + 1:sh, c0:c0 + sw * (OW - 1) + 1:sw] += \
+                cols[:, kh, kw] if channels_first else cols[:, :, kh, kw]
+    if channels_first:
+        xp = xp.transpose(1, 0, 2, 3)
+    elif not (pt or pb or pl or pr):
         return xp
     return np.ascontiguousarray(xp[:, :, pt:pt + H, pl:pl + W])
 
@@ -103,15 +121,17 @@ def window_max(cols):
     N, C, KH, KW, OH, OW = cols.shape
     flat = cols.reshape(N, C, KH * KW, OH, OW)
     m = flat[:, :, 0].copy()
-    arg = np.zeros(m.shape, dtype=np.intp)
+    arg = np.zeros(m.shape, dtype=np.int32)
+    kk = np.empty(m.shape, dtype=np.int32)
     better = np.empty(m.shape, dtype=bool)
     nan = np.empty(m.shape, dtype=bool)
     for k in range(1, KH * KW):
         v = flat[:, :, k]
         np.greater(v, m, out=better)
         better |= np.isnan(v, out=nan)
-        np.copyto(m, v, where=better)
-        np.copyto(arg, k, where=better)
+        np.maximum(m, v, out=m)          # the same values (NaN propagates), no masked copy
+        # k grows: where this entry wins it is the largest index seen so far
+        np.maximum(arg, np.multiply(better, np.int32(k), out=kk), out=arg)
     return m, arg
 
 
@@ -119,9 +139,10 @@ def max_vjp(g, arg, window_shape):
     """The max rule: the cotangent g of max_a u goes to u at the argmax, 0 elsewhere."""
     N, C, OH, OW = g.shape
     KH, KW = window_shape
-    d = np.zeros((N, C, KH * KW, OH, OW), dtype=g.dtype)
+    d = np.empty((N, C, KH * KW, OH, OW), dtype=g.dtype)
+    zero = g.dtype.type(0)
     for k in range(KH * KW):
-        np.copyto(d[:, :, k], g, where=arg == k)
+        d[:, :, k] = np.where(arg == k, g, zero)
     return d.reshape(N, C, KH, KW, OH, OW)
 
 
