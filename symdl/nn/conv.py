@@ -3,8 +3,9 @@ arguments, weight layout and state-dict keys).
 
 y = W · P x + b, with P the window (im2col) map of ``symdl.runtime.windows``
 (laid out (in·kh·kw, N·oh·ow)) and W the weight viewed as (groups,
-out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.  The backward is the transpose rules of that product, nothing
-else:  dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ = ``fold``).
+out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.
+The backward is the transpose rules of that product, nothing else:
+dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ = ``fold``).
 ``Conv1d`` is ``Conv2d`` on a height-1 image.
 """
 from __future__ import annotations
