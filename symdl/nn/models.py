@@ -14,7 +14,7 @@ from .sequential import Sequential
 __all__ = ["small_cnn"]
 
 
-def small_cnn(image_shape, classes: int, *, channels=(16, 32), hidden: int = 64,
+def small_cnn(image_shape, classes: int, *, channels=(16, 32), hidden: int = 128,
               activation: str = "gelu", dropout: float = 0.2, dtype=np.float32) -> Sequential:
     """conv3×3 → act → conv3×3 → act → maxpool 2 → flatten → [dropout] →
     linear → act → linear: a small CNN for (C, H, W) images (H, W >= 2),
