@@ -193,3 +193,26 @@ def test_maxpool_nan_wins_as_torch():
     x = np.array([[[[1.0, np.nan], [5.0, 2.0]]]])
     assert np.isnan(layer.forward(x)).all()
     assert layer.backward(np.ones((1, 1, 1, 1))).tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_cnn_sequential_same_as_torch():
+    """A whole torch nn.Sequential CNN loads by its state dict ("0.weight", ...)
+    and gives the same outputs and parameter gradients."""
+    torch = pytest.importorskip("torch")
+
+    def layers(m):
+        return [m.Conv2d(2, 4, 3, padding="same"), m.ReLU(), m.MaxPool2d(2), m.Conv2d(4, 4, 2, groups=2),
+                m.AvgPool2d(2, padding=1), m.AdaptiveAvgPool2d(2), m.Flatten(), m.Linear(16, 3)]
+
+    ref = torch.nn.Sequential(*layers(torch.nn)).double()
+    mine = nn.Sequential(*layers(nn), dtype=np.float64)
+    mine.load_state_dict(ref.state_dict())
+    x = R.standard_normal((3, 2, 9, 8))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    g = R.standard_normal(ty.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.forward(x, training=True), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mine.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for k, p in ref.named_parameters():
+        np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
