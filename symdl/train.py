@@ -197,7 +197,8 @@ def _finite_check(X, what):
     if bad.any():
         r, *c = np.argwhere(bad)[0]
         kind = "NaN" if np.isnan(X[tuple([r, *c])]) else "an infinite value"
-        where = f"row {r}" + (f", column {c[0]}" if c else "")
+        where = f"row {r}" + (f", column {c[0]}" if len(c) == 1 else
+                              f", position {tuple(int(i) for i in c)}" if c else "")
         raise ValueError(f"{what} contains {kind} at {where} ({int(bad.sum())} non-finite values "
                          f"in all); remove or impute them before training")
 
@@ -209,7 +210,8 @@ def check_inputs(model, X, y, lossk, what="X"):
     if X.dtype.kind not in "iufb":
         raise TypeError(f"{what} has dtype {X.dtype}; expected numbers")
     if X.ndim < 2:
-        raise ShapeError(f"{what} must be 2-D (samples × features), got shape {X.shape}")
+        raise ShapeError(f"{what} must be 2-D (samples × features) or more (images: samples × "
+                         f"channels × height × width), got shape {X.shape}")
     X = np.ascontiguousarray(X, dtype=model.dtype)
     _finite_check(X, what)
     yname = "y" if what == "X" else what.replace("X", "y")
@@ -692,6 +694,8 @@ def register(sub) -> None:
                    help="embedded dataset")
     q.add_argument("--csv", metavar="PATH", help="train on a CSV file instead")
     q.add_argument("--target", metavar="COL", help="the CSV's label column (name or index; default: last)")
+    q.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="cnn: a small convolutional net on the 8x8 digit images (symdl.nn.models.small_cnn)")
     q.add_argument("--hidden", default="128,64", help="hidden layer sizes")
     q.add_argument("--activation", default="gelu", help="any name of `symdl list --family activation` "
                                                          "or of --spec-file")
@@ -810,6 +814,17 @@ def _cmd_train(args) -> int:
     out_width = classes if classes else 1
     layers.append(nn.Linear(sizes[-1], out_width, dtype=dtype))
     model = nn.Sequential(*layers)
+    if getattr(args, "model", "mlp") == "cnn":   # the digits as (N, 1, 8, 8) images
+        from symdl.nn.models import small_cnn
+
+        side = math.isqrt(X.shape[1])
+        nn.manual_seed(args.seed)
+        cnn = small_cnn((1, side, side), out_width, activation=args.activation,
+                        dropout=args.dropout, dtype=dtype)
+        # raw rows in, standardized, then shaped as images: the saved model
+        # predicts from the same rows as the MLP's
+        model = nn.Sequential(nn.Standardize.from_scaler(scaler, dtype=dtype),
+                              nn.Unflatten(1, (1, side, side), dtype=dtype), *cnn.layers)
     model.feature_names = list(data.feature_names) or None
     if classes:
         model.classes = [str(n) for n in (data.target_names or range(classes))]
@@ -912,6 +927,9 @@ def _check_train_args(args) -> None:
     """Reject bad flag combinations before any data is loaded."""
     from symdl import optim
 
+    if getattr(args, "model", "mlp") == "cnn" and (args.csv or args.dataset != "digits"):
+        raise ParameterError("--model cnn trains on the 8x8 digit images: use --dataset digits "
+                             "(not --csv or iris)")
     if args.target is not None and not args.csv:
         raise ParameterError("--target needs --csv PATH")
     if args.resume and not args.checkpoint:

@@ -21,6 +21,10 @@ from .aliases import (CELU, ELU, GELU, SELU, Hardshrink, Hardsigmoid, Hardswish,
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .init import manual_seed
 from .layers import Activation, Dropout, Linear, LogSoftmax, Module, Softmax
+from .conv import Conv1d, Conv2d
+from .embedding import Embedding
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .reshape import Flatten, Unflatten
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, LayerNorm, RMSNorm)
 from .penalty import input_gradient, wgan_gp
@@ -35,6 +39,8 @@ __all__ = ["Module", "Linear", "Activation", "Softmax", "LogSoftmax", "Dropout",
            "RNNCell", "GRUCell", "LSTMCell", "PeepholeLSTMCell", "RNN", "GRU", "LSTM", "PeepholeLSTM",
            "LastStep", "detach", "input_gradient", "gradcheck", "GradcheckError", "GradcheckResult",
            "init", "manual_seed",
+           "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Unflatten",
+           "Embedding",
            # torch.nn's activation names (functions returning Activation layers)
            "Identity", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU",
            "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish",

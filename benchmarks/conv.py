@@ -1,0 +1,174 @@
+"""Convolutions: symdl.nn vs PyTorch eager on the CPU, in the same run.
+
+* ``conv``: Conv2d forward + backward (d input, d weight, d bias) at
+  (32, 16, 28, 28) -> 32 channels, 3×3, padding 1, float32.
+* ``lenet``: one LeNet-sized training step on (N, 1, 28, 28) images, float32:
+  Conv2d(1, 6, 5, padding=2) -> ReLU -> MaxPool2d(2) -> Conv2d(6, 16, 5) ->
+  ReLU -> MaxPool2d(2) -> Flatten -> Linear(400, 120) -> ReLU -> Linear(120, 84)
+  -> ReLU -> Linear(84, 10), cross-entropy, SGD (momentum 0.9); forward,
+  loss gradient, backward, optimizer step.
+
+Both sides start from the same weights (copied through ``load_state_dict``)
+and are checked to agree before timing.  torch runs with ``--threads``
+threads (default 2), and so does OpenBLAS, which does symdl's GEMMs
+(``OPENBLAS_NUM_THREADS`` is set before NumPy is imported).  The ratio is
+torch time / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
+
+    .venv/bin/python benchmarks/conv.py                 # both, default sizes
+    .venv/bin/python benchmarks/conv.py --tiny          # a smoke run at tiny sizes (not a measurement)
+    .venv/bin/python benchmarks/conv.py --json out.json
+
+Only trust the numbers on a quiet machine (the load average is printed):
+threaded BLAS and torch lose their time slices to other processes and both
+sides become erratic.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def _threads_from_argv(argv) -> int:
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return 2
+
+
+if __name__ == "__main__":   # BLAS reads its thread count when NumPy loads
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(_threads_from_argv(sys.argv[1:])))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads_from_argv(sys.argv[1:])))
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+
+def timeit(fn, min_time=0.5, repeat=7):
+    """Median and min seconds per call over ``repeat`` rounds."""
+    fn()
+    fn()
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < 0.05:
+        fn()
+        k += 1
+    number = max(1, int(min_time / repeat / ((time.perf_counter() - t0) / k)))
+    rounds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        rounds.append((time.perf_counter() - t0) / number)
+    return statistics.median(rounds), min(rounds)
+
+
+def bench_conv(torch, nn, shape, out_ch, args):
+    N, C, H, W = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    mine = nn.Conv2d(C, out_ch, 3, padding=1)
+    ref = torch.nn.Conv2d(C, out_ch, 3, padding=1)
+    mine.load_state_dict(ref.state_dict())
+    g = rng.standard_normal((N, out_ch, H, W)).astype(np.float32)
+    tx, tg = torch.tensor(x, requires_grad=True), torch.tensor(g)
+
+    def run_symdl():
+        mine.forward(x, training=True)
+        return mine.backward(g)
+
+    def run_torch():
+        tx.grad = None
+        ref.zero_grad(set_to_none=True)
+        ref(tx).backward(tg)
+        return tx.grad
+
+    np.testing.assert_allclose(run_symdl(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-3, atol=1e-2)
+    ts = timeit(run_symdl, args.min_time, args.repeat)
+    tt = timeit(run_torch, args.min_time, args.repeat)
+    return {"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
+            "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0]}
+
+
+def bench_lenet(torch, nn, optim, batch, side, args):
+    from symdl.train import train_step
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, side, side)).astype(np.float32)
+    y = rng.integers(0, 10, size=batch)
+    flat = 16 * ((side // 2 - 4) // 2) ** 2
+
+    def layers(m):
+        return [m.Conv2d(1, 6, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5), m.ReLU(),
+                m.MaxPool2d(2), m.Flatten(), m.Linear(flat, 120), m.ReLU(), m.Linear(120, 84), m.ReLU(),
+                m.Linear(84, 10)]
+
+    ref = torch.nn.Sequential(*layers(torch.nn))
+    mine = nn.Sequential(*layers(nn))
+    mine.load_state_dict({k: v for k, v in ref.state_dict().items()})
+    np.testing.assert_allclose(mine.forward(x), ref(torch.tensor(x)).detach().numpy(), rtol=1e-3,
+                               atol=1e-4)
+    from symdl.train import resolve_loss
+    lossk = resolve_loss("cross_entropy")
+    opt = optim.SGD(mine.parameters(), lr=0.01, momentum=0.9)
+    topt = torch.optim.SGD(ref.parameters(), lr=0.01, momentum=0.9)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    lf = torch.nn.CrossEntropyLoss()
+
+    def run_symdl():
+        train_step(mine, lossk, opt, x, y)
+
+    def run_torch():
+        topt.zero_grad(set_to_none=True)
+        lf(ref(tx), ty).backward()
+        topt.step()
+
+    ts = timeit(run_symdl, args.min_time, args.repeat)
+    tt = timeit(run_torch, args.min_time, args.repeat)
+    return {"what": f"LeNet training step, batch {batch}, {side}x{side}", "symdl_ms": ts[0] * 1e3,
+            "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0]}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2, help="torch and BLAS threads (default 2)")
+    ap.add_argument("--batch", type=int, default=64, help="LeNet batch size")
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--tiny", action="store_true", help="tiny sizes, one short round: a smoke run")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: nothing to compare with", file=sys.stderr)
+        return 1
+    import symdl.nn as nn
+    import symdl.optim as optim
+
+    torch.set_num_threads(args.threads)
+    if args.tiny:
+        args.min_time, args.repeat = 0.01, 1
+    print(f"load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}, {args.threads} threads; "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    rows = [bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
+                       4 if args.tiny else 32, args),
+            bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)]
+    for r in rows:
+        print(f"{r['what']:<48} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
+              f"ratio {r['ratio']:.2f}x")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

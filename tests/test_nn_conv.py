@@ -1,0 +1,218 @@
+"""Convolution, pooling, reshape and embedding layers (issue 21): gradcheck
+on every layer, the window map's transpose, errors, save/load, and the same
+numbers as torch (forward and every gradient to 1e-10 in float64; skipped
+without torch)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symdl.nn as nn
+from symdl.errors import ParameterError, ShapeError
+from symdl.runtime.windows import fold, unfold
+
+R = np.random.default_rng(0)
+
+#: (layer factory, input shape): every layer, with stride, padding, dilation and groups
+CASES = {
+    "conv2d": (lambda: nn.Conv2d(2, 3, 3, dtype=np.float64), (2, 2, 5, 6)),
+    "conv2d_strided": (lambda: nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                                         groups=2, dtype=np.float64), (2, 4, 7, 6)),
+    "conv2d_same": (lambda: nn.Conv2d(3, 3, (4, 3), padding="same", dilation=(1, 2), groups=3,
+                                      bias=False, dtype=np.float64), (1, 3, 6, 7)),
+    "conv1d": (lambda: nn.Conv1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2,
+                                 dtype=np.float64), (3, 4, 9)),
+    "conv1d_same": (lambda: nn.Conv1d(2, 3, 4, padding="same", dtype=np.float64), (2, 2, 7)),
+    "maxpool": (lambda: nn.MaxPool2d(2), (2, 3, 6, 5)),
+    "maxpool_pad": (lambda: nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2)), (1, 2, 7, 7)),
+    "avgpool": (lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 2, 7, 6)),
+    "avgpool_nopad": (lambda: nn.AvgPool2d((2, 3), stride=1, padding=1, count_include_pad=False),
+                      (1, 2, 5, 6)),
+    "avgpool_div": (lambda: nn.AvgPool2d(2, divisor_override=3), (1, 2, 4, 4)),
+    "adaptive": (lambda: nn.AdaptiveAvgPool2d((3, None)), (2, 2, 7, 5)),
+    "adaptive_up": (lambda: nn.AdaptiveAvgPool2d(4), (1, 2, 3, 5)),
+    "flatten": (lambda: nn.Flatten(), (2, 3, 4, 2)),
+    "unflatten": (lambda: nn.Unflatten(1, (2, -1)), (3, 6, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradcheck(name):
+    make, shape = CASES[name]
+    res = nn.gradcheck(make(), R.standard_normal(shape), max_entries=300)
+    assert res.ok and res.checked > 0
+
+
+def test_gradcheck_cnn_sequential():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(4 * 3 * 3, 5), dtype=np.float64)
+    nn.gradcheck(model, R.standard_normal((2, 1, 6, 7)), max_entries=200)
+
+
+def test_unfold_fold_are_transposes():
+    """<P x, c> = <x, Pᵀ c> for the window map with stride, padding and dilation."""
+    x = R.standard_normal((2, 3, 7, 8))
+    geo = ((3, 2), (2, 3), ((1, 2), (0, 1)), (2, 1))
+    cols = unfold(x, *geo)
+    c = R.standard_normal(cols.shape)
+    lhs = np.vdot(cols, c)
+    rhs = np.vdot(x, fold(c, x.shape, *geo[1:]))
+    assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+
+
+def test_maxpool_ties_go_to_the_first_index():
+    layer = nn.MaxPool2d(2, dtype=np.float64)
+    x = np.ones((1, 1, 2, 2))
+    layer.forward(x)
+    dx = layer.backward(np.full((1, 1, 1, 1), 5.0))
+    assert dx.tolist() == [[[[5.0, 0.0], [0.0, 0.0]]]]
+
+
+def test_embedding_gradient_and_padding_idx():
+    emb = nn.Embedding(5, 3, padding_idx=-1, dtype=np.float64)
+    assert emb.padding_idx == 4 and not emb.params["weight"][4].any()
+    idx = np.array([[0, 4, 2], [2, 2, 1]])
+    y = emb.forward(idx)
+    assert y.shape == (2, 3, 3)                     # (N, T, F): a sequence layer's input
+    np.testing.assert_array_equal(y[1, 0], emb.params["weight"][2])
+    g = R.standard_normal(y.shape)
+    assert emb.backward(g) is None
+    W = emb.params["weight"]
+    eps = 1e-6
+    for r in range(5):
+        for c in range(3):
+            old = W[r, c]
+            W[r, c] = old + eps
+            lp = np.vdot(g, emb.forward(idx))
+            W[r, c] = old - eps
+            lm = np.vdot(g, emb.forward(idx))
+            W[r, c] = old
+            num = 0.0 if r == 4 else (lp - lm) / (2 * eps)   # padding_idx: never updated
+            assert abs(emb.grads["weight"][r, c] - num) < 1e-8
+
+
+def test_embedding_in_sequential_and_fit():
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(6, 4), nn.Flatten(), nn.Linear(8, 3))
+    X = R.integers(0, 6, size=(40, 2))
+    y = X[:, 0] % 3
+    model.fit(X, y, epochs=30, batch_size=8, verbose=0, lr=0.05)
+    assert (model.predict(X).argmax(1) == y).mean() > 0.9
+
+
+def test_bad_inputs():
+    conv = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ShapeError, match=r"expects 3 input channels.*\(2, 2, 5, 5\).*\(4, 3, 3, 3\)"):
+        conv.forward(np.zeros((2, 2, 5, 5)))
+    with pytest.raises(ShapeError, match=r"4-D input"):
+        conv.forward(np.zeros((3, 5, 5)))
+    with pytest.raises(ShapeError, match=r"computed output size is \(0, 1\)"):
+        nn.Conv2d(3, 4, 3, dilation=(2, 1)).forward(np.zeros((1, 3, 4, 3)))
+    with pytest.raises(ShapeError, match=r"computed output size is \(0, 0\)"):
+        nn.MaxPool2d(4).forward(np.zeros((1, 1, 3, 3)))
+    with pytest.raises(ShapeError, match=r"index 7 at position \(1, 0\)"):
+        nn.Embedding(5, 2).forward(np.array([[1, 2], [7, 0]]))
+    with pytest.raises(ShapeError, match=r"index -1"):
+        nn.Embedding(5, 2).forward(np.array([-1]))
+    with pytest.raises(ParameterError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ParameterError, match="stride 1"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ParameterError, match="half the kernel"):
+        nn.MaxPool2d(2, padding=2)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.MaxPool2d(2),
+                          nn.AvgPool2d(1), nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(),
+                          nn.Unflatten(1, (2, 4)), nn.Flatten(), nn.Linear(8, 3),
+                          nn.Unflatten(1, (1, 3)), nn.Conv1d(1, 2, 2))
+    x = R.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    path = model.save(tmp_path / "m")
+    again = nn.load(path)
+    np.testing.assert_array_equal(again.forward(x), model.forward(x))
+    emb = nn.Sequential(nn.Embedding(4, 2, padding_idx=1))
+    np.testing.assert_array_equal(nn.load(emb.save(tmp_path / "e")).params["0.weight"],
+                                  emb.params["0.weight"])
+
+
+# ----------------------------------------------------------------------------- torch
+TORCH = {
+    "conv2d_strided": lambda t: t.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                                            groups=2),
+    "conv2d_same": lambda t: t.nn.Conv2d(3, 3, (4, 3), padding="same", dilation=(1, 2), groups=3,
+                                         bias=False),
+    "conv1d": lambda t: t.nn.Conv1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2),
+    "conv1d_same": lambda t: t.nn.Conv1d(2, 3, 4, padding="same"),
+    "maxpool_pad": lambda t: t.nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2)),
+    "avgpool": lambda t: t.nn.AvgPool2d(3, stride=2, padding=1),
+    "avgpool_nopad": lambda t: t.nn.AvgPool2d((2, 3), stride=1, padding=1, count_include_pad=False),
+    "avgpool_div": lambda t: t.nn.AvgPool2d(2, divisor_override=3),
+    "adaptive": lambda t: t.nn.AdaptiveAvgPool2d((3, None)),
+    "adaptive_up": lambda t: t.nn.AdaptiveAvgPool2d(4),
+    "flatten": lambda t: t.nn.Flatten(),
+    "unflatten": lambda t: t.nn.Unflatten(1, (2, -1)),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCH))
+def test_same_as_torch(name):
+    torch = pytest.importorskip("torch")
+    make, shape = CASES[name]
+    mine = make().to(np.float64)
+    ref = TORCH[name](torch).double()
+    mine.load_state_dict({k: v for k, v in ref.state_dict().items()})
+    x = R.standard_normal(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    y = mine.forward(x)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = R.standard_normal(y.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for k, p in ref.named_parameters():
+        np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_same_as_torch():
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.Embedding(7, 3, padding_idx=2).double()
+    mine = nn.Embedding(7, 3, padding_idx=2, dtype=np.float64)
+    mine.load_state_dict(ref.state_dict())
+    idx = R.integers(0, 7, size=(4, 5))
+    ty = ref(torch.tensor(idx))
+    g = R.standard_normal(ty.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.forward(idx), ty.detach().numpy(), rtol=1e-10)
+    mine.backward(g)
+    np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_maxpool_nan_wins_as_torch():
+    layer = nn.MaxPool2d(2, dtype=np.float64)
+    x = np.array([[[[1.0, np.nan], [5.0, 2.0]]]])
+    assert np.isnan(layer.forward(x)).all()
+    assert layer.backward(np.ones((1, 1, 1, 1))).tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_cnn_sequential_same_as_torch():
+    """A whole torch nn.Sequential CNN loads by its state dict ("0.weight", ...)
+    and gives the same outputs and parameter gradients."""
+    torch = pytest.importorskip("torch")
+
+    def layers(m):
+        return [m.Conv2d(2, 4, 3, padding="same"), m.ReLU(), m.MaxPool2d(2), m.Conv2d(4, 4, 2, groups=2),
+                m.AvgPool2d(2, padding=1), m.AdaptiveAvgPool2d(2), m.Flatten(), m.Linear(16, 3)]
+
+    ref = torch.nn.Sequential(*layers(torch.nn)).double()
+    mine = nn.Sequential(*layers(nn), dtype=np.float64)
+    mine.load_state_dict(ref.state_dict())
+    x = R.standard_normal((3, 2, 9, 8))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    g = R.standard_normal(ty.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.forward(x, training=True), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mine.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for k, p in ref.named_parameters():
+        np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
