@@ -275,7 +275,7 @@ def normalization_targets() -> list:
     module per spec."""
     from symdl.specs.normalization import NORM_SPECS
 
-    from .generate import Target
+    from .targets import Target
 
     targets = [Target("normalization/__init__.py", lambda: render_index(NORM_SPECS),
                       lambda: {s.name: s.content_hash() for s in NORM_SPECS}, _generator_hash)]
