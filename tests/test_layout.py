@@ -88,3 +88,39 @@ def test_a_stale_module_left_behind_is_reported(tmp_path):
                                sympy_version="0", body="X = 1\n") + "X = 1\n")
     assert G.orphans(tmp_path, []) == [old]
     assert G.orphans(tmp_path, [G.Target("losses/gone_loss.py", str, None)]) == []
+
+
+def _imports(path: Path) -> set:
+    """Every module a source file imports (at top level or inside functions), resolved."""
+    import ast
+
+    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = pkg.rsplit(".", node.level - 1)[0] if node.level > 1 else pkg
+            mod = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}
+    return out
+
+
+ROOT = GEN.parent
+
+
+@pytest.mark.parametrize("lower, upper", [
+    # the family renderers share codegen/targets.py; generate imports them, not the other way
+    *[(f"symdl/codegen/{m}.py", "symdl.codegen.generate")
+      for m in ("render", "second", "reductions", "optimizers", "normalization", "user_specs", "targets")],
+    ("symdl/derive/reduce_rules.py", "symdl.derive.graph"),     # graph uses the rules, not back
+    ("symdl/derive/axes.py", "symdl.derive.graph"),
+    ("symdl/derive/accuracy.py", "symdl.testing"),             # a pipeline stage, not the test helpers
+    ("symdl/derive/exact.py", "symdl.testing"),
+    ("symdl/layout.py", "symdl.codegen"),
+    ("symdl/runtime/family.py", "symdl.codegen"),
+])
+def test_imports_go_one_direction(lower, upper):
+    bad = {m for m in _imports(ROOT / lower) if m == upper or m.startswith(upper + ".")}
+    assert not bad, f"{lower} imports {sorted(bad)}"

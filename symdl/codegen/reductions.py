@@ -49,7 +49,7 @@ TEMPLATE = "reductions.py.j2"
 #: the files whose content shapes the generated modules (besides the specs,
 #: hashed one by one): a change to any of them makes the files stale
 REDUCTION_GENERATOR_FILES = (
-    "derive/graph.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
+    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
     "specs/base.py", "specs/softmax.py", "specs/losses.py",
 )

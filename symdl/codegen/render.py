@@ -33,7 +33,7 @@ def environment() -> jinja2.Environment:
 #: The files whose content shapes generated/activations.py (besides the specs,
 #: hashed one by one): a change to any of them makes the file stale.
 ACTIVATION_GENERATOR_FILES = (
-    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py",
+    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py", "derive/exact.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py",
     "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py", "runtime/blocks.py",
 )
