@@ -4,6 +4,7 @@ registry names each spec's module without importing it; ``import symdl``,
 imports that spec's module alone; ``symdl generate --check NAME`` touches one file."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import subprocess
@@ -56,6 +57,9 @@ def test_every_registered_name_resolves_to_a_module_holding_it():
         with open(path, encoding="utf-8") as f:
             meta = read_header("".join(f.readline() for _ in range(6)))
         assert meta["module"] == module and list(meta["specs"]) == [name], (name, meta)
+        # this install (editable: pyproject maps symdl.generated -> generated/) finds it there
+        found = importlib.util.find_spec(module)
+        assert found is not None and Path(found.origin).resolve() == path.resolve(), module
 
 
 def test_the_registry_lists_every_catalog_spec():
