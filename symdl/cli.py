@@ -21,8 +21,10 @@ def _cmd_list(args) -> int:
                      "params": {p["name"]: p["default"] for p in meta["params"]},
                      "learnable": [p["name"] for p in meta["params"] if p.get("learnable")],
                      "doc": meta["doc"]})
-    if args.family in (None, "optimizer"):  # optimizer rules: symdl.generated.optimizers
-        from symdl.generated.optimizers import SPECS as OPT
+    if args.family in (None, "optimizer"):  # optimizer rules: symdl.generated.optimizers.<rule>
+        from symdl.runtime.family import RULES as CATALOG
+
+        OPT = CATALOG.SPECS
 
         rows += [{"name": n, "family": m["family"], "torch": m["torch"],
                   "params": {p["name"]: p["default"] for p in m["params"]}, "learnable": [],

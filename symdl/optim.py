@@ -34,8 +34,8 @@ _VARIANTS: dict = {}    # (rule, options) -> (rule metadata, kernel key, state k
 
 def _gen():
     global _module
-    if _module is None:
-        from symdl.generated import optimizers as mod
+    if _module is None:    # each rule's module is imported on first use (symdl.runtime.family)
+        from symdl.runtime.family import RULES as mod
         _module = mod
     return _module
 

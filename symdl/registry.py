@@ -5,14 +5,16 @@ import importlib
 
 from symdl.errors import ParameterError, UnknownNameError
 
-#: family -> (generated module holding its kernels and SPECS table,
+#: the generated registry: spec name -> (family, module holding its kernels),
+#: one module per spec (symdl.generated.<family dir>.<name>), imported when used
+REGISTRY = "symdl.generated.registry"
+#: family -> (module naming its specs: the generated registry, or an index module
+#:            whose SPECS table holds their metadata,
 #:            "module:function" that builds a bundle from (name, meta, module, **params))
 FAMILIES = {
-    "activation": ("symdl.generated.activations", "symdl.runtime.elementwise:make_bundle"),
-    "softmax": ("symdl.generated.softmax", "symdl.runtime.reductions:make_bundle"),
-    # the loss index: metadata only; each loss's kernels live in its group's
-    # module (symdl.generated.losses_<group>), imported when first used
-    "loss": ("symdl.generated.losses", "symdl.runtime.reductions:make_bundle"),
+    "activation": (REGISTRY, "symdl.runtime.elementwise:make_bundle"),
+    "softmax": (REGISTRY, "symdl.runtime.reductions:make_bundle"),
+    "loss": (REGISTRY, "symdl.runtime.reductions:make_bundle"),
     # the normalization index: metadata; kernels in symdl.generated.normalization.<name>
     "normalization": ("symdl.generated.normalization", "symdl.runtime.normalization:make_bundle"),
     # recurrent cells: the index; each cell's gate-block kernels live in
@@ -20,15 +22,61 @@ FAMILIES = {
     "cell": ("symdl.generated.cells", "symdl.runtime.cells:make_bundle"),
 }
 MODULES = {f: m for f, (m, _) in FAMILIES.items()}
+#: family -> (name -> metadata, module): index families, and overrides (tests' overlays)
 _tables: dict = {}
 
 
+def registered() -> dict:
+    """The generated registry: name -> (family, module), imported without any kernel."""
+    return importlib.import_module(REGISTRY).KERNELS
+
+
+def spec_module(name: str, family: str | None = None):
+    """The generated module holding catalog spec ``name``'s kernels (imported
+    now; only that one).  ``family``: also accept the registry's own families
+    ("activation_d2", "optimizer")."""
+    entry = registered().get(name)
+    if entry is None or (family is not None and entry[0] != family):
+        known = [n for n, (f, _) in registered().items() if family is None or f == family]
+        raise UnknownNameError(family or "spec", name, known)
+    return importlib.import_module(entry[1])
+
+
 def _table(family: str) -> tuple[dict, object]:
+    """name -> metadata of a family, and a module serving its kernels (for a
+    per-spec family: a lazy view importing every spec's module for the table)."""
     if family not in _tables:
-        mod = importlib.import_module(FAMILIES[family][0])
+        modname = FAMILIES[family][0]
+        if modname == REGISTRY:
+            from symdl.runtime.family import FamilyKernels
+
+            mod = FamilyKernels(family)
+        else:
+            mod = importlib.import_module(modname)
         table = {n: m for n, m in mod.SPECS.items() if m.get("family", family) == family}
         _tables[family] = (table, mod)
     return _tables[family]
+
+
+def _catalog_names(family: str) -> list:
+    if family in _tables or FAMILIES[family][0] != REGISTRY:
+        return list(_table(family)[0])
+    return [n for n, (f, _) in registered().items() if f == family]
+
+
+def _catalog_metadata(name: str):
+    """(metadata, module) of catalog spec ``name``, importing its module only; None if unknown."""
+    for fam, (modname, _) in FAMILIES.items():
+        if fam in _tables or modname != REGISTRY:
+            table, mod = _table(fam)
+            if name in table:
+                return table[name], mod
+            continue
+        entry = registered().get(name)
+        if entry is not None and entry[0] == fam:
+            mod = importlib.import_module(entry[1])
+            return mod.SPECS[name], mod
+    return None
 
 
 def _factory(family: str):
@@ -39,21 +87,20 @@ def _factory(family: str):
 def names(family: str | None = None, *, user: bool = True) -> list[str]:
     """Names of every spec with generated kernels (optionally of one family):
     the catalog's, then those of loaded user libraries (``user=False``: the
-    catalog only)."""
+    catalog only).  No kernel module is imported."""
     if family is not None and family not in FAMILIES:
         raise UnknownNameError("family", family, FAMILIES)
     fams = [family] if family else list(FAMILIES)
-    out = [n for f in fams for n in _table(f)[0]]
+    out = [n for f in fams for n in _catalog_names(f)]
     if user:
         out += [n for n, lib in _USER.items() if lib.family(n) in fams]
     return out
 
 
 def metadata(name: str) -> tuple[dict, object]:
-    for fam in FAMILIES:
-        table, mod = _table(fam)
-        if name in table:
-            return table[name], mod
+    found = _catalog_metadata(name)
+    if found is not None:
+        return found
     if name in _USER:
         return _USER[name].metadata(name)
     raise UnknownNameError("spec", name, names())
@@ -65,7 +112,7 @@ def kernel(name: str, **params):
     >>> k = kernel("elu", alpha=0.5)
     >>> y = k.forward(x); dx = k.backward(x, grad)
     """
-    if name in _USER and not any(name in _table(f)[0] for f in FAMILIES):
+    if name in _USER and name not in names(user=False):
         return _USER[name].kernel(name, **params)
     meta, mod = metadata(name)
     return _factory(meta["family"])(name, meta, mod, **params)

@@ -17,7 +17,7 @@ import sympy as sp
 from symdl.derive.timeout import TimeLimit, time_limit
 from symdl.specs.functions import to_definition
 
-DPS = 50
+from symdl.derive.exact import DPS, _compiled, _eval_point, _mp, evaluate  # noqa: E402,F401  (moved: derive uses it)
 #: |kernel - truth| <= rtol*|truth| + atol
 BOUNDS = {np.dtype(np.float64): (1e-12, 1e-15), np.dtype(np.float32): (1e-5, 1e-6)}
 #: float64 kernels also keep this *pure* relative error wherever the true
@@ -72,63 +72,6 @@ def sample_points(spec, params: dict, dtype, n_random=96, seed=0) -> np.ndarray:
         pts.append([x0 + r, x0 - r, x0 + r * 0.999, x0 - r * 0.999, x0 + r * 1.001, x0 - r * 1.001])
     xs = np.concatenate([np.asarray(p, dtype=np.float64) for p in pts]).astype(dtype)
     return np.concatenate([xs, np.array([np.inf, -np.inf, np.nan], dtype=dtype)])
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled(expr, arg_names: tuple):
-    by_name = {s.name: s for s in expr.free_symbols}
-    syms = [by_name.get(n, sp.Symbol(n, real=True)) for n in arg_names]
-    return sp.lambdify(syms, to_definition(expr), modules="mpmath")
-
-
-def _mp(v):
-    return mpmath.mpf(float(v))
-
-
-def _eval_point(f, args, dps):
-    with mpmath.workdps(dps):
-        r = f(*[_mp(a) for a in args])
-        if isinstance(r, mpmath.mpc):
-            tiny = mpmath.mpf(10) ** (-dps + 5) * max(1, abs(r))
-            r = r.real if abs(r.imag) <= tiny else mpmath.nan
-        return +r
-
-
-def evaluate(expr, x, values, extra=None) -> list:
-    """expr(x) at each value with mpmath: at DPS digits, then with doubled
-    precision until two results agree to 30 digits (cancellation inside the
-    definition, e.g. 1 - tanh(x)^2 at x = 56, eats ~50 digits).  Complex or
-    failing points give nan; nan in gives nan out."""
-    extra = extra or {}
-    names = (x.name,) + tuple(s.name for s in extra)
-    f = _compiled(expr, names)
-    out = []
-    for i, v in enumerate(values):
-        if v != v:  # policy: nan in -> nan out
-            out.append(mpmath.nan)
-            continue
-        args = [v] + [vals[i] for vals in extra.values()]
-        # Start with enough digits to resolve the scales the point brings in:
-        # tiny |x| (exp(x) - 1 inside a condition) and exp(-|x|) next to 1
-        # (log(1 + exp(x)) at x = -316 needs 137 digits before cancellation).
-        # Past ~400 digits every such term is below float64's smallest subnormal.
-        a = abs(float(v))
-        dps = DPS + (int(-math.log10(a)) if 0 < a < 1 else min(400, int(min(a, 1e4) / 2.3)))
-        try:
-            r = _eval_point(f, args, dps)
-            while dps < 1600:
-                dps *= 2
-                r2 = _eval_point(f, args, dps)
-                if mpmath.isnan(r) and mpmath.isnan(r2):
-                    break
-                if r == r2 or (not mpmath.isnan(r2) and not mpmath.isnan(r)
-                               and abs(r2 - r) <= mpmath.mpf(10) ** -30 * abs(r2)):
-                    break
-                r = r2
-            out.append(r2 if not mpmath.isnan(r2) else r)
-        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-            out.append(mpmath.nan)
-    return out
 
 
 def limit_at(expr, x, direction):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import symdl.generated.losses as G
+from symdl.registry import metadata
 from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
 from symdl.specs.losses import cross_entropy, nll_loss
@@ -20,7 +20,7 @@ DTYPES = (np.float64, np.float32)
 
 
 def kernel(name, **kw):
-    return make_bundle(name, G.SPECS[name], G, **kw)
+    return make_bundle(name, *metadata(name), **kw)
 
 
 def make_target(kind, shape, rng, ignore=-100):

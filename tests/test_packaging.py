@@ -24,7 +24,12 @@ def wheel(tmp_path_factory):
 
 def test_wheel_contains_generated_kernels_and_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "symdl/generated/activations.py" in names
+    assert "symdl/generated/activations/gelu.py" in names          # one module per spec
+    assert "symdl/generated/registry.py" in names
+    import pathlib
+    gen = pathlib.Path(__file__).resolve().parents[1] / "generated"
+    for f in gen.rglob("*.py"):                                         # every module is packaged
+        assert f"symdl/generated/{f.relative_to(gen).as_posix()}" in names, f
     assert "symdl/generated/__init__.py" in names
     assert "symdl/generated/normalization/batch_norm.py" in names   # a generated subpackage
     assert "symdl/generated/cells/lstm_cell.py" in names and "symdl/templates/cells.py.j2" in names
@@ -37,7 +42,7 @@ def test_installed_wheel_runs_kernels_and_generates(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=600)
     deps = sysconfig.get_paths()["purelib"]
-    code = ("import numpy as np, symdl, symdl.generated.activations as A; "
+    code = ("import numpy as np, symdl, symdl.generated.activations.gelu as A; "
             "assert A.__file__.startswith(%r), A.__file__; "
             "print(symdl.kernel('gelu').forward(np.array([1.0]))[0]); "
             "from symdl.codegen.render import templates_dir; print(templates_dir())") % str(site)

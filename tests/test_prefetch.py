@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from symdl.generated import optimizers as G
+from symdl.runtime.family import RULES as G
 from symdl.runtime.prefetch import (AHEAD, CHUNK, LINE, PREFETCH_FROM, chunk_start, chunk_stop,
                                     lines_ahead, n_chunks, prefetch, prefetch_chunk,
                                     worth_prefetching)
@@ -98,7 +98,7 @@ def test_prange_kernel_runs_as_plain_python():
     key, hyper = KERNELS[0]
     code = f"""
 import numpy as np
-from symdl.generated import optimizers as G
+from symdl.runtime.family import RULES as G
 rng = np.random.default_rng(0)
 a = [rng.normal(size=300), rng.normal(size=300), rng.normal(size=300), np.abs(rng.normal(size=300))]
 scal = G.{key}_scalars(3, *{hyper!r})[0]

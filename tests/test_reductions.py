@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import symdl.generated.softmax as G
+from symdl.registry import metadata
 from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
 from symdl.specs.softmax import SOFTMAX_SPECS
@@ -28,7 +28,7 @@ DIM_SPECS = [s for s in SOFTMAX_SPECS if s.layout == "dim"]
 
 
 def kernel(name, **kw):
-    return make_bundle(name, G.SPECS[name], G, **kw)
+    return make_bundle(name, *metadata(name), **kw)
 
 
 def truth(spec, x, dim, g):

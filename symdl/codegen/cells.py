@@ -150,7 +150,7 @@ def render_index(elementary=frozenset()) -> str:
 
 
 def cell_targets(elementary_available) -> list:
-    from .generate import Target
+    from .targets import Target
 
     def avail():
         return frozenset(elementary_available()) & ELEMENTARY_BASE

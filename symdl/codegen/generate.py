@@ -8,19 +8,17 @@ command that fixes it.
 from __future__ import annotations
 
 import difflib
-import os
-import re
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import sympy as sp
 
-from .header import read_header, sha, split_body
+from .header import make_header, sha, split_body
+from .targets import (FAMILY_DIRS, PACKAGE, Target, atomic_write, elementary_available,  # noqa: F401
+                      elementary_source, filename_of, module_of, up_to_date)
 
 ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_FILE = "registry.py"
 
 
 def generated_dir() -> Path:
@@ -29,134 +27,151 @@ def generated_dir() -> Path:
     return Path(symdl.generated.__file__).resolve().parent
 
 
-@dataclass
-class Target:
-    filename: str
-    render: Callable[[], str]
-    spec_hashes: Callable[[], dict] | None  # for the cheap check (None: always render)
-    generator_hash: Callable[[], str] | None = None
+def family_specs() -> dict:
+    """registry family -> its catalog specs (of the per-spec families; the
+    derivative specs d_<name> are named, not derived: see second_spec_hashes)."""
+    from symdl import specs as S
+    from symdl.derive.second import second_name
+    from symdl.specs.losses import LOSS_SPECS
+    from symdl.specs.softmax import SOFTMAX_SPECS
+
+    from .optimizers import optimizer_specs
+
+    acts = list(S.all_specs("activation"))
+    return {"activation": acts, "activation_d2": [second_name(s.name) for s in acts],
+            "softmax": list(SOFTMAX_SPECS), "loss": list(LOSS_SPECS), "optimizer": optimizer_specs()}
 
 
-def _file_mode(path: Path) -> int:
-    """The mode the written file should have: the old file's, else what
-    open() would give (0o666 minus the umask) -- mkstemp's 0o600 would make
-    generated modules unreadable to other users of a shared install."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+def _name(s) -> str:
+    return s if isinstance(s, str) else s.name
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace: a
-    reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _layout_hash(table: dict) -> dict:
+    """The registry header's "specs": one entry per module path (so the cheap
+    check sees a spec added, removed or moved)."""
+    return {n: sha(f"{fam}:{mod}") for n, (fam, mod) in table.items()}
 
 
-def _elementary_names(source: str) -> frozenset:
-    return frozenset(m.group(1) for m in re.finditer(r"^def (\w+)_f64\(", source, re.MULTILINE))
+def registry_table(specs_by_family: dict) -> dict:
+    return {_name(s): (fam, module_of(fam, _name(s)))
+            for fam, specs in specs_by_family.items() for s in specs}
 
 
-def _elementary_source() -> str | None:
-    try:
-        from .elementary import render_elementary
-    except ImportError:
-        return None
-    return render_elementary()
+def render_registry(table: dict) -> str:
+    """generated/registry.py: each spec's family and module, so that
+    ``symdl.kernel(name)`` imports that module alone."""
+    lines = ['"""Where each catalog spec\'s kernels live: name -> (family, module).',
+             "",
+             "``symdl.registry`` reads this table; a kernel module is imported only",
+             'when one of its kernels is asked for (generated; DO NOT EDIT)."""',
+             "",
+             "KERNELS = {"]
+    lines += [f"    {n!r}: ({fam!r}, {mod!r})," for n, (fam, mod) in table.items()]
+    lines += ["}", ""]
+    body = "\n".join(lines)
+    header = make_header(module=f"{PACKAGE}.registry", template="-", specs=_layout_hash(table),
+                         generator_hash=sha(body), sympy_version=sp.__version__, body=body)
+    return header + body
 
 
-_memo: dict = {}
+def render_family_init(family: str) -> str:
+    body = (f'"""{family} kernels, one module per spec: {PACKAGE}.{FAMILY_DIRS[family]}.<name>\n'
+            f'(see {PACKAGE}.registry; generated, DO NOT EDIT)."""\n')
+    header = make_header(module=f"{PACKAGE}.{FAMILY_DIRS[family]}", template="-", specs={},
+                         generator_hash=sha(body), sympy_version=sp.__version__, body=body)
+    return header + body
 
 
-def elementary_source() -> str | None:
-    if "src" not in _memo:
-        _memo["src"] = _elementary_source()
-    return _memo["src"]
-
-
-def _elementary_available() -> frozenset:
-    src = elementary_source()
-    return _elementary_names(src) if src else frozenset()
-
-
-def activation_target(specs, filename="activations.py", module="symdl.generated.activations") -> Target:
-    """The target rendering ``specs`` into one activations module."""
-    from .render import elementary_extra, generator_hash, render_activations
-
-    return Target(
-        filename, lambda: render_activations(specs, elementary=_elementary_available(), module=module),
-        lambda: {s.name: s.content_hash() for s in specs},
-        lambda: generator_hash(elementary_extra(_elementary_available())))
+def _layout_targets(specs_by_family: dict) -> list[Target]:
+    table = registry_table(specs_by_family)
+    out = [Target(REGISTRY_FILE, lambda: render_registry(table), lambda: _layout_hash(table),
+                  lambda: sha(split_body(render_registry(table))))]
+    for fam in FAMILY_DIRS:
+        out.append(Target(f"{FAMILY_DIRS[fam]}/__init__.py", lambda f=fam: render_family_init(f),
+                          dict, lambda f=fam: sha(split_body(render_family_init(f)))))
+    return out
 
 
 def builtin_targets(names=None) -> list[Target]:
+    """Every target of the catalog (``names``: only the modules of those specs)."""
     from symdl import specs as S
 
+    specs = family_specs()
+    known = {_name(s) for fam in specs.values() for s in fam}
     for n in names or ():
-        S.get(n)  # unknown name -> error with close matches
+        if n not in known:
+            S.get(n)  # unknown name -> error with close matches
     targets = []
-    if elementary_source() is not None:
+    if not names and elementary_source() is not None:
         targets.append(Target("elementary.py", elementary_source, None))
-    targets.append(activation_target(S.all_specs("activation")))
-    from .second import second_target
+    targets.extend(_layout_targets(specs))
+    from .render import activation_targets
 
-    targets.append(second_target(_elementary_available))
+    targets.extend(activation_targets(specs["activation"]))
+    from .second import second_targets
+
+    targets.extend(second_targets(elementary_available, specs["activation"]))
     from .reductions import reduction_targets
 
-    targets.extend(reduction_targets(_elementary_available))
-    from .optimizers import optimizers_target
+    targets.extend(reduction_targets(elementary_available))
+    from .optimizers import optimizer_targets
 
-    targets.append(optimizers_target())
+    targets.extend(optimizer_targets())
     from .normalization import normalization_targets
 
     targets.extend(normalization_targets())
     from .cells import cell_targets
 
-    targets.extend(cell_targets(_elementary_available))
+    targets.extend(cell_targets(elementary_available))
     from .regularizers import regularizer_targets
 
     targets.extend(regularizer_targets())
+    if names:
+        table = registry_table(specs)
+        want = {filename_of(table[n][0], n) for n in names if n in table}
+        others = {n for n in names if n not in table}    # index families: normalization, cells, ...
+        targets = [t for t in targets if t.filename in want or
+                   (t.filename.count("/") == 1 and t.filename.rsplit("/", 1)[1][:-3] in others)]
     return targets
 
 
-def up_to_date(path: Path, target: Target) -> bool:
-    """The cheap check: header hashes match the current specs and generator,
-    and the body is unedited."""
-    if target.spec_hashes is None or not path.exists():
-        return False
-    text = path.read_text(encoding="utf-8")
-    meta = read_header(text)
-    if meta is None:
-        return False
-    return (meta.get("specs") == dict(sorted(target.spec_hashes().items()))
-            and meta.get("sympy") == sp.__version__
-            and meta.get("generator_hash") == target.generator_hash()
-            and meta.get("body_hash") == sha(split_body(text)))
+def orphans(out: Path, targets) -> list[Path]:
+    """Generated modules no target renders any more (a spec renamed or removed,
+    or the pre-0.2 one-module-per-family files)."""
+    from .header import read_header
+
+    claimed = {(out / t.filename).resolve() for t in targets}
+    dirs = [out] + [out / d for d in (*FAMILY_DIRS.values(), "normalization", "cells", "regularizers")]
+    found = []
+    for d in dirs:
+        for path in sorted(d.glob("*.py")) if d.is_dir() else ():
+            if path.resolve() in claimed:
+                continue
+            with open(path, encoding="utf-8") as fh:
+                head = "".join(fh.readline() for _ in range(6))
+            if read_header(head) is not None:      # a generated module (not __init__ by hand)
+                found.append(path)
+    return found
 
 
 def run(*, check=False, names=None, out_dir=None, targets=None, full=False, stream=None,
         fix_command="symdl generate") -> int:
     stream = stream or sys.stdout
     out = Path(out_dir) if out_dir else generated_dir()
+    catalog = targets is None and not names
     targets = targets if targets is not None else builtin_targets(names)
     stale = 0
+    if catalog:
+        for path in orphans(out, targets):
+            if check:
+                stale += 1
+                print(f"STALE    {path} (no spec renders it: remove it)", file=stream)
+            else:
+                path.unlink()
+                print(f"removed  {path}", file=stream)
     for t in targets:
         path = out / t.filename
-        if check and not full and up_to_date(path, t):
+        if not full and up_to_date(path, t):
             print(f"ok       {path}", file=stream)
             continue
         new = t.render()

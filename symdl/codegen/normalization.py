@@ -41,7 +41,7 @@ __all__ = ["render_norm_module", "normalization_targets", "norm_plan", "TEMPLATE
 
 TEMPLATE = "normalization.py.j2"
 PACKAGE = "symdl.generated.normalization"
-GENERATOR_FILES = ("derive/graph.py", "derive/reduce_rules.py", "derive/normalization.py",
+GENERATOR_FILES = ("derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/normalization.py",
                    "codegen/normalization.py", "codegen/printer.py", "codegen/header.py",
                    "specs/normalization.py", "specs/softmax.py")
 
@@ -275,7 +275,7 @@ def normalization_targets() -> list:
     module per spec."""
     from symdl.specs.normalization import NORM_SPECS
 
-    from .generate import Target
+    from .targets import Target
 
     targets = [Target("normalization/__init__.py", lambda: render_index(NORM_SPECS),
                       lambda: {s.name: s.content_hash() for s in NORM_SPECS}, _generator_hash)]

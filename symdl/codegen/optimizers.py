@@ -244,10 +244,11 @@ def render_optimizers(rules=None, *, module=MODULE) -> str:
     return source
 
 
-def optimizers_target():
-    """The ``symdl generate`` target for generated/optimizers.py."""
-    from .generate import Target
+def optimizer_targets() -> list:
+    """The ``symdl generate`` targets: generated/optimizers/<rule>.py, one per rule."""
+    from .targets import Target, filename_of, module_of
 
-    return Target("optimizers.py", render_optimizers,
-                  lambda: {r.name: r.content_hash() for r in optimizer_specs()},
-                  _generator_hash)
+    return [Target(filename_of("optimizer", r.name),
+                   lambda r=r: render_optimizers([r], module=module_of("optimizer", r.name)),
+                   lambda r=r: {r.name: r.content_hash()}, _generator_hash)
+            for r in optimizer_specs()]

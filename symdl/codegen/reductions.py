@@ -39,17 +39,17 @@ from symdl.specs.softmax import RMax, RSum, Shifted
 from .header import make_header
 from .printer import DTYPES, print_block
 from .render import _pyrepr, elementary_extra, environment, generator_hash
+from .targets import filename_of, module_of
 
-__all__ = ["render_module", "render_loss_index", "write_reductions", "reduction_targets",
+__all__ = ["render_module", "write_reductions", "reduction_targets",
            "reduction_specs", "kernel_plans", "OUTPUT_DIR", "TEMPLATE", "ELEMENTARY_BASE",
            "module_layout"]
 
 TEMPLATE = "reductions.py.j2"
-INDEX_TEMPLATE = "losses_index.py.j2"
 #: the files whose content shapes the generated modules (besides the specs,
 #: hashed one by one): a change to any of them makes the files stale
 REDUCTION_GENERATOR_FILES = (
-    "derive/graph.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
+    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
     "specs/base.py", "specs/softmax.py", "specs/losses.py",
 )
@@ -605,7 +605,7 @@ def spec_table(specs, module=None) -> dict:
                              "choices": list(p.choices)} for p in s.params],
                  "kernels": {}}
         if s.family == "loss":
-            entry["module"] = f"{PACKAGE}.losses_{s.group}"
+            entry["module"] = module or module_of("loss", s.name)
             entry["classes"] = s.classes
             entry["variants"] = [[v, s.key(s.name, v)] for v in s.variants()]
             if getattr(s, "kind", "") == "term":
@@ -630,21 +630,22 @@ def _generator_hash(elementary, template=TEMPLATE, module="") -> str:
     """The generator files' hash; the softmax module does not depend on
     specs/losses.py (editing a loss leaves it, and its Numba cache, alone)."""
     files = REDUCTION_GENERATOR_FILES
-    if module.endswith(".softmax"):
+    if ".softmax" in module:
         files = tuple(f for f in files if f != "specs/losses.py")
     return generator_hash(elementary_extra(elementary), files=files, templates=(template,))
 
 
 def module_layout() -> dict:
     """filename -> (module name, specs) of every generated module for the
-    softmax family and the losses (the loss index has no kernels)."""
-    from symdl.specs.losses import LOSS_GROUPS, LOSS_SPECS
+    softmax family and the losses: one module per spec
+    (generated/softmax/<name>.py, generated/losses/<name>.py)."""
+    from symdl.specs.losses import LOSS_SPECS
     from symdl.specs.softmax import SOFTMAX_SPECS
 
-    out = {"softmax.py": (f"{PACKAGE}.softmax", list(SOFTMAX_SPECS)),
-           "losses.py": (f"{PACKAGE}.losses", list(LOSS_SPECS))}
-    for g in LOSS_GROUPS:
-        out[f"losses_{g}.py"] = (f"{PACKAGE}.losses_{g}", [s for s in LOSS_SPECS if s.group == g])
+    out = {}
+    for family, specs in (("softmax", SOFTMAX_SPECS), ("loss", LOSS_SPECS)):
+        for s in specs:
+            out[filename_of(family, s.name)] = (module_of(family, s.name), [s])
     return out
 
 
@@ -667,7 +668,7 @@ def render_module(specs, *, module, elementary=None) -> str:
     elementary = elementary_available() if elementary is None else frozenset(elementary)
     used: set = set()
     kernels = []
-    table = spec_table(specs)
+    table = spec_table(specs, module)
     for s in specs:
         for v in s.variants():
             d = derive_reduction(s, v)
@@ -682,21 +683,8 @@ def render_module(specs, *, module, elementary=None) -> str:
     return _finish(body, module, TEMPLATE, specs, elementary)
 
 
-def render_loss_index(specs, *, module, elementary=None) -> str:
-    """The loss index: every loss's metadata and the module holding its
-    kernels (whose own SPECS table lists the kernels' arguments), without a
-    kernel -- ``symdl.names()`` and the registry read it without Numba."""
-    specs = list(specs)
-    elementary = elementary_available() if elementary is None else frozenset(elementary)
-    table = spec_table(specs)
-    for entry in table.values():
-        del entry["kernels"]
-    body = environment().get_template(INDEX_TEMPLATE).render(specs_table=_pyrepr(table))
-    return _finish(body, module, INDEX_TEMPLATE, specs, elementary)
-
-
 def write_reductions(out_dir: Path | None = None) -> list[Path]:
-    from .generate import atomic_write
+    from .targets import atomic_write
     out_dir = Path(out_dir) if out_dir is not None else OUTPUT_DIR
     paths = []
     for t in reduction_targets():
@@ -710,22 +698,19 @@ def write_reductions(out_dir: Path | None = None) -> list[Path]:
 
 def reduction_targets(elementary=None) -> list:
     """The ``symdl generate`` targets (for ``symdl.codegen.generate.builtin_targets``):
-    generated/softmax.py, generated/losses.py and generated/losses_<group>.py.
+    generated/softmax/<name>.py and generated/losses/<name>.py, one per spec.
     ``elementary``: a callable returning the available elementary base names
-    (generate's ``_elementary_available``); default: read generated/elementary.py."""
-    from .generate import Target
+    (default: read generated/elementary.py)."""
+    from .targets import Target
 
     avail = elementary or elementary_available
     targets = []
     for fname, (mod, specs) in module_layout().items():
-        index = fname == "losses.py"
-        render = render_loss_index if index else render_module
-        template = INDEX_TEMPLATE if index else TEMPLATE
         targets.append(Target(
             fname,
-            lambda r=render, m=mod, sp_=specs: r(sp_, module=m, elementary=avail()),
+            lambda m=mod, sp_=specs: render_module(sp_, module=m, elementary=avail()),
             lambda sp_=specs: {s.name: s.content_hash() for s in sp_},
-            lambda t=template, m=mod: _generator_hash(avail(), t, m)))
+            lambda m=mod: _generator_hash(avail(), TEMPLATE, m)))
     return targets
 
 

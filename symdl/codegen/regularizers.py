@@ -122,7 +122,7 @@ def regularizer_targets() -> list:
     """``symdl generate`` targets: generated/regularizers/__init__.py and one module per spec."""
     from symdl.specs.regularizers import REGULARIZER_SPECS as specs
 
-    from .generate import Target
+    from .targets import Target
 
     out = [Target("regularizers/__init__.py", lambda: render_index(specs),
                   lambda: {s.name: s.content_hash() for s in specs}, _generator_hash)]

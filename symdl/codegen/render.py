@@ -1,6 +1,7 @@
 """Render activation specs into the source of ``generated/activations.py``."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ def environment() -> jinja2.Environment:
 #: The files whose content shapes generated/activations.py (besides the specs,
 #: hashed one by one): a change to any of them makes the file stale.
 ACTIVATION_GENERATOR_FILES = (
-    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py",
+    "derive/elementwise.py", "derive/rules.py", "derive/timeout.py", "derive/accuracy.py", "derive/exact.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py",
     "specs/functions.py", "specs/base.py", "runtime/eft.py", "runtime/bits.py", "runtime/blocks.py",
 )
@@ -44,7 +45,7 @@ def elementary_extra(names) -> str:
     elementary module's code.  When that code changes, the modules that
     inline it are stale too -- and re-rendering them also invalidates their
     Numba cache, which tracks only a module's own file."""
-    from .generate import elementary_source
+    from .targets import elementary_source
     from .header import sha, split_body
 
     src = elementary_source()
@@ -53,7 +54,13 @@ def elementary_extra(names) -> str:
 
 def generator_hash(extra: str = "", files=ACTIVATION_GENERATOR_FILES,
                    templates=("activations.py.j2",)) -> str:
-    """Hash of the code that turns specs into this module's source."""
+    """Hash of the code that turns specs into this module's source (computed
+    once per process: one module per spec asks for it many times)."""
+    return _generator_hash(extra, tuple(files), tuple(templates))
+
+
+@functools.lru_cache(maxsize=None)
+def _generator_hash(extra: str, files: tuple, templates: tuple) -> str:
     h = hashlib.sha256(extra.encode())
     for rel in files:
         h.update(rel.encode())
@@ -202,12 +209,13 @@ def _key(spec, variant):
 
 
 def render_activations(specs, *, elementary=frozenset(), module="symdl.generated.activations",
-                       derive=None, gen_hash=None) -> str:
+                       derive=None, gen_hash=None, spec_hashes=None) -> str:
     """Full source text (header + body) for the given activation specs.
 
     ``derive(spec)`` lists a spec's derived variants (default: the elementwise
     engine's ``derive_all``); ``gen_hash`` overrides the header's generator
-    hash (the second-derivative module hashes more generator files)."""
+    hash (the second-derivative module hashes more generator files);
+    ``spec_hashes`` the header's spec hashes (default: each spec's own)."""
     used: set = set()
     derive = derive or derive_all
     kernels = [kernel_source(d, elementary, used) for s in specs for d in derive(s)]
@@ -220,9 +228,28 @@ def render_activations(specs, *, elementary=frozenset(), module="symdl.generated
     while "\n\n\n\n" in body:
         body = body.replace("\n\n\n\n", "\n\n\n")
     header = make_header(module=module, template="activations.py.j2",
-                         specs={s.name: s.content_hash() for s in specs},
+                         specs=spec_hashes or {s.name: s.content_hash() for s in specs},
                          generator_hash=gen_hash or generator_hash(elementary_extra(elementary)),
                          sympy_version=sp.__version__, body=body)
     source = header + body
     compile(source, module, "exec")
     return source
+
+
+def activation_targets(specs=None) -> list:
+    """The ``symdl generate`` targets: generated/activations/<name>.py, one per spec."""
+    from .targets import Target, elementary_available, filename_of, module_of
+
+    if specs is None:
+        import symdl.specs as S
+
+        specs = S.all_specs("activation")
+
+    def gen_hash():
+        return generator_hash(elementary_extra(elementary_available()))
+
+    return [Target(filename_of("activation", s.name),
+                   lambda s=s: render_activations([s], elementary=elementary_available(),
+                                                  module=module_of("activation", s.name)),
+                   lambda s=s: {s.name: s.content_hash()}, gen_hash)
+            for s in specs]

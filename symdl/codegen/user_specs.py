@@ -210,7 +210,7 @@ def _friendly(spec, render):
 
 
 def _activation_target(spec):
-    from .generate import Target, _elementary_available
+    from .targets import Target, _elementary_available
     from .render import elementary_extra, generator_hash, render_activations
 
     return Target(f"{spec.name}.py",
@@ -245,7 +245,7 @@ def render_loss(spec, *, module, elementary) -> str:
 
 
 def _loss_target(spec):
-    from .generate import Target, _elementary_available
+    from .targets import Target, _elementary_available
     from .reductions import TEMPLATE, _generator_hash
 
     return Target(f"{spec.name}.py",
@@ -256,7 +256,7 @@ def _loss_target(spec):
 
 
 def _rule_target(spec):
-    from .generate import Target
+    from .targets import Target
     from .optimizers import _generator_hash, render_optimizers
 
     return Target(f"{spec.name}.py", _friendly(spec, lambda: render_optimizers([spec], module=spec.name)),
@@ -264,7 +264,7 @@ def _rule_target(spec):
 
 
 def _index_target(specs, spec_file):
-    from .generate import Target
+    from .targets import Target
 
     index = {"spec_file": str(Path(spec_file).resolve()),
              "specs": {s.name: family_of(s) for s in specs}}
@@ -289,7 +289,7 @@ def ensure_generated(spec_file, out=None, quiet=False) -> Path:
     up-to-date directory costs no rendering -- and return the directory."""
     import sys
 
-    from .generate import atomic_write, up_to_date
+    from .targets import atomic_write, up_to_date
 
     out = Path(out) if out else default_out(spec_file)
     for t in user_targets(spec_file):

@@ -45,10 +45,10 @@ def _numeric(expr, x, subs):
 
 
 def _truth(expr, x, subs):
-    """The exact values at the probes (symdl.testing.evaluate: mpmath with
+    """The exact values at the probes (symdl.derive.exact.evaluate: mpmath with
     the precision raised until two evaluations agree), as float64; nan
     where they are not real."""
-    from symdl.testing import evaluate
+    from .exact import evaluate
     vals = evaluate(expr.subs(subs), x, list(PROBES))
     return np.array([float(v) if mpmath.isfinite(v) else math.nan for v in vals])
 

@@ -36,26 +36,8 @@ __all__ = ["RSum", "RMax", "ArgmaxMask", "Shifted", "Simplex", "axis_size", "Nod
 
 from symdl.specs.softmax import ArgmaxMask, RMax, RSum, Shifted  # noqa: E402  (the atoms)
 
-
-def unshift(expr):
-    """Replace every Shifted(u, m) by u - m."""
-    return expr.replace(lambda e: isinstance(e, Shifted), lambda e: e.args[0] - e.args[1])
-
-
-def axis_size(axis: str) -> sp.Symbol:
-    """The size of a named axis (N_c is the number of classes C)."""
-    return sp.Symbol(f"N_{axis}", positive=True, integer=True)
-
-
-@dataclass(frozen=True)
-class Simplex:
-    """Declared constraint of an input: sum over ``axis`` equals 1 (a
-    probability distribution, or a one-hot class target)."""
-
-    axis: str
-
-    def latex(self, sym) -> str:
-        return r"\sum_{%s} %s = 1" % (self.axis, sp.latex(sym))
+from .axes import Simplex, axes_of, axis_size, unshift  # noqa: E402,F401  (the vocabulary)
+from .reduce_rules import ReductionSimplifier, shift_logsumexp  # noqa: E402
 
 
 # --------------------------------------------------------------------------- nodes
@@ -244,8 +226,6 @@ class Graph:
     def backward(self, out: sp.Symbol, seed: sp.Expr, wrt=None, simplify=None) -> "Backward":
         """Reverse mode from ``out`` with cotangent ``seed`` (an expression
         with at most out's axes) to every differentiable input (or ``wrt``)."""
-        from .reduce_rules import ReductionSimplifier
-
         simp = simplify or ReductionSimplifier(self)
         wrt = list(wrt) if wrt is not None else [n.sym for n in self.inputs() if n.differentiable]
         live = self.depends_on(wrt)
@@ -296,18 +276,6 @@ class Backward:
                 if s.kind == "max" and s.simplified == 0]
 
 
-def axes_of(expr, graph: Graph) -> frozenset:
-    """The named axes an expression varies along."""
-    if isinstance(expr, sp.Symbol):
-        n = graph.nodes.get(expr)
-        return frozenset(n.axes) if n is not None else frozenset()
-    if isinstance(expr, (RSum, RMax)):
-        return axes_of(expr.args[0], graph) - {expr.axis}
-    if not expr.args:
-        return frozenset()
-    return frozenset().union(*[axes_of(a, graph) for a in expr.args])
-
-
 # ----------------------------------------------------------------------------- specs
 @dataclass
 class ReductionDerivation:
@@ -335,7 +303,6 @@ class ReductionDerivation:
 
     @property
     def simplifier(self):
-        from .reduce_rules import ReductionSimplifier
         return ReductionSimplifier(self.graph)
 
     def node_body(self, sym):
@@ -374,8 +341,6 @@ _CACHE: dict = {}
 
 def derive_reduction(spec, variant: dict | None = None) -> ReductionDerivation:
     """Derive forward and backward of one variant of a reduction spec (cached)."""
-    from .reduce_rules import ReductionSimplifier, shift_logsumexp
-
     variant = dict(variant or (spec.variants()[0] if spec.variants() else {}))
     ck = (spec.name, id(spec), tuple(sorted(variant.items())))
     if ck in _CACHE:

@@ -19,8 +19,6 @@ their transposes.  No SymPy is imported.
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
@@ -30,7 +28,8 @@ from .sequential import Sequential
 
 __all__ = ["wgan_gp", "input_gradient", "second_derivative_kernel"]
 
-SECOND_MODULE = "symdl.generated.activations_d2"
+#: the registry family of the derivative specs d_<name> (symdl.generated.activations_d2.<name>)
+SECOND_FAMILY = "activation_d2"
 _SUPPORTED = "Linear, Activation and Dropout layers (and Sequential stacks of them)"
 
 
@@ -41,12 +40,15 @@ def second_derivative_kernel(name: str, **params):
     parameters a tuple (g·f'', Σ g·∂f'/∂w, ...)), ``forward_backward``."""
     from symdl.runtime.elementwise import Elementwise
 
-    mod = importlib.import_module(SECOND_MODULE)
+    from symdl.registry import registered, spec_module
+
     key = f"d_{name}"
-    if key not in mod.SPECS:
+    if registered().get(key, ("",))[0] != SECOND_FAMILY:
         from symdl.errors import UnknownNameError
 
-        raise UnknownNameError("activation", name, [n[2:] for n in mod.SPECS])
+        raise UnknownNameError("activation", name,
+                               [n[2:] for n, (f, _) in registered().items() if f == SECOND_FAMILY])
+    mod = spec_module(key, SECOND_FAMILY)
     return Elementwise(key, mod.SPECS[key], mod, **params)
 
 

@@ -1,0 +1,74 @@
+"""A family's catalog kernels as one lazy namespace (no SymPy): each spec's
+module (``symdl.generated.<family dir>.<name>``) is imported when one of its
+kernels or its metadata is first asked for, and no other.
+
+``RULES`` serves ``symdl.optim`` (every optimizer rule by its kernels'
+names); ``FamilyKernels(family)`` serves whoever needs a whole family's
+table at once (``symdl list``, tests' catalog overlays)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def _names(family: str) -> list:
+    from symdl.registry import registered
+
+    return [n for n, (f, _) in registered().items() if f == family]
+
+
+class _Specs(Mapping):
+    """name -> metadata; reading one entry imports that spec's module only."""
+
+    def __init__(self, kernels):
+        self._k = kernels
+
+    def __getitem__(self, name):
+        if name not in _names(self._k.family):
+            raise KeyError(name)
+        return self._k.module(name).SPECS[name]
+
+    def __iter__(self):
+        return iter(_names(self._k.family))
+
+    def __len__(self):
+        return len(_names(self._k.family))
+
+    def __contains__(self, name):
+        return name in _names(self._k.family)
+
+
+class FamilyKernels:
+    """Stands for one module holding a family's kernels: ``getattr(k,
+    "<key>_f64")`` imports the module of the spec whose name ``key`` starts
+    with (the longest such name: ``gelu_sigmoid_...`` is gelu_sigmoid's)."""
+
+    def __init__(self, family: str):
+        from symdl.layout import FAMILY_DIRS
+
+        self.family = family
+        self.__name__ = f"symdl.generated.{FAMILY_DIRS[family]}"
+        self.SPECS = _Specs(self)
+        self._last = None
+
+    def module(self, name: str):
+        from symdl.registry import spec_module
+
+        self._last = name
+        return spec_module(name, self.family)
+
+    def spec_of(self, attr: str) -> str | None:
+        best = None
+        for n in _names(self.family):
+            if attr.startswith(n + "_") and (best is None or len(n) > len(best)):
+                best = n
+        return best
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        # module constants (PARALLEL_THRESHOLD, the same in each): the last spec's
+        name = self.spec_of(attr) or self._last or _names(self.family)[0]
+        return getattr(self.module(name), attr)
+
+
+RULES = FamilyKernels("optimizer")
