@@ -88,8 +88,11 @@ def names(family: str | None = None, *, user: bool = True) -> list[str]:
     """Names of every spec with generated kernels (optionally of one family):
     the catalog's, then those of loaded user libraries (``user=False``: the
     catalog only).  No kernel module is imported."""
+    if family == "optimizer":   # update rules: symdl.optim builds them (symdl list --family optimizer)
+        out = [n for n, (f, _) in registered().items() if f == "optimizer"]
+        return out + ([n for n, lib in _USER.items() if lib.family(n) == "optimizer"] if user else [])
     if family is not None and family not in FAMILIES:
-        raise UnknownNameError("family", family, FAMILIES)
+        raise UnknownNameError("family", family, [*FAMILIES, "optimizer"])
     fams = [family] if family else list(FAMILIES)
     out = [n for f in fams for n in _catalog_names(f)]
     if user:

@@ -128,3 +128,16 @@ ROOT = GEN.parent
 def test_imports_go_one_direction(lower, upper):
     bad = {m for m in _imports(ROOT / lower) if m == upper or m.startswith(upper + ".")}
     assert not bad, f"{lower} imports {sorted(bad)}"
+
+
+def test_names_of_optimizer_rules_match_symdl_list():
+    import json
+    import subprocess
+    import sys
+
+    import symdl
+    rules = symdl.names("optimizer")
+    assert {"adam", "sgd", "rmsprop"} <= set(rules)
+    r = subprocess.run([sys.executable, "-m", "symdl", "list", "--family", "optimizer", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert sorted(x["name"] for x in json.loads(r.stdout)) == sorted(rules)
