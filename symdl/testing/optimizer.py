@@ -1,0 +1,112 @@
+"""check_optimizer: an optimizer rule's generated step kernels against the
+rule's own update equations evaluated by mpmath at 60 digits.
+
+Each variant (one kernel set per option combination), float64 and float32,
+the serial and the ``prange`` kernel (the elements tiled past the module's
+parallel threshold), at a first and a later step ``t``: one step from a
+random state, the kernel's new θ and every new state array compared element
+by element with the equations applied to the same (exact) inputs.  A single
+step per comparison, so no error accumulates and the element bounds of
+``symdl.testing.bounds`` apply as they are.
+"""
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .bounds import CheckResult, compare, double_double, take
+
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+def _module():
+    import symdl.generated.optimizers as G
+    return G
+
+
+def default_hyper(meta, variant) -> dict:
+    """The rule's defaults, with 0 replaced by 0.1 (a zero weight_decay,
+    momentum or dampening would hide its term) unless the variant drops it."""
+    out = {}
+    for p in meta["params"]:
+        if p["kind"] != "real":
+            continue
+        v = p["default"]
+        if v == 0 and not (p["name"] == "weight_decay" and not variant.get("has_weight_decay", True)):
+            v = 0.1
+        out[p["name"]] = float(v)
+    return out
+
+
+def step_truth(rule, variant, hyper: dict, t: int, ss_old: dict, theta, grad, states: dict, digits=60):
+    """{output symbol name: [new value per element]} of one step."""
+    from symdl.derive.optimizers import _numeric
+    from symdl.specs.optimizers import g as G_SYM, t as T_SYM, theta as THETA
+    comp = rule.composed(variant)
+    scal = rule.step_scalars()
+    hs = rule.hyper_symbols
+    base = {T_SYM: sp.Integer(t), **{hs[k]: sp.Rational(v) for k, v in hyper.items() if k in hs}}
+    sc = {s: _numeric(sp.sympify(e).xreplace(base), digits) for s, e in scal.items()}
+    ssn = {ss.symbol: _numeric(sp.sympify(ss.update).xreplace({**base, **sc, ss.symbol: sp.Rational(ss_old[ss.key])}),
+                               digits) for ss in rule.scalar_state}
+    subs = {**base, **sc, **ssn}
+    svars = [s for s in rule.states(variant)]
+    args = [THETA, G_SYM] + [s.symbol for s in svars]
+    out = {}
+    for sym, e in comp.items():
+        f = sp.lambdify(args, e.xreplace(subs), modules="mpmath")
+        vals = []
+        with mpmath.workdps(digits):
+            for i in range(theta.size):
+                a = [mpmath.mpf(float(theta[i])), mpmath.mpf(float(grad[i]))]
+                a += [mpmath.mpf(float(states[s.key][i])) for s in svars]
+                vals.append(+f(*a))
+        key = "theta" if sym == THETA else next(s.key for s in svars if s.symbol == sym)
+        out[key] = vals
+    return out
+
+
+def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.float64, np.float32),
+                    n=24, steps=(1, 7), seed=0) -> CheckResult:
+    """Compare ``rule``'s generated step kernels (in ``module``, default the
+    catalog's) with its update equations; returns a CheckResult."""
+    if isinstance(rule, str):
+        from symdl.specs import get
+        rule = get(rule)
+    mod = module if module is not None else _module()
+    meta = mod.SPECS[rule.name]
+    by_key = {rule.variant_key(v): v for v in rule.variants()}
+    res = CheckResult()
+    rng = np.random.default_rng(seed)
+    for mvariant, key, states in meta["variants"]:
+        if variants is not None and mvariant not in variants:
+            continue
+        variant = by_key[key]
+        hv = default_hyper(meta, mvariant)
+        hv.update(hyper or {})
+        name = f"optimizer {rule.name}[{key.split('__', 1)[1] if '__' in key else ''}]"
+        scalars_fn = getattr(mod, key + "_scalars")
+        for dt in dtypes:
+            dt = np.dtype(dt)
+            theta = rng.standard_normal(n).astype(dt)
+            grad = rng.standard_normal(n).astype(dt)
+            grad[::5] = 0.0
+            st = {k: np.abs(rng.standard_normal(n)).astype(dt) for k in states}
+            for t in steps:
+                ss_old = {s["key"]: float(s["init"]) for s in meta["scalar_state"]}
+                truth = step_truth(rule, variant, hv, t, ss_old, theta, grad, st)
+                T = {k: double_double(v) for k, v in truth.items()}
+                kargs, _ = scalars_fn(float(t), *[hv[h] for h in meta["hyper"]], *ss_old.values())
+                reps = -(-mod.PARALLEL_THRESHOLD // n)
+                for path, r in (("serial", 1), ("parallel", reps)):
+                    idx = np.tile(np.arange(n), r)
+                    p, gr = theta[idx], grad[idx]
+                    arrays = [st[k][idx] for k in states]
+                    kern = getattr(mod, f"{key}_{_SUFFIX[dt]}{'_par' if path == 'parallel' else ''}")
+                    kern(p, gr, *arrays, *kargs)
+                    tag = f"t={t}" + (" [parallel]" if path == "parallel" else "")
+                    res.append(compare(name, f"{tag} theta", idx, p, take(T["theta"], idx), dt))
+                    for k, a in zip(states, arrays):
+                        res.append(compare(name, f"{tag} {k}", idx, a, take(T[k], idx), dt))
+    return res
