@@ -50,9 +50,20 @@ def _param_truths(spec, variant, params, xs, noise) -> dict:
     return out
 
 
-def _times(vals, g):
+def _times(vals, g, big):
+    """g·v for the truths v; where v itself is beyond the dtype's range the
+    kernel's g·f' is that infinity (f' is not representable; g < 1 does not
+    bring it back), so the truth is too."""
+    out = []
     with mpmath.workdps(DPS):
-        return [None if v is None else v * mpmath.mpf(float(gi)) for v, gi in zip(vals, g)]
+        for v, gi in zip(vals, g):
+            if v is None or mpmath.isnan(v):
+                out.append(v)
+            elif abs(v) > big:
+                out.append(mpmath.inf if v > 0 else -mpmath.inf)
+            else:
+                out.append(v * mpmath.mpf(float(gi)))
+    return out
 
 
 def rebind(bundle, **params):
@@ -87,11 +98,12 @@ def _truth_table(spec, variant, params, dt, n_random, seed):
         hi = params.get("upper", spec.param("upper").default)
         noise = rng.uniform(lo, hi, n).astype(dt)
     g = grad_weights(n, dt)
+    big = float(np.finfo(dt).max)
     t = truths(spec, variant, params, xs, noise)
-    T = {"y": double_double(t["forward"]), "dx": double_double(_times(t["dx"], g))}
+    T = {"y": double_double(t["forward"]), "dx": double_double(_times(t["dx"], g, big))}
     pt = _param_truths(spec, variant, params, xs, noise) if spec.learnable else {}
     for pn, vals in pt.items():
-        T["d " + pn] = double_double(_times(vals, g))
+        T["d " + pn] = double_double(_times(vals, g, big))
     _TABLES[key] = (xs, noise, g, T)
     return _TABLES[key]
 
