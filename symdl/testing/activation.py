@@ -104,8 +104,38 @@ def _truth_table(spec, variant, params, dt, n_random, seed):
     pt = _param_truths(spec, variant, params, xs, noise) if spec.learnable else {}
     for pn, vals in pt.items():
         T["d " + pn] = double_double(_times(vals, g, big))
+    T["_slope"] = _slopes(spec, variant, params, xs, noise, g)
     _TABLES[key] = (xs, noise, g, T)
     return _TABLES[key]
+
+
+def _slopes(spec, variant, params, xs, noise, g):
+    """{output: function(indices) -> |x·∂(truth)/∂x| at those points}, by
+    SymPy and mpmath, evaluated only where a float32 value needs it."""
+    x = spec.x
+    values = {p.symbol: sp.Rational(float(params.get(p.name, p.default))) for p in spec.real_params
+              if math.isfinite(float(params.get(p.name, p.default)))}
+    f = to_definition(spec.definition(variant))
+    exprs = {"y": f, "dx": sp.diff(f, x)}
+    for p in spec.learnable:
+        exprs["d " + p.name] = sp.diff(f, p.symbol)
+    cache = {}
+
+    def make(key):
+        e = sp.diff(exprs[key], x).subs(values)
+        scale = np.ones(xs.size) if key == "y" else np.abs(np.asarray(g, dtype=np.float64))
+
+        def slope(indices):
+            todo = [int(i) for i in indices if (key, int(i)) not in cache]
+            if todo:
+                extra = {spec.noise_symbol: [noise[i] for i in todo]} if spec.noise else {}
+                vals = evaluate(e, x, [xs[i] for i in todo], extra)
+                for i, v in zip(todo, vals):
+                    ok = v is not None and mpmath.isfinite(v)
+                    cache[(key, i)] = abs(float(xs[i]) * float(v)) * scale[i] if ok else math.inf
+            return np.array([cache[(key, int(i))] for i in indices])
+        return slope
+    return {k: make(k) for k in exprs}
 
 
 def check_activation(spec, bundle, variant=None, params=None, dtypes=(np.float64, np.float32),
@@ -131,7 +161,8 @@ def check_activation(spec, bundle, variant=None, params=None, dtypes=(np.float64
             tag = "" if path == "serial" else " [parallel]"
 
             def cmp(which, got, key, _xin=xin, _idx=idx, _tag=tag):
-                res.append(compare(name, which + _tag, _xin, got, take(T[key], _idx), dt))
+                res.append(compare(name, which + _tag, _xin, got, take(T[key], _idx), dt,
+                                   slope=T["_slope"][key], idx=_idx))
 
             cmp("forward y", bundle.forward(xin, **kw), "y")
             if not learn:
