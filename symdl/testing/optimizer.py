@@ -67,6 +67,9 @@ def step_truth(rule, variant, hyper: dict, t: int, ss_old: dict, theta, grad, st
     return out
 
 
+_TRUTHS: dict = {}
+
+
 def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.float64, np.float32),
                     n=24, steps=(1, 7), seed=0) -> CheckResult:
     """Compare ``rule``'s generated step kernels (in ``module``, default the
@@ -95,8 +98,12 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
             st = {k: np.abs(rng.standard_normal(n)).astype(dt) for k in states}
             for t in steps:
                 ss_old = {s["key"]: float(s["init"]) for s in meta["scalar_state"]}
-                truth = step_truth(rule, variant, hv, t, ss_old, theta, grad, st)
-                T = {k: double_double(v) for k, v in truth.items()}
+                ck = (rule.name, rule.content_hash(), key, repr(sorted(hv.items())), t,
+                      theta.tobytes(), grad.tobytes(), tuple(a.tobytes() for a in st.values()))
+                T = _TRUTHS.get(ck)
+                if T is None:
+                    truth = step_truth(rule, variant, hv, t, ss_old, theta, grad, st)
+                    T = _TRUTHS[ck] = {k: double_double(v) for k, v in truth.items()}
                 kargs, _ = scalars_fn(float(t), *[hv[h] for h in meta["hyper"]], *ss_old.values())
                 reps = -(-mod.PARALLEL_THRESHOLD // n)
                 for path, r in (("serial", 1), ("parallel", reps)):
