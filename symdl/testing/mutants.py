@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 #: relative perturbation per kernel dtype
 REL = {"f64": 1e-6, "f32": 1e-4}
-_KIND = re.compile(r"^(?P<key>.+?)_(?P<kind>forward_backward|forward|backward)_(?P<dt>f32|f64)(?P<par>_par)?$")
 
 
 @dataclass(frozen=True)
@@ -92,15 +90,19 @@ def kernel_mutations(module, keys, n_learnable: int = 0, factor=None) -> list:
     each entry point, dtype and serial/parallel variant; each output array,
     and each parameter's row of ``partial``."""
     out = []
-    for fname in sorted(n for n in dir(module) if not n.startswith("_")):
-        m = _KIND.match(fname)
-        if not m or m["key"] not in keys:
-            continue
-        f = factor if factor is not None else 1.0 + REL[m["dt"]]
-        for arg in _outputs(getattr(module, fname)):
-            rows = range(n_learnable) if arg == "partial" else [None]
-            for r in rows:
-                out.append(Mutation(fname, arg, f, r))
+    for key in sorted(keys):
+        for kind in ("forward", "backward", "forward_backward"):
+            for dt in ("f64", "f32"):
+                for par in ("", "_par"):
+                    fname = f"{key}_{kind}_{dt}{par}"
+                    fn = getattr(module, fname, None)   # (loss modules build kernels on first access)
+                    if fn is None:
+                        continue
+                    f = factor if factor is not None else 1.0 + REL[dt]
+                    for arg in _outputs(fn):
+                        rows = range(n_learnable) if arg == "partial" else [None]
+                        for r in rows:
+                            out.append(Mutation(fname, arg, f, r))
     return out
 
 
