@@ -122,17 +122,22 @@ def _slopes(spec, variant, params, xs, noise, g):
     cache = {}
 
     def make(key):
-        e = sp.diff(exprs[key], x).subs(values)
+        # (the derivative of a step is 0 away from its jump; anything the
+        # truth cannot evaluate gives slope 0: the strict pure bound)
+        e = sp.diff(exprs[key], x).subs(values).replace(sp.DiracDelta, lambda *a: sp.S.Zero)
         scale = np.ones(xs.size) if key == "y" else np.abs(np.asarray(g, dtype=np.float64))
 
         def slope(indices):
             todo = [int(i) for i in indices if (key, int(i)) not in cache]
             if todo:
                 extra = {spec.noise_symbol: [noise[i] for i in todo]} if spec.noise else {}
-                vals = evaluate(e, x, [xs[i] for i in todo], extra)
+                try:
+                    vals = evaluate(e, x, [xs[i] for i in todo], extra)
+                except (NameError, TypeError, ValueError):
+                    vals = [None] * len(todo)
                 for i, v in zip(todo, vals):
-                    ok = v is not None and mpmath.isfinite(v)
-                    cache[(key, i)] = abs(float(xs[i]) * float(v)) * scale[i] if ok else math.inf
+                    ok = v is not None and mpmath.isfinite(v) and math.isfinite(float(xs[i]))
+                    cache[(key, i)] = abs(float(xs[i]) * float(v)) * scale[i] if ok else 0.0
             return np.array([cache[(key, int(i))] for i in indices])
         return slope
     return {k: make(k) for k in exprs}

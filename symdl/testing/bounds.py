@@ -53,7 +53,7 @@ PURE_REL_EXCEPTIONS: dict = {
 def pure_rel(name: str, which: str, dtype) -> float:
     dt = np.dtype(dtype)
     for (n, w, d), (bound, _reason) in PURE_REL_EXCEPTIONS.items():
-        if fnmatch.fnmatchcase(name, n) and fnmatch.fnmatchcase(which, w) and d == dt.name:
+        if fnmatch.fnmatchcase(name, n) and fnmatch.fnmatchcase(which, w) and fnmatch.fnmatchcase(dt.name, d):
             return bound
     return PURE_REL[dt]
 
