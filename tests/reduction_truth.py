@@ -47,7 +47,10 @@ def compare(got, truth, dtype, what=""):
         if abs(t) >= float(np.finfo(dtype).tiny):
             rel = float(err / abs(t))
             worst = max(worst, rel)
-            if rel > prel:
+            # (within 2^53 of the underflow threshold a product of the
+            # kernel's intermediate factors, e.g. p·(g - Σ g p) with p ~ 1e-300,
+            # is subnormal: the relative bound starts above it)
+            if rel > prel and abs(t) >= float(np.finfo(dtype).tiny) * 2.0 ** 53:
                 fails.append((what, i, g, float(t), f"relative error {rel:.2e} > {prel:g}"))
     return fails, worst
 
