@@ -61,7 +61,10 @@ def step_truth(rule, variant, hyper: dict, t: int, ss_old: dict, theta, grad, st
             for i in range(theta.size):
                 a = [mpmath.mpf(float(theta[i])), mpmath.mpf(float(grad[i]))]
                 a += [mpmath.mpf(float(states[s.key][i])) for s in svars]
-                vals.append(+f(*a))
+                r = f(*a)
+                if isinstance(r, mpmath.mpc):   # a root of a negative (centered RMSprop's v - m^2 < 0)
+                    r = r.real if r.imag == 0 else mpmath.nan
+                vals.append(+r)
         key = "theta" if sym == THETA else next(s.key for s in svars if s.symbol == sym)
         out[key] = vals
     return out
