@@ -43,6 +43,10 @@ PURE_REL_EXCEPTIONS: dict = {
                   "rounds (to x in float32, eps = 1e-8 being below half an ulp of 1): measured 2.8e-9 "
                   "(float64) and 1.0 (float32: 0 for eps/(x + eps)); the spec's gradient would need the "
                   "form (x + eps - y)/(x + eps)"),
+    ("cosine_embedding_loss*", "* d input*", "*"): (
+        math.inf, "only the mixed bound: for (nearly) parallel rows the gradient b/(|a||b|) - cos·a/|a|^2 "
+                  "cancels to ~1e-15 of its terms (the tests' b = 2a): measured 6e-3 relative in float64 "
+                  "at values ~1e-15; no kernel form avoids it without the exact directions"),
     ("optimizer *", "*", "float32"): (
         1e-5, "optimizer step kernels in float32 add rounded products (beta·m + (1 - beta)·g, theta - step) "
               "in float32: where the terms nearly cancel, the relative error is 2^-24·(|a| + |b|)/|a + b|; "
