@@ -47,11 +47,6 @@ PURE_REL_EXCEPTIONS: dict = {
         math.inf, "only the mixed bound: for (nearly) parallel rows the gradient b/(|a||b|) - cos·a/|a|^2 "
                   "cancels to ~1e-15 of its terms (the tests' b = 2a): measured 6e-3 relative in float64 "
                   "at values ~1e-15; no kernel form avoids it without the exact directions"),
-    ("optimizer *", "*", "float32"): (
-        math.inf, "only the mixed bound: optimizer step kernels in float32 add rounded products "
-                  "(beta·m + (1 - beta)·g, theta - step) in float32; where the terms nearly cancel the "
-                  "relative error is 2^-24·(|a| + |b|)/|a + b|, unbounded (measured 8e-5 for SGD's "
-                  "momentum buffer from a reachable state); float64 holds 1e-12"),
 }
 
 

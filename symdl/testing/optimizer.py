@@ -129,7 +129,13 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
                     kern = getattr(mod, f"{key}_{_SUFFIX[dt]}{'_par' if path == 'parallel' else ''}")
                     kern(p, gr, *arrays, *kargs)
                     tag = f"t={t}" + (" [parallel]" if path == "parallel" else "")
-                    res.append(compare(name, f"{tag} theta", idx, p, take(T["theta"], idx), dt))
+                    # float32: where the new value cancels (beta·m + (1 - beta)·g ~ 0) the
+                    # bound is PURE_REL·(|new| + |old| + |g|), the size of the terms
+                    def terms(old):
+                        return lambda ui, old=old: np.abs(old[ui]).astype(np.float64) + np.abs(grad[ui])
+                    res.append(compare(name, f"{tag} theta", idx, p, take(T["theta"], idx), dt,
+                                       slope=terms(theta), idx=idx))
                     for k, a in zip(states, arrays):
-                        res.append(compare(name, f"{tag} {k}", idx, a, take(T[k], idx), dt))
+                        res.append(compare(name, f"{tag} {k}", idx, a, take(T[k], idx), dt,
+                                           slope=terms(st[k]), idx=idx))
     return res
