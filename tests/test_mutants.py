@@ -11,6 +11,10 @@ symdl.testing must report every such mutant.
 * a fixed sample of mutants, rotated weekly (SYMDL_MUTANT_SEED overrides the
   seed; a failure prints it), runs by default;
 * ``-m slow`` runs every mutant of every family and prints the score table.
+
+A mutant is checked in its kernel's dtype (and, for a loss, with the
+reductions that call its kernel): the checks of the other dtype and
+reductions run other kernels and cannot see it.
 """
 import datetime
 import os
@@ -76,26 +80,40 @@ def test_huber_fused_sum_gradient_mutant_is_caught():
 
 
 # ---------------------------------------------------------------- families
+def _dtype(m):
+    """The dtype of a mutated kernel: the check runs it in that dtype only
+    (the other dtype's kernels cannot observe the mutant)."""
+    return np.float32 if "_f32" in m.fname else np.float64
+
+
 def _activation_family():
     for spec in S.all_specs("activation"):
         for variant in spec.variants():
             b = symdl.kernel(spec.name, **variant)
             yield (f"activation {spec.name}", M.activation_mutants(b), b,
-                   lambda bb, spec=spec, variant=variant: check_activation(spec, bb, variant))
+                   lambda m, spec=spec, variant=variant:
+                   lambda bb: check_activation(spec, bb, variant, dtypes=(_dtype(m),)))
 
 
 def _loss_family():
     for name, spec in TERM.items():
         for b, cases in loss_bundles(name):
+            reds = next(p["choices"] for p in b.meta["params"] if p["name"] == "reduction")
             yield (f"loss {name}", M.loss_mutants(b), b,
-                   lambda bb, spec=spec, cases=cases: check_loss(spec, bb, cases=cases))
+                   lambda m, spec=spec, cases=cases, reds=reds: lambda bb: check_loss(
+                       spec, bb, cases=cases, dtypes=(_dtype(m),),
+                       reductions=[r for r in reds if (r == "none") == ("__none_" in m.fname)]))
 
 
 def _optimizer_family():
     import symdl.generated.optimizers as G
     for name in G.SPECS:
+        variants = [v for v, k, _ in G.SPECS[name]["variants"]]
+        keys = [k for v, k, _ in G.SPECS[name]["variants"]]
         yield (f"optimizer {name}", M.optimizer_mutants(G, name), G,
-               lambda mod, name=name: check_optimizer(name, module=mod))
+               lambda m, name=name, variants=variants, keys=keys: lambda mod: check_optimizer(
+                   name, module=mod, dtypes=(_dtype(m),),
+                   variants=[v for v, k in zip(variants, keys) if m.fname.startswith(k + "_")]))
 
 
 FAMILIES = {"activation": _activation_family, "loss": _loss_family, "optimizer": _optimizer_family}
@@ -118,7 +136,7 @@ def test_mutation_sample():
         units = list(gen())
         label, muts, b, check = units[rng.integers(len(units))]
         pick = rng.choice(len(muts), size=min(4, len(muts)), replace=False)
-        outcomes[fam] = [M.run(muts[i], b, check) for i in pick]
+        outcomes[fam] = [M.run(muts[i], b, check(muts[i])) for i in pick]
         escaped = [str(o.mutation) for o in outcomes[fam] if not o.caught and not o.equivalent]
         assert not escaped, f"{label}: mutants not caught (SYMDL_MUTANT_SEED={SEED}): {escaped}"
     print(_report(outcomes))
@@ -130,7 +148,7 @@ def test_every_mutant_is_caught(family):
     outcomes, escaped = [], []
     for label, muts, b, check in FAMILIES[family]():
         for m in muts:
-            o = M.run(m, b, check)
+            o = M.run(m, b, check(m))
             outcomes.append(o)
             if not o.caught and not o.equivalent:
                 escaped.append(f"{label}: {m} {o.detail}")
