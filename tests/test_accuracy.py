@@ -63,3 +63,18 @@ def test_param_sets_skip_infinite_defaults():
     sets = accuracy.param_sets(spec)
     assert sets[0] == {spec.param("a").symbol: sp.Rational(spec.param("a").default)}
     assert len(sets) == 1 + len(spec.test_params)
+
+
+def test_probes_are_not_the_test_points():
+    """The form is chosen on points of its own: none of the probes (but 0) is
+    one of the ground-truth tests' sample points, at any parameter set."""
+    import numpy as np
+    from symdl.testing import sample_points
+    probes = accuracy.PROBES[accuracy.PROBES != 0]
+    for name in ("isru", "bent_identity", "squareplus", "gelu"):
+        spec = S.get(name)
+        for params in ({},) + tuple(spec.test_params):
+            pts = sample_points(spec, params, np.float64)
+            pts = pts[np.isfinite(pts) & (pts != 0)]
+            near = np.min(np.abs(probes[:, None] / pts[None, :] - 1), axis=1)
+            assert near.min() > 1e-6, (name, params)

@@ -12,6 +12,7 @@ import symdl.optim as O
 from symdl.derive.optimizers import bias_correction, equivalence, unroll
 from symdl.specs import get
 from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS, beta1, m, t, theta
+from symdl.testing import check_optimizer
 
 # One table drives the tests: (id, class, options).  Each option combination
 # that selects a different kernel or branch appears at least once.
@@ -111,6 +112,29 @@ def test_kernel_follows_the_spec_equations(case):
     print(f"{case[0]}: worst relative error {rel:.2e}")
     # a few roundings per step, accumulated over the steps
     assert rel <= 1e-14, f"{case[0]}: worst relative error {rel:.2e} vs the SymPy equations"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_kernel_of_the_case_one_step_vs_the_equations(case):
+    """symdl.testing.check_optimizer: the case's variant, float64 and float32,
+    serial and prange kernel, at t = 1 and 7: one step from a random state,
+    θ and every state array against the rule's equations at 60 digits."""
+    _, cls, kw = case
+    opt = getattr(O, cls)([np.zeros(3)], **kw)
+    group = opt.param_groups[0]
+    meta, key, _ = opt._variant_meta(group)
+    variant = next(v for v, k, _ in meta["variants"] if k == key)
+    hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
+    res = check_optimizer(opt._rule(group), variants=[variant], hyper=hyper)
+    assert len(res) >= 8
+    res.assert_ok()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(s.name for s in OPTIMIZER_SPECS if s.kernels))
+def test_every_variant_one_step_vs_the_equations(name):
+    """Every variant of every rule (the fast test covers the table's cases)."""
+    check_optimizer(name).assert_ok()
 
 
 # ---------------------------------------------------------------- vs torch

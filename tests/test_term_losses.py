@@ -5,10 +5,8 @@ form the engine derived, so this also checks each stable form.  Kink
 conventions pinned against torch's autograd; bad input; the declared stable
 form proven equal to the definition.
 
-Compile budget: per case, each kernel kind and reduction runs in one dtype:
-float64 the forward and backward of 'sum' and the fused 'none' kernel,
-float32 the fused 'sum' and the backward of 'none' (serial kernels; the
-torch comparison reuses the float64 ones)."""
+Every kernel: each reduction, kernel kind, dtype and the serial and prange
+variants (symdl.testing.check_loss)."""
 import math
 import os
 import warnings
@@ -22,9 +20,8 @@ import sympy as sp
 import symdl
 from symdl.errors import ParameterError, ShapeError
 from symdl.specs import losses as L
-from symdl.specs.softmax import Shifted
 
-from reduction_truth import compare, exact, instantiate, mp_eval
+from symdl.testing import check_loss
 
 TERM = [s for s in L.LOSS_SPECS if getattr(s, "kind", "") == "term"]
 #: the random cases' seed (fixed: str hashes change between processes)
@@ -159,123 +156,19 @@ def _resolve(opts, rng):
     return out
 
 
-def variant_of(spec, opts, red):
-    v = {p.name: opts.get(p.name, p.default) for p in spec.choices}
-    v.update({a.name: a.name in opts for a in spec.args if a.optional})
-    v["reduction"] = red
-    return v
-
-
-def _plain(e):
-    """Ground truth helpers SymPy's mpmath printer understands."""
-    e = e.replace(lambda a: isinstance(a, Shifted), lambda a: a.args[0] - a.args[1])
-    return e.replace(lambda a: isinstance(a, L.ClampMin), lambda a: sp.Max(*a.args))
-
-
-def truth(spec, opts, args, g, scale):
-    """(loss values, {arg: gradient}) from the definition at these values."""
-    red = "none" if np.ndim(g) else "sum"
-    variant = variant_of(spec, opts, red)
-    env, subs, grad_syms = {}, {}, {}
-    first = args[0]
-    if spec.classes:
-        R, Cn = first.shape
-        rows_shape = (R,)
-    else:
-        R, Cn = first.size, 1
-        rows_shape = first.shape
-    sizes = {"r": R, "c": Cn}
-    wrt = spec.wrt(variant)
-    positional = [a for a in spec.args if not a.optional]
-    for a, val in zip(positional, args):
-        if a.kind == "index":
-            oh = np.array([[sp.Integer(int(val[r] == c)) for c in range(Cn)] for r in range(R)], dtype=object)
-            env["t"] = (oh, ("r", "c"))
-            continue
-        axes = spec.arg_axes(a)   # an elementwise loss: (rows, 1) here
-        shape = (R, Cn) if axes == ("r", "c") else (R,)
-        flat = np.asarray(val, dtype=np.float64).reshape(shape)
-        if a.name in wrt:
-            syms = np.empty(shape, dtype=object)
-            for idx in np.ndindex(*shape):
-                syms[idx] = sp.Symbol(f"{a.sym}_{'_'.join(map(str, idx))}", real=True)
-                subs[syms[idx]] = exact(flat[idx])
-            env[a.sym] = (syms, axes)
-            grad_syms[a.name] = syms.reshape(-1)
-        else:
-            env[a.sym] = (np.vectorize(exact, otypes=[object])(flat), axes)
-    for a in spec.args:
-        if a.optional and a.name in opts:
-            arr = np.asarray(opts[a.name], dtype=np.float64)
-            if a.axes == ("c",):
-                env[a.sym] = (np.array([exact(v) for v in arr], dtype=object), ("c",))
-            else:
-                full = np.broadcast_to(arr, first.shape).reshape(-1)
-                vals = np.array([exact(v) for v in full], dtype=object)
-                env[a.sym] = (vals.reshape(R, 1), ("r", "c")) if not spec.classes else (vals, ("r",))
-    for p in spec.scalars:
-        env[p.name] = (exact(opts.get(p.name, p.default)), ())
-    env["scale"] = (exact(scale), ())
-    f = spec.definition(variant)
-    if red == "none":
-        at = {} if spec.classes else {"c": 0}
-        outs = [instantiate(f, env, sizes, {"r": i, **at}) for i in range(R)]
-        F = sp.Add(*[exact(gv) * o for gv, o in zip(np.ravel(g), outs)])
-    else:
-        outs = [instantiate(f, env, sizes)]
-        F = exact(g) * outs[0]
-    names = list(grad_syms)
-    grads = [_plain(sp.diff(F, s)) for n in names for s in grad_syms[n]]
-    vals = mp_eval([_plain(o) for o in outs] + grads, subs)
-    loss, rest = vals[:len(outs)], vals[len(outs):]
-    out, i = {}, 0
-    for n in names:
-        k = grad_syms[n].size
-        out[n] = rest[i:i + k]
-        i += k
-    return loss, out, rows_shape
-
-
 CASES = [pytest.param(s, i, kind, id=f"{s.name}-{i}-{kind}")
          for s in TERM for i in range(len(OPTIONS.get(s.name, [{}]))) for kind in ("random", "extreme")]
 
 
 @pytest.mark.parametrize("spec,opt_index,kind", CASES)
 def test_against_definition(spec, opt_index, kind):
+    """Every reduction x kernel kind (forward, backward, fused; every
+    differentiated argument) x float64/float32 x serial/prange kernel
+    (symdl.testing.check_loss)."""
     rng = np.random.default_rng([zlib.crc32(f"{spec.name}-{opt_index}-{kind}".encode()), SEED])
     opts = _resolve(OPTIONS.get(spec.name, [{}])[opt_index], rng)
     args = _args(spec.name, opts, kind, rng)
-    fails = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # kl_div's 'mean' warning
-        for red in ("sum", "none"):
-            k = symdl.kernel(spec.name, reduction=red, **opts)
-            rows = args[0].shape[:-1] if spec.classes else args[0].shape
-            g = f32(np.linspace(0.5, 1.5, int(np.prod(rows))).reshape(rows)) if red == "none" else 0.75
-            t_loss, t_grads, _ = truth(spec, opts, args, g, 1.0)
-            for dt in (np.float64, np.float32):
-                cast = [a.astype(dt) if a.dtype.kind == "f" else a for a in args]
-                gd = g.astype(dt) if red == "none" else g
-                tag = f"{spec.name}{opts} {red} {np.dtype(dt).name}"
-                # each kernel kind and reduction in one dtype (5 compiles per case):
-                # float64 forward + backward of 'sum' and the fused 'none';
-                # float32 the fused 'sum' and the backward of 'none'
-                runs = []
-                if (dt is np.float64) == (red == "sum"):
-                    if red == "sum":
-                        runs.append(("forward", k.forward(*cast), None))
-                    runs.append(("grads", None, k.grads(*cast, grad=gd)))
-                else:
-                    loss, res = k.forward_backward(*cast, grad=gd)
-                    runs.append(("fused", loss, dict(zip(k.inputs, res if isinstance(res, tuple) else (res,)))))
-                for what, loss, grads in runs:
-                    if loss is not None:
-                        assert np.asarray(loss).dtype == dt
-                        fails += compare(np.ravel(loss), t_loss, dt, f"{tag} {what} loss")[0]
-                    for n, gv in (grads or {}).items():
-                        assert gv.dtype == dt
-                        fails += compare(np.ravel(gv), t_grads[n], dt, f"{tag} {what} d{n}")[0]
-    assert not fails, fails[:8]
+    check_loss(spec, symdl.kernel(spec.name, **opts), cases=[args]).assert_ok()
 
 
 # ---------------------------------------------------------------------------- stable forms

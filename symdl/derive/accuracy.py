@@ -8,8 +8,9 @@ operations, while the derivative of the definition simplifies to
 (1 + a x^2)^(-3/2) -- and the derivative of the definition can instead
 cancel where the stable form's does not (squareplus' (1 + x/sqrt(x^2 + b))/2
 at large negative x).  Neither form is always right, so the engine measures:
-each candidate is evaluated in float64 with NumPy at probe points
-(log-spaced magnitudes of both signs, 1e-8 .. 1e4), for the spec's default
+each candidate is evaluated in float64 with NumPy at probe points of its
+own (log-spaced magnitudes of both signs, 1.37e-8 .. 1.37e4, off the
+tests' grid), for the spec's default
 and test parameters, against the exact derivative at 50 digits (mpmath),
 and :func:`prefer` adopts the alternative only when it is clearly more
 accurate, or about as accurate and clearly cheaper.
@@ -26,8 +27,12 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-#: probe points: 25 magnitudes per sign and 0
-PROBES = np.concatenate([-np.logspace(4, -8, 25), [0.0], np.logspace(-8, 4, 25)])
+#: probe points of its own: 49 log-spaced magnitudes per sign (1.37e-8 ..
+#: 1.37e4) and 0 -- the ground-truth tests' grid (symdl.testing.sample_points:
+#: 10^(k/4)) shifted by a factor 1.37, so a form is never chosen on the very
+#: points that then judge it, yet sampled as densely
+PROBES = np.concatenate([-np.logspace(4, -8, 49) * 1.37, [0.0], np.logspace(-8, 4, 49) * 1.37])
+
 #: relative errors below this count as equal (a few float64 ulps)
 FLOOR = 1e-15
 #: "clearly more accurate": at least this factor
