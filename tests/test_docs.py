@@ -69,7 +69,8 @@ def test_pages_hold_the_derivation_and_facts(few):
     for part in ("# relu", "**torch:** `relu`", "**source:** all seeds", "## Parameters",
                  "**definition**", "**derivative**", r"\text{convention at the kink } x = 0",
                  "## Accuracy of the kernels", "| forward | float64 |",
-                 "[`symdl.generated.activations`](../modules/activations.md)",
+                 "[`symdl.generated.activations.relu`](../modules/activations__relu.md)",
+                 "(`generated/activations/relu.py`)",
                  "def relu_forward_backward_f64", "](../plots/relu.svg)"):
         assert part in relu, part
     # display math blocks are balanced and non-empty

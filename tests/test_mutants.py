@@ -106,7 +106,7 @@ def _loss_family():
 
 
 def _optimizer_family():
-    import symdl.generated.optimizers as G
+    from symdl.runtime.family import RULES as G
     for name in G.SPECS:
         variants = [v for v, k, _ in G.SPECS[name]["variants"]]
         keys = [k for v, k, _ in G.SPECS[name]["variants"]]

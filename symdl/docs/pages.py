@@ -82,6 +82,14 @@ def kernel_meta(name: str) -> tuple[dict | None, str | None]:
         return meta, meta.get("module") or mod.__name__
     except Exception:
         pass
+    try:                      # one module per spec: the generated registry names it
+        entry = registry.registered().get(name)
+    except Exception:
+        entry = None
+    if entry is not None:
+        mod = importlib.import_module(entry[1])
+        if isinstance(getattr(mod, "SPECS", {}).get(name), dict):
+            return mod.SPECS[name], entry[1]
     for modname in _generated_modules():
         try:
             mod = importlib.import_module(modname)
@@ -252,8 +260,19 @@ def spec_path(family: str, name: str) -> str:
     return f"{CATALOG}/{family}/{name}.md"
 
 
+def module_slug(modname: str) -> str:
+    """A generated module's page name: symdl.generated.activations_d2.gelu ->
+    activations_d2__gelu (one flat folder; per-spec modules share stems)."""
+    return modname.removeprefix("symdl.generated.").replace(".", "__")
+
+
+def module_relpath(modname: str) -> str:
+    """The module's file under generated/: activations/gelu.py."""
+    return modname.removeprefix("symdl.generated.").replace(".", "/") + ".py"
+
+
 def module_path(modname: str) -> str:
-    return f"{CATALOG}/modules/{modname.rsplit('.', 1)[-1]}.md"
+    return f"{CATALOG}/modules/{module_slug(modname)}.md"
 
 
 def spec_hash(spec) -> str:
@@ -311,8 +330,8 @@ def render_spec_page(spec, family: str, hashes: dict, accuracy_entry: dict | Non
     out.append(accuracy_markdown(accuracy_entry))
     out += ["## Kernels", ""]
     if modname:
-        out.append(f"Generated module: [`{modname}`](../modules/{modname.rsplit('.', 1)[-1]}.md) "
-                   f"(`generated/{modname.rsplit('.', 1)[-1]}.py`).")
+        out.append(f"Generated module: [`{modname}`](../modules/{module_slug(modname)}.md) "
+                   f"(`generated/{module_relpath(modname)}`).")
         out.append("")
         try:
             code = kernel_sources(name, limit=1) if family != "optimizer" else {}
@@ -353,7 +372,7 @@ def catalog_index(fams: dict) -> str:
     out += ["", "Beside the specs: the [learning-rate schedules](schedules.md) of `symdl.optim`, "
             "each with a plot of its learning rate over epochs."]
     out += ["", "The generated modules: " + ", ".join(
-        f"[`{m.rsplit('.', 1)[-1]}`](modules/{m.rsplit('.', 1)[-1]}.md)" for m in _linked_modules(fams)) + "."]
+        f"[`{module_relpath(m)[:-3]}`](modules/{module_slug(m)}.md)" for m in _linked_modules(fams)) + "."]
     return "\n".join(out) + "\n"
 
 
@@ -382,11 +401,10 @@ def module_page(modname: str, fams: dict) -> str:
             pat = re.compile(r"^def (%s(?:__\w+?)?_(?:forward|backward|forward_backward|step)\w*)\(" % re.escape(n),
                              re.MULTILINE)
             fns[n] = sorted(set(pat.findall(text)))
-    short = modname.rsplit(".", 1)[-1]
-    out = [_header({"page": f"modules/{short}", "module_header": {k: head.get(k) for k in
+    out = [_header({"page": f"modules/{module_slug(modname)}", "module_header": {k: head.get(k) for k in
                                                                    ("generator_hash", "body_hash")}}),
            f"# `{modname}`", "",
-           f"File `generated/{short}.py`, rendered by `symdl generate` from the template "
+           f"File `generated/{module_relpath(modname)}`, rendered by `symdl generate` from the template "
            f"`templates/{head.get('template', '?')}` with SymPy {head.get('sympy', '?')} "
            "(DO NOT EDIT: `symdl generate --check` fails when it is stale).", "",
            f"Generator hash `{head.get('generator_hash', '?')}`, body hash `{head.get('body_hash', '?')}`.", "",

@@ -23,8 +23,10 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def _module():
-    import symdl.generated.optimizers as G
-    return G
+    """The catalog's rules: a view whose SPECS and kernels import each rule's
+    module (symdl.generated.optimizers.<rule>) on first use."""
+    from symdl.runtime.family import RULES
+    return RULES
 
 
 def default_hyper(meta, variant) -> dict:
