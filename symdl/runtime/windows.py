@@ -96,15 +96,17 @@ def pad_scatter(g, ih, iw, in_shape):
 
 
 def _padded(x, pad, fill):
+    """x (any 4-D view) with ``fill`` around its last two axes: one copy of x,
+    the borders written once (no padding: x itself)."""
     (pt, pb), (pl, pr) = pad
     if not (pt or pb or pl or pr):
         return x
-    N, C, H, W = x.shape
-    xp = np.empty((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
-    if fill == 0:
-        xp[...] = 0
-    else:
-        xp[...] = fill
+    A, B, H, W = x.shape
+    xp = np.empty((A, B, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    xp[:, :, :pt] = fill
+    xp[:, :, pt + H:] = fill
+    xp[:, :, pt:pt + H, :pl] = fill
+    xp[:, :, pt:pt + H, pl + W:] = fill
     xp[:, :, pt:pt + H, pl:pl + W] = x
     return xp
 
@@ -118,9 +120,9 @@ def unfold(x, kernel, stride, pad, dilation, fill=0.0, out=None, channels_first=
     (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
     OH = out_size(H, KH, sh, *pad[0], dh)
     OW = out_size(W, KW, sw, *pad[1], dw)
-    xp = _padded(x, pad, fill)
+    # channels first: pad the (C, N, H, W) view, so that x is copied once (or not at all)
+    xp = _padded(x.transpose(1, 0, 2, 3) if channels_first else x, pad, fill)
     if channels_first:
-        xp = np.ascontiguousarray(xp.transpose(1, 0, 2, 3))
         shape = (C, KH, KW, N, OH, OW)
     else:
         shape = (N, C, KH, KW, OH, OW)
