@@ -168,14 +168,17 @@ def train_charlm(hidden=128, seq_len=32, batch_size=64, steps=600, lr=3e-3, clip
     rng = np.random.default_rng(seed)
     model = charlm_model(len(vocab), embed, hidden, rng=rng)
     H0 = unigram_entropy(ids)
-    epochs = max(1, -(-steps // -(-cut // batch_size)))
+    train = np.arange(cut)
+    if steps * batch_size < cut:        # fewer steps than one epoch: a random subset of windows
+        train = np.sort(rng.choice(cut, steps * batch_size, replace=False))
+    epochs = max(1, -(-steps // -(-len(train) // batch_size)))
     t0 = time.perf_counter()
     if verbose:
         print(f"char LM: {len(text)} characters, vocabulary {len(vocab)}, Embedding({len(vocab)}, "
               f"{embed}) → LSTM hidden={hidden} → Linear; windows of {seq_len} characters, "
               f"batch {batch_size}, {epochs} epochs; unigram entropy {H0:.3f} nats/char",
               file=stream, flush=True)
-    model.fit(X[:cut], y[:cut], validation_data=(X[cut:], y[cut:]), epochs=epochs,
+    model.fit(X[train], y[train], validation_data=(X[cut:], y[cut:]), epochs=epochs,
               batch_size=batch_size, lr=lr, clip_grad_norm=clip, seed=seed, verbose=2 if verbose else 0)
     loss = evaluate(model, X[:cut], y[:cut], metrics=())["loss"]
     val = evaluate(model, X[cut:], y[cut:], metrics=())["loss"]
