@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
-from symdl.runtime.windows import _PAD_MODES, fold, out_size, pad_gather, pad_index, pad_scatter, unfold
+from symdl.runtime.windows import PAD_MODES, fold, out_size, pad_gather, pad_index, pad_scatter, unfold
 
 from . import init as _init
 from .layers import LAYERS, Module
@@ -60,9 +60,9 @@ class _ConvNd(Module):
         self.kernel_size = _tuple(name, "kernel_size", kernel_size, nd, 1)
         self.stride = _tuple(name, "stride", stride, nd, 1)
         self.dilation = _tuple(name, "dilation", dilation, nd, 1)
-        if padding_mode not in _PAD_MODES:
-            close = difflib.get_close_matches(str(padding_mode), _PAD_MODES, n=2)
-            raise ParameterError(f"{name}: padding_mode={padding_mode!r} is not one of {_PAD_MODES}"
+        if padding_mode not in PAD_MODES:
+            close = difflib.get_close_matches(str(padding_mode), PAD_MODES, n=2)
+            raise ParameterError(f"{name}: padding_mode={padding_mode!r} is not one of {PAD_MODES}"
                                  + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
         self.padding_mode = padding_mode
         if isinstance(padding, str):
@@ -149,7 +149,7 @@ class _ConvNd(Module):
         x4 = x if self.nd == 2 else x[:, :, None, :]
         N, G, O = x.shape[0], self.groups, self.out_channels
         self._xshape = x4.shape
-        if self.padding_mode != "zeros":                      # E x: the padding as a gather
+        if self._gather:                                       # E x: the padding as a gather
             x4 = pad_gather(x4, *self._pad_indices(x4.shape))
             p = ((0, 0), (0, 0))
         cols = unfold(x4, k, s, p, d, 0.0, out=self._cols, channels_first=True)   # P x
@@ -187,7 +187,7 @@ class _ConvNd(Module):
             return None
         dcols = np.matmul(W2.transpose(0, 2, 1), g2).reshape(cols.shape)
         k, s, p, d = self._geometry()
-        if self.padding_mode != "zeros":
+        if self._gather:
             ih, iw = self._pad_indices(self._xshape)
             dxp = fold(dcols, self._xshape[:2] + (len(ih), len(iw)), s, ((0, 0), (0, 0)), d,
                        channels_first=True)
@@ -195,6 +195,11 @@ class _ConvNd(Module):
         else:
             dx = fold(dcols, self._xshape, s, p, d, channels_first=True)      # Pᵀ (Wᵀ g)
         return dx if self.nd == 2 else dx.reshape(N, self.in_channels, -1)
+
+    @property
+    def _gather(self):
+        """Padding by reflect/replicate/circular (with no padding, every mode is the same)."""
+        return self.padding_mode != "zeros" and any(any(p) for p in self._pad)
 
     def _pad_indices(self, shape4):
         """Per-axis source indices of the padded input (padding_mode != 'zeros')."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["out_size", "pool_out_size", "pad_index", "pad_gather", "pad_scatter", "unfold", "fold",
+__all__ = ["out_size", "pool_out_size", "PAD_MODES", "pad_index", "pad_gather", "pad_scatter", "unfold", "fold",
            "mean_vjp"]
 
 
@@ -57,7 +57,7 @@ def pool_out_size(size, k, stride, pad, dilation, ceil_mode):
     return o
 
 
-_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def pad_index(size, lo, hi, mode):
@@ -77,7 +77,7 @@ def pad_index(size, lo, hi, mode):
             raise ValueError(f"padding_mode='circular' needs each padding ({lo}, {hi}) to be at "
                              f"most the input size {size}")
         return j % size
-    raise ValueError(f"unknown padding mode {mode!r}; expected one of {_PAD_MODES}")
+    raise ValueError(f"unknown padding mode {mode!r}; expected one of {PAD_MODES}")
 
 
 def pad_gather(x, ih, iw):
