@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["out_size", "pool_out_size", "PAD_MODES", "pad_index", "pad_gather", "pad_scatter", "unfold", "fold",
-           "mean_vjp"]
+__all__ = ["out_size", "pool_out_size", "PAD_MODES", "pad_index", "pad_gather", "pad_scatter",
+           "unfold", "fold", "mean_vjp"]
 
 
 def out_size(size, k, stride, pad_lo, pad_hi, dilation):
