@@ -6,7 +6,9 @@
   index h·W + w into the input plane, torch's ``return_indices``).  The loop
   is torch's: it starts at the first in-bounds position with -inf, and a later
   entry wins only if it is greater or NaN (so the first of tied maxima, the
-  last NaN); positions in the padding are never read.
+  last NaN); positions in the padding are never read.  Windows inside x
+  (the common case) take a path without bounds tests that notes NaN on the
+  side and reruns torch's loop only when one is present.
 
 The loops are serial: pooling moves little data per flop, and a second
 thread pool (Numba's beside OpenBLAS's) costs more in hand-offs on a
@@ -99,7 +101,7 @@ def maxpool2d_forward(x, kernel, stride, padding, dilation, out_hw):
     N, C = x.shape[:2]
     y = np.empty((N, C) + tuple(out_hw), dtype=x.dtype)
     idx = np.empty((N, C) + tuple(out_hw), dtype=np.int64)
-    _maxpool_fwd(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+    _maxpool_fwd(np.ascontiguousarray(x), kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
                  dilation[0], dilation[1], y, idx)
     return y, idx
 
