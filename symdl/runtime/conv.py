@@ -65,14 +65,22 @@ def _maxpool_fwd(x, kh, kw, sh, sw, ph, pw, dh, dw, y, idx):
                         best = xf[r0]
                         bi = r0
                         nan = best != best
-                        for i in range(kh):
-                            r = r0 + i * dh * W
-                            for j in range(kw):
-                                v = xf[r + j * dw]
+                        if kh == 2 and kw == 2 and dh == 1 and dw == 1:     # the usual 2×2
+                            for r in (r0 + 1, r0 + W, r0 + W + 1):
+                                v = xf[r]
                                 nan |= v != v
                                 if v > best:
                                     best = v
-                                    bi = r + j * dw
+                                    bi = r
+                        else:
+                            for i in range(kh):
+                                r = r0 + i * dh * W
+                                for j in range(kw):
+                                    v = xf[r + j * dw]
+                                    nan |= v != v
+                                    if v > best:
+                                        best = v
+                                        bi = r + j * dw
                         if nan:
                             best, bi = _window_max(xf, W, H, h0, w0, kh, kw, dh, dw)
                     else:
