@@ -32,8 +32,8 @@ layer, 8.6 ms with ``NUMBA_THREADING_LAYER=workqueue`` or
 What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
 three OpenBLAS sgemm calls of the im2col design alone; measured on one thread
 (CPU time, float32) they take 11.2 ms of symdl's 16.5 ms, while torch's whole
-forward + backward takes 8.5 ms (LeNet step: symdl 8.2-9.1 ms, torch
-7.8-8.5 ms CPU on one thread).
+forward + backward takes 8.2-8.5 ms (LeNet step: symdl 7.8-8.3 ms, torch
+7.6-8.7 ms CPU on one thread).
 """
 from __future__ import annotations
 
