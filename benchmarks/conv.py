@@ -20,7 +20,20 @@ torch time / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 
 Only trust the numbers on a quiet machine (the load average is printed):
 threaded BLAS and torch lose their time slices to other processes and both
-sides become erratic.
+sides become erratic.  The CPU column (process time per call, all threads)
+shows thread pools that spin: Numba's default OpenMP layer spins after each
+parallel kernel (here the generated ReLU kernels above 65536 elements) and
+then fights OpenBLAS's worker for the second core -- measured on a loaded
+machine with OPENBLAS_NUM_THREADS=1: LeNet step 13.9 ms CPU with the omp
+layer, 8.6 ms with ``NUMBA_THREADING_LAYER=workqueue`` or
+``OMP_WAIT_POLICY=passive`` (the same as one Numba thread).  Compare
+    NUMBA_THREADING_LAYER=workqueue .venv/bin/python benchmarks/conv.py
+
+What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
+three OpenBLAS sgemm calls of the im2col design alone; measured on one thread
+(CPU time, float32) they take 11.2 ms of symdl's 16.5 ms, while torch's whole
+forward + backward takes 8.2-8.5 ms (LeNet step: symdl 7.8-8.3 ms, torch
+7.6-8.7 ms CPU on one thread).
 """
 from __future__ import annotations
 
@@ -52,7 +65,8 @@ import numpy as np  # noqa: E402
 
 
 def timeit(fn, min_time=0.5, repeat=7):
-    """Median and min seconds per call over ``repeat`` rounds."""
+    """Median and min wall seconds per call over ``repeat`` rounds, and the
+    min process CPU seconds per call (all threads: spinning pools show here)."""
     fn()
     fn()
     t0, k = time.perf_counter(), 0
@@ -60,13 +74,14 @@ def timeit(fn, min_time=0.5, repeat=7):
         fn()
         k += 1
     number = max(1, int(min_time / repeat / ((time.perf_counter() - t0) / k)))
-    rounds = []
+    rounds, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(number):
             fn()
         rounds.append((time.perf_counter() - t0) / number)
-    return statistics.median(rounds), min(rounds)
+        cpu.append((time.process_time() - c0) / number)
+    return statistics.median(rounds), min(rounds), min(cpu)
 
 
 def bench_conv(torch, nn, shape, out_ch, args):
@@ -91,10 +106,25 @@ def bench_conv(torch, nn, shape, out_ch, args):
 
     np.testing.assert_allclose(run_symdl(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-3, atol=1e-2)
+    # the floor of this design: the three GEMMs alone (W·cols, dWᵀ = cols·gᵀ, dcols = Wᵀ·g)
+    cols = mine._cols.reshape(C * 9, -1)
+    W2 = mine.params["weight"].reshape(out_ch, -1)
+    g2 = np.ascontiguousarray(g.reshape(N, out_ch, -1).transpose(1, 0, 2)).reshape(out_ch, -1)
+
+    def gemms():
+        W2 @ cols
+        cols @ g2.T
+        W2.T @ g2
+
     ts = timeit(run_symdl, args.min_time, args.repeat)
     tt = timeit(run_torch, args.min_time, args.repeat)
-    return {"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
-            "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0]}
+    tg = timeit(gemms, args.min_time, args.repeat)
+    return [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
+             "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0], "symdl_cpu_ms": ts[2] * 1e3,
+             "torch_cpu_ms": tt[2] * 1e3},
+            {"what": "  of which symdl's 3 GEMMs (OpenBLAS)", "symdl_ms": tg[0] * 1e3,
+             "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tg[0], "symdl_cpu_ms": tg[2] * 1e3,
+             "torch_cpu_ms": tt[2] * 1e3}]
 
 
 def bench_lenet(torch, nn, optim, batch, side, args):
@@ -132,8 +162,9 @@ def bench_lenet(torch, nn, optim, batch, side, args):
 
     ts = timeit(run_symdl, args.min_time, args.repeat)
     tt = timeit(run_torch, args.min_time, args.repeat)
-    return {"what": f"LeNet training step, batch {batch}, {side}x{side}", "symdl_ms": ts[0] * 1e3,
-            "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0]}
+    return [{"what": f"LeNet training step, batch {batch}, {side}x{side}", "symdl_ms": ts[0] * 1e3,
+             "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0], "symdl_cpu_ms": ts[2] * 1e3,
+             "torch_cpu_ms": tt[2] * 1e3}]
 
 
 def main(argv=None):
@@ -156,15 +187,23 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     if args.tiny:
         args.min_time, args.repeat = 0.01, 1
+    import numba
+
     print(f"load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}, {args.threads} threads; "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
-    rows = [bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
-                       4 if args.tiny else 32, args),
-            bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)]
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; Numba threading layer "
+          f"{numba.config.THREADING_LAYER!r}, NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}")
+    rows = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
+                      4 if args.tiny else 32, args)
+    rows += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)
     for r in rows:
         print(f"{r['what']:<48} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
-              f"ratio {r['ratio']:.2f}x")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+              f"ratio {r['ratio']:.2f}x   (CPU ms/call: symdl {r['symdl_cpu_ms']:.2f}, "
+              f"torch {r['torch_cpu_ms']:.2f})")
+    try:
+        layer = numba.threading_layer()
+    except ValueError:      # no parallel Numba kernel ran
+        layer = "none used"
+    print(f"load average after: {os.getloadavg()[0]:.2f}; Numba threading layer used: {layer}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

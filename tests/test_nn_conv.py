@@ -23,7 +23,21 @@ CASES = {
     "conv1d": (lambda: nn.Conv1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2,
                                  dtype=np.float64), (3, 4, 9)),
     "conv1d_same": (lambda: nn.Conv1d(2, 3, 4, padding="same", dtype=np.float64), (2, 2, 7)),
+    "conv2d_reflect": (lambda: nn.Conv2d(2, 3, 3, padding=2, padding_mode="reflect", dtype=np.float64),
+                       (2, 2, 5, 6)),
+    "conv2d_circular": (lambda: nn.Conv2d(2, 3, 3, stride=2, padding=(1, 3), padding_mode="circular",
+                                          dtype=np.float64), (2, 2, 5, 6)),
+    "conv2d_replicate_same": (lambda: nn.Conv2d(2, 4, (4, 3), padding="same", padding_mode="replicate",
+                                                groups=2, dilation=(1, 2), dtype=np.float64), (1, 2, 5, 6)),
+    "conv1d_reflect": (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=2, padding_mode="reflect",
+                                         dtype=np.float64), (2, 2, 7)),
     "maxpool": (lambda: nn.MaxPool2d(2), (2, 3, 6, 5)),
+    "maxpool_ceil": (lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 8, 7)),
+    "maxpool_ceil_dil": (lambda: nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2),
+                                              ceil_mode=True), (1, 2, 7, 7)),
+    "avgpool_ceil": (lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 2, 8, 7)),
+    "avgpool_ceil_nopad": (lambda: nn.AvgPool2d((3, 2), stride=2, padding=1, ceil_mode=True,
+                                                count_include_pad=False), (2, 2, 8, 7)),
     "maxpool_pad": (lambda: nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2)), (1, 2, 7, 7)),
     "avgpool": (lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 2, 7, 6)),
     "avgpool_nopad": (lambda: nn.AvgPool2d((2, 3), stride=1, padding=1, count_include_pad=False),
@@ -118,12 +132,17 @@ def test_bad_inputs():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ParameterError, match="stride 1"):
         nn.Conv2d(3, 4, 3, stride=2, padding="same")
-    with pytest.raises(ParameterError, match="half the kernel"):
+    with pytest.raises(ParameterError, match="half the effective kernel"):
         nn.MaxPool2d(2, padding=2)
+    with pytest.raises(ParameterError, match=r"padding_mode='reflekt'.*did you mean 'reflect'"):
+        nn.Conv2d(1, 1, 3, padding_mode="reflekt")
+    with pytest.raises(ShapeError, match=r"Conv2d.*\(1, 1, 2, 5\).*reflect.*less than the input size 2"):
+        nn.Conv2d(1, 1, 3, padding=2, padding_mode="reflect").forward(np.zeros((1, 1, 2, 5)))
 
 
 def test_save_load_round_trip(tmp_path):
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.MaxPool2d(2),
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same", padding_mode="circular"),
+                          nn.MaxPool2d(2, ceil_mode=True),
                           nn.AvgPool2d(1), nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(),
                           nn.Unflatten(1, (2, 4)), nn.Flatten(), nn.Linear(8, 3),
                           nn.Unflatten(1, (1, 3)), nn.Conv1d(1, 2, 2))
@@ -144,7 +163,18 @@ TORCH = {
                                          bias=False),
     "conv1d": lambda t: t.nn.Conv1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2),
     "conv1d_same": lambda t: t.nn.Conv1d(2, 3, 4, padding="same"),
+    "conv2d_reflect": lambda t: t.nn.Conv2d(2, 3, 3, padding=2, padding_mode="reflect"),
+    "conv2d_circular": lambda t: t.nn.Conv2d(2, 3, 3, stride=2, padding=(1, 3), padding_mode="circular"),
+    "conv2d_replicate_same": lambda t: t.nn.Conv2d(2, 4, (4, 3), padding="same", padding_mode="replicate",
+                                                   groups=2, dilation=(1, 2)),
+    "conv1d_reflect": lambda t: t.nn.Conv1d(2, 3, 3, stride=2, padding=2, padding_mode="reflect"),
     "maxpool_pad": lambda t: t.nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2)),
+    "maxpool_ceil": lambda t: t.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+    "maxpool_ceil_dil": lambda t: t.nn.MaxPool2d((3, 2), stride=(2, 1), padding=1, dilation=(1, 2),
+                                                 ceil_mode=True),
+    "avgpool_ceil": lambda t: t.nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True),
+    "avgpool_ceil_nopad": lambda t: t.nn.AvgPool2d((3, 2), stride=2, padding=1, ceil_mode=True,
+                                                   count_include_pad=False),
     "avgpool": lambda t: t.nn.AvgPool2d(3, stride=2, padding=1),
     "avgpool_nopad": lambda t: t.nn.AvgPool2d((2, 3), stride=1, padding=1, count_include_pad=False),
     "avgpool_div": lambda t: t.nn.AvgPool2d(2, divisor_override=3),
@@ -186,6 +216,25 @@ def test_embedding_same_as_torch():
     np.testing.assert_allclose(mine.forward(idx), ty.detach().numpy(), rtol=1e-10)
     mine.backward(g)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_maxpool_return_indices_as_torch():
+    """(output, int64 flat indices h·W + w) as torch, in ceil mode with padding;
+    the layer's backward sends g to those positions."""
+    torch = pytest.importorskip("torch")
+    x = R.standard_normal((2, 3, 5, 7))
+    x[0, 0, 0, :2] = x[0, 0, 0, 2]                 # ties: the first index
+    mine = nn.MaxPool2d(3, stride=2, padding=1, return_indices=True, ceil_mode=True, dtype=np.float64)
+    y, idx = mine.forward(x)
+    ty, ti = torch.nn.MaxPool2d(3, stride=2, padding=1, return_indices=True, ceil_mode=True)(
+        torch.tensor(x))
+    assert idx.dtype == np.int64 and idx.shape == y.shape == (2, 3, 3, 4)
+    np.testing.assert_array_equal(idx, ti.numpy())
+    np.testing.assert_array_equal(y, ty.numpy())
+    g = R.standard_normal(y.shape)
+    dx = np.zeros(x.shape)
+    np.add.at(dx.reshape(6, -1), (np.arange(6)[:, None], idx.reshape(6, -1)), g.reshape(6, -1))
+    np.testing.assert_array_equal(mine.backward(g), dx)
 
 
 def test_maxpool_nan_wins_as_torch():

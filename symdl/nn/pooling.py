@@ -4,7 +4,10 @@
 A pooling is a reduction (max or mean) over the window axes of P x, P the
 window map of ``symdl.runtime.windows``.  Its backward is the reduction
 rule -- max: the cotangent goes to the first argmax of each window; mean: it
-is divided by the window's count -- followed by Pᵀ (``fold``).  The adaptive
+is divided by the window's count -- followed by Pᵀ (``fold``).  Max pooling
+runs as one Numba loop (``symdl.runtime.conv``) that saves the argmax
+positions in the forward and scatters g to them in the backward, so it never
+forms P x.  ``ceil_mode`` and the divisors follow torch's rules.  The adaptive
 average is separable: y = A_H · x · A_Wᵀ with A the (out, in) averaging
 matrices of torch's windows [floor(i·n/o), ceil((i+1)·n/o)), so its backward
 is the transpose rule dx = A_Hᵀ · g · A_W.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
-from symdl.runtime.windows import fold, max_vjp, mean_vjp, out_size, unfold, window_max
+from symdl.runtime.windows import fold, mean_vjp, pool_out_size, unfold
 
 from .conv import _int, _tuple
 from .layers import LAYERS, Module
@@ -39,31 +42,37 @@ class _Pool2d(Module):
             _tuple(name, "stride", stride, 2, 1)
         self.padding = _tuple(name, "padding", padding, 2, 0)
         self.dilation = _tuple(name, "dilation", dilation, 2, 1)
-        if ceil_mode:
-            raise ParameterError(f"{name}: ceil_mode=True is not supported (floor mode only)")
-        self.ceil_mode = False
-        for p, k in zip(self.padding, self.kernel_size):
-            if p > k // 2:
+        self.ceil_mode = bool(ceil_mode)
+        for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
+            if p > ((k - 1) * d + 1) // 2:
                 raise ParameterError(f"{name}: padding {self.padding} must be at most half the "
-                                     f"kernel size {self.kernel_size} (as torch)")
-        self._pad = tuple((p, p) for p in self.padding)
+                                     f"effective kernel size {self.kernel_size} (dilation "
+                                     f"{self.dilation}), as torch")
         self._saved = None
 
     def extra_repr(self):
         s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-        return s + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        s += f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        return s + (", ceil_mode=True" if self.ceil_mode else "")
 
-    def _windows(self, x):
+    def _out_hw(self, x):
         x = self._input(x)
         _check4(self, x)
-        o = tuple(out_size(x.shape[2 + i], self.kernel_size[i], self.stride[i], *self._pad[i],
-                           self.dilation[i]) for i in range(2))
+        o = tuple(pool_out_size(x.shape[2 + i], self.kernel_size[i], self.stride[i], self.padding[i],
+                                self.dilation[i], self.ceil_mode) for i in range(2))
         if min(o) < 1:
             raise ShapeError(f"{self._where()}: input shape {x.shape} is too small: the computed "
                              f"output size is {o} (kernel {self.kernel_size}, dilation "
                              f"{self.dilation}, padding {self.padding}, stride {self.stride}); "
                              f"each must be >= 1")
-        return x, unfold(x, self.kernel_size, self.stride, self._pad, self.dilation, self.fill)
+        return x, o
+
+    def _pad(self, x, o):
+        """((top, bottom), (left, right)): ceil mode's last windows may reach past
+        the padding; those positions read ``fill`` too and are dropped by Pᵀ."""
+        return tuple((p, max(p, (n - 1) * s + d * (k - 1) + 1 - size - p))
+                     for p, n, s, d, k, size in zip(self.padding, o, self.stride, self.dilation,
+                                                    self.kernel_size, x.shape[2:]))
 
     def _check_grad(self, grad):
         if self._saved is None:
@@ -74,37 +83,49 @@ class _Pool2d(Module):
                              f"produced shape {self._oshape}")
         return g
 
-    def _transpose(self, dcols):
-        return fold(dcols, self._xshape, self.stride, self._pad, self.dilation)
-
     def _clear(self):
         self._saved = None
 
 
 class MaxPool2d(_Pool2d):
-    """Max over kh×kw windows (padding reads -inf); backward routes the
-    gradient to the first maximum of each window, as torch."""
-    fill = -np.inf
+    """Max over kh×kw windows (padding is never read); backward routes the
+    gradient to the first maximum of each window, as torch.  With
+    ``return_indices`` the forward returns (output, indices): int64 flat
+    positions h·W + w of each maximum in its input plane, as torch."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False, *, dtype=np.float32):
-        if return_indices:
-            raise ParameterError("MaxPool2d: return_indices=True is not supported")
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode, dtype=dtype)
+        self.return_indices = bool(return_indices)
 
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "dilation": list(self.dilation)}
+                "padding": list(self.padding), "dilation": list(self.dilation),
+                "return_indices": self.return_indices, "ceil_mode": self.ceil_mode}
 
     def forward(self, x, training=False, out=None):
-        x, cols = self._windows(x)
-        y, arg = window_max(cols)
-        self._saved, self._xshape, self._oshape = arg, x.shape, y.shape
-        return y
+        from symdl.runtime.conv import maxpool2d_forward
+
+        x, o = self._out_hw(x)
+        y, idx = maxpool2d_forward(x, self.kernel_size, self.stride, self.padding, self.dilation, o)
+        self._saved, self._xshape, self._oshape = idx, x.shape, y.shape
+        return (y, idx) if self.return_indices else y
 
     def backward(self, grad, out=None, input_grad=True):
+        from symdl.runtime.conv import maxpool2d_backward
+
         g = self._check_grad(grad)
-        return self._transpose(max_vjp(g, self._saved, self.kernel_size))
+        return maxpool2d_backward(g, self._saved, self._xshape)     # the max rule: g to the argmax
+
+
+def _counts(size, k, s, p, o, include_pad):
+    """torch's divisor along one axis: the window's length inside the padded
+    input (include_pad) or inside the input itself."""
+    start = np.arange(o) * s - p
+    end = np.minimum(start + k, size + p)
+    if include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
 
 
 class AvgPool2d(_Pool2d):
@@ -120,28 +141,29 @@ class AvgPool2d(_Pool2d):
 
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "count_include_pad": self.count_include_pad,
-                "divisor_override": self.divisor_override}
+                "padding": list(self.padding), "ceil_mode": self.ceil_mode,
+                "count_include_pad": self.count_include_pad, "divisor_override": self.divisor_override}
 
-    def _count(self, x):
+    def _count(self, x, o):
         if self.divisor_override is not None:
             return float(self.divisor_override)
-        if self.count_include_pad or not any(self.padding):
-            return float(self.kernel_size[0] * self.kernel_size[1])
-        ones = np.ones((1, 1, x.shape[2], x.shape[3]), dtype=x.dtype)
-        inside = unfold(ones, self.kernel_size, self.stride, self._pad, self.dilation, 0.0)
-        return inside.sum(axis=(2, 3))[0, 0]        # (OH, OW): the positions inside x
+        ch, cw = (_counts(x.shape[2 + i], self.kernel_size[i], self.stride[i], self.padding[i], o[i],
+                          self.count_include_pad) for i in range(2))
+        return np.multiply.outer(ch, cw).astype(np.float64)        # (OH, OW)
 
     def forward(self, x, training=False, out=None):
-        x, cols = self._windows(x)
-        count = self._count(x)
+        x, o = self._out_hw(x)
+        pad = self._pad(x, o)
+        cols = unfold(x, self.kernel_size, self.stride, pad, self.dilation, 0.0)
+        count = self._count(x, o)
         y = (cols.sum(axis=(2, 3)) / count).astype(self.dtype, copy=False)
-        self._saved, self._xshape, self._oshape = count, x.shape, y.shape
+        self._saved, self._xshape, self._oshape, self._padding = count, x.shape, y.shape, pad
         return y
 
     def backward(self, grad, out=None, input_grad=True):
         g = self._check_grad(grad)
-        return self._transpose(mean_vjp(g, self._saved, self.kernel_size))
+        return fold(mean_vjp(g, self._saved, self.kernel_size), self._xshape, self.stride,
+                    self._padding, self.dilation)                    # Pᵀ (the mean rule)
 
 
 def _averaging(n_in, n_out, dtype):

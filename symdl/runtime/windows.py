@@ -15,13 +15,18 @@ So:
 * a convolution is y = W · P x (a GEMM), and its backward is the transpose
   rules of that product:  dW = g · (P x)ᵀ,  dx = Pᵀ (Wᵀ g);
 * a pooling is a reduction over the window axes of P x, and its backward is
-  the reduction engine's rule followed by Pᵀ:  max routes g to the argmax
-  (``max_vjp``: first index on ties, NaN wins, as torch), mean divides g by the
-  window count (``mean_vjp``).
+  the reduction engine's rule followed by Pᵀ:  mean divides g by the window
+  count (``mean_vjp``); max routes g to the argmax (a Numba loop,
+  ``symdl.runtime.conv``, that never forms P x).
 
-The max rule here is torch's: on ties the whole cotangent goes to the first
+The max rule there is torch's: on ties the whole cotangent goes to the first
 maximum (the symbolic engine's rule, ``Graph._vjp_node``, shares it equally
 among tied maxima -- the same almost everywhere, different at exact ties).
+
+Padding modes other than zeros ('reflect', 'replicate', 'circular', as
+torch's ``F.pad``) are a gather x_pad = x[i_H, i_W] with per-axis source
+indices (``pad_index``), a linear map whose transpose scatter-adds back
+(``pad_scatter``).
 
 The loops run over the kernel offsets only (kh·kw NumPy slice copies of the
 whole batch), so no per-shape compilation is needed; the contraction is
@@ -34,7 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["out_size", "unfold", "fold", "window_max", "max_vjp", "mean_vjp"]
+__all__ = ["out_size", "pool_out_size", "PAD_MODES", "pad_index", "pad_gather", "pad_scatter",
+           "unfold", "fold", "mean_vjp"]
 
 
 def out_size(size, k, stride, pad_lo, pad_hi, dilation):
@@ -42,16 +48,65 @@ def out_size(size, k, stride, pad_lo, pad_hi, dilation):
     return (size + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
 
 
+def pool_out_size(size, k, stride, pad, dilation, ceil_mode):
+    """torch's pooling output length: floor or ceil of the window count, but
+    in ceil mode the last window must start inside the input or left padding."""
+    o = (size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (o - 1) * stride >= size + pad:
+        o -= 1
+    return o
+
+
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def pad_index(size, lo, hi, mode):
+    """Source index of each of the lo + size + hi positions of x padded by
+    ``mode`` ('reflect', 'replicate' or 'circular', torch's ``F.pad``), or a
+    ValueError naming the limit (reflect: each pad < size; circular: <= size)."""
+    j = np.arange(-lo, size + hi)
+    if mode == "reflect":
+        if max(lo, hi) >= size:
+            raise ValueError(f"padding_mode='reflect' needs each padding ({lo}, {hi}) to be less "
+                             f"than the input size {size}")
+        return np.where(j < 0, -j, np.where(j >= size, 2 * (size - 1) - j, j))
+    if mode == "replicate":
+        return np.clip(j, 0, size - 1)
+    if mode == "circular":
+        if max(lo, hi) > size:
+            raise ValueError(f"padding_mode='circular' needs each padding ({lo}, {hi}) to be at "
+                             f"most the input size {size}")
+        return j % size
+    raise ValueError(f"unknown padding mode {mode!r}; expected one of {PAD_MODES}")
+
+
+def pad_gather(x, ih, iw):
+    """x_pad[n, c, a, b] = x[n, c, ih[a], iw[b]]."""
+    return np.ascontiguousarray(x[:, :, ih][:, :, :, iw])
+
+
+def pad_scatter(g, ih, iw, in_shape):
+    """The transpose of ``pad_gather``: every g entry added to the x position it was read from."""
+    N, C, H, W = in_shape
+    t = np.zeros((N, C, g.shape[2], W), dtype=g.dtype)
+    np.add.at(t, (slice(None), slice(None), slice(None), iw), g)
+    dx = np.zeros(in_shape, dtype=g.dtype)
+    np.add.at(dx, (slice(None), slice(None), ih), t)
+    return dx
+
+
 def _padded(x, pad, fill):
+    """x (any 4-D view) with ``fill`` around its last two axes: one copy of x,
+    the borders written once (no padding: x itself)."""
     (pt, pb), (pl, pr) = pad
     if not (pt or pb or pl or pr):
         return x
-    N, C, H, W = x.shape
-    xp = np.empty((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
-    if fill == 0:
-        xp[...] = 0
-    else:
-        xp[...] = fill
+    A, B, H, W = x.shape
+    xp = np.empty((A, B, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    xp[:, :, :pt] = fill
+    xp[:, :, pt + H:] = fill
+    xp[:, :, pt:pt + H, :pl] = fill
+    xp[:, :, pt:pt + H, pl + W:] = fill
     xp[:, :, pt:pt + H, pl:pl + W] = x
     return xp
 
@@ -65,9 +120,9 @@ def unfold(x, kernel, stride, pad, dilation, fill=0.0, out=None, channels_first=
     (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
     OH = out_size(H, KH, sh, *pad[0], dh)
     OW = out_size(W, KW, sw, *pad[1], dw)
-    xp = _padded(x, pad, fill)
+    # channels first: pad the (C, N, H, W) view, so that x is copied once (or not at all)
+    xp = _padded(x.transpose(1, 0, 2, 3) if channels_first else x, pad, fill)
     if channels_first:
-        xp = np.ascontiguousarray(xp.transpose(1, 0, 2, 3))
         shape = (C, KH, KW, N, OH, OW)
     else:
         shape = (N, C, KH, KW, OH, OW)
@@ -113,39 +168,6 @@ def fold(cols, in_shape, stride, pad, dilation, channels_first=False):
 
 
 # ----------------------------------------------------------------------------- reduction rules
-def window_max(cols):
-    """max over the window axes of (N, C, KH, KW, OH, OW): values (N, C, OH, OW)
-    and the flat window index of the maximum -- torch's rule: a later entry
-    wins only if it is greater (so the first of tied maxima) or NaN.  One
-    contiguous pass per window offset."""
-    N, C, KH, KW, OH, OW = cols.shape
-    flat = cols.reshape(N, C, KH * KW, OH, OW)
-    m = flat[:, :, 0].copy()
-    arg = np.zeros(m.shape, dtype=np.int32)
-    kk = np.empty(m.shape, dtype=np.int32)
-    better = np.empty(m.shape, dtype=bool)
-    nan = np.empty(m.shape, dtype=bool)
-    for k in range(1, KH * KW):
-        v = flat[:, :, k]
-        np.greater(v, m, out=better)
-        better |= np.isnan(v, out=nan)
-        np.maximum(m, v, out=m)          # the same values (NaN propagates), no masked copy
-        # k grows: where this entry wins it is the largest index seen so far
-        np.maximum(arg, np.multiply(better, np.int32(k), out=kk), out=arg)
-    return m, arg
-
-
-def max_vjp(g, arg, window_shape):
-    """The max rule: the cotangent g of max_a u goes to u at the argmax, 0 elsewhere."""
-    N, C, OH, OW = g.shape
-    KH, KW = window_shape
-    d = np.empty((N, C, KH * KW, OH, OW), dtype=g.dtype)
-    zero = g.dtype.type(0)
-    for k in range(KH * KW):
-        d[:, :, k] = np.where(arg == k, g, zero)
-    return d.reshape(N, C, KH, KW, OH, OW)
-
-
 def mean_vjp(g, count, window_shape):
     """The mean rule: the cotangent g of (1/count)·sum_a u is g/count at every
     u of the window (``count``: a number or an (OH, OW) array)."""
