@@ -46,6 +46,12 @@ _KINDS = {
 _PEEP = ("weight_ci", "weight_cf", "weight_co")
 
 
+def _t(W, T):
+    """Wᵀ for T per-step matmuls h @ Wᵀ: a contiguous copy pays off over a sequence
+    (OpenBLAS is ~1.4x faster on it than on the transposed view), not for one step."""
+    return np.ascontiguousarray(W.T) if T >= 4 else W.T
+
+
 def detach(state):
     """A copy of a state (array or tuple of arrays): the handoff between the
     chunks of truncated BPTT (a state passed to ``forward`` is a constant;
@@ -196,7 +202,7 @@ class _Recurrent(Module):
         mm, add = np.matmul, np.add
         if kind in ("rnn_tanh", "rnn_relu", "lstm", "peephole"):
             HG = np.empty((B, GH), dt)
-            WhhT = Whh.T
+            WhhT = _t(Whh, T)
             if bih is not None:
                 XG += bih + bhh
             fwd = K.fwd[0]
@@ -221,7 +227,7 @@ class _Recurrent(Module):
                 XG += bih
                 XG[:, :, :2 * H] += bhh[:2 * H]
             extra = np.empty((T, B, GH), dt)
-            WhhT, bhn = Whh.T, (bhh[2 * H:] if bhh is not None else None)
+            WhhT, bhn = _t(Whh, T), (bhh[2 * H:] if bhh is not None else None)
             fwd = K.fwd[0]
             for t in range(T):
                 A, E = XG[t], extra[t]
@@ -236,7 +242,7 @@ class _Recurrent(Module):
                 XG += bhh
             extra = np.empty((T, B, H), dt)        # r⊙h per step
             HG2, U = np.empty((B, 2 * H), dt), np.empty((B, H), dt)
-            WrzT, WnT = Whh[:2 * H].T, Whh[2 * H:].T
+            WrzT, WnT = _t(Whh[:2 * H], T), _t(Whh[2 * H:], T)
             fwd0, fwd1 = K.fwd
             for t in range(T):
                 A = XG[t]
@@ -327,9 +333,13 @@ class _Recurrent(Module):
             mm(flat[:, 2 * H:].T, extra.reshape(T * B, H), out=G["weight_hh" + sfx][2 * H:])
         else:
             mm(DGh.reshape(T * B, GH).T, Hprev, out=G["weight_hh" + sfx])
-        if self.bias:
-            np.add.reduce(flat, axis=0, out=G["bias_ih" + sfx])
-            np.add.reduce(DGh.reshape(T * B, GH), axis=0, out=G["bias_hh" + sfx])
+        if self.bias:      # column sums as a matvec (2.5x faster than add.reduce on axis 0)
+            ones = np.ones(T * B, dt)
+            mm(ones, flat, out=G["bias_ih" + sfx])
+            if DGh is DG:      # b_ih and b_hh enter as one sum
+                np.copyto(G["bias_hh" + sfx], G["bias_ih" + sfx])
+            else:
+                mm(ones, DGh.reshape(T * B, GH), out=G["bias_hh" + sfx])
         if kind == "peephole":
             for p, dp in zip(_PEEP, dpeep):
                 G[p + sfx][...] = dp.reshape(T * B, H).sum(axis=0, dtype=np.float64)
@@ -371,7 +381,7 @@ class _Recurrent(Module):
         self._cache = {"caches": caches, "masks": masks, "shape": x.shape}
         return inp, hn, cn
 
-    def _backward(self, dout, dhn, dcn):
+    def _backward(self, dout, dhn, dcn, input_grad=True):
         if self._cache is None:
             raise RuntimeError(f"{self._where()}: backward() before forward()")
         D, H = self.num_directions, self.hidden_size
@@ -385,14 +395,17 @@ class _Recurrent(Module):
                 dH = None if g is None else g[:, :, d * H:(d + 1) * H]
                 if dH is not None and d == 1:
                     dH = dH[::-1]
+                need_dx = layer > 0 or input_grad
                 dX, dh, dc = self._dir_backward(sfx, caches[layer][d], dH, dhn[j],
-                                                dcn[j] if dcn is not None else None)
+                                                dcn[j] if dcn is not None else None, need_dx)
                 dh0[j] = dh
                 if dc0 is not None:
                     dc0[j] = dc
+                if not need_dx:
+                    continue
                 dX = dX if d == 0 else dX[::-1]
                 dinp = dX if dinp is None else dinp + dX
-            if masks[layer] is not None:
+            if dinp is not None and masks[layer] is not None:
                 dinp = dinp * masks[layer]
             g = dinp
         return g, dh0, dc0
@@ -432,7 +445,9 @@ class _Sequence(_Recurrent):
             out = np.ascontiguousarray(out.transpose(1, 0, 2))
         return out, ((hn, cn) if self._lstm_state else hn)
 
-    def backward(self, dout, dstate=None):
+    def backward(self, dout, dstate=None, input_grad=True):
+        """BPTT: writes ``grads`` and ``state_grad``; returns the input's gradient
+        (None with ``input_grad=False``, which skips its matmul, e.g. for a first layer)."""
         if self._cache is None:
             raise RuntimeError(f"{self._where()}: backward() before forward()")
         T, B, _ = self._cache["shape"]
@@ -453,12 +468,16 @@ class _Sequence(_Recurrent):
             dstate = tuple(None if s is None else np.asarray(s)[:, None, :] for s in dstate) \
                 if self._lstm_state else np.asarray(dstate)[:, None, :]
         ds = self._dstate(dstate, B)
-        dx, dh0, dc0 = self._backward(g, ds[0], ds[1] if self._lstm_state else None)
+        dx, dh0, dc0 = self._backward(g, ds[0], ds[1] if self._lstm_state else None, input_grad)
         if unbatched:
-            dx, dh0, dc0 = dx[:, 0], dh0[:, 0], (dc0[:, 0] if dc0 is not None else None)
+            dh0, dc0 = dh0[:, 0], (dc0[:, 0] if dc0 is not None else None)
+        self.state_grad = (dh0, dc0) if self._lstm_state else dh0
+        if not input_grad:
+            return None
+        if unbatched:
+            dx = dx[:, 0]
         elif self.batch_first:
             dx = dx.transpose(1, 0, 2)
-        self.state_grad = (dh0, dc0) if self._lstm_state else dh0
         return np.ascontiguousarray(dx)
 
     # Sequential: the output sequence flows on; the final state is kept in ``state``
@@ -466,8 +485,8 @@ class _Sequence(_Recurrent):
         out, self.state = self.forward(x, training=training)
         return out
 
-    def backward_in_sequential(self, g):
-        return self.backward(g)
+    def backward_in_sequential(self, g, input_grad=True):
+        return self.backward(g, input_grad=input_grad)
 
 
 class RNN(_Sequence):
