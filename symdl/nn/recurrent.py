@@ -4,14 +4,17 @@
 names, layouts and parameter names (``weight_ih_l0``, ``weight_hh_l0``,
 ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``; gate order LSTM i, f, g, o and
 GRU r, z, n), so a torch state dict loads unchanged.  Each step is the gate
-pre-activations by BLAS matmuls (all time steps of ``W_ih x`` in one matmul)
-plus the cell's gate block: one generated forward and one backward kernel
-(``symdl.generated.cells``) whose partials SymPy derived.
+pre-activations by BLAS matmuls (all time steps of ``W_ih x`` in one matmul,
+and the weight gradients of all steps in one matmul each) plus the cell's
+gate block: one generated forward and one backward kernel
+(``symdl.generated.cells``) whose partials SymPy derived, reading the gates
+where the matmuls wrote them (one C-contiguous (batch, G*hidden) row per step).
 
 * ``LSTM.forward(xs, state=None, training=False) -> (out, (h_n, c_n))``;
   ``GRU``/``RNN`` return ``(out, h_n)``.  ``backward(dout, dstate=None) -> dxs``
   runs full backpropagation through time, writes ``grads`` for every
-  parameter and keeps the gradient of the initial state in ``state_grad``.
+  parameter and keeps the gradient of the initial state in ``state_grad``
+  (``input_grad=False`` skips the input's gradient, e.g. for a first layer).
 * Truncated BPTT: pass a chunk's final state to the next chunk's forward
   (``detach(state)`` copies it); the next backward stops at that state.
 * Cells: ``LSTMCell.forward(x, (h, c)) -> (h1, c1)``, ``backward(dh1, dc1)

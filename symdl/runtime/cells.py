@@ -98,27 +98,14 @@ class GateBlock:
         outs = out if out is not None else tuple(np.empty(shape, dt) for _ in self.grads)
         H = shape[1]
         mats = {m: np.zeros((shape[0], len(slots) * H), dt) for m, slots in self.meta["packed"].items()}
-        raw_out = [mats[g] if g in mats else o
-                   for g, o in zip(self._raw_names(self.grads), self._unpacked(outs))]
+        byname = dict(zip(self.grads, outs))
+        raw_out = [mats[n] if n in mats else byname[n] for n in self._raw_names(self.grads)]
         self.fn("backward", dt, shape[0] * shape[1])(*self._pack(names, arrays, shape, dt), *raw_out)
         for g, o in zip(self.grads, outs):
             if g in self.packing:
                 m, k = self.packing[g]
                 o[...] = mats[m][:, k * H:(k + 1) * H]
         return outs
-
-    def _unpacked(self, outs):
-        """The output arrays of the unpacked gradients, in raw-kernel order (packed slots: None)."""
-        raw, seen = [], set()
-        for g, o in zip(self.grads, outs):
-            if g in self.packing:
-                m = self.packing[g][0]
-                if m not in seen:
-                    seen.add(m)
-                    raw.append(None)
-            else:
-                raw.append(o)
-        return raw
 
 
 class CellKernels:
