@@ -122,7 +122,7 @@ def main(argv=None):
 
         def step_symdl(layer=layer, opt=opt, grads=grads):
             layer.forward(xs, training=True)
-            layer.backward(g)
+            layer.backward(g, input_grad=False)   # as torch: xs needs no gradient
             opt.step(grads)
 
         step_torch = None

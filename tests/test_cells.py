@@ -179,3 +179,25 @@ def test_gru_directions_differ():
     z, n, h = sp.symbols("z n h", real=True)
     assert sp.expand(dict(GRU.steps)[sp.Symbol("h1", real=True)] - ((1 - z) * n + z * h)) == 0
     assert sp.expand(dict(GRU_CHO.steps)[sp.Symbol("h1", real=True)] - ((1 - z) * h + z * n)) == 0
+
+
+def test_parallel_kernels_match_serial():
+    """The prange variants (used from batch*hidden >= 2**15) compute what the
+    serial kernels do, on the packed gate matrix the layers pass (LSTM, float32)."""
+    from symdl.runtime.cells import PARALLEL_THRESHOLD
+
+    blk = symdl.kernel("lstm_cell").blocks[0]
+    rng = np.random.default_rng(3)
+    B, H = 6, 37
+    gates = (rng.standard_normal((B, 4 * H)) * 4).astype(np.float32)
+    c, c1, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(4))
+    outs = []
+    for size in (1, PARALLEL_THRESHOLD):
+        h1, c1_ = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
+        blk.fn("forward", np.float32, size)(gates, c, h1, c1_)
+        dg, dcp = np.full((B, 4 * H), np.nan, np.float32), np.empty((B, H), np.float32)
+        blk.fn("backward", np.float32, size)(gates, c, c1, dh, dc, dg, dcp)
+        outs.append((h1, c1_, dg, dcp))
+    assert not np.isnan(outs[0][2]).any()
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -248,3 +248,47 @@ def test_unbatched_matches_batch_of_one():
     assert out.shape == (5, 8) and h.shape == (2, 4)
     dx = m.backward(np.ones((5, 8)))
     assert dx.shape == (5, 3)
+
+
+def test_input_grad_false_skips_dx_only():
+    """backward(input_grad=False) returns None and leaves every parameter and
+    state gradient as the full backward computes them (a first layer's BPTT)."""
+    rng = np.random.default_rng(8)
+    for m in (nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=F64, rng=rng),
+              nn.GRU(3, 4, batch_first=True, dtype=F64, rng=rng)):
+        x = rng.standard_normal((6, 2, 3))
+        out, _ = m.forward(x)
+        g = rng.standard_normal(out.shape)
+        assert m.backward(g).shape == x.shape
+        full = {k: v.copy() for k, v in m.grads.items()}
+        sg = m.state_grad
+        m.forward(x)
+        assert m.backward(g, input_grad=False) is None
+        for k in full:
+            np.testing.assert_array_equal(m.grads[k], full[k], err_msg=k)
+        for a, b in zip(sg if isinstance(sg, tuple) else (sg,),
+                        m.state_grad if isinstance(sg, tuple) else (m.state_grad,)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_float32_layers_follow_float64():
+    """float32 LSTM and GRU at the benchmark's shapes (packed (batch, G*hidden)
+    gate rows, H = 128) against the same weights in float64: forward, BPTT."""
+    rng = np.random.default_rng(9)
+    for name in ("LSTM", "GRU"):
+        m64 = getattr(nn, name)(16, 128, dtype=F64, rng=rng)
+        m32 = getattr(nn, name)(16, 128, dtype=np.float32, rng=rng)
+        m32.load_state_dict(m64.state_dict())
+        x = rng.standard_normal((7, 8, 16))
+        g = rng.standard_normal((7, 8, 128))
+        o64, _ = m64.forward(x)
+        o32, _ = m32.forward(x.astype(np.float32))
+        assert o32.dtype == np.float32
+        np.testing.assert_allclose(o32, o64, rtol=0, atol=2e-5)
+        d64 = m64.backward(g)
+        d32 = m32.backward(g.astype(np.float32))
+        assert d32.dtype == np.float32 and all(v.dtype == np.float32 for v in m32.grads.values())
+        np.testing.assert_allclose(d32, d64, rtol=0, atol=1e-4 * np.abs(d64).max())
+        for k in m64.grads:
+            np.testing.assert_allclose(m32.grads[k], m64.grads[k], rtol=0,
+                                       atol=1e-4 * np.abs(m64.grads[k]).max(), err_msg=k)

@@ -2,7 +2,10 @@
 
 Each gate block (``symdl.specs.cells``) becomes one forward and one backward
 kernel per dtype (float32, float64), each in a serial and a ``prange`` variant,
-looping over (batch, hidden) arrays.  The forward prints the block's results
+looping over (batch, hidden) arrays.  The gate pre-activations a block declares
+``packed`` are read (and their gradients written) at column blocks of one
+C-contiguous gate matrix, the layers' matmul result, so every load is a
+contiguous, vectorizable row.  The forward prints the block's results
 expanded in its inputs, the backward the derived VJP (``symdl.derive.cells``),
 each as one CSE'd block (a gate shared by several results is computed once).
 ``generated/cells/__init__.py`` is the index (metadata only).
@@ -40,6 +43,9 @@ class BlockKernel:
     bwd_shape: str
     fwd: dict = field(default_factory=dict)
     bwd: dict = field(default_factory=dict)
+    #: dtype -> the backward's row scratch allocations; (matrix, column, scratch) copies
+    bwd_alloc: dict = field(default_factory=dict)
+    bwd_copy: list = field(default_factory=list)
 
 
 def _nan_guard(out: str, expr, local) -> list:
@@ -54,24 +60,68 @@ def _nan_guard(out: str, expr, local) -> list:
             for s in sorted(syms, key=lambda s: s.name)]
 
 
+def _packing(block) -> dict:
+    """input symbol -> (matrix, column block) for the inputs read from a packed gate matrix."""
+    return {s: (m, k) for m, slots in block.packed for k, s in enumerate(slots) if s is not None}
+
+
+def _kernel_args(symbols, packing, prefix="") -> list:
+    """Kernel argument names: a packed input becomes its matrix, once, where its first input was."""
+    out = []
+    for s in symbols:
+        name = prefix + (packing[s][0] if s in packing else s.name)
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def block_kernel(block, elementary, used: set) -> BlockKernel:
     d = derive_block(block)
     vectors = set(block.vectors)
+    packing = _packing(block)
 
     def local(s):
         return f"{s.name}_"
 
+    def at(k):
+        return "col" if k == 0 else f"{k} * ncol + col"
+
     def load(s):
+        if s in packing:
+            m, k = packing[s]
+            return f"{local(s)} = {m}[row, {at(k)}]"
         return f"{local(s)} = {s.name}[col]" if s in vectors else f"{local(s)} = {s.name}[row, col]"
+
+    # Gradients stored to two or more column blocks of one matrix go through a row of
+    # scratch each, copied after the row's loop: LLVM does not vectorize a loop that
+    # stores to one array at offsets a runtime distance (ncol) apart (10x slower).
+    written = {}
+    for u in d.wrt:
+        if u in packing:
+            written.setdefault(packing[u][0], []).append(u)
+    scratch = {u for us in written.values() if len(us) > 1 for u in us}
+
+    def store(u):
+        if u in scratch:
+            return f"s_d_{u.name}[col] = d_{u.name}_"
+        if u in packing:
+            m, k = packing[u]
+            return f"out_d_{m}[row, {at(k)}] = d_{u.name}_"
+        return f"out_d_{u.name}[row, col] = d_{u.name}_"
 
     names = {s.name: local(s) for s in (*block.inputs, *block.vectors, *dict(block.steps),
                                          *(cotangent(y) for y in block.outputs))}
     fwd_in = [*block.inputs, *block.vectors]
     fwd_out = [f"out_{s.name}" for s in d.fwd_results]
-    bwd_out = [f"out_d_{u.name}" for u in d.wrt]
-    k = BlockKernel(block.name, [s.name for s in fwd_in] + fwd_out,
-                    [s.name for s in d.bwd_args] + bwd_out, fwd_out[0], bwd_out[0])
+    bwd_out = _kernel_args(d.wrt, packing, "out_d_")
+    # the loop's shape: an unpacked (batch, hidden) array (a result; a cotangent)
+    k = BlockKernel(block.name, _kernel_args(fwd_in, packing) + fwd_out,
+                    _kernel_args(d.bwd_args, packing) + bwd_out, fwd_out[0],
+                    cotangent(block.outputs[0]).name)
+    k.bwd_copy = [(f"out_d_{packing[u][0]}", at(packing[u][1]), f"s_d_{u.name}")
+                  for u in d.wrt if u in scratch]
     for dt in DTYPES:
+        k.bwd_alloc[dt] = [f"s_d_{u.name} = np.empty(ncol, {dt})" for u in d.wrt if u in scratch]
         lines = [load(s) for s in fwd_in]
         body, u = print_block({local(s): e for s, e in d.forward.items()}, dt, names, elementary)
         used |= u
@@ -86,7 +136,7 @@ def block_kernel(block, elementary, used: set) -> BlockKernel:
         lines = [load(s) for s in d.bwd_args] + body
         for u_ in d.wrt:
             lines += _nan_guard(f"d_{u_.name}_", d.backward[u_], local)
-        lines += [f"out_d_{u_.name}[row, col] = d_{u_.name}_" for u_ in d.wrt]
+        lines += [store(u_) for u_ in d.wrt]
         k.bwd[dt] = "\n".join(lines)
     return k
 
@@ -97,7 +147,11 @@ def block_table(block) -> dict:
             "outputs": [s.name for s in block.outputs],
             "results": [s.name for s in d.fwd_results],
             "bwd_args": [s.name for s in d.bwd_args],
-            "grads": [s.name for s in d.wrt], "doc": block.doc}
+            "grads": [s.name for s in d.wrt], "doc": block.doc,
+            "packed": {m: [None if s is None else s.name for s in slots] for m, slots in block.packed},
+            "kernel_fwd": _kernel_args([*block.inputs, *block.vectors], _packing(block)),
+            "kernel_bwd": _kernel_args(d.bwd_args, _packing(block)),
+            "kernel_grads": _kernel_args(d.wrt, _packing(block))}
 
 
 def cell_table(cell) -> dict:

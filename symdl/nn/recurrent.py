@@ -4,14 +4,17 @@
 names, layouts and parameter names (``weight_ih_l0``, ``weight_hh_l0``,
 ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``; gate order LSTM i, f, g, o and
 GRU r, z, n), so a torch state dict loads unchanged.  Each step is the gate
-pre-activations by BLAS matmuls (all time steps of ``W_ih x`` in one matmul)
-plus the cell's gate block: one generated forward and one backward kernel
-(``symdl.generated.cells``) whose partials SymPy derived.
+pre-activations by BLAS matmuls (all time steps of ``W_ih x`` in one matmul,
+and the weight gradients of all steps in one matmul each) plus the cell's
+gate block: one generated forward and one backward kernel
+(``symdl.generated.cells``) whose partials SymPy derived, reading the gates
+where the matmuls wrote them (one C-contiguous (batch, G*hidden) row per step).
 
 * ``LSTM.forward(xs, state=None, training=False) -> (out, (h_n, c_n))``;
   ``GRU``/``RNN`` return ``(out, h_n)``.  ``backward(dout, dstate=None) -> dxs``
   runs full backpropagation through time, writes ``grads`` for every
-  parameter and keeps the gradient of the initial state in ``state_grad``.
+  parameter and keeps the gradient of the initial state in ``state_grad``
+  (``input_grad=False`` skips the input's gradient, e.g. for a first layer).
 * Truncated BPTT: pass a chunk's final state to the next chunk's forward
   (``detach(state)`` copies it); the next backward stops at that state.
 * Cells: ``LSTMCell.forward(x, (h, c)) -> (h1, c1)``, ``backward(dh1, dc1)
@@ -44,6 +47,12 @@ _KINDS = {
     "lstm": ("lstm_cell", "lstm", 4), "peephole": ("peephole_lstm_cell", "peephole", 4),
 }
 _PEEP = ("weight_ci", "weight_cf", "weight_co")
+
+
+def _t(W, T):
+    """Wᵀ for T per-step matmuls h @ Wᵀ: a contiguous copy pays off over a sequence
+    (OpenBLAS is ~1.4x faster on it than on the transposed view), not for one step."""
+    return np.ascontiguousarray(W.T) if T >= 4 else W.T
 
 
 def detach(state):
@@ -177,127 +186,167 @@ class _Recurrent(Module):
         return np.ascontiguousarray(x), unbatched
 
     # ---- one direction -----------------------------------------------------------------
+    # The gate pre-activations of a step live in one C-contiguous (batch, G*hidden) row of
+    # XG (torch's gate order), and the kernels read them there (the specs' ``packed``
+    # layout): per step one matmul h @ W_hhᵀ into a preallocated buffer, one add and one
+    # kernel call; the input projection of all steps is one matmul before the loop, and
+    # the weight gradients are one matmul each over all steps after it.
     def _dir_forward(self, sfx, X, h0, c0):
-        P, kind, H = self.params, self.kind, self.hidden_size
+        P, kind, H, dt = self.params, self.kind, self.hidden_size, self.dtype
         T, B, _ = X.shape
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
         K = self._kernels(B * H)
         XG = np.matmul(X.reshape(T * B, -1), Wih.T).reshape(T, B, GH)
         bih, bhh = P.get("bias_ih" + sfx), P.get("bias_hh" + sfx)
-        Hs = np.empty((T + 1, B, H), self.dtype)
+        Hs = np.empty((T + 1, B, H), dt)
         Hs[0] = h0
         Cs, extra = None, None
-        HG = np.empty((B, GH), self.dtype)
+        mm, add = np.matmul, np.add
         if kind in ("rnn_tanh", "rnn_relu", "lstm", "peephole"):
+            HG = np.empty((B, GH), dt)
+            WhhT = _t(Whh, T)
             if bih is not None:
                 XG += bih + bhh
+            fwd = K.fwd[0]
             if kind in ("lstm", "peephole"):
-                Cs = np.empty((T + 1, B, H), self.dtype)
+                Cs = np.empty((T + 1, B, H), dt)
                 Cs[0] = c0
                 peep = [P[p + sfx] for p in _PEEP] if kind == "peephole" else []
-            for t in range(T):
-                A = XG[t]
-                np.matmul(Hs[t], Whh.T, out=HG)
-                A += HG
-                if Cs is None:
-                    K.fwd[0](A, Hs[t + 1])
-                else:
-                    K.fwd[0](A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:], Cs[t], *peep,
-                             Hs[t + 1], Cs[t + 1])
+                for t in range(T):
+                    A = XG[t]
+                    mm(Hs[t], WhhT, out=HG)
+                    add(A, HG, out=A)
+                    fwd(A, Cs[t], *peep, Hs[t + 1], Cs[t + 1])
+            else:
+                for t in range(T):
+                    A = XG[t]
+                    mm(Hs[t], WhhT, out=HG)
+                    add(A, HG, out=A)
+                    fwd(A, Hs[t + 1])
         elif kind == "gru":
+            # extra[t] = W_hh h + b_hh, whose n block (h_n) the kernel reads
             if bih is not None:
                 XG += bih
-            extra = np.empty((T, B, H), self.dtype)        # h_n = W_hn h + b_hn per step
+                XG[:, :, :2 * H] += bhh[:2 * H]
+            extra = np.empty((T, B, GH), dt)
+            WhhT, bhn = _t(Whh, T), (bhh[2 * H:] if bhh is not None else None)
+            fwd = K.fwd[0]
             for t in range(T):
-                A = XG[t]
-                np.matmul(Hs[t], Whh.T, out=HG)
-                if bhh is not None:
-                    HG += bhh
-                A[:, :2 * H] += HG[:, :2 * H]
-                extra[t] = HG[:, 2 * H:]
-                K.fwd[0](A[:, :H], A[:, H:2 * H], A[:, 2 * H:], extra[t], Hs[t], Hs[t + 1])
+                A, E = XG[t], extra[t]
+                mm(Hs[t], WhhT, out=E)
+                if bhn is not None:
+                    E[:, 2 * H:] += bhn
+                A[:, :2 * H] += E[:, :2 * H]
+                fwd(A, E, Hs[t], Hs[t + 1])
         else:  # gru_cho: r⊙h before U_h
             if bih is not None:
                 XG += bih
                 XG += bhh
-            extra = np.empty((T, B, H), self.dtype)        # r⊙h per step
-            HG2, U = np.empty((B, 2 * H), self.dtype), np.empty((B, H), self.dtype)
+            extra = np.empty((T, B, H), dt)        # r⊙h per step
+            HG2, U = np.empty((B, 2 * H), dt), np.empty((B, H), dt)
+            WrzT, WnT = _t(Whh[:2 * H], T), _t(Whh[2 * H:], T)
+            fwd0, fwd1 = K.fwd
             for t in range(T):
                 A = XG[t]
-                np.matmul(Hs[t], Whh[:2 * H].T, out=HG2)
+                mm(Hs[t], WrzT, out=HG2)
                 A[:, :2 * H] += HG2
-                K.fwd[0](A[:, :H], Hs[t], extra[t])
-                np.matmul(extra[t], Whh[2 * H:].T, out=U)
+                fwd0(A, Hs[t], extra[t])
+                mm(extra[t], WnT, out=U)
                 A[:, 2 * H:] += U
-                K.fwd[1](A[:, H:2 * H], A[:, 2 * H:], Hs[t], Hs[t + 1])
+                fwd1(A, Hs[t], Hs[t + 1])
         return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": extra}
 
     def _dir_backward(self, sfx, cache, dHout, dhT, dcT, need_dx=True):
-        P, G, kind, H = self.params, self.grads, self.kind, self.hidden_size
+        P, G, kind, H, dt = self.params, self.grads, self.kind, self.hidden_size, self.dtype
         X, XG, Hs, Cs, extra = cache["X"], cache["XG"], cache["Hs"], cache["Cs"], cache["extra"]
         T, B, _ = X.shape
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
         K = self._kernels(B * H)
-        DG = np.empty((T, B, GH), self.dtype)
-        DGh = np.empty((T, B, GH), self.dtype) if kind == "gru" else DG
-        dh = np.array(dhT, dtype=self.dtype)
-        dtot = np.empty((B, H), self.dtype)
-        dc = np.array(dcT, dtype=self.dtype) if Cs is not None else None
-        dc_new = np.empty((B, H), self.dtype) if Cs is not None else None
-        if kind == "peephole":
-            peep = [P[p + sfx] for p in _PEEP]
-            dpeep = [np.empty((B, H), self.dtype) for _ in _PEEP]
-            psum = [np.zeros(H, np.float64) for _ in _PEEP]
-        tmp, tmp2 = np.empty((B, H), self.dtype), np.empty((B, H), self.dtype)
-        for t in range(T - 1, -1, -1):
-            np.add(dHout[t], dh, out=dtot) if dHout is not None else np.copyto(dtot, dh)
-            A, D = XG[t], DG[t]
-            if kind in ("rnn_tanh", "rnn_relu"):
-                K.bwd[0](A, dtot, D)
-                np.matmul(D, Whh, out=dh)
-            elif kind == "lstm":
-                K.bwd[0](A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:], Cs[t], Cs[t + 1], dtot, dc,
-                         D[:, :H], D[:, H:2 * H], D[:, 2 * H:3 * H], D[:, 3 * H:], dc_new)
+        DG = np.empty((T, B, GH), dt)
+        DGh = np.empty((T, B, GH), dt) if kind == "gru" else DG
+        dh = np.array(dhT, dtype=dt)
+        dtot = np.empty((B, H), dt)
+        mm, add = np.matmul, np.add
+        tmp, tmp2 = np.empty((B, H), dt), np.empty((B, H), dt)
+        if kind in ("lstm", "peephole"):
+            dc = np.array(dcT, dtype=dt)
+            dc_new = np.empty((B, H), dt)
+            bwd = K.bwd[0]
+            if kind == "peephole":
+                peep = [P[p + sfx] for p in _PEEP]
+                dpeep = np.empty((len(_PEEP), T, B, H), dt)
+            for t in range(T - 1, -1, -1):
+                if dHout is None:
+                    dtot, dh = dh, dtot
+                else:
+                    add(dHout[t], dh, out=dtot)
+                D = DG[t]
+                if kind == "lstm":
+                    bwd(XG[t], Cs[t], Cs[t + 1], dtot, dc, D, dc_new)
+                else:
+                    bwd(XG[t], Cs[t], *peep, Cs[t + 1], dtot, dc, D, dc_new, *dpeep[:, t])
                 dc, dc_new = dc_new, dc
-                np.matmul(D, Whh, out=dh)
-            elif kind == "peephole":
-                K.bwd[0](A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:], Cs[t], *peep, Cs[t + 1],
-                         dtot, dc, D[:, :H], D[:, H:2 * H], D[:, 2 * H:3 * H], D[:, 3 * H:], dc_new, *dpeep)
-                dc, dc_new = dc_new, dc
-                for s, dp in zip(psum, dpeep):
-                    s += dp.sum(axis=0, dtype=np.float64)
-                np.matmul(D, Whh, out=dh)
-            elif kind == "gru":
-                Dh = DGh[t]
-                K.bwd[0](A[:, :H], A[:, H:2 * H], A[:, 2 * H:], extra[t], Hs[t], dtot,
-                         D[:, :H], D[:, H:2 * H], D[:, 2 * H:], Dh[:, 2 * H:], tmp)
+                mm(D, Whh, out=dh)
+        elif kind in ("rnn_tanh", "rnn_relu"):
+            dc, bwd = None, K.bwd[0]
+            for t in range(T - 1, -1, -1):
+                if dHout is None:
+                    dtot, dh = dh, dtot
+                else:
+                    add(dHout[t], dh, out=dtot)
+                D = DG[t]
+                bwd(XG[t], dtot, D)
+                mm(D, Whh, out=dh)
+        elif kind == "gru":
+            dc, bwd = None, K.bwd[0]
+            for t in range(T - 1, -1, -1):
+                if dHout is None:
+                    dtot, dh = dh, dtot
+                else:
+                    add(dHout[t], dh, out=dtot)
+                D, Dh = DG[t], DGh[t]
+                bwd(XG[t], extra[t], Hs[t], dtot, D, Dh, tmp)   # writes Dh's n block
                 Dh[:, :2 * H] = D[:, :2 * H]
-                np.matmul(Dh, Whh, out=dh)
-                dh += tmp
-            else:  # gru_cho
-                K.bwd[1](A[:, H:2 * H], A[:, 2 * H:], Hs[t], dtot, D[:, H:2 * H], D[:, 2 * H:], tmp)
-                drh = np.matmul(D[:, 2 * H:], Whh[2 * H:])
-                K.bwd[0](A[:, :H], Hs[t], drh, D[:, :H], tmp2)
-                np.matmul(D[:, :2 * H], Whh[:2 * H], out=dh)
-                dh += tmp
-                dh += tmp2
+                mm(Dh, Whh, out=dh)
+                add(dh, tmp, out=dh)
+        else:  # gru_cho
+            dc = None
+            bwd0, bwd1 = K.bwd
+            Wrz, Wn = Whh[:2 * H], Whh[2 * H:]
+            drh = np.empty((B, H), dt)
+            for t in range(T - 1, -1, -1):
+                if dHout is None:
+                    dtot, dh = dh, dtot
+                else:
+                    add(dHout[t], dh, out=dtot)
+                A, D = XG[t], DG[t]
+                bwd1(A, Hs[t], dtot, D, tmp)                  # D's z and n blocks
+                mm(D[:, 2 * H:], Wn, out=drh)
+                bwd0(A, Hs[t], drh, D, tmp2)                  # D's r block
+                mm(D[:, :2 * H], Wrz, out=dh)
+                add(dh, tmp, out=dh)
+                add(dh, tmp2, out=dh)
         flat = DG.reshape(T * B, GH)
         Hprev = Hs[:-1].reshape(T * B, H)
-        np.matmul(flat.T, X.reshape(T * B, -1), out=G["weight_ih" + sfx])
+        mm(flat.T, X.reshape(T * B, -1), out=G["weight_ih" + sfx])
         if kind == "gru_cho":
-            np.matmul(flat[:, :2 * H].T, Hprev, out=G["weight_hh" + sfx][:2 * H])
-            np.matmul(flat[:, 2 * H:].T, extra.reshape(T * B, H), out=G["weight_hh" + sfx][2 * H:])
+            mm(flat[:, :2 * H].T, Hprev, out=G["weight_hh" + sfx][:2 * H])
+            mm(flat[:, 2 * H:].T, extra.reshape(T * B, H), out=G["weight_hh" + sfx][2 * H:])
         else:
-            np.matmul(DGh.reshape(T * B, GH).T, Hprev, out=G["weight_hh" + sfx])
-        if self.bias:
-            np.add.reduce(flat, axis=0, out=G["bias_ih" + sfx])
-            np.add.reduce(DGh.reshape(T * B, GH), axis=0, out=G["bias_hh" + sfx])
+            mm(DGh.reshape(T * B, GH).T, Hprev, out=G["weight_hh" + sfx])
+        if self.bias:      # column sums as a matvec (2.5x faster than add.reduce on axis 0)
+            ones = np.ones(T * B, dt)
+            mm(ones, flat, out=G["bias_ih" + sfx])
+            if DGh is DG:      # b_ih and b_hh enter as one sum
+                np.copyto(G["bias_hh" + sfx], G["bias_ih" + sfx])
+            else:
+                mm(ones, DGh.reshape(T * B, GH), out=G["bias_hh" + sfx])
         if kind == "peephole":
-            for p, s in zip(_PEEP, psum):
-                G[p + sfx][...] = s
-        dX = np.matmul(flat, Wih).reshape(X.shape) if need_dx else None
+            for p, dp in zip(_PEEP, dpeep):
+                G[p + sfx][...] = dp.reshape(T * B, H).sum(axis=0, dtype=np.float64)
+        dX = mm(flat, Wih).reshape(X.shape) if need_dx else None
         return dX, dh, dc
 
     # ---- all layers and directions ---------------------------------------------------------
@@ -335,7 +384,7 @@ class _Recurrent(Module):
         self._cache = {"caches": caches, "masks": masks, "shape": x.shape}
         return inp, hn, cn
 
-    def _backward(self, dout, dhn, dcn):
+    def _backward(self, dout, dhn, dcn, input_grad=True):
         if self._cache is None:
             raise RuntimeError(f"{self._where()}: backward() before forward()")
         D, H = self.num_directions, self.hidden_size
@@ -349,14 +398,17 @@ class _Recurrent(Module):
                 dH = None if g is None else g[:, :, d * H:(d + 1) * H]
                 if dH is not None and d == 1:
                     dH = dH[::-1]
+                need_dx = layer > 0 or input_grad
                 dX, dh, dc = self._dir_backward(sfx, caches[layer][d], dH, dhn[j],
-                                                dcn[j] if dcn is not None else None)
+                                                dcn[j] if dcn is not None else None, need_dx)
                 dh0[j] = dh
                 if dc0 is not None:
                     dc0[j] = dc
+                if not need_dx:
+                    continue
                 dX = dX if d == 0 else dX[::-1]
                 dinp = dX if dinp is None else dinp + dX
-            if masks[layer] is not None:
+            if dinp is not None and masks[layer] is not None:
                 dinp = dinp * masks[layer]
             g = dinp
         return g, dh0, dc0
@@ -396,7 +448,9 @@ class _Sequence(_Recurrent):
             out = np.ascontiguousarray(out.transpose(1, 0, 2))
         return out, ((hn, cn) if self._lstm_state else hn)
 
-    def backward(self, dout, dstate=None):
+    def backward(self, dout, dstate=None, input_grad=True):
+        """BPTT: writes ``grads`` and ``state_grad``; returns the input's gradient
+        (None with ``input_grad=False``, which skips its matmul, e.g. for a first layer)."""
         if self._cache is None:
             raise RuntimeError(f"{self._where()}: backward() before forward()")
         T, B, _ = self._cache["shape"]
@@ -417,12 +471,16 @@ class _Sequence(_Recurrent):
             dstate = tuple(None if s is None else np.asarray(s)[:, None, :] for s in dstate) \
                 if self._lstm_state else np.asarray(dstate)[:, None, :]
         ds = self._dstate(dstate, B)
-        dx, dh0, dc0 = self._backward(g, ds[0], ds[1] if self._lstm_state else None)
+        dx, dh0, dc0 = self._backward(g, ds[0], ds[1] if self._lstm_state else None, input_grad)
         if unbatched:
-            dx, dh0, dc0 = dx[:, 0], dh0[:, 0], (dc0[:, 0] if dc0 is not None else None)
+            dh0, dc0 = dh0[:, 0], (dc0[:, 0] if dc0 is not None else None)
+        self.state_grad = (dh0, dc0) if self._lstm_state else dh0
+        if not input_grad:
+            return None
+        if unbatched:
+            dx = dx[:, 0]
         elif self.batch_first:
             dx = dx.transpose(1, 0, 2)
-        self.state_grad = (dh0, dc0) if self._lstm_state else dh0
         return np.ascontiguousarray(dx)
 
     # Sequential: the output sequence flows on; the final state is kept in ``state``
@@ -430,8 +488,8 @@ class _Sequence(_Recurrent):
         out, self.state = self.forward(x, training=training)
         return out
 
-    def backward_in_sequential(self, g):
-        return self.backward(g)
+    def backward_in_sequential(self, g, input_grad=True):
+        return self.backward(g, input_grad=input_grad)
 
 
 class RNN(_Sequence):

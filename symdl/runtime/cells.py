@@ -6,6 +6,9 @@ then the saved gate activations) and ``backward(*bwd_args)`` the gradient of
 every input (then the per-element contributions of every vector: the layer
 sums them over the batch).  Arrays are (batch, hidden), float32 or float64,
 all of one dtype; views with strides (column blocks of a gate matrix) work.
+These copy the gate pre-activations into the packed gate matrices the raw
+kernels read (``GateBlock.fn``, ``meta["packed"]``); the layers hold their
+gates in that layout already and call the raw kernels.
 """
 from __future__ import annotations
 
@@ -29,9 +32,15 @@ class GateBlock:
         self.results = self.meta["results"]
         self.bwd_args = self.meta["bwd_args"]
         self.grads = self.meta["grads"]
+        #: input name -> (gate matrix, column block) the raw kernels read it from
+        self.packing = {s: (m, k) for m, slots in self.meta["packed"].items()
+                        for k, s in enumerate(slots) if s is not None}
         self._cache: dict = {}
 
     def fn(self, kind: str, dtype, size: int):
+        """The raw kernel: arguments ``meta["kernel_fwd"]`` then the results, or
+        ``meta["kernel_bwd"]`` then ``meta["kernel_grads"]`` (a packed gate
+        matrix is C-contiguous (batch, slots*hidden); nothing is checked)."""
         key = (kind, dtype, size >= PARALLEL_THRESHOLD)
         f = self._cache.get(key)
         if f is None:
@@ -57,10 +66,28 @@ class GateBlock:
                                  f"(as {names[0]}: {shape})")
         return shape, ref.dtype
 
+    def _pack(self, names, arrays, shape, dt):
+        """The raw kernel's arguments from one array per input: the packed inputs copied
+        into their gate matrices (column blocks no input fills are zero)."""
+        named = dict(zip(names, arrays))
+        mats = {m: np.zeros((shape[0], len(slots) * shape[1]), dt) for m, slots in self.meta["packed"].items()}
+        for n, (m, k) in self.packing.items():
+            if n in named:
+                mats[m][:, k * shape[1]:(k + 1) * shape[1]] = named[n]
+        return [mats[a] if a in mats else named[a] for a in self._raw_names(names)]
+
+    def _raw_names(self, names):
+        out = []
+        for n in names:
+            n = self.packing[n][0] if n in self.packing else n
+            if n not in out:
+                out.append(n)
+        return out
+
     def forward(self, *arrays, out=None):
         shape, dt = self._check(self.fwd_args, arrays)
         outs = out if out is not None else tuple(np.empty(shape, dt) for _ in self.results)
-        self.fn("forward", dt, shape[0] * shape[1])(*arrays, *outs)
+        self.fn("forward", dt, shape[0] * shape[1])(*self._pack(self.fwd_args, arrays, shape, dt), *outs)
         return outs
 
     def backward(self, *arrays, out=None):
@@ -69,7 +96,15 @@ class GateBlock:
         _, dt = self._check([n for n in names if n not in self.meta["vectors"]], arrs)
         shape = arrs[0].shape
         outs = out if out is not None else tuple(np.empty(shape, dt) for _ in self.grads)
-        self.fn("backward", dt, shape[0] * shape[1])(*arrays, *outs)
+        H = shape[1]
+        mats = {m: np.zeros((shape[0], len(slots) * H), dt) for m, slots in self.meta["packed"].items()}
+        byname = dict(zip(self.grads, outs))
+        raw_out = [mats[n] if n in mats else byname[n] for n in self._raw_names(self.grads)]
+        self.fn("backward", dt, shape[0] * shape[1])(*self._pack(names, arrays, shape, dt), *raw_out)
+        for g, o in zip(self.grads, outs):
+            if g in self.packing:
+                m, k = self.packing[g]
+                o[...] = mats[m][:, k * H:(k + 1) * H]
         return outs
 
 

@@ -45,6 +45,14 @@ class GateBlock:
         tanh' = sech²: a saved gate σ would give σ' = σ(1−σ), whose 1−σ has
         no correct digit once σ rounds to 1 (tests/test_cells.py measures it).
         Recomputing also writes fewer arrays in the forward.
+    packed: the layout of the gate matrices the layers hold, ((matrix, slots),
+        ...): ``slots`` names, in column-block order, the input read from each
+        (batch, hidden) column block of ``matrix`` (None: a block this gate
+        block does not read).  The kernels read those inputs, and write their
+        gradients, at those column blocks of one C-contiguous
+        (batch, len(slots)*hidden) array, e.g. the LSTM's four pre-activations
+        from the (batch, 4*hidden) result of its matmuls in torch's gate order.
+        Layout only: not part of ``content_hash`` (the math).
     """
 
     name: str
@@ -54,6 +62,7 @@ class GateBlock:
     saved: tuple = ()
     vectors: tuple = ()
     doc: str = ""
+    packed: tuple = ()
 
     def step(self, sym):
         return dict(self.steps)[sym]
@@ -95,10 +104,10 @@ class Cell:
 # ---------------------------------------------------------------------------- RNN
 a, h1 = _s("a h1")
 RNN_TANH = GateBlock("rnn_tanh", (a,), ((h1, tanh(a)),), (h1,),
-                     doc="h' = tanh(a), a = W_ih x + b_ih + W_hh h + b_hh")
+                     doc="h' = tanh(a), a = W_ih x + b_ih + W_hh h + b_hh", packed=(("gates", (a,)),))
 # relu'(0) = 0 as torch
 RNN_RELU = GateBlock("rnn_relu", (a,), ((h1, Piecewise((a, a > 0), (0, True))),), (h1,),
-                     doc="h' = relu(a) (relu'(0) = 0, torch's convention)")
+                     doc="h' = relu(a) (relu'(0) = 0, torch's convention)", packed=(("gates", (a,)),))
 
 # ---------------------------------------------------------------------------- GRU
 a_r, a_z, x_n, h_n, h, r, z, n = _s("a_r a_z x_n h_n h r z n")
@@ -107,19 +116,23 @@ GRU = GateBlock(
     "gru", (a_r, a_z, x_n, h_n, h),
     ((r, sigmoid(a_r)), (z, sigmoid(a_z)), (n, tanh(x_n + r * h_n)), (h1, (1 - z) * n + z * h)),
     (h1,),
-    doc="torch.nn.GRUCell: r = σ(a_r), z = σ(a_z), n = tanh(x_n + r⊙h_n), h' = (1−z)⊙n + z⊙h")
+    doc="torch.nn.GRUCell: r = σ(a_r), z = σ(a_z), n = tanh(x_n + r⊙h_n), h' = (1−z)⊙n + z⊙h",
+    # gates: W_ih x + b_ih (+ W_hh h + b_hh for r, z); hidden: W_hh h + b_hh
+    packed=(("gates", (a_r, a_z, x_n)), ("hidden", (None, None, h_n))))
 
 rh, a_n = _s("rh a_n")
 #: the notes' GRU (seed 001 eq 97-100), stage 1: the reset gate before U_h
 GRU_CHO_RESET = GateBlock(
     "gru_cho_reset", (a_r, h), ((r, sigmoid(a_r)), (rh, r * h)), (rh,),
-    doc="r = σ(W_r x + U_r h + b_r); the block outputs r⊙h, the input of U_h")
+    doc="r = σ(W_r x + U_r h + b_r); the block outputs r⊙h, the input of U_h",
+    packed=(("gates", (a_r, None, None)),))
 #: stage 2: candidate and update in the notes' direction -- z weights the NEW
 #: candidate: h' = (1−z)⊙h + z⊙h̃ (torch and Cho et al. 2014 use the opposite)
 GRU_CHO = GateBlock(
     "gru_cho", (a_z, a_n, h),
     ((z, sigmoid(a_z)), (n, tanh(a_n)), (h1, (1 - z) * h + z * n)), (h1,),
-    doc="z = σ(W_z x + U_z h + b_z), h̃ = tanh(W_h x + U_h(r⊙h) + b_h), h' = (1−z)⊙h + z⊙h̃")
+    doc="z = σ(W_z x + U_z h + b_z), h̃ = tanh(W_h x + U_h(r⊙h) + b_h), h' = (1−z)⊙h + z⊙h̃",
+    packed=(("gates", (None, a_z, a_n)),))
 
 # ---------------------------------------------------------------------------- LSTM
 a_i, a_f, a_g, a_o, c, i, f, g, o, c1 = _s("a_i a_f a_g a_o c i f g o c1")
@@ -128,7 +141,7 @@ LSTM = GateBlock(
     ((i, sigmoid(a_i)), (f, sigmoid(a_f)), (g, tanh(a_g)), (o, sigmoid(a_o)),
      (c1, f * c + i * g), (h1, o * tanh(c1))),
     (h1, c1), saved=(c1,),
-    doc="seed 001 eq 101-106, torch gate order i, f, g, o")
+    doc="seed 001 eq 101-106, torch gate order i, f, g, o", packed=(("gates", (a_i, a_f, a_g, a_o)),))
 
 w_ci, w_cf, w_co = _s("w_ci w_cf w_co")
 #: Gers & Schmidhuber (2000): input and forget gates look at c, the output gate at c'
@@ -137,7 +150,8 @@ PEEPHOLE_LSTM = GateBlock(
     ((i, sigmoid(a_i + w_ci * c)), (f, sigmoid(a_f + w_cf * c)), (g, tanh(a_g)),
      (c1, f * c + i * g), (o, sigmoid(a_o + w_co * c1)), (h1, o * tanh(c1))),
     (h1, c1), saved=(c1,), vectors=(w_ci, w_cf, w_co),
-    doc="LSTM with diagonal peephole weights w_ci, w_cf (on c) and w_co (on c')")
+    doc="LSTM with diagonal peephole weights w_ci, w_cf (on c) and w_co (on c')",
+    packed=(("gates", (a_i, a_f, a_g, a_o)),))
 
 _PRE = "a_* = W_i* x + b_i* + W_h* h + b_h*  (one (4H|3H|H, I) matmul for x, one for h)"
 
