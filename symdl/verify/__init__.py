@@ -14,10 +14,12 @@ import re
 import time
 import traceback
 
-from .check import (HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, ClaimTimeout, Verdict, decide,
-                    time_limit)
+# no SymPy at import: `symdl train` and the other subcommands build their
+# parser with this package imported (symdl.verify.cli); check loads it on use
 from .lexer import ParseError
 from .nodes import Node, render
+from .timelimit import ClaimTimeout, time_limit
+from .verdict import HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, Verdict
 
 __all__ = ["verify_claim", "verify_spec", "verify_file", "Verdict", "ParseError",
            "HOLDS", "HOLDS_NUM", "REFUTED", "UNDECIDED", "parse_claim", "FileError",
@@ -103,6 +105,7 @@ def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Ver
 def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
     """Parse (via make_ast) and decide under one time limit; never raises."""
     from .build import BuildError, UndefinedTerm
+    from .check import decide
 
     t0 = time.monotonic()
     v = Verdict(UNDECIDED, claim=text)
