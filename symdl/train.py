@@ -522,7 +522,10 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     tqdm = None
     if bar_on:
         try:
-            from tqdm.auto import tqdm
+            if "ipykernel" in sys.modules:       # a notebook: its widget bar
+                from tqdm.auto import tqdm
+            else:                                # a terminal (tqdm.auto imports asyncio)
+                from tqdm.std import tqdm
         except ImportError:  # pragma: no cover - tqdm is a dependency
             bar_on = False
     line_on = verbose >= 1 and not bar_on

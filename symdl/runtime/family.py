@@ -56,8 +56,13 @@ class _Specs(Mapping):
     def __init__(self, kernels):
         self._k = kernels
 
+    def _has(self, name) -> bool:
+        entry = registered().get(name)
+        return entry is not None and entry[0] == self._k.family
+
     def __getitem__(self, name):
-        if name not in _names(self._k.family):
+        # one registry lookup (optimizers ask on every step), not a family listing
+        if not self._has(name):
             raise KeyError(name)
         return self._k.module(name).SPECS[name]
 
@@ -68,7 +73,7 @@ class _Specs(Mapping):
         return len(_names(self._k.family))
 
     def __contains__(self, name):
-        return name in _names(self._k.family)
+        return self._has(name)
 
 
 class FamilyKernels:
