@@ -18,6 +18,7 @@ import traceback
 # parser with this package imported (symdl.verify.cli); check loads it on use
 from .lexer import ParseError
 from .nodes import Node, render
+from .parse import _spec_names, parse_claim  # noqa: F401  (public: symdl.verify.parse_claim)
 from .timelimit import ClaimTimeout, time_limit
 from .verdict import HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, Verdict
 
@@ -59,27 +60,6 @@ def check_variant(spec_name: str, variant: dict) -> None:
         if val not in params[k].choices:
             raise ValueError(f"{spec.name}: {k}={val!r} is not a choice; valid choices for {k}: "
                              + ", ".join(map(str, params[k].choices)))
-
-
-def _spec_names() -> dict:
-    import symdl.specs as S
-    from .latex_parser import normalize_name
-
-    return {normalize_name(s.name): s.name for s in S.all_specs("activation")}
-
-
-def parse_claim(text: str, *, assume="", sympy_syntax=False, functions=None, expression=False):
-    """(ast, Assumptions); raises ParseError.  Never evaluates the text."""
-    from .build import parse_assume
-
-    a = parse_assume(assume)
-    kw = dict(e_symbol=a.e_symbol, functions=functions, spec_names=_spec_names(),
-              expression=expression)
-    if sympy_syntax:
-        from .sympy_parser import parse_sympy
-        return parse_sympy(text, **kw), a
-    from .latex_parser import parse_latex_claim
-    return parse_latex_claim(text, **kw), a
 
 
 def _capital_note(ast) -> str:
