@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         register(sub)
 
-    from symdl.train import register as register_train
+    from symdl.train_cli import register as register_train
     register_train(sub)
     from symdl.predict import register as register_predict
     register_predict(sub)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import importlib
 
 from symdl.errors import ParameterError, UnknownNameError
+# the generated registry (spec name -> (family, module holding its kernels))
+# and the per-spec module lookup live in runtime.family, below this module
+from symdl.runtime.family import REGISTRY, FamilyKernels, import_kernels, registered, spec_module  # noqa: F401
 
-#: the generated registry: spec name -> (family, module holding its kernels),
-#: one module per spec (symdl.generated.<family dir>.<name>), imported when used
-REGISTRY = "symdl.generated.registry"
 #: family -> (module naming its specs: the generated registry, or an index module
 #:            whose SPECS table holds their metadata,
 #:            "module:function" that builds a bundle from (name, meta, module, **params))
@@ -26,33 +26,15 @@ MODULES = {f: m for f, (m, _) in FAMILIES.items()}
 _tables: dict = {}
 
 
-def registered() -> dict:
-    """The generated registry: name -> (family, module), imported without any kernel."""
-    return importlib.import_module(REGISTRY).KERNELS
-
-
-def spec_module(name: str, family: str | None = None):
-    """The generated module holding catalog spec ``name``'s kernels (imported
-    now; only that one).  ``family``: also accept the registry's own families
-    ("activation_d2", "optimizer")."""
-    entry = registered().get(name)
-    if entry is None or (family is not None and entry[0] != family):
-        known = [n for n, (f, _) in registered().items() if family is None or f == family]
-        raise UnknownNameError(family or "spec", name, known)
-    return importlib.import_module(entry[1])
-
-
 def _table(family: str) -> tuple[dict, object]:
     """name -> metadata of a family, and a module serving its kernels (for a
     per-spec family: a lazy view importing every spec's module for the table)."""
     if family not in _tables:
         modname = FAMILIES[family][0]
         if modname == REGISTRY:
-            from symdl.runtime.family import FamilyKernels
-
             mod = FamilyKernels(family)
         else:
-            mod = importlib.import_module(modname)
+            mod = import_kernels(modname)
         table = {n: m for n, m in mod.SPECS.items() if m.get("family", family) == family}
         _tables[family] = (table, mod)
     return _tables[family]
@@ -74,7 +56,7 @@ def _catalog_metadata(name: str):
             continue
         entry = registered().get(name)
         if entry is not None and entry[0] == fam:
-            mod = importlib.import_module(entry[1])
+            mod = spec_module(name, fam)
             return mod.SPECS[name], mod
     return None
 
@@ -160,6 +142,9 @@ def _import_file(path):
         del sys.modules[modname]
         raise
     mod.__symdl_mtime__ = mtime
+    from symdl.runtime.jitcache import install_light_cache_loads
+
+    install_light_cache_loads()
     return mod
 
 

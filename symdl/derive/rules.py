@@ -8,129 +8,18 @@ rule is tested for equality on its own (tests/test_rules.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-HAZARD_COST = 25
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    doc: str
-    hazards: Callable[[sp.Expr], int]
-    apply: Callable[[sp.Expr], sp.Expr]
-
-    def __call__(self, expr):
-        return self.apply(expr)
-
-
-def _count(pred):
-    def hazards(expr):
-        return sum(1 for e in sp.preorder_traversal(expr) if isinstance(e, sp.Basic) and pred(e))
-    return hazards
-
-
-def _is_one_plus(e, inner=None):
-    """e == 1 + u (u not containing a bare 1); returns u or None."""
-    if not e.is_Add:
-        return None
-    c, rest = e.as_coeff_Add()
-    if c != 1 or rest == 0:
-        return None
-    if inner is not None and not inner(rest):
-        return None
-    return rest
-
-
-def _exp_arg(e):
-    return e.args[0] if isinstance(e, sp.exp) else None
-
-
-# -- log(1 + exp(u)) -> softplus(u) -------------------------------------------------
-def _softplus_match(e):
-    return isinstance(e, sp.log) and _is_one_plus(e.args[0], lambda r: isinstance(r, sp.exp)) is not None
-
-
-def _softplus_apply(expr):
-    from symdl.specs.functions import softplus
-    return expr.replace(_softplus_match, lambda e: softplus(_is_one_plus(e.args[0]).args[0]))
-
-
-SOFTPLUS = Rule("softplus", "log(1 + exp(u)) -> softplus(u) = max(u,0) + log1p(exp(-|u|))",
-                _count(_softplus_match), _softplus_apply)
-
-
-# -- log(sigmoid(u)) -> -softplus(-u) ------------------------------------------------
-def _logsig_match(e):
-    from symdl.specs.functions import sigmoid
-    return isinstance(e, sp.log) and isinstance(e.args[0], sigmoid)
-
-
-def _logsig_apply(expr):
-    from symdl.specs.functions import softplus
-    return expr.replace(_logsig_match, lambda e: -softplus(-e.args[0].args[0]))
-
-
-LOG_SIGMOID = Rule("log_sigmoid", "log(sigmoid(u)) -> -softplus(-u)", _count(_logsig_match), _logsig_apply)
-
-
-# -- (1 + exp(v))^-k -> sigmoid(-v)^k, then exp(v) * sigmoid(-v) -> sigmoid(v) ---------
-def _recip_match(e):
-    return (e.is_Pow and e.exp.is_Integer and e.exp < 0
-            and _is_one_plus(e.base, lambda r: isinstance(r, sp.exp)) is not None)
-
-
-def _sigmoid_apply(expr):
-    from symdl.specs.functions import sigmoid
-
-    def recip(e):
-        v = _is_one_plus(e.base).args[0]
-        return sigmoid(-v) ** (-e.exp)
-
-    out = expr.replace(_recip_match, recip)
-
-    def merge(m):
-        if not m.is_Mul:
-            return m
-        factors = list(m.args)
-        changed = True
-        while changed:
-            changed = False
-            for i, f in enumerate(factors):
-                base, k = (f.base, f.exp) if f.is_Pow else (f, sp.S.One)
-                if not isinstance(base, sp.exp) or not (k.is_Integer and k > 0):
-                    continue
-                v = base.args[0]
-                for j, g in enumerate(factors):
-                    gb, gk = (g.base, g.exp) if g.is_Pow else (g, sp.S.One)
-                    if isinstance(gb, sigmoid) and sp.expand(gb.args[0] + v) == 0 and gk.is_Integer and gk > 0:
-                        # exp(v) * sigmoid(-v) = sigmoid(v)
-                        new = [h for t, h in enumerate(factors) if t not in (i, j)]
-                        new += [sigmoid(v), base ** (k - 1), gb ** (gk - 1)]
-                        factors = [h for h in new if h != 1]
-                        changed = True
-                        break
-                if changed:
-                    break
-        return sp.Mul(*factors)
-
-    return out.replace(lambda e: e.is_Mul, merge)
-
-
-SIGMOID = Rule("sigmoid",
-               "1/(1 + exp(v)) -> sigmoid(-v); exp(v)·sigmoid(-v) -> sigmoid(v) "
-               "(so sigma' = sigma(u)·sigma(-u), stable for both signs)",
-               _count(_recip_match), _sigmoid_apply)
+# the rules that fold a primitive's definition back into it live with the
+# primitives (their derivatives need them); the rest of the table is here
+from symdl.specs.functions import (HAZARD_COST, LOG_SIGMOID, SIGMOID, SOFTPLUS, CosSum, Rule, SinSum,  # noqa: F401
+                                   _count, _is_one_plus, improve, prod_err, sigmoid, softplus)
 
 
 # -- c·sigmoid(u) - c·sigmoid(-u) -> c·tanh(u/2) ----------------------------------------
 def _sigmoid_terms(add):
     """[(c, u, term)] for the terms c·sigmoid(u) of an Add (one sigmoid factor)."""
-    from symdl.specs.functions import sigmoid
     out = []
     for t in add.args:
         factors = t.args if t.is_Mul else (t,)
@@ -308,7 +197,6 @@ def _trig_product_args(e):
 
 def _trig_match_factory():
     def hazards(expr):
-        from symdl.specs.functions import prod_err
         comp = {f.args for f in expr.atoms(prod_err)}
         return sum(1 for e in expr.atoms(sp.sin, sp.cos)
                    if (_trig_product_args(e) is not None and _trig_product_args(e) not in comp)
@@ -319,8 +207,6 @@ def _trig_match_factory():
 
 
 def _trig_apply(expr):
-    from symdl.specs.functions import CosSum, SinSum, prod_err
-
     def rewrite(e):
         args = _trig_product_args(e)
         if args is None:
@@ -405,18 +291,4 @@ def cost(expr) -> int:
 
 def stabilize(expr, rules=RULES, trace: list | None = None):
     """Apply each rule whose rewrite lowers ``cost``; repeat until none does."""
-    current, best = expr, cost(expr)
-    for _ in range(4):
-        improved = False
-        for rule in rules:
-            if not rule.hazards(current):
-                continue
-            candidate = rule.apply(current)
-            c = cost(candidate)
-            if c < best:
-                if trace is not None:
-                    trace.append((rule.name, current, candidate))
-                current, best, improved = candidate, c, True
-        if not improved:
-            break
-    return current
+    return improve(expr, rules, cost, trace)

@@ -6,12 +6,10 @@ import numpy as np
 from symdl.errors import ParameterError
 
 from .layers import LAYERS, Module, _dtype, _load_into
-from .serialize import atomic_savez, from_json_array, json_array, read_npz
+from .serialize import CONFIG_KEY, atomic_savez, from_json_array, json_array, read_npz
 
 __all__ = ["Sequential", "load", "CONFIG_KEY"]
 
-#: the .npz member holding the architecture (JSON)
-CONFIG_KEY = "__symdl_config__"
 _MAX_BUFFERS = 64
 
 

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["npz_path", "atomic_savez", "read_npz", "flatten", "unflatten", "json_array", "from_json_array"]
+__all__ = ["npz_path", "atomic_savez", "read_npz", "flatten", "unflatten", "json_array", "from_json_array",
+           "CONFIG_KEY"]
+
+#: the .npz member holding a model's architecture (JSON), written by
+#: Sequential.save and the fit loop's checkpoints
+CONFIG_KEY = "__symdl_config__"
 
 
 def npz_path(path) -> Path:

@@ -7,12 +7,46 @@ names); ``FamilyKernels(family)`` serves whoever needs a whole family's
 table at once (``symdl list``, tests' catalog overlays)."""
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+
+from symdl.errors import UnknownNameError
+
+#: the generated registry: spec name -> (family, module holding its kernels),
+#: one module per spec (symdl.generated.<family dir>.<name>), imported when used
+REGISTRY = "symdl.generated.registry"
+
+
+def registered() -> dict:
+    """The generated registry: name -> (family, module), imported without any kernel."""
+    return importlib.import_module(REGISTRY).KERNELS
+
+
+def spec_module(name: str, family: str | None = None):
+    """The generated module holding catalog spec ``name``'s kernels (imported
+    now; only that one).  ``family``: also accept the registry's own families
+    ("activation_d2", "optimizer")."""
+    entry = registered().get(name)
+    if entry is None or (family is not None and entry[0] != family):
+        known = [n for n, (f, _) in registered().items() if family is None or f == family]
+        raise UnknownNameError(family or "spec", name, known)
+    return import_kernels(entry[1])
+
+
+def import_kernels(modname: str):
+    """Import a generated kernel module (symdl's kernels then load from
+    Numba's disk cache without its full context refresh: runtime.jitcache)."""
+    import sys
+
+    mod = importlib.import_module(modname)
+    if "numba" in sys.modules:                   # a kernel module (not a metadata index)
+        from symdl.runtime.jitcache import install_light_cache_loads
+
+        install_light_cache_loads()
+    return mod
 
 
 def _names(family: str) -> list:
-    from symdl.registry import registered
-
     return [n for n, (f, _) in registered().items() if f == family]
 
 
@@ -22,8 +56,13 @@ class _Specs(Mapping):
     def __init__(self, kernels):
         self._k = kernels
 
+    def _has(self, name) -> bool:
+        entry = registered().get(name)
+        return entry is not None and entry[0] == self._k.family
+
     def __getitem__(self, name):
-        if name not in _names(self._k.family):
+        # one registry lookup (optimizers ask on every step), not a family listing
+        if not self._has(name):
             raise KeyError(name)
         return self._k.module(name).SPECS[name]
 
@@ -34,7 +73,7 @@ class _Specs(Mapping):
         return len(_names(self._k.family))
 
     def __contains__(self, name):
-        return name in _names(self._k.family)
+        return self._has(name)
 
 
 class FamilyKernels:
@@ -51,8 +90,6 @@ class FamilyKernels:
         self._last = None
 
     def module(self, name: str):
-        from symdl.registry import spec_module
-
         self._last = name
         return spec_module(name, self.family)
 

@@ -32,3 +32,54 @@ def cold_modules(dtype_suffix: str = "") -> list[str]:
         if ds and not any(_cached(d) for d in ds):
             cold.append(name)
     return cold
+
+
+# ---------------------------------------------------------------- cache loads
+# Numba's Cache.load_overload first "refreshes" the target context: it imports
+# and installs every typing and lowering registry numba has (numpy, random,
+# typed containers, jitclass, ...), about 0.15 s -- the largest part of a
+# process's first kernel call once the kernel is in the disk cache.  Loading a
+# cached kernel needs none of it: its object code is linked against the NRT
+# (initialized here) and numba's C helpers (installed when numba is imported),
+# and a parallel kernel starts the threading layer from its cache entry's own
+# reload hooks.  A cache miss compiles through numba's compiler, which
+# refreshes the contexts itself.  Only the kernels of symdl's generated and
+# user modules load this way; every other function keeps numba's own path.
+# SYMDL_NUMBA_FULL_REFRESH=1 turns it off.
+
+_KERNEL_MODULES = ("symdl.generated", "symdl_user")
+_installed = False
+
+
+def install_light_cache_loads() -> bool:
+    """Let symdl's kernels load from Numba's disk cache without refreshing the
+    whole target context (idempotent; imports numba).  False when switched off
+    or when numba's cache lacks the internals this relies on."""
+    global _installed
+    if _installed:
+        return True
+    if os.environ.get("SYMDL_NUMBA_FULL_REFRESH"):
+        return False
+    from numba.core import caching
+
+    Cache = caching.Cache
+    if not all(hasattr(Cache, a) for a in ("load_overload", "_load_overload",
+                                            "_guard_against_spurious_io_errors")):
+        return False                                       # pragma: no cover - another numba
+    full = Cache.load_overload
+
+    def load_overload(self, sig, target_context):
+        mod = getattr(getattr(self, "_py_func", None), "__module__", None) or ""
+        if not mod.startswith(_KERNEL_MODULES):
+            return full(self, sig, target_context)
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload.__doc__ = full.__doc__
+    load_overload._symdl_full = full
+    Cache.load_overload = load_overload
+    _installed = True
+    return True

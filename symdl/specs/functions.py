@@ -9,10 +9,14 @@ definition.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["sigmoid", "softplus", "ncdf", "Erfc", "prod_err", "log1p", "expm1", "PRIMITIVES"]
+__all__ = ["sigmoid", "softplus", "ncdf", "Erfc", "prod_err", "log1p", "expm1", "PRIMITIVES", "Rule",
+           "FOLDING_RULES", "fold_primitives", "improve"]
 
 
 class _Primitive(sp.Function):
@@ -40,11 +44,8 @@ class _Primitive(sp.Function):
     def fdiff(self, argindex=1):
         s = sp.Dummy("s", real=True)
         raw = sp.diff(self.definition(s), s)
-        # map the raw derivative back onto primitives (deferred import: derive
-        # sits below specs, but rules only need this module's classes)
-        from symdl.derive.rules import stabilize
-
-        return stabilize(raw).subs(s, self.args[0])
+        # map the raw derivative back onto primitives (the folding rules below)
+        return fold_primitives(raw).subs(s, self.args[0])
 
 
 class sigmoid(_Primitive):
@@ -200,3 +201,147 @@ def to_definition(expr):
     out = out.replace(lambda e: isinstance(e, Erfc), lambda e: sp.erfc(e.args[0]))
     out = out.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
     return out
+
+
+# ------------------------------------------------------------ folding rules
+# A primitive's derivative is derived from its definition and folded back onto
+# the primitives by the rules below (log(1+e^u) -> softplus(u), ...).  They are
+# facts about the primitives, so they live here; symdl.derive.rules adds them
+# to its stabilization table (the derivation stage imports the spec stage,
+# never the other way round).
+
+HAZARD_COST = 25
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    doc: str
+    hazards: Callable[[sp.Expr], int]
+    apply: Callable[[sp.Expr], sp.Expr]
+
+    def __call__(self, expr):
+        return self.apply(expr)
+
+
+def _count(pred):
+    def hazards(expr):
+        return sum(1 for e in sp.preorder_traversal(expr) if isinstance(e, sp.Basic) and pred(e))
+    return hazards
+
+
+def _is_one_plus(e, inner=None):
+    """e == 1 + u (u not containing a bare 1); returns u or None."""
+    if not e.is_Add:
+        return None
+    c, rest = e.as_coeff_Add()
+    if c != 1 or rest == 0:
+        return None
+    if inner is not None and not inner(rest):
+        return None
+    return rest
+
+
+# -- log(1 + exp(u)) -> softplus(u) -------------------------------------------------
+def _softplus_match(e):
+    return isinstance(e, sp.log) and _is_one_plus(e.args[0], lambda r: isinstance(r, sp.exp)) is not None
+
+
+def _softplus_apply(expr):
+    return expr.replace(_softplus_match, lambda e: softplus(_is_one_plus(e.args[0]).args[0]))
+
+
+SOFTPLUS = Rule("softplus", "log(1 + exp(u)) -> softplus(u) = max(u,0) + log1p(exp(-|u|))",
+                _count(_softplus_match), _softplus_apply)
+
+
+# -- log(sigmoid(u)) -> -softplus(-u) ------------------------------------------------
+def _logsig_match(e):
+    return isinstance(e, sp.log) and isinstance(e.args[0], sigmoid)
+
+
+def _logsig_apply(expr):
+    return expr.replace(_logsig_match, lambda e: -softplus(-e.args[0].args[0]))
+
+
+LOG_SIGMOID = Rule("log_sigmoid", "log(sigmoid(u)) -> -softplus(-u)", _count(_logsig_match), _logsig_apply)
+
+
+# -- (1 + exp(v))^-k -> sigmoid(-v)^k, then exp(v) * sigmoid(-v) -> sigmoid(v) ---------
+def _recip_match(e):
+    return (e.is_Pow and e.exp.is_Integer and e.exp < 0
+            and _is_one_plus(e.base, lambda r: isinstance(r, sp.exp)) is not None)
+
+
+def _sigmoid_apply(expr):
+    def recip(e):
+        v = _is_one_plus(e.base).args[0]
+        return sigmoid(-v) ** (-e.exp)
+
+    out = expr.replace(_recip_match, recip)
+
+    def merge(m):
+        if not m.is_Mul:
+            return m
+        factors = list(m.args)
+        changed = True
+        while changed:
+            changed = False
+            for i, f in enumerate(factors):
+                base, k = (f.base, f.exp) if f.is_Pow else (f, sp.S.One)
+                if not isinstance(base, sp.exp) or not (k.is_Integer and k > 0):
+                    continue
+                v = base.args[0]
+                for j, g in enumerate(factors):
+                    gb, gk = (g.base, g.exp) if g.is_Pow else (g, sp.S.One)
+                    if isinstance(gb, sigmoid) and sp.expand(gb.args[0] + v) == 0 and gk.is_Integer and gk > 0:
+                        # exp(v) * sigmoid(-v) = sigmoid(v)
+                        new = [h for t, h in enumerate(factors) if t not in (i, j)]
+                        new += [sigmoid(v), base ** (k - 1), gb ** (gk - 1)]
+                        factors = [h for h in new if h != 1]
+                        changed = True
+                        break
+                if changed:
+                    break
+        return sp.Mul(*factors)
+
+    return out.replace(lambda e: e.is_Mul, merge)
+
+
+SIGMOID = Rule("sigmoid",
+               "1/(1 + exp(v)) -> sigmoid(-v); exp(v)·sigmoid(-v) -> sigmoid(v) "
+               "(so sigma' = sigma(u)·sigma(-u), stable for both signs)",
+               _count(_recip_match), _sigmoid_apply)
+
+
+#: The rules that recognize a primitive's definition in an expression.
+FOLDING_RULES = (SOFTPLUS, LOG_SIGMOID, SIGMOID)
+
+
+def improve(expr, rules, cost, trace: list | None = None):
+    """Apply each rule of ``rules`` whose rewrite lowers ``cost(expr)``; repeat
+    until none does (at most four rounds)."""
+    current, best = expr, cost(expr)
+    for _ in range(4):
+        improved = False
+        for rule in rules:
+            if not rule.hazards(current):
+                continue
+            candidate = rule.apply(current)
+            c = cost(candidate)
+            if c < best:
+                if trace is not None:
+                    trace.append((rule.name, current, candidate))
+                current, best, improved = candidate, c, True
+        if not improved:
+            break
+    return current
+
+
+def _folding_cost(expr) -> int:
+    return sp.count_ops(expr) + HAZARD_COST * sum(r.hazards(expr) for r in FOLDING_RULES)
+
+
+def fold_primitives(expr):
+    """``expr`` with the primitives' definitions folded back into them."""
+    return improve(expr, FOLDING_RULES, _folding_cost)

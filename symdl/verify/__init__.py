@@ -14,10 +14,13 @@ import re
 import time
 import traceback
 
-from .check import (HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, ClaimTimeout, Verdict, decide,
-                    time_limit)
+# no SymPy at import: `symdl train` and the other subcommands build their
+# parser with this package imported (symdl.verify.cli); check loads it on use
 from .lexer import ParseError
 from .nodes import Node, render
+from .parse import _spec_names, parse_claim  # noqa: F401  (public: symdl.verify.parse_claim)
+from .timelimit import ClaimTimeout, time_limit
+from .verdict import HOLDS, HOLDS_NUM, REFUTED, UNDECIDED, Verdict
 
 __all__ = ["verify_claim", "verify_spec", "verify_file", "Verdict", "ParseError",
            "HOLDS", "HOLDS_NUM", "REFUTED", "UNDECIDED", "parse_claim", "FileError",
@@ -59,27 +62,6 @@ def check_variant(spec_name: str, variant: dict) -> None:
                              + ", ".join(map(str, params[k].choices)))
 
 
-def _spec_names() -> dict:
-    import symdl.specs as S
-    from .latex_parser import normalize_name
-
-    return {normalize_name(s.name): s.name for s in S.all_specs("activation")}
-
-
-def parse_claim(text: str, *, assume="", sympy_syntax=False, functions=None, expression=False):
-    """(ast, Assumptions); raises ParseError.  Never evaluates the text."""
-    from .build import parse_assume
-
-    a = parse_assume(assume)
-    kw = dict(e_symbol=a.e_symbol, functions=functions, spec_names=_spec_names(),
-              expression=expression)
-    if sympy_syntax:
-        from .sympy_parser import parse_sympy
-        return parse_sympy(text, **kw), a
-    from .latex_parser import parse_latex_claim
-    return parse_latex_claim(text, **kw), a
-
-
 def _capital_note(ast) -> str:
     """Say how runs of capitals were read (TP is one symbol, not T*P)."""
     runs = sorted({n.a[0] for n in ast.walk() if n.k == "sym" and len(n.a[0].split("_")[0]) > 1
@@ -103,6 +85,7 @@ def _parse_error_verdict(text, err: ParseError, v: Verdict | None = None) -> Ver
 def _run(text: str, make_ast, timeout: float, variants=None) -> Verdict:
     """Parse (via make_ast) and decide under one time limit; never raises."""
     from .build import BuildError, UndefinedTerm
+    from .check import decide
 
     t0 = time.monotonic()
     v = Verdict(UNDECIDED, claim=text)

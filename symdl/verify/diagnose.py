@@ -30,7 +30,7 @@ def _spec_side(sides):
 
 def _agree(ast, assume, variants) -> bool:
     from .build import Builder, BuildError
-    from .check import _finish, _pairs_from_sides
+    from .sides import _finish, _pairs_from_sides
 
     try:
         b = Builder(assume, mentioned={n.a[0] for n in ast.walk() if n.k == "sym"})

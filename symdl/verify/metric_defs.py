@@ -59,7 +59,7 @@ def check_metric(name: str, rhs, v):
     """Fill Verdict ``v`` for the claim  <metric name> = rhs  (rhs a SymPy expression)."""
     from symdl.metrics import CLASSIFICATION
 
-    from .check import HOLDS_NUM, REFUTED, UNDECIDED
+    from .verdict import HOLDS_NUM, REFUTED, UNDECIDED
 
     fn = CLASSIFICATION[name]
     syms = {s.name: s for s in rhs.free_symbols}

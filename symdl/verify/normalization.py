@@ -191,7 +191,7 @@ def verify_norm_spec(name, *, forward=None, derivative=None, sympy_syntax=False)
         label = f"{name} {'forward' if kind == 'forward' else 'dL/dx'} = {text}"
         v = Verdict(UNDECIDED, claim=label)
         try:
-            from . import parse_claim
+            from .parse import parse_claim
             ast, _ = parse_claim(text, sympy_syntax=sympy_syntax, functions=_FUNCS, expression=True)
             v.reading = render(ast)
             claim = _Convert(table, mean)(ast)
