@@ -136,20 +136,3 @@ def truth(spec, x, w, b, g, eps, num_groups=None, normalized_ndim=1, grads=True)
         dw = cstep(W, "w")
         db = cstep(B, "b") if spec.has_bias else None
         return y, dx, dw, db
-
-
-def group_stats(spec, x, num_groups=None, normalized_ndim=1):
-    """max over groups of |mean|/std (the conditioning of x - mean)."""
-    sizes, flat, aff = axis_sizes(spec, x.shape, num_groups, normalized_ndim)
-    from symdl.runtime.normalization import layout
-    lay = layout(spec.name, x.shape, num_groups=num_groups, normalized_ndim=normalized_ndim)
-    xf = x.reshape(-1).astype(np.float64)
-    worst = 0.0
-    for r in range(lay["R"]):
-        rp = r % lay["P"]
-        base = (r // lay["P"]) * lay["bn"] + rp * lay["bp"]
-        idx = [base + o * lay["ostride"] + i for o in range(lay["O"]) for i in range(lay["I"])]
-        v = xf[idx]
-        sd = v.std()
-        worst = max(worst, abs(v.mean()) / sd if sd > 0 else 0.0)
-    return worst

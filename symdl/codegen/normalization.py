@@ -2,13 +2,18 @@
 
 Every input is viewed by the runtime as *groups* (one per statistic: a
 channel for batch norm, a sample for layer norm, a (sample, group) for group
-norm, ...) of O x I elements: element (o, i) of group r is at
+norm, ...) of O x I elements, the inner axis contiguous: element (o, i) of
+group r is at
 
-    base(r) + o·ostride + i,   base(r) = (r // P)·bn + (r % P)·bp,
+    r·rs + o·os + i,
 
-and its affine index is AR·(r % P) + AO·o + AI·i.  Those are runtime integers
-(``symdl.runtime.normalization.layout``), so one kernel per spec and dtype
-serves every torch layout.  The math comes from ``derive_norm``:
+(``symdl.runtime.normalization.layout``).  How the affine index moves along a
+group is a property of the spec ("row", "block", "elem": ``norm_plan``), so
+the loops are specialized to it at generation time; each contiguous run is a
+slice walked by a range index (unit stride, no wraparound: LLVM vectorizes),
+and the sums use ``add_reassoc`` (float64, split over vector lanes).  Batch
+norm on (N, C) inputs has column kernels (``_cols``).  The math comes from
+``derive_norm``:
 
 * ``forward_train``: the statistics' sums level by level (sum x, then
   sum (x - mean)^2: the two-pass variance), the row lines (mean, var, rstd),
@@ -23,7 +28,9 @@ serves every torch layout.  The math comes from ``derive_norm``:
 
 Sums accumulate in float64 and float32 kernels compute in float64 (a
 float32 x - mean of 1e4 + N(0, 1) data would lose three digits); results are
-stored in the arrays' dtype.
+stored in the arrays' dtype.  The mean is shifted (K + mean(x - K), K the
+group's first element) and kept as a double-float, so x - mean is exact near
+the mean and the outputs keep full precision when |mean| >> std.
 """
 from __future__ import annotations
 
@@ -47,9 +54,17 @@ GENERATOR_FILES = ("derive/graph.py", "derive/axes.py", "derive/reduce_rules.py"
 
 ARITH = "f64"          # every kernel computes in float64 (stores in its own dtype)
 M = sp.Symbol("M", positive=True, integer=True)      # elements per group
-LOADS = {"x": "f64(input[k])", "g": "f64(grad[k])", "weight": "f64(weight[aff])",
-         "bias": "f64(bias[aff])"}
-NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "g": "g_", "weight": "w_", "bias": "b_", "mean": "mean_", "rstd": "rstd_",
+#: per-element loads from the slices of one contiguous run (``i``: the element in
+#: it; ``wr``, ``br``: the affine arrays' run, where they vary along it).  ``xc`` is x - mean
+#: with the mean a double-float (mean_ + mlo_): x - mean_ is exact near the mean
+#: (Sterbenz), so x - mean keeps full precision when |mean| >> std; ``xs`` is x - K,
+#: K the group's first element (the shift of the shifted mean, see ``norm_plan``)
+LOADS = {"x": "f64(xr[i])", "g": "f64(grad_r[i])", "weight": "f64(wr[i])", "bias": "f64(br[i])",
+         "xc": "(f64(xr[i]) - mean_) - mlo_", "xs": "f64(xr[i]) - K_"}
+X, MEAN = sp.Symbol("x", real=True), sp.Symbol("mean", real=True)
+XC, XS = sp.Symbol("xc", real=True), sp.Symbol("xs", real=True)
+NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "xc": "xc_", "xs": "xs_", "g": "g_", "weight": "w_", "bias": "b_",
+         "mean": "mean_", "rstd": "rstd_",
          "eps": "eps", "var": "var_", "M": "M", "factor": "factor",
          "running_mean": "rm_", "running_var": "rv_"}
 
@@ -96,12 +111,21 @@ class Lifter:
         return e.func(*[self._outer(a, fn) for a in e.args])
 
     def saved(self, e):
-        return self.sizes(self.d.to_saved(e))
+        return _centered(self.sizes(self.d.to_saved(e)))
+
+
+def _centered(e):
+    """e with the engine's x - mean (kept whole by the rule ``center``) as one
+    symbol xc, loaded as a compensated difference (``LOADS``)."""
+    e = e.xreplace({Shifted(X, MEAN): XC, X - MEAN: XC})
+    if {X, MEAN} <= e.free_symbols:
+        raise NotImplementedError(f"x and mean apart in {e}: x - mean is not a unit")
+    return e
 
 
 def _element_level(e, spec) -> bool:
     names = {s.name for s in e.free_symbols}
-    if names & {"x", "g"}:
+    if names & {"x", "xc", "g"}:
         return True
     return bool(names & {"weight", "bias"}) and bool(set(spec.affine_axes) & set(spec.stat_axes))
 
@@ -170,7 +194,13 @@ def norm_plan(spec) -> dict:
     # ---- forward_train: statistics level by level, then the output
     levels = []
     if spec.centered:
-        levels.append(("a_mean", lf.sizes(d.graph.inline(spec.x)), {"mean_": lf.sizes(
+        # the shifted mean: mean(x) = K + mean(x - K) (linearity), K the group's
+        # first element; the sum of x - K (exact near K) loses nothing to |mean|
+        # >> std, and the kernel keeps K + d_ as a double-float (mean_, mlo_)
+        body = lf.sizes(d.graph.inline(spec.x)).xreplace({X: XS})
+        if body != XS:
+            raise NotImplementedError(f"{spec.name}: the mean's summand is {body}, not x")
+        levels.append(("a_mean", body, {"d_": lf.sizes(
             d.mean_node / d.count).xreplace({d.mean_node: sp.Symbol("a_mean", real=True)})}))
     inner = d.var_node
     while d.graph.nodes[inner].kind == "sum":
@@ -199,15 +229,22 @@ def norm_plan(spec) -> dict:
         from symdl.specs.normalization import running_update
         ru = running_update()
         plan["running"] = _print({"rm_new": ru["running_mean"], "rv_new": ru["running_var"]})
-    # an affine constant over each group (batch, instance norm) is loaded once per group
-    plan["row_affine"] = not (set(spec.affine_axes) & set(spec.stat_axes))
+    # how the affine index moves along a group (static per spec: the loops are
+    # specialized to it): "row" -- constant over each group (batch, instance
+    # norm: loaded once per group); "block" -- constant along the contiguous
+    # inner axis (group norm: one weight per channel of the group, loaded per
+    # channel); "elem" -- the affine axes are the statistics axes (layer, RMS
+    # norm: the weight is indexed like the group's elements)
+    stat, affine = set(spec.stat_axes), set(spec.affine_axes)
+    plan["affine"] = "row" if not (affine & stat) else ("elem" if affine == stat else "block")
+    plan["row_affine"] = plan["affine"] == "row"
     # statistics across the batch axis (batch norm): kernels for inputs (N, C)
     # that walk rows of channels with one accumulator per channel
     plan["cols"] = plan["row_affine"] and spec.stat_axes[0] == spec.axes[0]
-    if plan["row_affine"]:
+    if plan["affine"] != "elem":
         drop = {"weight", "bias"}
         items = [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]
-        if "eval" in plan:
+        if plan["eval"]:
             items += [plan["eval"], *plan["eval"]["bw_sums"], *plan["eval"]["params"]]
         for item in items:
             for key in ("uses", "out_uses", "dx_uses", "bw_sum_uses"):
@@ -248,7 +285,7 @@ def render_norm_module(spec) -> str:
     plan = norm_plan(spec)
     meta = _meta(spec)
     body = environment().get_template(TEMPLATE).render(
-        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, spec_table=_pyrepr({spec.name: meta}))
+        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, names=NAMES, spec_table=_pyrepr({spec.name: meta}))
     return _finish(body, module, [spec])
 
 
