@@ -52,15 +52,17 @@ GENERATOR_FILES = ("derive/graph.py", "derive/axes.py", "derive/reduce_rules.py"
                    "codegen/normalization.py", "codegen/printer.py", "codegen/header.py",
                    "specs/normalization.py", "specs/softmax.py")
 
-ARITH = "f64"          # every kernel computes in float64 (stores in its own dtype)
+ARITH = "f64"          # statistics in float64; float32 kernels' per-element lines also in f32 (_elem_lines)
 M = sp.Symbol("M", positive=True, integer=True)      # elements per group
 #: per-element loads from the slices of one contiguous run (``i``: the element in
 #: it; ``wr``, ``br``: the affine arrays' run, where they vary along it).  ``xc`` is x - mean
 #: with the mean a double-float (mean_ + mlo_): x - mean_ is exact near the mean
 #: (Sterbenz), so x - mean keeps full precision when |mean| >> std; ``xs`` is x - K,
 #: K the group's first element (the shift of the shifted mean, see ``norm_plan``)
-LOADS = {"x": "f64(xr[i])", "g": "f64(grad_r[i])", "weight": "f64(wr[i])", "bias": "f64(br[i])",
-         "xc": "(f64(xr[i]) - mean_) - mlo_", "xs": "f64(xr[i]) - K_"}
+LOADS = {"f64": {"x": "f64(xr[i])", "g": "f64(grad_r[i])", "weight": "f64(wr[i])", "bias": "f64(br[i])",
+                 "xc": "(f64(xr[i]) - mean_) - mlo_", "xs": "f64(xr[i]) - K_"},
+         "f32": {"x": "xr[i]", "g": "grad_r[i]", "weight": "wr[i]", "bias": "br[i]",
+                 "xc": "(xr[i] - mean_s) - mlo_s", "xs": "xr[i] - K_s"}}
 X, MEAN = sp.Symbol("x", real=True), sp.Symbol("mean", real=True)
 XC, XS = sp.Symbol("xc", real=True), sp.Symbol("xs", real=True)
 NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "xc": "xc_", "xs": "xs_", "g": "g_", "weight": "w_", "bias": "b_",
@@ -168,7 +170,7 @@ def _backward_plan(d, lf) -> dict:
     for w in (spec.weight, spec.bias) if spec.has_bias else (spec.weight,):
         params[w.name] = lf.saved(lf.lift(_param_body(d, d.grads[w])))
     atoms = sorted(lf.atoms.items(), key=lambda kv: kv[1].name)
-    plan["bw_sums"] = [{"acc": s.name, "body": _print({f"b_{s.name}": b}), "uses": _uses(b)}
+    plan["bw_sums"] = [{"acc": s.name, **_elem_lines({f"b_{s.name}": b}, "body"), "uses": _uses(b)}
                        for b, s in atoms]
     plan["bw_sum_uses"] = sorted(set().union(*[_uses(b) for b, _ in atoms])) if atoms else []
     # row-invariant parts of the element expressions: computed once per group
@@ -177,10 +179,12 @@ def _backward_plan(d, lf) -> dict:
     elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
     plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
     plan["bw_row_names"] = [h.name for h in hoisted.values()]
-    plan["dx"] = _print({"dx_": elem["dx_"]})
+    plan["h32"] = [h.name for h in hoisted.values()]
+    plan.update(_elem_lines({"dx_": elem["dx_"]}, "dx", plan["h32"]))
     plan["dx_uses"] = _uses(dx)
     plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
-                       "lines": _print({f"d{k}_": elem.get(f"d{k}_", v)}), "uses": _uses(v)}
+                       **(_elem_lines({f"d{k}_": elem[f"d{k}_"]}, "lines", plan["h32"]) if f"d{k}_" in elem
+                          else {"lines": _print({f"d{k}_": v})}), "uses": _uses(v)}
                       for k, v in params.items()]
     return plan
 
@@ -210,10 +214,10 @@ def norm_plan(spec) -> dict:
     root = lf.sizes(d.var_node_root()).xreplace({d.var_node: var_sym})
     levels.append(("a_var", var_body, {"var_": lf.sizes(d.var_node / d.count).xreplace({d.var_node: var_sym}),
                                        "rstd_": root}))
-    plan["levels"] = [{"acc": acc, "body": _print({f"b_{acc}": body}),
+    plan["levels"] = [{"acc": acc, **_elem_lines({f"b_{acc}": body}, "body"),
                        "row": _print(row), "uses": _uses(body)} for acc, body, row in levels]
     fwd = lf.saved(d.forward_expr)
-    plan["out"] = _print({"o_": fwd})
+    plan.update(_elem_lines({"o_": fwd}, "out"))
     plan["out_uses"] = _uses(fwd)
     # ---- backward (training: through the statistics), and in eval mode
     plan.update(_backward_plan(d, lf))
@@ -255,13 +259,22 @@ def norm_plan(spec) -> dict:
 
 
 def _uses(e) -> list:
-    return sorted(s.name for s in e.free_symbols if s.name in LOADS)
+    return sorted(s.name for s in e.free_symbols if s.name in LOADS["f64"])
 
 
-def _print(exprs: dict) -> list:
+def _elem_lines(exprs: dict, key: str, row_names=()) -> dict:
+    """Per-element lines, twice: ``key`` in float64 (the float64 kernels), and
+    ``key_f32`` in float32 arithmetic for the float32 kernels (their loads,
+    the group's scalars rounded once to float32: rstd_s, mean_s + mlo_s, the
+    hoisted h*_s); sums of float32 terms still accumulate in float64."""
+    names32 = {**NAMES, "rstd": "rstd_s", "mean": "mean_s", **{h: h + "_s" for h in row_names}}
+    return {key: _print(exprs, prefix="v"), key + "_f32": _print(exprs, "f32", names32, prefix="v")}
+
+
+def _print(exprs: dict, arith=ARITH, names=NAMES, prefix="t") -> list:
     exprs = {k: v.xreplace({sp.Symbol("eps", positive=True): sp.Symbol("eps", real=True)})
              for k, v in exprs.items()}
-    lines, used = print_block(exprs, ARITH, NAMES, frozenset(), prefix="t")
+    lines, used = print_block(exprs, arith, names, frozenset(), prefix=prefix)
     if used:
         raise NotImplementedError(f"elementary functions in a normalization kernel: {used}")
     return lines
