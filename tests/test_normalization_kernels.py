@@ -4,7 +4,7 @@ on random, tiny-variance, huge-offset and constant inputs."""
 import numpy as np
 import pytest
 
-from normalization_truth import truth
+from normalization_truth import eval_truth, truth
 from symdl.runtime import normalization as RN
 from symdl.specs.normalization import NORM_SPECS
 
@@ -69,6 +69,41 @@ def test_kernels_vs_mpmath(name, shape, opts, kind, dtype):
     # eval path: normalize from the saved statistics reproduces the forward
     y2 = k.normalize(x, w, b, mean, rstd, lay)
     _close("normalize", y2, y, dtype)
+
+
+#: eval mode: batch norm (N, C, L) and (N, C) (the column kernels), instance norm
+EVAL_CASES = [("batch_norm", (4, 3, 2)), ("batch_norm", (5, 3)), ("instance_norm", (2, 3, 4))]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("kind", ["random", "huge"])
+@pytest.mark.parametrize("name,shape", EVAL_CASES, ids=[f"{c[0]}{c[1]}" for c in EVAL_CASES])
+def test_eval_mode_vs_mpmath(name, shape, kind, dtype):
+    """Eval mode (running statistics, constants): normalize and the eval
+    backward (dx, dweight, dbias) against the spec's eval formula at 50
+    digits; the running estimates near the data (huge: |mean| >> std)."""
+    spec = SPECS[name]
+    rng = np.random.default_rng(hash((name, shape, kind, "eval")) % 2**32)
+    x = _input(kind, shape, dtype, rng)
+    lay = RN.layout(name, shape)
+    n, c = shape[:2]
+    s = int(np.prod(shape[2:]))
+    w = rng.normal(size=c).astype(dtype)
+    b = rng.normal(size=c).astype(dtype)
+    g = rng.normal(size=shape).astype(dtype)
+    rm = (x.reshape(n, c, s).astype(np.float64).mean(axis=(0, 2)) + 0.3 * rng.normal(size=c)).astype(dtype)
+    rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    eps = 1e-5
+    channel = np.broadcast_to(np.arange(c)[None, :, None], (n, c, s)).reshape(-1)
+    y, dx, dw, db = eval_truth(spec, x, w, b, rm, rv, g, eps, channel)
+    k = RN.kernels(name)
+    rows = np.tile(np.arange(c), lay["R"] // c)          # the running statistic of each group
+    rstd = k.rstd(rv, eps, dtype)[rows]
+    _close("eval forward", k.normalize(x, w, b, rm[rows], rstd, lay), y, dtype)
+    ddx, ddw, ddb = k.backward(x, g, w, rm[rows], rstd, eps, lay, eval_mode=True)
+    _close("eval dx", ddx, dx, dtype)
+    _close("eval dweight", ddw, dw, dtype)
+    _close("eval dbias", ddb, db, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
