@@ -142,8 +142,8 @@ def test_parallel_kernels_match_serial(monkeypatch, name):
     """The prange kernels give the serial kernels' results bit for bit
     (batch_norm (N, C): the column kernels)."""
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(6, 8))
-    g = rng.normal(size=(6, 8))
+    x = rng.normal(size=(6, 40))      # batch norm: more than one block of columns
+    g = rng.normal(size=(6, 40))
     lay = RN.layout(name, x.shape)
     k = RN.kernels(name)
     w, b = rng.normal(size=lay["naff"]), rng.normal(size=lay["naff"])

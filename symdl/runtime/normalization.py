@@ -19,6 +19,7 @@ import importlib
 import math
 
 import numpy as np
+from numba import get_num_threads
 
 from symdl.errors import UnknownNameError
 
@@ -72,8 +73,10 @@ def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: 
 
 
 _ORDER = ("R", "P", "rs", "O", "os", "I", "AR", "rb")
-#: columns per block of the (N, C) kernels
-COL_BLOCK = 64
+#: at least this many columns per block of the (N, C) kernels (the serial
+#: kernels take all C at once, the prange ones C / threads: long contiguous
+#: runs; the block size changes no result, every column is summed row by row)
+COL_BLOCK = 16
 
 
 def _mean2(mean, R):
@@ -101,9 +104,12 @@ class NormKernels:
     def _contig(x):
         return np.ascontiguousarray(x)
 
-    def _args(self, lay):
+    def _args(self, lay, size):
         if lay.get("cols"):
-            return [lay["O"], lay["R"], COL_BLOCK]       # N, C, cb
+            c = lay["R"]
+            if size >= PARALLEL_MIN:
+                c = -(-c // get_num_threads())
+            return [lay["O"], lay["R"], max(COL_BLOCK, -(-c // COL_BLOCK) * COL_BLOCK)]   # N, C, cb
         return [lay[k] for k in _ORDER]
 
     @staticmethod
@@ -134,7 +140,7 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay), y.reshape(-1),
+        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay, x.size), y.reshape(-1),
                                                mean, rstd, var)
         return y, mean, rstd, var
 
@@ -147,7 +153,7 @@ class NormKernels:
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
         self._fn(self._kind("normalize", lay), dt, x.size)(*args, _mean2(mean, lay["R"]),
-                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay),
+                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay, x.size),
                                            y.reshape(-1))
         return y
 
@@ -170,7 +176,7 @@ class NormKernels:
         kind = self._kind("backward_eval" if eval_mode else "backward", lay)
         self._fn(kind, dt, x.size)(
             x.reshape(-1), grad.reshape(-1), w, _mean2(mean, lay["R"]),
-            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay), *extra,
+            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay, x.size), *extra,
             dx.reshape(-1), *outs)
         return (dx, *outs)
 
