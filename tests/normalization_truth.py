@@ -138,18 +138,36 @@ def truth(spec, x, w, b, g, eps, num_groups=None, normalized_ndim=1, grads=True)
         return y, dx, dw, db
 
 
-def group_stats(spec, x, num_groups=None, normalized_ndim=1):
-    """max over groups of |mean|/std (the conditioning of x - mean)."""
-    sizes, flat, aff = axis_sizes(spec, x.shape, num_groups, normalized_ndim)
-    from symdl.runtime.normalization import layout
-    lay = layout(spec.name, x.shape, num_groups=num_groups, normalized_ndim=normalized_ndim)
-    xf = x.reshape(-1).astype(np.float64)
-    worst = 0.0
-    for r in range(lay["R"]):
-        rp = r % lay["P"]
-        base = (r // lay["P"]) * lay["bn"] + rp * lay["bp"]
-        idx = [base + o * lay["ostride"] + i for o in range(lay["O"]) for i in range(lay["I"])]
-        v = xf[idx]
-        sd = v.std()
-        worst = max(worst, abs(v.mean()) / sd if sd > 0 else 0.0)
-    return worst
+def eval_truth(spec, x, w, b, rm, rv, g, eps, channel):
+    """Eval mode (running statistics): (y, dx, dw, db) from the spec's
+    ``eval_formula`` at 50 digits, per element with the element's channel
+    ``channel[k]`` (flat index -> affine index); gradients by the complex step
+    (the formula is evaluated, never differentiated symbolically)."""
+    syms = [sp.Symbol(n, real=True) for n in ("x", "weight", "bias", "running_mean")]
+    rv_s, eps_s = sp.Symbol("running_var", nonnegative=True), sp.Symbol("eps", positive=True)
+    f = sp.lambdify([*syms, rv_s, eps_s], spec.eval_formula(), modules="mpmath")
+    with mp.workdps(DPS):
+        X = [mp.mpf(float(v)) for v in x.reshape(-1)]
+        G = [mp.mpf(float(v)) for v in g.reshape(-1)]
+        W = [mp.mpf(float(v)) for v in w]
+        B = [mp.mpf(float(v)) for v in b] if b is not None else [mp.mpf(0)] * len(W)
+        RM = [mp.mpf(float(v)) for v in rm]
+        RV = [mp.mpf(float(v)) for v in rv]
+        E = mp.mpf(float(eps))
+        y, dx = [], []
+        dw, db = [mp.mpf(0)] * len(W), [mp.mpf(0)] * len(W)
+        for k, xk in enumerate(X):
+            c = int(channel[k])
+            args = [xk, W[c], B[c], RM[c], RV[c], E]
+            y.append(f(*args))
+            for j, acc in ((0, dx), (1, dw), (2, db)):
+                a = list(args)
+                a[j] = mp.mpc(a[j], H)
+                d = G[k] * mp.im(f(*a)) / H
+                if j == 0:
+                    acc.append(d)
+                else:
+                    acc[c] += d
+        arr = lambda v: np.array([float(u) for u in v])
+        return (arr(y).reshape(x.shape), arr(dx).reshape(x.shape), arr(dw),
+                arr(db) if spec.has_bias else None)

@@ -2,13 +2,18 @@
 
 Every input is viewed by the runtime as *groups* (one per statistic: a
 channel for batch norm, a sample for layer norm, a (sample, group) for group
-norm, ...) of O x I elements: element (o, i) of group r is at
+norm, ...) of O x I elements, the inner axis contiguous: element (o, i) of
+group r is at
 
-    base(r) + o·ostride + i,   base(r) = (r // P)·bn + (r % P)·bp,
+    r·rs + o·os + i,
 
-and its affine index is AR·(r % P) + AO·o + AI·i.  Those are runtime integers
-(``symdl.runtime.normalization.layout``), so one kernel per spec and dtype
-serves every torch layout.  The math comes from ``derive_norm``:
+(``symdl.runtime.normalization.layout``).  How the affine index moves along a
+group is a property of the spec ("row", "block", "elem": ``norm_plan``), so
+the loops are specialized to it at generation time; each contiguous run is a
+slice walked by a range index (unit stride, no wraparound: LLVM vectorizes),
+and the sums use ``add_reassoc`` (float64, split over vector lanes).  Batch
+norm on (N, C) inputs has column kernels (``_cols``).  The math comes from
+``derive_norm``:
 
 * ``forward_train``: the statistics' sums level by level (sum x, then
   sum (x - mean)^2: the two-pass variance), the row lines (mean, var, rstd),
@@ -23,7 +28,9 @@ serves every torch layout.  The math comes from ``derive_norm``:
 
 Sums accumulate in float64 and float32 kernels compute in float64 (a
 float32 x - mean of 1e4 + N(0, 1) data would lose three digits); results are
-stored in the arrays' dtype.
+stored in the arrays' dtype.  The mean is shifted (K + mean(x - K), K the
+group's first element) and kept as a double-float, so x - mean is exact near
+the mean and the outputs keep full precision when |mean| >> std.
 """
 from __future__ import annotations
 
@@ -45,11 +52,21 @@ GENERATOR_FILES = ("derive/graph.py", "derive/axes.py", "derive/reduce_rules.py"
                    "codegen/normalization.py", "codegen/printer.py", "codegen/header.py",
                    "specs/normalization.py", "specs/softmax.py")
 
-ARITH = "f64"          # every kernel computes in float64 (stores in its own dtype)
+ARITH = "f64"          # statistics in float64; float32 kernels' per-element lines also in f32 (_elem_lines)
 M = sp.Symbol("M", positive=True, integer=True)      # elements per group
-LOADS = {"x": "f64(input[k])", "g": "f64(grad[k])", "weight": "f64(weight[aff])",
-         "bias": "f64(bias[aff])"}
-NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "g": "g_", "weight": "w_", "bias": "b_", "mean": "mean_", "rstd": "rstd_",
+#: per-element loads from the slices of one contiguous run (``i``: the element in
+#: it; ``wr``, ``br``: the affine arrays' run, where they vary along it).  ``xc`` is x - mean
+#: with the mean a double-float (mean_ + mlo_): x - mean_ is exact near the mean
+#: (Sterbenz), so x - mean keeps full precision when |mean| >> std; ``xs`` is x - K,
+#: K the group's first element (the shift of the shifted mean, see ``norm_plan``)
+LOADS = {"f64": {"x": "f64(xr[i])", "g": "f64(grad_r[i])", "weight": "f64(wr[i])", "bias": "f64(br[i])",
+                 "xc": "(f64(xr[i]) - mean_) - mlo_", "xs": "f64(xr[i]) - K_"},
+         "f32": {"x": "xr[i]", "g": "grad_r[i]", "weight": "wr[i]", "bias": "br[i]",
+                 "xc": "(xr[i] - mean_s) - mlo_s", "xs": "xr[i] - K_s"}}
+X, MEAN = sp.Symbol("x", real=True), sp.Symbol("mean", real=True)
+XC, XS = sp.Symbol("xc", real=True), sp.Symbol("xs", real=True)
+NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "xc": "xc_", "xs": "xs_", "g": "g_", "weight": "w_", "bias": "b_",
+         "mean": "mean_", "rstd": "rstd_",
          "eps": "eps", "var": "var_", "M": "M", "factor": "factor",
          "running_mean": "rm_", "running_var": "rv_"}
 
@@ -96,12 +113,21 @@ class Lifter:
         return e.func(*[self._outer(a, fn) for a in e.args])
 
     def saved(self, e):
-        return self.sizes(self.d.to_saved(e))
+        return _centered(self.sizes(self.d.to_saved(e)))
+
+
+def _centered(e):
+    """e with the engine's x - mean (kept whole by the rule ``center``) as one
+    symbol xc, loaded as a compensated difference (``LOADS``)."""
+    e = e.xreplace({Shifted(X, MEAN): XC, X - MEAN: XC})
+    if {X, MEAN} <= e.free_symbols:
+        raise NotImplementedError(f"x and mean apart in {e}: x - mean is not a unit")
+    return e
 
 
 def _element_level(e, spec) -> bool:
     names = {s.name for s in e.free_symbols}
-    if names & {"x", "g"}:
+    if names & {"x", "xc", "g"}:
         return True
     return bool(names & {"weight", "bias"}) and bool(set(spec.affine_axes) & set(spec.stat_axes))
 
@@ -144,7 +170,7 @@ def _backward_plan(d, lf) -> dict:
     for w in (spec.weight, spec.bias) if spec.has_bias else (spec.weight,):
         params[w.name] = lf.saved(lf.lift(_param_body(d, d.grads[w])))
     atoms = sorted(lf.atoms.items(), key=lambda kv: kv[1].name)
-    plan["bw_sums"] = [{"acc": s.name, "body": _print({f"b_{s.name}": b}), "uses": _uses(b)}
+    plan["bw_sums"] = [{"acc": s.name, **_elem_lines({f"b_{s.name}": b}, "body"), "uses": _uses(b)}
                        for b, s in atoms]
     plan["bw_sum_uses"] = sorted(set().union(*[_uses(b) for b, _ in atoms])) if atoms else []
     # row-invariant parts of the element expressions: computed once per group
@@ -153,10 +179,12 @@ def _backward_plan(d, lf) -> dict:
     elem = {k: _hoist(v, lambda u: _element_level(u, spec), hoisted, "h") for k, v in elem.items()}
     plan["bw_row"] = _print({h.name: v for v, h in hoisted.items()}) if hoisted else []
     plan["bw_row_names"] = [h.name for h in hoisted.values()]
-    plan["dx"] = _print({"dx_": elem["dx_"]})
+    plan["h32"] = [h.name for h in hoisted.values()]
+    plan.update(_elem_lines({"dx_": elem["dx_"]}, "dx", plan["h32"]))
     plan["dx_uses"] = _uses(dx)
     plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
-                       "lines": _print({f"d{k}_": elem.get(f"d{k}_", v)}), "uses": _uses(v)}
+                       **(_elem_lines({f"d{k}_": elem[f"d{k}_"]}, "lines", plan["h32"]) if f"d{k}_" in elem
+                          else {"lines": _print({f"d{k}_": v})}), "uses": _uses(v)}
                       for k, v in params.items()]
     return plan
 
@@ -170,7 +198,13 @@ def norm_plan(spec) -> dict:
     # ---- forward_train: statistics level by level, then the output
     levels = []
     if spec.centered:
-        levels.append(("a_mean", lf.sizes(d.graph.inline(spec.x)), {"mean_": lf.sizes(
+        # the shifted mean: mean(x) = K + mean(x - K) (linearity), K the group's
+        # first element; the sum of x - K (exact near K) loses nothing to |mean|
+        # >> std, and the kernel keeps K + d_ as a double-float (mean_, mlo_)
+        body = lf.sizes(d.graph.inline(spec.x)).xreplace({X: XS})
+        if body != XS:
+            raise NotImplementedError(f"{spec.name}: the mean's summand is {body}, not x")
+        levels.append(("a_mean", body, {"d_": lf.sizes(
             d.mean_node / d.count).xreplace({d.mean_node: sp.Symbol("a_mean", real=True)})}))
     inner = d.var_node
     while d.graph.nodes[inner].kind == "sum":
@@ -180,10 +214,10 @@ def norm_plan(spec) -> dict:
     root = lf.sizes(d.var_node_root()).xreplace({d.var_node: var_sym})
     levels.append(("a_var", var_body, {"var_": lf.sizes(d.var_node / d.count).xreplace({d.var_node: var_sym}),
                                        "rstd_": root}))
-    plan["levels"] = [{"acc": acc, "body": _print({f"b_{acc}": body}),
+    plan["levels"] = [{"acc": acc, **_elem_lines({f"b_{acc}": body}, "body"),
                        "row": _print(row), "uses": _uses(body)} for acc, body, row in levels]
     fwd = lf.saved(d.forward_expr)
-    plan["out"] = _print({"o_": fwd})
+    plan.update(_elem_lines({"o_": fwd}, "out"))
     plan["out_uses"] = _uses(fwd)
     # ---- backward (training: through the statistics), and in eval mode
     plan.update(_backward_plan(d, lf))
@@ -199,15 +233,22 @@ def norm_plan(spec) -> dict:
         from symdl.specs.normalization import running_update
         ru = running_update()
         plan["running"] = _print({"rm_new": ru["running_mean"], "rv_new": ru["running_var"]})
-    # an affine constant over each group (batch, instance norm) is loaded once per group
-    plan["row_affine"] = not (set(spec.affine_axes) & set(spec.stat_axes))
+    # how the affine index moves along a group (static per spec: the loops are
+    # specialized to it): "row" -- constant over each group (batch, instance
+    # norm: loaded once per group); "block" -- constant along the contiguous
+    # inner axis (group norm: one weight per channel of the group, loaded per
+    # channel); "elem" -- the affine axes are the statistics axes (layer, RMS
+    # norm: the weight is indexed like the group's elements)
+    stat, affine = set(spec.stat_axes), set(spec.affine_axes)
+    plan["affine"] = "row" if not (affine & stat) else ("elem" if affine == stat else "block")
+    plan["row_affine"] = plan["affine"] == "row"
     # statistics across the batch axis (batch norm): kernels for inputs (N, C)
     # that walk rows of channels with one accumulator per channel
     plan["cols"] = plan["row_affine"] and spec.stat_axes[0] == spec.axes[0]
-    if plan["row_affine"]:
+    if plan["affine"] != "elem":
         drop = {"weight", "bias"}
         items = [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]
-        if "eval" in plan:
+        if plan["eval"]:
             items += [plan["eval"], *plan["eval"]["bw_sums"], *plan["eval"]["params"]]
         for item in items:
             for key in ("uses", "out_uses", "dx_uses", "bw_sum_uses"):
@@ -218,13 +259,22 @@ def norm_plan(spec) -> dict:
 
 
 def _uses(e) -> list:
-    return sorted(s.name for s in e.free_symbols if s.name in LOADS)
+    return sorted(s.name for s in e.free_symbols if s.name in LOADS["f64"])
 
 
-def _print(exprs: dict) -> list:
+def _elem_lines(exprs: dict, key: str, row_names=()) -> dict:
+    """Per-element lines, twice: ``key`` in float64 (the float64 kernels), and
+    ``key_f32`` in float32 arithmetic for the float32 kernels (their loads,
+    the group's scalars rounded once to float32: rstd_s, mean_s + mlo_s, the
+    hoisted h*_s); sums of float32 terms still accumulate in float64."""
+    names32 = {**NAMES, "rstd": "rstd_s", "mean": "mean_s", **{h: h + "_s" for h in row_names}}
+    return {key: _print(exprs, prefix="v"), key + "_f32": _print(exprs, "f32", names32, prefix="v")}
+
+
+def _print(exprs: dict, arith=ARITH, names=NAMES, prefix="t") -> list:
     exprs = {k: v.xreplace({sp.Symbol("eps", positive=True): sp.Symbol("eps", real=True)})
              for k, v in exprs.items()}
-    lines, used = print_block(exprs, ARITH, NAMES, frozenset(), prefix="t")
+    lines, used = print_block(exprs, arith, names, frozenset(), prefix=prefix)
     if used:
         raise NotImplementedError(f"elementary functions in a normalization kernel: {used}")
     return lines
@@ -248,7 +298,7 @@ def render_norm_module(spec) -> str:
     plan = norm_plan(spec)
     meta = _meta(spec)
     body = environment().get_template(TEMPLATE).render(
-        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, spec_table=_pyrepr({spec.name: meta}))
+        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, names=NAMES, spec_table=_pyrepr({spec.name: meta}))
     return _finish(body, module, [spec])
 
 

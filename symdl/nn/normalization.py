@@ -244,7 +244,7 @@ class _InstanceNorm(_BatchNorm):
             # torch: the per-instance updates averaged over the batch
             kernels(self.spec).running_update(
                 self.buffers["running_mean"], self.buffers["running_var"],
-                mean.astype(np.float64).reshape(n, c).mean(0), var.reshape(n, c).mean(0), factor,
+                mean[0].reshape(n, c).mean(0), var.reshape(n, c).mean(0), factor,
                 lay["count"])
         return y[0] if unbatched else y
 

@@ -4,7 +4,9 @@ each spec, dtype checks and kernel dispatch.
 ``kernels(name)`` gives a ``NormKernels`` with
 
 * ``train_forward(x, weight, bias, eps, **layout)`` -> (y, mean, rstd, var)
-  (per group, float64 for both dtypes: mean, 1/sqrt(var + eps), the biased variance);
+  (per group, float64 for both dtypes: the mean as a double-float, shape
+  (2, R): mean[0] the rounded mean, mean[1] its rounding error; 1/sqrt(var + eps);
+  the biased variance);
 * ``normalize(x, weight, bias, mean, rstd, **layout)`` -> y (eval mode);
 * ``backward(x, grad, weight, mean, rstd, eps, **layout)`` -> (dx, dweight[, dbias])
   (``eval_mode=True``: statistics that were running estimates, constants);
@@ -17,6 +19,7 @@ import importlib
 import math
 
 import numpy as np
+from numba import get_num_threads
 
 from symdl.errors import UnknownNameError
 
@@ -38,29 +41,30 @@ def _check_dtype(what, a):
 
 def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: int = 1) -> dict:
     """The group view of an input of ``shape`` for spec ``name`` (see the
-    generated modules' docstring): R groups of O x I elements."""
+    generated modules' docstring): R groups of O x I elements, element (o, i)
+    of group r at r*rs + o*os + i, the inner axis contiguous."""
     shape = tuple(int(s) for s in shape)
     if name in ("layer_norm", "rms_norm"):
         d = math.prod(shape[len(shape) - normalized_ndim:])
         n = math.prod(shape[:len(shape) - normalized_ndim])
-        lay = dict(R=n, P=1, bn=d, bp=0, O=1, ostride=0, I=d, AR=0, AO=0, AI=1, naff=d)
+        lay = dict(R=n, P=1, rs=d, O=1, os=d, I=d, AR=0, naff=d)
     else:
         if len(shape) < 2:
             raise ValueError(f"{name}: expected an input (N, C, *spatial), got shape {shape}")
         n, c, s = shape[0], shape[1], math.prod(shape[2:])
         if name == "batch_norm":
-            lay = dict(R=c, P=c, bn=0, bp=s, O=n, ostride=c * s, I=s, AR=1, AO=0, AI=0, naff=c)
+            # one group per channel: N runs of s elements, c*s apart
+            lay = dict(R=c, P=c, rs=s, O=n, os=c * s, I=s, AR=1, naff=c)
             # (N, C): the column kernels (rows of channels, one accumulator per channel)
             lay["cols"] = s == 1
         elif name == "instance_norm":
-            lay = dict(R=n * c, P=c, bn=c * s, bp=s, O=1, ostride=0, I=s, AR=1, AO=0, AI=0, naff=c)
+            lay = dict(R=n * c, P=c, rs=s, O=1, os=s, I=s, AR=1, naff=c)
         elif name == "group_norm":
             g = int(num_groups)
             if c % g:
                 raise ValueError(f"group_norm: {c} channels do not divide into {g} groups")
             cg = c // g
-            lay = dict(R=n * g, P=g, bn=c * s, bp=cg * s, O=cg, ostride=s, I=s, AR=cg, AO=1, AI=0,
-                       naff=c)
+            lay = dict(R=n * g, P=g, rs=cg * s, O=cg, os=s, I=s, AR=cg, naff=c)
         else:
             raise UnknownNameError("normalization", name, NAMES)
     lay["rb"] = max(1, -(-lay["R"] // MAX_BLOCKS))
@@ -68,7 +72,22 @@ def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: 
     return lay
 
 
-_ORDER = ("R", "P", "bn", "bp", "O", "ostride", "I", "AR", "AO", "AI", "rb")
+_ORDER = ("R", "P", "rs", "O", "os", "I", "AR", "rb")
+#: at least this many columns per block of the (N, C) kernels (the serial
+#: kernels take all C at once, the prange ones C / threads: long contiguous
+#: runs; the block size changes no result, every column is summed row by row)
+COL_BLOCK = 16
+
+
+def _mean2(mean, R):
+    """The saved mean as a double-float (2, R) array (mean[0] + mean[1]);
+    a plain (R,) mean (e.g. a running estimate) gets a zero low part."""
+    mean = np.asarray(mean, np.float64)
+    if mean.ndim == 2:
+        return np.ascontiguousarray(mean)
+    out = np.zeros((2, R), np.float64)
+    out[0] = mean
+    return out
 
 
 class NormKernels:
@@ -85,9 +104,12 @@ class NormKernels:
     def _contig(x):
         return np.ascontiguousarray(x)
 
-    def _args(self, lay):
+    def _args(self, lay, size):
         if lay.get("cols"):
-            return [lay["O"], lay["R"]]       # N, C
+            c = lay["R"]
+            if size >= PARALLEL_MIN:
+                c = -(-c // get_num_threads())
+            return [lay["O"], lay["R"], max(COL_BLOCK, -(-c // COL_BLOCK) * COL_BLOCK)]   # N, C, cb
         return [lay[k] for k in _ORDER]
 
     @staticmethod
@@ -109,15 +131,16 @@ class NormKernels:
         dt = _check_dtype(self.name, x)
         w = self._affine("weight", weight, dt, lay["naff"], x.dtype)
         y = np.empty_like(x) if out is None else out
-        # statistics in float64 for every dtype: a float32 mean rounded to
-        # float32 would cost x - mean its digits when the variance is small
-        mean = np.zeros(lay["R"], np.float64)
+        # statistics in float64 for every dtype (a float32 mean rounded to
+        # float32 would cost x - mean its digits when the variance is small);
+        # the mean as a double-float: mean[0] + mean[1]
+        mean = np.zeros((2, lay["R"]), np.float64)
         rstd = np.empty(lay["R"], np.float64)
         var = np.empty(lay["R"], np.float64)
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay), y.reshape(-1),
+        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay, x.size), y.reshape(-1),
                                                mean, rstd, var)
         return y, mean, rstd, var
 
@@ -129,16 +152,14 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn(self._kind("normalize", lay), dt, x.size)(*args, np.ascontiguousarray(mean, np.float64),
-                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay),
+        self._fn(self._kind("normalize", lay), dt, x.size)(*args, _mean2(mean, lay["R"]),
+                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay, x.size),
                                            y.reshape(-1))
         return y
 
     def backward(self, x, grad, weight, mean, rstd, eps, lay, eval_mode=False):
         """Gradients from the saved statistics; ``eval_mode``: the statistics
         were running estimates (constants: the eval-mode derivation)."""
-        if eval_mode:
-            lay = {k: v for k, v in lay.items() if k != "cols"}
         x = self._contig(x)
         grad = self._contig(grad)
         dt = _check_dtype(self.name, x)
@@ -152,10 +173,10 @@ class NormKernels:
         if self.has_bias:
             outs.append(np.empty(lay["naff"], x.dtype))
         extra = [] if lay.get("cols") else [lay["naff"]]
-        kind = "backward_eval" if eval_mode else self._kind("backward", lay)
+        kind = self._kind("backward_eval" if eval_mode else "backward", lay)
         self._fn(kind, dt, x.size)(
-            x.reshape(-1), grad.reshape(-1), w, np.ascontiguousarray(mean, np.float64),
-            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay), *extra,
+            x.reshape(-1), grad.reshape(-1), w, _mean2(mean, lay["R"]),
+            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay, x.size), *extra,
             dx.reshape(-1), *outs)
         return (dx, *outs)
 
@@ -169,6 +190,9 @@ class NormKernels:
         """running <- (1 - factor)·running + factor·statistic, in place
         (the variance unbiased: var·count/(count - 1))."""
         dt = _check_dtype(f"{self.name} running_mean", running_mean)
+        mean = np.asarray(mean, np.float64)
+        if mean.ndim == 2:        # a saved double-float mean: its rounded value
+            mean = mean[0]
         getattr(self.module, f"running_{dt}")(running_mean, running_var,
                                                np.ascontiguousarray(mean, np.float64),
                                                np.ascontiguousarray(var, np.float64),
