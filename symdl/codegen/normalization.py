@@ -49,7 +49,7 @@ __all__ = ["render_norm_module", "normalization_targets", "norm_plan", "TEMPLATE
 TEMPLATE = "normalization.py.j2"
 PACKAGE = "symdl.generated.normalization"
 GENERATOR_FILES = ("derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/normalization.py",
-                   "codegen/normalization.py", "codegen/printer.py", "codegen/header.py",
+                   "codegen/normalization.py", "codegen/printer.py", "codegen/header.py", "runtime/bits.py",
                    "specs/normalization.py", "specs/softmax.py")
 
 ARITH = "f64"          # statistics in float64; float32 kernels' per-element lines also in f32 (_elem_lines)
