@@ -363,6 +363,14 @@ class Builder:
             self.side_guards.append(self.guards)
         return out
 
+    def b_expr(self, node, expr, label):
+        """A spec's side given as a SymPy expression (symdl.verify.families): its
+        symbols are the claim's, by name, with the claim's assumptions."""
+        from .families import _as_expr
+
+        expr = _as_expr(expr)
+        return expr.xreplace({s: self.symbol(s.name) for s in expr.free_symbols})
+
     def b_num(self, node, v, digits=None):
         return v
 
