@@ -959,3 +959,4 @@ class InverseTimeLR(LRScheduler):
 
 
 from .schedules import ConstantLR, CyclicLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401,I001
+from symdl.newton import newton, newton_step  # noqa: E402,F401,I001  (Newton: symdl/newton.py)
