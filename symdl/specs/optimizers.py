@@ -123,6 +123,9 @@ class Notation:
     #: where the notes put eps inside the square root and torch outside)
     fix: dict = field(default_factory=dict)
     note: str = ""
+    #: non-empty: the notes' form is NOT torch's under this mapping; says
+    #: precisely where they differ (the unrolling test shows the difference)
+    differs: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -678,4 +681,45 @@ NOTATIONS = (
               Notation("adamax", {}, {"lr": eta, "beta1": 0, "beta2": beta, "eps": 0},
                        fix={epsilon: 0}, note="MaxProp is AdaMax with β₁ = 0 (at ε = eps = 0)"),
               "seed 003 eq. 20", "MaxProp: v ← max(βv, |g|), θ ← θ - η g/(v + ε).", _V),
+    # NAdam: torch's μ_t = β₁(1 - ½·0.96^{tψ}) is the constant β₁ of the notes only as
+    # ψ = momentum_decay → ∞ (0.96^∞ = 0); the bias corrections then decide
+    _notation("nadam_dozat", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta * (beta1 * m / (1 - beta1**(t + 1)) + (1 - beta1) * g / (1 - beta1**t))
+                / (sqrt(v / (1 - beta2**t)) + epsilon))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": epsilon,
+                                     "momentum_decay": sp.oo},
+                       note="Dozat's NAdam with a constant μ = β₁: torch's at momentum_decay ψ = ∞ "
+                            "(μ_t = β₁(1 - ½·0.96^{tψ}) → β₁)"),
+              "Dozat 2016, Alg. 2 with μ_t = β₁",
+              "NAdam, constant μ: θ ← θ - η(β₁m/(1-β₁^{t+1}) + (1-β₁)g/(1-β₁ᵗ))/(√v̂ + ε).",
+              (State("m", m), State("v", v))),
+    _notation("nadam_seed001", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta * (beta1 * m / (1 - beta1**t) + (1 - beta1) * g)
+                / (sqrt(v / (1 - beta2**t)) + epsilon))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": epsilon,
+                                     "momentum_decay": sp.oo},
+                       differs="not torch's NAdam for any ψ: torch's μ_t = β₁(1 - ½·0.96^{tψ}) is "
+                               "β₁ only at ψ = ∞, and even then torch divides the gradient term by "
+                               "1 - β₁ᵗ (the notes: no correction) and the momentum term by "
+                               "1 - β₁^{t+1} (the notes' m̂_t: 1 - β₁ᵗ); at t = 1 from m = v = 0 "
+                               "torch's step is (1 + 2β₁)/(1 + β₁) times the notes'"),
+              "seed 001 §5.3 eq. 60",
+              "NAdam as in the notes: θ ← θ - η(β₁m̂ + (1-β₁)g)/(√v̂ + ε).",
+              (State("m", m), State("v", v))),
+    _notation("nadam_seed003", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta / sqrt(v / (1 - beta2**t) + epsilon)
+                * (beta1 * m / (1 - beta1**(t + 1)) + (1 - beta1) * g / (1 - beta1**(t + 1))))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": 0,
+                                     "momentum_decay": sp.oo}, fix={epsilon: 0},
+                       note="m̂_{t+1} read as m_t/(1 - β₁^{t+1}), the only value known at step t",
+                       differs="not torch's NAdam: besides μ_t (β₁ only at ψ = ∞) and ε inside the "
+                               "root (equal only at ε = eps = 0), the notes divide the gradient term "
+                               "by 1 - β₁^{t+1} where torch (and Dozat) divide by 1 - β₁ᵗ; at t = 1 "
+                               "from m = v = 0 torch's step is (1 + 2β₁)/(1 + β₁) times the notes'"),
+              "seed 003 eq. 21",
+              "NAdam as in seed 003: w ← w - η₀/√(v̂ + ε)·(β₁m̂_{t+1} + (1-β₁)∇w/(1-β₁^{t+1})).",
+              (State("m", m), State("v", v))),
 )
