@@ -52,3 +52,68 @@ def test_notes_nadam_differs_for_every_momentum_decay():
     for b in (0.1, 0.5, 0.9, 0.999):
         for psi in (1e-3, 4e-3, 1.0, 100.0):
             assert float(ratio.subs({beta1: b, momentum_decay: psi})) > 1.0
+
+
+# ---------------------------------------------------------------- ε inside the square root
+NU = sp.Symbol("nu", real=True)
+
+
+@pytest.mark.parametrize("notes,rule,variant,hyper", [
+    ("rmsprop_seed002", "rmsprop", {"eps_inside_sqrt": True}, {"lr": "epsilon", "alpha": "beta", "eps": "nu"}),
+    ("adagrad_seed002", "adagrad", {"eps_inside_sqrt": True}, {"lr": "epsilon", "eps": "nu"}),
+    ("rmsprop_momentum_seed002", "rmsprop", {"has_momentum": True, "eps_inside_sqrt": True},
+     {"lr": "epsilon", "alpha": "beta", "momentum": "alpha", "eps": "nu"}),
+])
+def test_notes_eps_inside_the_root_is_the_eps_inside_sqrt_option(notes, rule, variant, hyper):
+    """The notes' forms with ν inside the root (equal to torch's only at ν = 0)
+    are exactly the eps_inside_sqrt variant with eps = ν, for every ν: unrolled
+    three steps with symbolic gradients."""
+    n, r = get(notes), get(rule)
+    gs = [sp.Symbol(f"g_{k}", real=True) for k in (1, 2, 3)]
+    ours = unroll(n, steps=3, init={theta: THETA0}, grads=gs)
+    hs = {p.symbol: sp.Symbol(hyper[p.name], real=True) if p.name in hyper else 0 for p in r.hyper}
+    theirs = unroll(r, variant, steps=3, hyper=hs, init={theta: THETA0}, grads=gs)
+    for a, b in zip(theirs, ours):
+        assert sp.simplify(a[theta] - b[theta]) == 0
+    assert ours[-1][theta].has(NU) and ours[-1][theta].has(gs[2])
+    # and it is not the default (torch's) form at ν ≠ 0
+    torch_form = unroll(r, {k: val for k, val in variant.items() if k != "eps_inside_sqrt"},
+                        steps=1, hyper=hs, init={theta: THETA0}, grads=gs)
+    assert sp.simplify(torch_form[1][theta] - theirs[1][theta]) != 0
+
+
+@pytest.mark.parametrize("cls,kw", [("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, eps=1e-3)),
+                                    ("Adagrad", dict(lr=0.1, eps=1e-3, weight_decay=0.1))])
+def test_eps_inside_sqrt_kernels(cls, kw):
+    """The option's kernels: check_optimizer (one step vs the equations at 60
+    digits, float64 and float32, serial and prange), and the class argument
+    against its default form (different, by the predicted amount at step 1)."""
+    import symdl.optim as O
+    from symdl.testing import check_optimizer
+
+    p = np.linspace(-1, 1, 7)
+    opt = getattr(O, cls)([p], eps_inside_sqrt=True, **kw)
+    group = opt.param_groups[0]
+    meta, key, _ = opt._variant_meta(group)
+    assert key.endswith("__eps_inside_sqrt1")
+    variant = next(v for v, k, _ in meta["variants"] if k == key)
+    res = check_optimizer(opt._rule(group), variants=[variant],
+                          hyper=dict(zip(meta["hyper"], opt._hyper(meta, group))))
+    assert len(res) >= 8
+    res.assert_ok()
+    q = p.copy()
+    ref = getattr(O, cls)([q], **kw)
+    gr = np.linspace(0.5, -0.25, 7)
+    opt.step([gr.copy()])
+    ref.step([gr.copy()])
+    assert not np.allclose(p, q, rtol=1e-9, atol=0)
+    assert np.all(np.isfinite(p))
+
+
+def test_from_rule_takes_the_option():
+    import symdl.optim as O
+
+    p = np.ones(3)
+    opt = O.from_rule("adagrad", [p], lr=0.5, eps=0.25, eps_inside_sqrt=True)
+    opt.step([np.full(3, 2.0)])
+    np.testing.assert_allclose(p, 1 - 0.5 * 2 / np.sqrt(4 + 0.25), rtol=1e-15)

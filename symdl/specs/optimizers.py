@@ -398,17 +398,28 @@ RADAM = OptimizerRule(
         "plain bias-corrected momentum before.")
 
 
+#: ε inside the square root, √(v + ε) (the notes' RMSprop/Adagrad, seed 002 §10.4-10.5,
+#: seed 003 eqs. 15-16): Chainer's ``eps_inside_sqrt``; optax's ``eps_root`` is the
+#: same term beside an outer eps (here eps is either inside or outside); torch: outside only
+EPS_INSIDE_SQRT = _opt("eps_inside_sqrt", False, (False, True),
+                       "ε inside the root: g/√(v + ε) instead of torch's g/(√v + ε)")
+
+
+def _root_eps(x, var):
+    return sqrt(x + eps) if var.get("eps_inside_sqrt") else sqrt(x) + eps
+
+
 def _adagrad(var):
     eqs = _prelude(var)
     eqs += [(acc, acc + g**2),
-            (theta, theta - clr * g / (sqrt(acc) + eps))]
+            (theta, theta - clr * g / _root_eps(acc, var))]
     return eqs
 
 
 ADAGRAD = OptimizerRule(
     "adagrad", hyper=(_P("lr", 1e-2), _P("lr_decay", 0.0), _P("weight_decay", 0.0),
                       _P("initial_accumulator_value", 0.0), _P("eps", 1e-10)),
-    options=(_decay(), MAXIMIZE,), state=(State("sum", acc, init_acc),),
+    options=(_decay(), MAXIMIZE, EPS_INSIDE_SQRT), state=(State("sum", acc, init_acc),),
     scalars={clr: lr / (1 + (t - 1) * lr_decay)}, equations=_adagrad, torch="optim.Adagrad",
     source="Duchi et al. 2011; seed 002 §10.4, seed 003 eq. 15",
     doc="Adagrad: the running sum of squared gradients scales each coordinate's step.")
@@ -419,9 +430,9 @@ def _rmsprop(var):
     eqs.append((a, alpha * a + (1 - alpha) * g**2))
     if var["centered"]:
         eqs.append((mg, alpha * mg + (1 - alpha) * g))
-        eqs.append((delta, sqrt(a - mg**2) + eps))
+        eqs.append((delta, _root_eps(a - mg**2, var)))
     else:
-        eqs.append((delta, sqrt(a) + eps))
+        eqs.append((delta, _root_eps(a, var)))
     if var["has_momentum"]:
         eqs += [(buf, momentum * buf + g / delta), (theta, theta - lr * buf)]
     else:
@@ -433,12 +444,12 @@ RMSPROP = OptimizerRule(
     "rmsprop", hyper=(_P("lr", 1e-2), _P("alpha", 0.99), _P("eps", 1e-8), _P("weight_decay", 0.0),
                       _P("momentum", 0.0)),
     options=(_opt("has_momentum", False, (False, True), "torch's momentum > 0: a momentum buffer"),
-             _opt("centered", False, (False, True)), _decay(), MAXIMIZE),
+             _opt("centered", False, (False, True)), _decay(), MAXIMIZE, EPS_INSIDE_SQRT),
     state=(State("square_avg", a), State("grad_avg", mg), State("momentum_buffer", buf)),
     equations=_rmsprop, torch="optim.RMSprop",
     source="Hinton's lecture 6e; seed 001 §3.4, seed 002 §10.5, seed 003 eq. 16",
     doc="RMSprop: divide by the root of a running mean of g² (centered: of its variance); "
-        "eps outside the root, as torch.")
+        "eps outside the root, as torch (eps_inside_sqrt: inside, as the notes).")
 
 
 def _adadelta(var):
