@@ -56,6 +56,9 @@ def check_variant(spec_name: str, variant: dict) -> None:
             have = ", ".join(sorted(params)) or "none"
             raise ValueError(f"{spec.name} has no choice parameter {k!r} (its choice parameters: "
                              f"{have})")
+        if isinstance(val, str) and all(isinstance(c, bool) for c in params[k].choices) \
+                and val.lower() in ("true", "false", "1", "0"):
+            val = variant[k] = val.lower() in ("true", "1")   # --variant amsgrad=True
         if val not in params[k].choices:
             raise ValueError(f"{spec.name}: {k}={val!r} is not a choice; valid choices for {k}: "
                              + ", ".join(map(str, params[k].choices)))

@@ -373,7 +373,7 @@ def verify_family_claim(name: str, text: str, *, assume: str = "", timeout: floa
         rhs_text = text
     got = fam.lhs(lhs_text.strip())
     if got is None:
-        return _undecided(label, f"the left side {lhs_text.strip()!r} names nothing of {name}; "
+        return _undecided(label, f"the left side '{lhs_text.strip()}' names nothing of {name}; "
                                  f"write {fam.lhs_help()}")
     key, spec_side, what = got
     from .build import BuildError
