@@ -131,3 +131,10 @@ def test_cli_spec_file_loss_and_rule():
     assert code == 1, out
     code, out = _cli("--spec", "cosine_annealing", COS, "--json")
     assert code == 0 and '"verdict": "holds"' in out
+
+
+def test_rule_variant_and_state_at_the_next_step():
+    v = verify_claim(r"v_{max,t} = \max(v_{max,t-1}, v_t)", spec="adam", variant={"amsgrad": "True"})
+    assert v.status == HOLDS, v.reason
+    v = verify_claim(r"\theta_{t+1} = m_{t+1}", spec="adam")
+    assert v.status == UNDECIDED and "not defined by one step" in v.reason
