@@ -98,6 +98,9 @@ def builtin_targets(names=None) -> list[Target]:
 
     specs = family_specs()
     known = {_name(s) for fam in specs.values() for s in fam}
+    from symdl.specs.objectives import BY_NAME as _newton   # generated/newton/<name>.py
+
+    known |= set(_newton)
     for n in names or ():
         if n not in known:
             S.get(n)  # unknown name -> error with close matches
