@@ -283,6 +283,7 @@ class _Rule(_Family):
 
 # ---- schedules -------------------------------------------------------------------------------
 _SCHED_ALIASES = {"T_max": ("T",), "step_size": ("s",), "T_0": ("T_i",), "max_lr": ("eta_max",),
+                  "power": ("p",),
                   "base_lr": ("eta_min", "eta_base"), "total_iters": ("T",)}
 
 

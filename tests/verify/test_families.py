@@ -33,6 +33,10 @@ ROWS = [
     ("warm restart read as cosine over t (no restart)", "warm_restarts",
      COS.replace("T_{cur}", "t").replace("T_{max}", "T_0"), "", R),
     ("inverse time with k t^2 (wrong)", "inverse_time", r"\eta = \frac{\eta_0}{1+kt^2}", "", R),
+    ("seed 003 line 1000: step decay", "step", r"\eta_t = \eta_0 \gamma^{\operatorname{floor}(t/s)}", "", E),
+    ("step decay without the floor (that is exponential decay)", "step",
+     r"\eta_t = \eta_0 \gamma^{t/s}", "", R),
+    ("polynomial decay", "polynomial", r"\eta_t = \eta_0\left(1 - \frac{\min(t, T)}{T}\right)^p", "", E),
     # ---- catalog rules --------------------------------------------------------------------
     ("seed 003 eq 18: Adam's first moment", "adam", r"m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t", "", E),
     ("Adam's second moment without the square", "adam", r"v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t", "", R),
