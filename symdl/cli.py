@@ -65,7 +65,9 @@ def _cmd_latex(args) -> int:
             raise UnknownNameError("spec", args.name, found)
         spec = found[args.name]
     else:
-        spec = S.get(args.name)
+        from symdl.specs.objectives import BY_NAME as _NEWTON   # Newton objectives (symdl.newton)
+
+        spec = _NEWTON[args.name] if args.name in _NEWTON else S.get(args.name)
     if getattr(spec, "family", "activation") == "activation":
         text = activation_latex(spec, steps=args.steps)
     elif spec.family == "optimizer":
@@ -84,6 +86,10 @@ def _cmd_latex(args) -> int:
         from symdl.derive.regularizer_latex import regularizer_latex
 
         text = regularizer_latex(spec, steps=args.steps)
+    elif spec.family == "objective":
+        from symdl.derive.newton_latex import objective_latex
+
+        text = objective_latex(spec, steps=args.steps)
     elif spec.family == "schedule":
         from symdl.derive.regularizer_latex import schedule_latex
 

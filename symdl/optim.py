@@ -510,15 +510,16 @@ class RAdam(NAdam):
 
 
 class Adagrad(Optimizer):
-    """torch.optim.Adagrad: lr_decay, initial_accumulator_value, eps=1e-10."""
+    """torch.optim.Adagrad: lr_decay, initial_accumulator_value, eps=1e-10; eps_inside_sqrt=True
+    divides by √(sum + eps) (the notes; torch has no such flag: √sum + eps)."""
 
     rule = "adagrad"
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False, **unknown):
+                 eps=1e-10, *, maximize=False, eps_inside_sqrt=False, **unknown):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=maximize)
+                        maximize=maximize, eps_inside_sqrt=eps_inside_sqrt)
         _reject("Adagrad", unknown, defaults)
         super().__init__(params, defaults)
 
@@ -530,16 +531,21 @@ class Adagrad(Optimizer):
                      label="initial_accumulator_value value")
         _check_range("eps", gr["eps"], label="epsilon value")
 
+    def _variant(self, gr):   # eps_inside_sqrt: g/sqrt(sum + eps) (the notes; not in torch)
+        return {"maximize": bool(gr["maximize"]), "eps_inside_sqrt": bool(gr["eps_inside_sqrt"])}
+
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop: alpha=0.99, eps=1e-8, momentum, centered."""
+    """torch.optim.RMSprop: alpha=0.99, eps=1e-8, momentum, centered; eps_inside_sqrt=True
+    divides by √(v + eps) (the notes, Chainer's flag; torch: √v + eps only)."""
 
     rule = "rmsprop"
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False, **unknown):
+                 centered=False, *, maximize=False, eps_inside_sqrt=False, **unknown):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize)
+                        momentum=momentum, centered=centered, maximize=maximize,
+                        eps_inside_sqrt=eps_inside_sqrt)
         _reject("RMSprop", unknown, defaults)
         super().__init__(params, defaults)
 
@@ -552,7 +558,7 @@ class RMSprop(Optimizer):
 
     def _variant(self, gr):
         return {"has_momentum": gr["momentum"] > 0, "centered": bool(gr["centered"]),
-                "maximize": bool(gr["maximize"])}
+                "maximize": bool(gr["maximize"]), "eps_inside_sqrt": bool(gr["eps_inside_sqrt"])}
 
 
 class Adadelta(Optimizer):
@@ -959,3 +965,4 @@ class InverseTimeLR(LRScheduler):
 
 
 from .schedules import ConstantLR, CyclicLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau, SequentialLR  # noqa: E402,F401,I001
+from symdl.newton import newton, newton_step  # noqa: E402,F401,I001  (Newton: symdl/newton.py)

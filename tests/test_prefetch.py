@@ -63,7 +63,7 @@ KERNELS = [
     ("adam__amsgrad0__has_weight_decay0__maximize0", (1e-3, 0.9, 0.999, 1e-8, 0.0)),
     ("adam__amsgrad1__has_weight_decay1__maximize1", (1e-3, 0.8, 0.99, 1e-8, 0.1)),
     ("sgd__momentum_mode_nesterov__has_weight_decay0__maximize0", (0.1, 0.9, 0.0, 0.0)),
-    ("rmsprop__has_momentum1__centered1__has_weight_decay1__maximize0", (1e-2, 0.99, 1e-8, 0.1, 0.5)),
+    ("rmsprop__has_momentum1__centered1__has_weight_decay1__maximize0__eps_inside_sqrt0", (1e-2, 0.99, 1e-8, 0.1, 0.5)),
 ]
 
 

@@ -98,6 +98,9 @@ def builtin_targets(names=None) -> list[Target]:
 
     specs = family_specs()
     known = {_name(s) for fam in specs.values() for s in fam}
+    from symdl.specs.objectives import BY_NAME as _newton   # generated/newton/<name>.py
+
+    known |= set(_newton)
     for n in names or ():
         if n not in known:
             S.get(n)  # unknown name -> error with close matches
@@ -126,6 +129,9 @@ def builtin_targets(names=None) -> list[Target]:
     from .regularizers import regularizer_targets
 
     targets.extend(regularizer_targets())
+    from .newton import newton_targets
+
+    targets.extend(newton_targets())
     if names:
         table = registry_table(specs)
         want = {filename_of(table[n][0], n) for n in names if n in table}
@@ -141,7 +147,8 @@ def orphans(out: Path, targets) -> list[Path]:
     from .header import read_header
 
     claimed = {(out / t.filename).resolve() for t in targets}
-    dirs = [out] + [out / d for d in (*FAMILY_DIRS.values(), "normalization", "cells", "regularizers")]
+    dirs = [out] + [out / d for d in (*FAMILY_DIRS.values(), "normalization", "cells", "regularizers",
+                                                         "newton")]
     found = []
     for d in dirs:
         for path in sorted(d.glob("*.py")) if d.is_dir() else ():

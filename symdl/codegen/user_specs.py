@@ -314,9 +314,5 @@ def use_spec_file(spec_file, name) -> str | None:
     if name not in found:
         from symdl.errors import UnknownNameError
         return str(UnknownNameError(f"spec of {spec_file}", name, found))
-    if family_of(found[name]) != "activation":
-        return (f"{name!r} is {'a loss' if family_of(found[name]) == 'loss' else 'an optimizer rule'}: "
-                f"`symdl verify --spec` checks activations' formulas; `symdl latex {name} "
-                f"--spec-file {spec_file}` prints it, symdl.testing checks its kernels")
-    S.use_specs(found.values())
+    S.use_specs(found.values())   # activations, losses and rules: symdl.verify.families
     return None

@@ -212,9 +212,11 @@ def optimizer_latex(spec: OptimizerRule, steps: bool = False) -> str:
         out.append("")
         hyp = ", ".join(f"{k} = {_latex(sp.sympify(val))}" for k, val in nt.hyper.items())
         fix = ", ".join(f"{_latex(k)} = {_latex(val)}" for k, val in nt.fix.items())
-        out.append(r"\text{equals torch's %s %s with } %s%s;\ \theta_{torch} = %s"
-                   % (nt.rule, nt.variant or "", hyp, (r"\text{ at }" + fix) if fix else "",
-                      _latex(nt.param)))
+        out.append(r"\text{%s torch's %s %s with } %s%s;\ \theta_{torch} = %s"
+                   % ("differs from" if nt.differs else "equals", nt.rule, nt.variant or "", hyp,
+                      (r"\text{ at }" + fix) if fix else "", _latex(nt.param)))
+        if nt.differs:
+            out.append(f"% differs: {nt.differs}")
         if nt.note:
             out.append(f"% {nt.note}")
         if steps:

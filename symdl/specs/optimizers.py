@@ -123,6 +123,9 @@ class Notation:
     #: where the notes put eps inside the square root and torch outside)
     fix: dict = field(default_factory=dict)
     note: str = ""
+    #: non-empty: the notes' form is NOT torch's under this mapping; says
+    #: precisely where they differ (the unrolling test shows the difference)
+    differs: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -395,17 +398,28 @@ RADAM = OptimizerRule(
         "plain bias-corrected momentum before.")
 
 
+#: ε inside the square root, √(v + ε) (the notes' RMSprop/Adagrad, seed 002 §10.4-10.5,
+#: seed 003 eqs. 15-16): Chainer's ``eps_inside_sqrt``; optax's ``eps_root`` is the
+#: same term beside an outer eps (here eps is either inside or outside); torch: outside only
+EPS_INSIDE_SQRT = _opt("eps_inside_sqrt", False, (False, True),
+                       "ε inside the root: g/√(v + ε) instead of torch's g/(√v + ε)")
+
+
+def _root_eps(x, var):
+    return sqrt(x + eps) if var.get("eps_inside_sqrt") else sqrt(x) + eps
+
+
 def _adagrad(var):
     eqs = _prelude(var)
     eqs += [(acc, acc + g**2),
-            (theta, theta - clr * g / (sqrt(acc) + eps))]
+            (theta, theta - clr * g / _root_eps(acc, var))]
     return eqs
 
 
 ADAGRAD = OptimizerRule(
     "adagrad", hyper=(_P("lr", 1e-2), _P("lr_decay", 0.0), _P("weight_decay", 0.0),
                       _P("initial_accumulator_value", 0.0), _P("eps", 1e-10)),
-    options=(_decay(), MAXIMIZE,), state=(State("sum", acc, init_acc),),
+    options=(_decay(), MAXIMIZE, EPS_INSIDE_SQRT), state=(State("sum", acc, init_acc),),
     scalars={clr: lr / (1 + (t - 1) * lr_decay)}, equations=_adagrad, torch="optim.Adagrad",
     source="Duchi et al. 2011; seed 002 §10.4, seed 003 eq. 15",
     doc="Adagrad: the running sum of squared gradients scales each coordinate's step.")
@@ -416,9 +430,9 @@ def _rmsprop(var):
     eqs.append((a, alpha * a + (1 - alpha) * g**2))
     if var["centered"]:
         eqs.append((mg, alpha * mg + (1 - alpha) * g))
-        eqs.append((delta, sqrt(a - mg**2) + eps))
+        eqs.append((delta, _root_eps(a - mg**2, var)))
     else:
-        eqs.append((delta, sqrt(a) + eps))
+        eqs.append((delta, _root_eps(a, var)))
     if var["has_momentum"]:
         eqs += [(buf, momentum * buf + g / delta), (theta, theta - lr * buf)]
     else:
@@ -430,12 +444,12 @@ RMSPROP = OptimizerRule(
     "rmsprop", hyper=(_P("lr", 1e-2), _P("alpha", 0.99), _P("eps", 1e-8), _P("weight_decay", 0.0),
                       _P("momentum", 0.0)),
     options=(_opt("has_momentum", False, (False, True), "torch's momentum > 0: a momentum buffer"),
-             _opt("centered", False, (False, True)), _decay(), MAXIMIZE),
+             _opt("centered", False, (False, True)), _decay(), MAXIMIZE, EPS_INSIDE_SQRT),
     state=(State("square_avg", a), State("grad_avg", mg), State("momentum_buffer", buf)),
     equations=_rmsprop, torch="optim.RMSprop",
     source="Hinton's lecture 6e; seed 001 §3.4, seed 002 §10.5, seed 003 eq. 16",
     doc="RMSprop: divide by the root of a running mean of g² (centered: of its variance); "
-        "eps outside the root, as torch.")
+        "eps outside the root, as torch (eps_inside_sqrt: inside, as the notes).")
 
 
 def _adadelta(var):
@@ -678,4 +692,45 @@ NOTATIONS = (
               Notation("adamax", {}, {"lr": eta, "beta1": 0, "beta2": beta, "eps": 0},
                        fix={epsilon: 0}, note="MaxProp is AdaMax with β₁ = 0 (at ε = eps = 0)"),
               "seed 003 eq. 20", "MaxProp: v ← max(βv, |g|), θ ← θ - η g/(v + ε).", _V),
+    # NAdam: torch's μ_t = β₁(1 - ½·0.96^{tψ}) is the constant β₁ of the notes only as
+    # ψ = momentum_decay → ∞ (0.96^∞ = 0); the bias corrections then decide
+    _notation("nadam_dozat", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta * (beta1 * m / (1 - beta1**(t + 1)) + (1 - beta1) * g / (1 - beta1**t))
+                / (sqrt(v / (1 - beta2**t)) + epsilon))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": epsilon,
+                                     "momentum_decay": sp.oo},
+                       note="Dozat's NAdam with a constant μ = β₁: torch's at momentum_decay ψ = ∞ "
+                            "(μ_t = β₁(1 - ½·0.96^{tψ}) → β₁)"),
+              "Dozat 2016, Alg. 2 with μ_t = β₁",
+              "NAdam, constant μ: θ ← θ - η(β₁m/(1-β₁^{t+1}) + (1-β₁)g/(1-β₁ᵗ))/(√v̂ + ε).",
+              (State("m", m), State("v", v))),
+    _notation("nadam_seed001", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta * (beta1 * m / (1 - beta1**t) + (1 - beta1) * g)
+                / (sqrt(v / (1 - beta2**t)) + epsilon))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": epsilon,
+                                     "momentum_decay": sp.oo},
+                       differs="not torch's NAdam for any ψ: torch's μ_t = β₁(1 - ½·0.96^{tψ}) is "
+                               "β₁ only at ψ = ∞, and even then torch divides the gradient term by "
+                               "1 - β₁ᵗ (the notes: no correction) and the momentum term by "
+                               "1 - β₁^{t+1} (the notes' m̂_t: 1 - β₁ᵗ); at t = 1 from m = v = 0 "
+                               "torch's step is (1 + 2β₁)/(1 + β₁) times the notes'"),
+              "seed 001 §5.3 eq. 60",
+              "NAdam as in the notes: θ ← θ - η(β₁m̂ + (1-β₁)g)/(√v̂ + ε).",
+              (State("m", m), State("v", v))),
+    _notation("nadam_seed003", (eta, beta1, beta2, epsilon),
+              [(m, beta1 * m + (1 - beta1) * g), (v, beta2 * v + (1 - beta2) * g**2),
+               (theta, theta - eta / sqrt(v / (1 - beta2**t) + epsilon)
+                * (beta1 * m / (1 - beta1**(t + 1)) + (1 - beta1) * g / (1 - beta1**(t + 1))))],
+              Notation("nadam", {}, {"lr": eta, "beta1": beta1, "beta2": beta2, "eps": 0,
+                                     "momentum_decay": sp.oo}, fix={epsilon: 0},
+                       note="m̂_{t+1} read as m_t/(1 - β₁^{t+1}), the only value known at step t",
+                       differs="not torch's NAdam: besides μ_t (β₁ only at ψ = ∞) and ε inside the "
+                               "root (equal only at ε = eps = 0), the notes divide the gradient term "
+                               "by 1 - β₁^{t+1} where torch (and Dozat) divide by 1 - β₁ᵗ; at t = 1 "
+                               "from m = v = 0 torch's step is (1 + 2β₁)/(1 + β₁) times the notes'"),
+              "seed 003 eq. 21",
+              "NAdam as in seed 003: w ← w - η₀/√(v̂ + ε)·(β₁m̂_{t+1} + (1-β₁)∇w/(1-β₁^{t+1})).",
+              (State("m", m), State("v", v))),
 )

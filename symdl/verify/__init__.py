@@ -50,13 +50,18 @@ def check_variant(spec_name: str, variant: dict) -> None:
     """ValueError naming the valid choices unless ``variant`` picks real choices of the spec."""
     import symdl.specs as S
 
-    spec = S.get(spec_name, family="activation")
-    params = {p.name: p for p in spec.choice_params}
+    spec = S.get(spec_name)
+    if getattr(spec, "family", "activation") == "cell":
+        return
+    params = {p.name: p for p in (getattr(spec, "choice_params", None) or getattr(spec, "choices", ()))}
     for k, val in variant.items():
         if k not in params:
             have = ", ".join(sorted(params)) or "none"
             raise ValueError(f"{spec.name} has no choice parameter {k!r} (its choice parameters: "
                              f"{have})")
+        if isinstance(val, str) and all(isinstance(c, bool) for c in params[k].choices) \
+                and val.lower() in ("true", "false", "1", "0"):
+            val = variant[k] = val.lower() in ("true", "1")   # --variant amsgrad=True
         if val not in params[k].choices:
             raise ValueError(f"{spec.name}: {k}={val!r} is not a choice; valid choices for {k}: "
                              + ", ".join(map(str, params[k].choices)))
@@ -136,6 +141,9 @@ def verify_claim(text: str, *, assume: str = "", sympy_syntax: bool = False,
     timeout = _check_timeout(timeout)
     if spec and variant:
         check_variant(spec, variant)
+    if spec and _family_of(spec):   # a loss, an optimizer rule or a schedule
+        from .families import verify_family_claim
+        return verify_family_claim(spec, text, assume=assume, timeout=timeout, variant=variant)
     functions = {"f": spec} if spec else None
 
     def make():
@@ -159,6 +167,9 @@ def verify_spec(name: str, *, forward: str | None = None, derivative: str | None
     if name in S.FAMILIES["normalization"]:   # batch_norm, ...: a per-group backward formula
         from .normalization import verify_norm_spec
         return verify_norm_spec(name, forward=forward, derivative=derivative, sympy_syntax=sympy_syntax)
+    if _family_of(name):   # a loss's term and derivative, a schedule's closed form
+        return _verify_family_spec(name, forward=forward, derivative=derivative, assume=assume,
+                                   timeout=_check_timeout(timeout), variant=variant)
     S.get(name, family="activation")  # UnknownNameError with close matches
     timeout = _check_timeout(timeout)
     if variant:
@@ -185,6 +196,48 @@ def verify_spec(name: str, *, forward: str | None = None, derivative: str | None
         v = _run(text, make, timeout, variants={name: variant} if variant else None)
         v.claim = label
         out.append(v)
+    return out
+
+
+def _family_of(name: str):
+    """'loss', 'optimizer' or 'schedule' when ``name`` is such a spec (catalog or user)."""
+    import symdl.specs as S
+    from symdl.errors import UnknownNameError
+
+    from .families import family_of
+
+    try:
+        return family_of(S.get(name))
+    except UnknownNameError:
+        return None
+
+
+def _verify_family_spec(name, *, forward, derivative, assume, timeout, variant) -> list:
+    from .families import verify_family_claim
+
+    fam = _family_of(name)
+    if variant:
+        check_variant(name, variant)
+    lhs = {"loss": (r"\ell", r"\frac{\partial \ell}{\partial x}"),
+           "schedule": (r"\eta_t", None), "optimizer": (None, None)}[fam]
+    out = []
+    for text, side in ((forward, lhs[0]), (derivative, lhs[1])):
+        if text is None:
+            continue
+        if side is None:
+            v = Verdict(UNDECIDED, claim=text)
+            v.reason = (f"{name} is {'an optimizer rule' if fam == 'optimizer' else 'a schedule'}: "
+                        "give its equation as the claim (" + (r"m_t = \beta_1 m_{t-1} + ..."
+                        if fam == "optimizer" else r"\eta_t = ...") + ")")
+            out.append(v)
+            continue
+        from .families import split_claim
+        if split_claim(text) is not None:
+            out.append(verify_family_claim(name, text, assume=assume, timeout=timeout,
+                                           variant=variant))
+        else:
+            out.append(verify_family_claim(name, text, assume=assume, timeout=timeout,
+                                           variant=variant, lhs_text=side))
     return out
 
 

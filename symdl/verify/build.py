@@ -363,6 +363,14 @@ class Builder:
             self.side_guards.append(self.guards)
         return out
 
+    def b_expr(self, node, expr, label):
+        """A spec's side given as a SymPy expression (symdl.verify.families): its
+        symbols are the claim's, by name, with the claim's assumptions."""
+        from .families import _as_expr
+
+        expr = _as_expr(expr)
+        return expr.xreplace({s: self.symbol(s.name) for s in expr.free_symbols})
+
     def b_num(self, node, v, digits=None):
         return v
 
@@ -492,7 +500,7 @@ class Builder:
         "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
         "tanh": sp.tanh, "sinh": sp.sinh, "cosh": sp.cosh, "sech": sp.sech, "csch": sp.csch,
         "coth": sp.coth, "atan": sp.atan, "asin": sp.asin, "acos": sp.acos, "erf": sp.erf,
-        "erfc": sp.erfc, "sign": sp.sign, "abs": sp.Abs, "sqrt": sp.sqrt,
+        "erfc": sp.erfc, "sign": sp.sign, "abs": sp.Abs, "sqrt": sp.sqrt, "floor": sp.floor,
         "sigmoid": lambda u: 1 / (1 + sp.exp(-u)),
         "Phi": lambda u: (1 + sp.erf(u / sp.sqrt(2))) / 2,
     }

@@ -22,6 +22,8 @@ EPILOG = r"""examples (single quotes keep the backslashes of LaTeX intact in bas
   symdl verify '\text{Precision} = \frac{TP}{TP+FP}'
   symdl verify --sympy 'diff(tanh(x), x) == 1 - tanh(x)**2'
   symdl verify --spec softsign --derivative '\frac{1}{(1+|x|)^2}'
+  symdl verify --spec cosine_annealing '\eta_t = \frac{\eta_0}{2}(1 + \cos(\pi t / T_{max}))'
+  symdl verify --spec adam 'm_t = \beta_1 m_{t-1} + (1-\beta_1) g_t'
   symdl verify --file notes.md      (claims marked "% verify" or in ```verify blocks)
 
 exit codes: 0 holds (symbolically or numerically), 1 refuted, 2 undecided/unparsable
@@ -77,7 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the verdict(s) as JSON (errors too)")
     p.add_argument("--timeout", default="10", metavar="SECONDS",
                    help=f"time limit per claim (default 10, at most {MAX_TIMEOUT:g})")
-    p.add_argument("--spec", metavar="NAME", help="check against a registered spec (f names it)")
+    p.add_argument("--spec", metavar="NAME", help="check against a registered spec (f names it; "
+                   "a loss, rule or schedule: LEFT names its term, state or rate)")
     p.add_argument("--spec-file", metavar="FILE", help="with --spec: the name is one of your own specs")
     p.add_argument("--forward", metavar="LATEX", help="with --spec: a claimed formula of f(x)")
     p.add_argument("--derivative", metavar="LATEX", help="with --spec: a claimed f'(x)")

@@ -28,7 +28,7 @@ ELEMENTARY = {
     "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "sech": "sech", "csch": "csch",
     "coth": "coth", "arctan": "atan", "atan": "atan", "arcsin": "asin", "arccos": "acos",
     "erf": "erf", "erfc": "erfc", "sign": "sign", "sgn": "sign", "max": "max", "min": "min",
-    "abs": "abs", "sigmoid": "sigmoid", "logistic": "sigmoid",
+    "abs": "abs", "sigmoid": "sigmoid", "logistic": "sigmoid", "floor": "floor",
 }
 _INVERSE = {"tan": "atan", "sin": "asin", "cos": "acos"}
 

@@ -7,7 +7,7 @@ Kinds and their ``args``:
   pow (a, b)   T (a,)        func (name, [args])      spec (name, order, [args])
   diff (expr, var_node, order)                        grad (var_node, expr)
   pw ([(value, cond)])       rel (op, a, b)           and ([..])  or ([..])  true ()
-  claim ([sides])
+  claim ([sides])            expr (sympy_expr, label): a spec's side (symdl.verify.families)
 
 ``render`` prints the reading shown to the user: every implicit product is an
 explicit ``*`` and every grouping is visible.
@@ -104,6 +104,8 @@ def _render(node: Node) -> str:
         return {"E": "e", "pi": "pi"}[a[0]]
     if k == "sym":
         return a[0]
+    if k == "expr":   # a spec's side as a SymPy expression (families.py)
+        return a[1]
     if k == "neg":
         return "-" + _wrap(a[0], render(a[0]), 2)
     if k == "pow":
