@@ -29,22 +29,14 @@ import re
 
 import sympy as sp
 
-from .check import REFUTED, UNDECIDED, Verdict
+from .build import _as_expr  # noqa: F401  (a spec value as SymPy; lives with the builder)
+from .verdict import REFUTED, UNDECIDED, Verdict
 from .nodes import Node
 
 FAMILIES = ("loss", "optimizer", "schedule")
 
 _TIME = re.compile(r"^(?P<base>.+?)(?:_\{(?P<inner>[^{}]*?),\s*(?P<t1>t|t-1|t\+1)\}"
                    r"|_\{?(?P<t2>t|t-1|t\+1)\}?)$")
-
-
-def _as_expr(v):
-    """A spec's value as a SymPy object (numbers from Python; never a string)."""
-    if isinstance(v, sp.Basic):
-        return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"not a number or a SymPy expression: {v!r}")
-    return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
 
 
 def split_time(name: str):
@@ -356,7 +348,7 @@ def verify_family_claim(name: str, text: str, *, assume: str = "", timeout: floa
     loss, rule or schedule ``name``; never raises for a bad claim."""
     import symdl.specs as S
 
-    from . import _run
+    from .run import _run
 
     spec = S.get(name)
     label = text if lhs_text is None else f"{lhs_text} = {text}"
@@ -383,7 +375,7 @@ def verify_family_claim(name: str, text: str, *, assume: str = "", timeout: floa
     try:
         prepared = _prepare(name, fam, key, spec_side, rhs_text, assume)
     except ParseError as err:
-        from . import _parse_error_verdict
+        from .run import _parse_error_verdict
 
         return _parse_error_verdict(label, err)
     except BuildError as err:
@@ -399,7 +391,7 @@ def verify_family_claim(name: str, text: str, *, assume: str = "", timeout: floa
 
 def _prepare(name, fam, key, spec_side, rhs_text, assume):
     """(claim AST with the spec's side, assumptions, the spec's side in the claim's names)."""
-    from . import parse_claim
+    from .parse import parse_claim
     from .build import BuildError
 
     ast, a = parse_claim(rhs_text, assume=assume, expression=True)
