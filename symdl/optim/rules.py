@@ -8,7 +8,23 @@ from .base import Optimizer, OptionError, _betas, _check_range, _reject
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD: momentum, dampening, nesterov, weight_decay, maximize."""
+    r"""torch.optim.SGD: momentum, dampening, nesterov, weight_decay, maximize.
+
+    Update rule (spec ``sgd``; momentum_mode='heavy_ball', weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    \tau_t &= \begin{cases} 1 & \text{for}\: t = 1 \\1 - \tau & \text{otherwise} \end{cases} \\
+    g &\leftarrow g + \theta \lambda \\
+    b &\leftarrow b \mu + \tau_t g \\
+    \theta &\leftarrow - b \mathrm{lr} + \theta
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\mu$ = ``momentum``, $\tau$ = ``dampening``, $\lambda$ =
+    ``weight_decay``; state: $b$ = ``momentum_buffer``; $\theta$ the parameter, $g$ its
+    gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "sgd"
 
@@ -46,8 +62,26 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """torch.optim.Adam: betas, eps, weight_decay, amsgrad, maximize,
-    decoupled_weight_decay (= AdamW)."""
+    r"""torch.optim.Adam: betas, eps, weight_decay, amsgrad, maximize,
+    decoupled_weight_decay (= AdamW).
+
+    Update rule (spec ``adam``; amsgrad=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{1} &= 1 - \beta_{1}^{t} \\
+    bc_{2} &= 1 - \beta_{2}^{t} \\
+    g &\leftarrow g + \theta \lambda \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow \beta_{2} v + g^{2} \left(1 - \beta_{2}\right) \\
+    \theta &\leftarrow \theta - \frac{\mathrm{lr} m}{bc_{1} \left(\mathrm{eps} + \frac{\sqrt{v}}{\sqrt{bc_{2}}}\right)}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $v$ = ``exp_avg_sq``;
+    $\theta$ the parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adam"
 
@@ -73,7 +107,25 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """torch.optim.AdamW (decoupled weight decay, default 1e-2)."""
+    r"""torch.optim.AdamW (decoupled weight decay, default 1e-2).
+
+    Update rule (spec ``adamw``; amsgrad=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{1} &= 1 - \beta_{1}^{t} \\
+    bc_{2} &= 1 - \beta_{2}^{t} \\
+    \theta &\leftarrow \theta \left(- \mathrm{lr} \lambda + 1\right) \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow \beta_{2} v + g^{2} \left(1 - \beta_{2}\right) \\
+    \theta &\leftarrow \theta - \frac{\mathrm{lr} m}{bc_{1} \left(\mathrm{eps} + \frac{\sqrt{v}}{\sqrt{bc_{2}}}\right)}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $v$ = ``exp_avg_sq``;
+    $\theta$ the parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adamw"
 
@@ -84,7 +136,24 @@ class AdamW(Adam):
 
 
 class Adamax(Optimizer):
-    """torch.optim.Adamax."""
+    r"""torch.optim.Adamax.
+
+    Update rule (spec ``adamax``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{1} &= 1 - \beta_{1}^{t} \\
+    g &\leftarrow g + \theta \lambda \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    u &\leftarrow \max\left(\beta_{2} u, \mathrm{eps} + \left|{g}\right|\right) \\
+    \theta &\leftarrow \theta - \frac{\mathrm{lr} m}{bc_{1} u}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $u$ = ``exp_inf``; $\theta$
+    the parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adamax"
 
@@ -100,7 +169,29 @@ class Adamax(Optimizer):
 
 
 class NAdam(Optimizer):
-    """torch.optim.NAdam (momentum_decay schedule; mu_product state)."""
+    r"""torch.optim.NAdam (momentum_decay schedule; mu_product state).
+
+    Update rule (spec ``nadam``; decoupled_weight_decay=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{2} &= 1 - \beta_{2}^{t} \\
+    \mu_{t} &= \beta_{1} \left(1 - \frac{\left(\frac{24}{25}\right)^{\psi t}}{2}\right) \\
+    \mu_{t+1} &= \beta_{1} \left(1 - \frac{\left(\frac{24}{25}\right)^{\psi \left(t + 1\right)}}{2}\right) \\
+    \mu_{\Pi} &\leftarrow \mu_{\Pi} \mu_{t} \\
+    g &\leftarrow g + \theta \lambda \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow \beta_{2} v + g^{2} \left(1 - \beta_{2}\right) \\
+    \delta &\leftarrow \mathrm{eps} + \frac{\sqrt{v}}{\sqrt{bc_{2}}} \\
+    \theta &\leftarrow \theta - \frac{g \mathrm{lr} \left(1 - \mu_{t}\right)}{\delta \left(1 - \mu_{\Pi}\right)} - \frac{\mathrm{lr} m \mu_{t+1}}{\delta \left(- \mu_{t+1} \mu_{\Pi} + 1\right)}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``, $\psi$ = ``momentum_decay``; state: $m$ =
+    ``exp_avg``, $v$ = ``exp_avg_sq``, $\mu_{\Pi}$ = ``mu_product``; $\theta$ the parameter, $g$
+    its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "nadam"
 
@@ -122,7 +213,28 @@ class NAdam(Optimizer):
 
 
 class RAdam(NAdam):
-    """torch.optim.RAdam (rectification once rho_t > 5)."""
+    r"""torch.optim.RAdam (rectification once rho_t > 5).
+
+    Update rule (spec ``radam``; decoupled_weight_decay=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{1} &= 1 - \beta_{1}^{t} \\
+    bc_{2} &= 1 - \beta_{2}^{t} \\
+    \rho_\infty &= -1 + \frac{2}{1 - \beta_{2}} \\
+    \rho_t &= \rho_\infty - \frac{2 \beta_{2}^{t} t}{bc_{2}} \\
+    r_t &= \sqrt{\max\left(0, \frac{\rho_\infty \left(\rho_t - 4\right) \left(\rho_t - 2\right)}{\rho_t \left(\rho_\infty - 4\right) \left(\rho_\infty - 2\right)}\right)} \\
+    g &\leftarrow g + \theta \lambda \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow \beta_{2} v + g^{2} \left(1 - \beta_{2}\right) \\
+    \theta &\leftarrow \begin{cases} \theta - \frac{\sqrt{bc_{2}} \mathrm{lr} m r_t}{bc_{1} \left(\mathrm{eps} + \sqrt{v}\right)} & \text{for}\: \rho_t > 5 \\\theta - \frac{\mathrm{lr} m}{bc_{1}} & \text{otherwise} \end{cases}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $v$ = ``exp_avg_sq``;
+    $\theta$ the parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "radam"
 
@@ -138,7 +250,24 @@ class RAdam(NAdam):
 
 
 class Adagrad(Optimizer):
-    """torch.optim.Adagrad: lr_decay, initial_accumulator_value, eps=1e-10."""
+    r"""torch.optim.Adagrad: lr_decay, initial_accumulator_value, eps=1e-10.
+
+    Update rule (spec ``adagrad``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    \mathrm{clr} &= \frac{\mathrm{lr}}{\mathrm{lr\_decay} \left(t - 1\right) + 1} \\
+    g &\leftarrow g + \theta \lambda \\
+    s &\leftarrow g^{2} + s \\
+    \theta &\leftarrow - \frac{\mathrm{clr} g}{\mathrm{eps} + \sqrt{s}} + \theta
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\mathrm{lr\_decay}$ = ``lr_decay``, $\lambda$ =
+    ``weight_decay``, $s_0$ = ``initial_accumulator_value``, $\mathrm{eps}$ = ``eps``; state:
+    $s$ = ``sum`` (initially ``initial_accumulator_value``); $\theta$ the parameter, $g$ its
+    gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adagrad"
 
@@ -160,7 +289,23 @@ class Adagrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop: alpha=0.99, eps=1e-8, momentum, centered."""
+    r"""torch.optim.RMSprop: alpha=0.99, eps=1e-8, momentum, centered.
+
+    Update rule (spec ``rmsprop``; has_momentum=False, centered=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    g &\leftarrow g + \theta \lambda \\
+    a &\leftarrow a \alpha + g^{2} \left(1 - \alpha\right) \\
+    \delta &\leftarrow \sqrt{a} + \mathrm{eps} \\
+    \theta &\leftarrow \theta - \frac{g \mathrm{lr}}{\delta}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\alpha$ = ``alpha``, $\mathrm{eps}$ = ``eps``, $\lambda$ =
+    ``weight_decay``, $\mu$ = ``momentum``; state: $a$ = ``square_avg``; $\theta$ the parameter,
+    $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "rmsprop"
 
@@ -184,7 +329,24 @@ class RMSprop(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """torch.optim.Adadelta: lr=1.0, rho=0.9, eps=1e-6."""
+    r"""torch.optim.Adadelta: lr=1.0, rho=0.9, eps=1e-6.
+
+    Update rule (spec ``adadelta``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    g &\leftarrow g + \theta \lambda \\
+    a &\leftarrow a \rho + g^{2} \left(1 - \rho\right) \\
+    \delta &\leftarrow \frac{g \sqrt{d + \mathrm{eps}}}{\sqrt{a + \mathrm{eps}}} \\
+    d &\leftarrow d \rho + \delta^{2} \left(1 - \rho\right) \\
+    \theta &\leftarrow - \delta \mathrm{lr} + \theta
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\rho$ = ``rho``, $\mathrm{eps}$ = ``eps``, $\lambda$ =
+    ``weight_decay``; state: $a$ = ``square_avg``, $d$ = ``acc_delta``; $\theta$ the parameter,
+    $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adadelta"
 
@@ -202,7 +364,25 @@ class Adadelta(Optimizer):
 
 
 class Rprop(Optimizer):
-    """torch.optim.Rprop: etas=(etaminus, etaplus), step_sizes=(min, max)."""
+    r"""torch.optim.Rprop: etas=(etaminus, etaplus), step_sizes=(min, max).
+
+    Update rule (spec ``rprop``), one step:
+
+    $$
+    \begin{aligned}
+    \delta &\leftarrow \begin{cases} \eta_{+} & \text{for}\: g g_{\mathrm{prev}} > 0 \\\eta_{-} & \text{for}\: g g_{\mathrm{prev}} < 0 \\1 & \text{otherwise} \end{cases} \\
+    \Delta &\leftarrow \min\left(\Delta_{\max}, \max\left(\Delta_{\min}, \Delta \delta\right)\right) \\
+    g &\leftarrow \begin{cases} 0 & \text{for}\: g g_{\mathrm{prev}} < 0 \\g & \text{otherwise} \end{cases} \\
+    \theta &\leftarrow - \Delta \operatorname{sign}{\left(g \right)} + \theta \\
+    g_{\mathrm{prev}} &\leftarrow g
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\eta_{-}, \eta_{+}$ = ``etas``, $\Delta_{\min},
+    \Delta_{\max}$ = ``step_sizes``; state: $g_{\mathrm{prev}}$ = ``prev``, $\Delta$ =
+    ``step_size`` (initially ``lr``); $\theta$ the parameter, $g$ its gradient, $t$ the step
+    count (1 on the first step).
+    """
 
     rule = "rprop"
 
@@ -224,7 +404,24 @@ class Rprop(Optimizer):
 
 
 class ASGD(Optimizer):
-    """torch.optim.ASGD: averaged SGD (Polyak-Ruppert averaging in state "ax")."""
+    r"""torch.optim.ASGD: averaged SGD (Polyak-Ruppert averaging in state "ax").
+
+    Update rule (spec ``asgd``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    \eta_t &= \mathrm{lr} \left(\lambda_{a} \mathrm{lr} \left(t - 1\right) + 1\right)^{- \alpha} \\
+    \mu_t &= \frac{1}{\max\left(1, t - t_0 - 1\right)} \\
+    g &\leftarrow g + \theta \lambda \\
+    \theta &\leftarrow - \eta_t g + \theta \left(- \eta_t \lambda_{a} + 1\right) \\
+    \bar{\theta} &\leftarrow \begin{cases} \theta & \text{for}\: \mu_t = 1 \\\mu_t \left(\theta - \bar{\theta}\right) + \bar{\theta} & \text{otherwise} \end{cases}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\lambda_{a}$ = ``lambd``, $\alpha$ = ``alpha``, $t_0$ =
+    ``t0``, $\lambda$ = ``weight_decay``; state: $\bar{\theta}$ = ``ax``; $\theta$ the
+    parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "asgd"
 
@@ -241,7 +438,23 @@ class ASGD(Optimizer):
 
 
 class Lion(Optimizer):
-    """Lion (Chen et al. 2023): sign of the interpolated momentum; decoupled weight decay."""
+    r"""Lion (Chen et al. 2023): sign of the interpolated momentum; decoupled weight decay.
+
+    Update rule (spec ``lion``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    \theta &\leftarrow \theta \left(- \mathrm{lr} \lambda + 1\right) \\
+    \delta &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    \theta &\leftarrow - \mathrm{lr} \operatorname{sign}{\left(\delta \right)} + \theta \\
+    m &\leftarrow \beta_{2} m + g \left(1 - \beta_{2}\right)
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\lambda$ =
+    ``weight_decay``; state: $m$ = ``exp_avg``; $\theta$ the parameter, $g$ its gradient, $t$
+    the step count (1 on the first step).
+    """
 
     rule = "lion"
 
@@ -258,7 +471,25 @@ class Lion(Optimizer):
 
 
 class AdaBelief(Optimizer):
-    """AdaBelief (Zhuang et al. 2020): Adam with the variance of g around m; decoupled weight decay."""
+    r"""AdaBelief (Zhuang et al. 2020): Adam with the variance of g around m; decoupled weight decay.
+
+    Update rule (spec ``adabelief``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    bc_{1} &= 1 - \beta_{1}^{t} \\
+    bc_{2} &= 1 - \beta_{2}^{t} \\
+    \theta &\leftarrow \theta \left(- \mathrm{lr} \lambda + 1\right) \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow \beta_{2} v + \mathrm{eps} + \left(1 - \beta_{2}\right) \left(g - m\right)^{2} \\
+    \theta &\leftarrow \theta - \frac{\mathrm{lr} m}{bc_{1} \left(\mathrm{eps} + \frac{\sqrt{v}}{\sqrt{bc_{2}}}\right)}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $v$ = ``exp_avg_var``;
+    $\theta$ the parameter, $g$ its gradient, $t$ the step count (1 on the first step).
+    """
 
     rule = "adabelief"
 
@@ -274,7 +505,25 @@ class AdaBelief(Optimizer):
 
 
 class Yogi(Optimizer):
-    """Yogi (Zaheer et al. 2018; optax's defaults)."""
+    r"""Yogi (Zaheer et al. 2018; optax's defaults).
+
+    Update rule (spec ``yogi``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    g &\leftarrow g + \theta \lambda \\
+    m &\leftarrow \beta_{1} m + g \left(1 - \beta_{1}\right) \\
+    v &\leftarrow - g^{2} \left(1 - \beta_{2}\right) \operatorname{sign}{\left(- g^{2} + v \right)} + v \\
+    \theta &\leftarrow - \frac{\mathrm{lr} m}{\mathrm{eps} + \sqrt{v}} + \theta
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``, $s_0$ = ``initial_accumulator_value``; state: $m$ =
+    ``exp_avg`` (initially ``initial_accumulator_value``), $v$ = ``exp_avg_sq`` (initially
+    ``initial_accumulator_value``); $\theta$ the parameter, $g$ its gradient, $t$ the step count
+    (1 on the first step).
+    """
 
     rule = "yogi"
 
