@@ -28,7 +28,8 @@ MODULE = "symdl.generated.optimizers"
 TEMPLATE = "optimizers.py.j2"
 #: runtime/prefetch.py is inlined into the kernels: a change to it must change
 #: the generated file, or Numba's cache would keep the old machine code
-GENERATOR_FILES = ("specs/optimizers.py", "specs/base.py", "codegen/optimizers.py",
+GENERATOR_FILES = ("specs/optimizers.py", "specs/optimizers_tensor.py", "specs/optimizers_more.py",
+                   "specs/base.py", "codegen/optimizers.py",
                    "codegen/printer.py", "codegen/header.py", "runtime/prefetch.py")
 
 
@@ -47,8 +48,10 @@ class ScalarPrinter(KernelPrinter):
 
 def optimizer_specs() -> list:
     from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS
+    from symdl.specs.optimizers_more import MORE_RULES
+    from symdl.specs.optimizers_tensor import TENSOR_RULES
 
-    return list(OPTIMIZER_SPECS) + list(NOTATIONS)
+    return list(OPTIMIZER_SPECS) + list(MORE_RULES) + list(TENSOR_RULES) + list(NOTATIONS)
 
 
 class Hoister:
@@ -116,6 +119,15 @@ class VariantSource:
     returns: str
     outputs: list           # [(array name, output variable)]
     body: dict = field(default_factory=dict)   # dtype -> printed loop body
+    #: rules with per-tensor reductions (TensorRule): pass 1's body and the
+    #: sums it accumulates, the per-tensor lines (float64), pass 2's body
+    tensor: bool = False
+    sums: list = field(default_factory=list)           # [(accumulator, term variable)]
+    body2: dict = field(default_factory=dict)
+    outputs1: list = field(default_factory=list)
+    outputs2: list = field(default_factory=list)
+    tensor_lines: list = field(default_factory=list)
+    tensor_casts: list = field(default_factory=list)   # tensor scalar names, cast to the dtype
 
     @property
     def array_args(self):
@@ -141,8 +153,95 @@ def _order_by_deps(defs: list) -> list:
     return out
 
 
+def _compose(eqs) -> dict:
+    env: dict = {}
+    for lhs, rhs in eqs:
+        env[lhs] = sp.sympify(rhs).xreplace(env) if env else sp.sympify(rhs)
+    return env
+
+
+def tensor_variant_source(rule, variant: dict) -> VariantSource:
+    """Pass 1 (states, the summed terms), the per-tensor scalars (float64),
+    pass 2 (θ and the states it assigns), for one fused kernel."""
+    from symdl.specs.optimizers import g, theta
+
+    states = rule.states(variant)
+    state_syms = {s.symbol for s in states}
+    env1, env2 = _compose(rule.pass1(variant)), _compose(rule.pass2(variant))
+    out1 = {s: env1[s] for s in state_syms if s in env1}
+    # pass 1's temporaries the sums use (LAMB's r) are computed once, by name
+    temps = {lhs: env1[lhs] for lhs, _ in rule.pass1(variant)
+             if lhs not in state_syms and lhs not in (theta, g)}
+    keep = {k: v for k, v in env1.items() if k not in temps}
+    sums = {k: sp.sympify(e).xreplace(keep) for k, e in rule.reductions.items()}
+    temps = {k: e for k, e in temps.items() if any(k in s.free_symbols for s in sums.values())}
+    out2 = {s: env2[s] for s in [theta, *[s.symbol for s in states]] if s in env2}
+    tsyms = list(rule.tensor_scalars)
+    elem = {theta, g} | state_syms | set(tsyms) | set(rule.reductions) | set(temps)
+    hoist = Hoister(elem, keep=set(rule.hyper_symbols.values()))
+    out1 = {k: hoist(e) for k, e in out1.items()}
+    temps = {k: hoist(e) for k, e in temps.items()}
+    sums = {k: hoist(e) for k, e in sums.items()}
+    out2 = {k: hoist(e) for k, e in out2.items()}
+    tens = {k: hoist(sp.sympify(e)) for k, e in rule.tensor_scalars.items()}
+    hyper_syms = set(rule.hyper_symbols.values())
+    hoisted = hoist.items()
+    hoisted_syms = {s for s, _ in hoisted}
+    exprs = list(out1.values()) + list(temps.values()) + list(sums.values()) + list(out2.values()) + list(tens.values())
+    used = set().union(*(e.free_symbols for e in exprs)) - elem
+    unknown = used - hyper_syms - hoisted_syms
+    if unknown:
+        raise ValueError(f"{rule.name}: kernel uses undeclared scalars {sorted(map(str, unknown))}")
+    scalar_args = [p.name for p in rule.hyper if p.symbol in used] + \
+                  [s.name for s, _ in hoisted if s in used]
+    p = ScalarPrinter()
+    lines = [f"{s.name} = {p.doprint(e)}" for s, e in _order_by_deps(list(rule.scalars.items()))]
+    lines += [f"{s.name} = {p.doprint(e)}" for s, e in hoisted]
+    fn_args = ["t"] + [h.name for h in rule.hyper]
+    returns = f"({''.join(a + ', ' for a in scalar_args)}), ()"
+    names = {theta.name: "p_i", g.name: "g_i"}
+    names.update({s.symbol.name: f"{s.key}_i" for s in states})
+    names.update({a: f"{a}_" for a in scalar_args})
+    names.update({k.name: f"{k.name}_" for k in tsyms})
+    names.update({k.name: f"{k.name}_t" for k in temps})
+    st1 = [s for s in states if s.symbol in out1]
+    st2 = [s for s in states if s.symbol in out2]
+    vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant),
+                       [s.key for s in states], scalar_args, fn_args, lines, returns,
+                       [], tensor=True,
+                       outputs1=[(s.key, f"{s.key}_new") for s in st1],
+                       outputs2=[("param", "p_new")] + [(s.key, f"{s.key}_new") for s in st2])
+    sum_vars = [f"term_{k}" for k in range(len(sums))]
+    vs.sums = [(f"acc_{k}", tv) for k, tv in enumerate(sum_vars)]
+    # the per-tensor scalars, float64, from the sums (red_k) and the raw scalar args
+    tnames = {k.name: f"red_{i}" for i, k in enumerate(rule.reductions)}
+    tnames.update({a: a for a in scalar_args})
+    tnames.update({k.name: k.name for k in tsyms})
+    tlines, used_fns = print_block({k.name: e for k, e in tens.items()}, "f64", tnames,
+                                   frozenset(), prefix="z")
+    if used_fns:
+        raise ValueError(f"{rule.name}: unexpected helper functions {used_fns}")
+    vs.tensor_lines = tlines
+    vs.tensor_casts = [k.name for k in tsyms]
+    loads = ["p_i = param[i]", "g_i = grad[i]"] + [f"{s.key}_i = {s.key}[i]" for s in states]
+    for dt in DTYPES:
+        b1, f1 = print_block({**{f"{k.name}_t": e for k, e in temps.items()},
+                              **{f"{s.key}_new": out1[s.symbol] for s in st1},
+                              **dict(zip(sum_vars, sums.values()))}, dt, names, frozenset(), prefix="w")
+        b2, f2 = print_block({"p_new": out2[theta], **{f"{s.key}_new": out2[s.symbol] for s in st2}},
+                             dt, names, frozenset(), prefix="x")
+        if f1 or f2:
+            raise ValueError(f"{rule.name}: unexpected helper functions {f1 | f2}")
+        vs.body[dt] = "\n".join(loads + b1)
+        vs.body2[dt] = "\n".join(loads + b2)
+    return vs
+
+
 def variant_source(rule, variant: dict) -> VariantSource:
     from symdl.specs.optimizers import g, t, theta
+
+    if getattr(rule, "reductions", None):
+        return tensor_variant_source(rule, variant)
 
     states = rule.states(variant)
     composed = rule.composed(variant)
@@ -217,6 +316,7 @@ def spec_table(rules) -> dict:
             "variants": ([[r.full_variant(v), r.variant_key(v), [s.key for s in r.states(v)]]
                           for v in r.variants()] if r.kernels else []),
             "kernels": r.kernels,
+            **({"reductions": True} if getattr(r, "reductions", None) else {}),
             "torch": r.torch,
             "doc": r.doc + _equivalence_note(r),
             "hash": r.content_hash(),

@@ -29,7 +29,9 @@ from symdl.derive.tex import tex
 _MORE = {"etaminus": r"\eta_{-}", "etaplus": r"\eta_{+}", "step_size_min": r"\Delta_{\min}",
          "step_size_max": r"\Delta_{\max}", "g_prev": r"g_{\mathrm{prev}}", "lambd": r"\lambda_{a}",
          "t0": "t_0", "eta_t": r"\eta_t", "mu_avg": r"\mu_t", "theta_avg": r"\bar{\theta}",
-         "mu_next": r"\mu_{t+1}"}
+         "mu_next": r"\mu_{t+1}", "eps_root": r"\epsilon_{\mathrm{root}}", "phi": r"\phi",
+         "w_sq": r"\|\theta\|^{2}", "u_sq": r"\|r\|^{2}", "trust_coefficient": r"\eta_{\mathrm{tc}}",
+         "not_first": r"[t > 1]", "m_d": r"m_{\Delta}", "beta3": r"\beta_{3}", "bc3": r"bc_{3}"}
 
 
 def _latex(e) -> str:
@@ -78,7 +80,15 @@ def docstring_math(spec, arg_names: dict | None = None) -> str:
     arg_names = {**GROUPED, **(arg_names or {})}
     rows = [r"%s &= %s" % (_latex(s), _latex(e)) for s, e in spec.scalars.items()]
     rows += [r"%s &\leftarrow %s" % (_latex(ss.symbol), _latex(ss.update)) for ss in spec.scalar_state]
-    rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in spec.update(var)]
+    if getattr(spec, "reductions", None):    # two passes around the per-tensor scalars
+        first = list(spec.pass1(var))
+        rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in first]
+        rows += [r"%s &= \textstyle\sum_i %s" % (_latex(k), _latex(e)) for k, e in spec.reductions.items()]
+        rows += [r"%s &= %s" % (_latex(k), _latex(e)) for k, e in spec.tensor_scalars.items()]
+        rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in spec.pass2(var)
+                 if (lhs, rhs) not in first]
+    else:
+        rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in spec.update(var)]
     shown = _variant_text(spec, var)
     out = [f"Update rule (spec ``{spec.name}``{'; ' + shown if shown else ''}), one step:", "",
            "$$", r"\begin{aligned}"]

@@ -192,6 +192,10 @@ def optimizer_latex(spec: OptimizerRule, steps: bool = False) -> str:
     if spec.scalars:
         out.append(r"\text{step scalars (once per step):}\quad " + r",\quad ".join(
             f"{_latex(s)} = {_latex(e)}" for s, e in spec.scalars.items()))
+    if getattr(spec, "reductions", None):   # rules with per-tensor sums (specs/optimizers_tensor.py)
+        out.append(r"\text{per tensor, after pass 1:}\quad " + r",\quad ".join(
+            [r"%s = \sum_i %s" % (_latex(k), _latex(e)) for k, e in spec.reductions.items()]
+            + [f"{_latex(k)} = {_latex(e)}" for k, e in spec.tensor_scalars.items()]))
     for ss in spec.scalar_state:
         out.append(r"\text{scalar state:}\quad " + _arrow(ss.symbol, ss.update)
                    + r"\quad (%s_0 = %s)" % (_latex(ss.symbol), _latex(ss.init)))
