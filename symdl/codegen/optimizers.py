@@ -29,6 +29,7 @@ TEMPLATE = "optimizers.py.j2"
 #: runtime/prefetch.py is inlined into the kernels: a change to it must change
 #: the generated file, or Numba's cache would keep the old machine code
 GENERATOR_FILES = ("specs/optimizers.py", "specs/optimizers_tensor.py", "specs/optimizers_more.py",
+                   "specs/optimizers_factored.py",
                    "specs/base.py", "codegen/optimizers.py",
                    "codegen/printer.py", "codegen/header.py", "runtime/prefetch.py")
 
@@ -49,9 +50,11 @@ class ScalarPrinter(KernelPrinter):
 def optimizer_specs() -> list:
     from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS
     from symdl.specs.optimizers_more import MORE_RULES
+    from symdl.specs.optimizers_factored import FACTORED_RULES
     from symdl.specs.optimizers_tensor import TENSOR_RULES
 
-    return list(OPTIMIZER_SPECS) + list(MORE_RULES) + list(TENSOR_RULES) + list(NOTATIONS)
+    return (list(OPTIMIZER_SPECS) + list(MORE_RULES) + list(TENSOR_RULES) + list(FACTORED_RULES)
+            + list(NOTATIONS))
 
 
 class Hoister:
@@ -128,6 +131,9 @@ class VariantSource:
     outputs2: list = field(default_factory=list)
     tensor_lines: list = field(default_factory=list)
     tensor_casts: list = field(default_factory=list)   # tensor scalar names, cast to the dtype
+    #: factored rules (Adafactor): printed snippets by (block, dtype)
+    factored: bool = False
+    snippets: dict = field(default_factory=dict)
 
     @property
     def array_args(self):
@@ -242,6 +248,8 @@ def variant_source(rule, variant: dict) -> VariantSource:
 
     if getattr(rule, "reductions", None):
         return tensor_variant_source(rule, variant)
+    if getattr(rule, "vhat_matrix", None) is not None:
+        return factored_variant_source(rule, variant)
 
     states = rule.states(variant)
     composed = rule.composed(variant)
@@ -317,6 +325,7 @@ def spec_table(rules) -> dict:
                           for v in r.variants()] if r.kernels else []),
             "kernels": r.kernels,
             **({"reductions": True} if getattr(r, "reductions", None) else {}),
+            **({"factored": True} if getattr(r, "vhat_matrix", None) is not None else {}),
             "torch": r.torch,
             "doc": r.doc + _equivalence_note(r),
             "hash": r.content_hash(),
@@ -352,3 +361,46 @@ def optimizer_targets() -> list:
                    lambda r=r: render_optimizers([r], module=module_of("optimizer", r.name)),
                    lambda r=r: {r.name: r.content_hash()}, _generator_hash)
             for r in optimizer_specs()]
+
+
+# ---------------------------------------------------------------- factored rules (Adafactor)
+def factored_variant_source(rule, variant: dict) -> VariantSource:
+    """The snippets of a FactoredRule's two kernels (matrix: rows, columns,
+    two element passes; vector: two element passes), printed per dtype; the
+    loops are the template's."""
+    from symdl.specs import optimizers_factored as F
+    from symdl.specs.optimizers import g, t, theta
+
+    g_eff = -g if variant.get("maximize") else g
+    hyper = [p.name for p in rule.hyper]
+    scalar_args = hyper + [s.name for s in rule.scalars]
+    p = ScalarPrinter()
+    lines = [f"{s.name} = {p.doprint(e)}" for s, e in _order_by_deps(list(rule.scalars.items()))]
+    vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant), [], scalar_args,
+                       ["t"] + hyper, lines, f"({''.join(a + ', ' for a in scalar_args)}), ()", [])
+    del t
+    vs.factored = True
+    names = {theta.name: "p_i", g.name: "g_i", F.old.name: "s_old", F.mean.name: "s_mean",
+             F.R.name: "r_i", F.C.name: "c_j", F.rbar.name: "rbar_", F.v.name: "v_i",
+             F.u.name: "u_ij", F.alpha.name: f"{F.alpha.name}_", F.denom.name: f"{F.denom.name}_"}
+    names.update({a: f"{a}_" for a in scalar_args})
+    u_mat = rule.direction.xreplace({F.vhat: rule.vhat_matrix, g: g_eff})
+    u_vec = rule.direction.xreplace({F.vhat: F.v, g: g_eff})
+    blocks = {"stat": {"s_ij": rule.stat.xreplace({g: g_eff})}, "ema": {"s_new": rule.ema},
+              "u_mat": {"u_ij": u_mat}, "u_vec": {"u_ij": u_vec},
+              "theta": {"p_new": sp.sympify(rule.new_theta(variant))}}
+    vs.snippets = {}
+    for dt in DTYPES:
+        for k, exprs in blocks.items():
+            body, used = print_block(exprs, dt, names, frozenset(), prefix=f"w{k[0]}")
+            if used:
+                raise ValueError(f"{rule.name}: unexpected helper functions {used}")
+            vs.snippets[(k, dt)] = "\n".join(body)
+    tnames = {F.w_sq.name: "red_w", F.u_sq.name: "red_u", F.N.name: "nf"}
+    tnames.update({a: a for a in scalar_args})
+    tnames.update({k.name: k.name for k in rule.tensor_scalars})
+    tl, used = print_block({k.name: e for k, e in rule.tensor_scalars.items()}, "f64", tnames,
+                           frozenset(), prefix="z")
+    vs.tensor_lines = tl
+    vs.tensor_casts = [k.name for k in rule.tensor_scalars]
+    return vs

@@ -31,7 +31,10 @@ _MORE = {"etaminus": r"\eta_{-}", "etaplus": r"\eta_{+}", "step_size_min": r"\De
          "t0": "t_0", "eta_t": r"\eta_t", "mu_avg": r"\mu_t", "theta_avg": r"\bar{\theta}",
          "mu_next": r"\mu_{t+1}", "eps_root": r"\epsilon_{\mathrm{root}}", "phi": r"\phi",
          "w_sq": r"\|\theta\|^{2}", "u_sq": r"\|r\|^{2}", "trust_coefficient": r"\eta_{\mathrm{tc}}",
-         "not_first": r"[t > 1]", "m_d": r"m_{\Delta}", "beta3": r"\beta_{3}", "bc3": r"bc_{3}"}
+         "not_first": r"[t > 1]", "eps1": r"\epsilon_{1}", "eps2": r"\epsilon_{2}",
+         "beta2_decay": r"\hat{\beta}", "w_t": "w_t", "alpha_t": r"\alpha_t", "D_t": "D_t",
+         "R_mean": r"\bar{R}", "u_norm_sq": r"\|u\|^{2}", "v_hat": r"\hat{v}", "s": "s",
+         "s_mean": r"\bar{s}", "m_d": r"m_{\Delta}", "beta3": r"\beta_{3}", "bc3": r"bc_{3}"}
 
 
 def _latex(e) -> str:
@@ -43,7 +46,8 @@ def _latex(e) -> str:
 #: torch's arguments that hold several hyperparameters of a spec
 GROUPED = {"beta1": "betas", "beta2": "betas", "beta3": "betas",
            "etaminus": "etas", "etaplus": "etas",
-           "step_size_min": "step_sizes", "step_size_max": "step_sizes"}
+           "step_size_min": "step_sizes", "step_size_max": "step_sizes",
+           "eps1": "eps", "eps2": "eps"}
 
 #: options shown in the docstring where the default would hide a term
 SHOWN = {"sgd": {"momentum_mode": "heavy_ball"}}
@@ -80,7 +84,12 @@ def docstring_math(spec, arg_names: dict | None = None) -> str:
     arg_names = {**GROUPED, **(arg_names or {})}
     rows = [r"%s &= %s" % (_latex(s), _latex(e)) for s, e in spec.scalars.items()]
     rows += [r"%s &\leftarrow %s" % (_latex(ss.symbol), _latex(ss.update)) for ss in spec.scalar_state]
-    if getattr(spec, "reductions", None):    # two passes around the per-tensor scalars
+    if getattr(spec, "vhat_matrix", None) is not None:   # factored (Adafactor): the matrix form
+        rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in spec.update(var)
+                 if lhs.name != "theta"]
+        rows += [r"%s &= %s" % (_latex(k), _latex(e)) for k, e in spec.tensor_scalars.items()]
+        rows += [r"\theta &\leftarrow %s" % _latex(spec.new_theta(var))]
+    elif getattr(spec, "reductions", None):    # two passes around the per-tensor scalars
         first = list(spec.pass1(var))
         rows += [r"%s &\leftarrow %s" % (_latex(lhs), _latex(rhs)) for lhs, rhs in first]
         rows += [r"%s &= \textstyle\sum_i %s" % (_latex(k), _latex(e)) for k, e in spec.reductions.items()]

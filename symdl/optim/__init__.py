@@ -14,7 +14,8 @@ The package's modules, by what they hold:
 * ``rules``: torch's classes (``SGD``, ``Adam``, ...; ``get(name)``), each
   docstring giving its update rule in LaTeX from the rule's spec;
 * ``more_rules``: rules without a torch class (``LAMB``, ``LARS`` with
-  per-tensor trust ratios; ``SignSGD``, ``Signum``, ``Adan``);
+  per-tensor trust ratios; ``SignSGD``, ``Signum``, ``Adan``; torch's
+  ``Adafactor``, factored row/column statistics);
 * ``rule_optimizer``: ``from_rule`` (any generated rule by its spec names);
 * ``clip``: ``clip_grad_norm_``, ``clip_grad_value_``;
 * ``schedules``: ``LRScheduler`` and the closed-form schedules (more in
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from .base import Optimizer, OptionError
 from .clip import clip_grad_norm_, clip_grad_value_
-from .more_rules import LAMB, LARS, Adan, SignSGD, Signum
+from .more_rules import LAMB, LARS, Adafactor, Adan, SignSGD, Signum
 from .rule_optimizer import RuleOptimizer, from_rule
 from .rules import (
     ASGD,
@@ -63,7 +64,7 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Ada
            "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts", "CyclicLR", "InverseTimeLR", "get",
            "from_rule", "RuleOptimizer",
-           "LAMB", "LARS", "SignSGD", "Signum", "Adan"]
+           "LAMB", "LARS", "SignSGD", "Signum", "Adan", "Adafactor"]
 
 # torch's other schedulers (symdl/schedules.py builds on the ones above;
 # its CyclicLR adds mode "exp_range" and replaces the one above)

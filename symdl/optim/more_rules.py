@@ -213,3 +213,122 @@ class Adan(Optimizer):
         b = gr["betas"]
         named = {"beta1": b[0], "beta2": b[1], "beta3": b[2]}
         return tuple(float(named[n]) if n in named else float(gr[n]) for n in meta["hyper"])
+
+
+class Adafactor(Optimizer):
+    r"""torch.optim.Adafactor (torch 2.13): factored second moments for
+    parameters with two or more dimensions (the last two; the leading ones a
+    batch), the unfactored moving average for vectors; state keys and shapes
+    as torch's (``row_var`` (..., R, 1), ``col_var`` (..., 1, C),
+    ``variance``).
+
+    Update rule (spec ``adafactor``; weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    w_t &= t^{\hat{\beta}} \\
+    \rho_t &= \min\left(\mathrm{lr}, \frac{1}{\sqrt{t}}\right) \\
+    R &\leftarrow R + w_t \left(- R + \overline{g^2}_{row}\right) \\
+    C &\leftarrow C + w_t \left(- C + \overline{g^2}_{col}\right) \\
+    \hat{v} &\leftarrow \frac{C R}{\max\left(\bar{R}, \epsilon_{1}\right)} \\
+    u &\leftarrow \frac{g}{\sqrt{\max\left(\epsilon_{1}^{2}, \hat{v}\right)}} \\
+    \alpha_t &= \rho_t \max\left(\epsilon_{2}, \frac{\sqrt{\|\theta\|^{2}}}{\sqrt{N}}\right) \\
+    D_t &= \max\left(1, \frac{\sqrt{\|u\|^{2}}}{\sqrt{N} d}\right) \\
+    \theta &\leftarrow \theta \left(- \mathrm{lr} \lambda + 1\right) - \frac{\alpha_t u}{D_t}
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\hat{\beta}$ = ``beta2_decay``, $\epsilon_{1},
+    \epsilon_{2}$ = ``eps``, $d$ = ``d``, $\lambda$ = ``weight_decay``; state: $R$ =
+    ``row_var``, $C$ = ``col_var``; $\theta$ the parameter, $g$ its gradient, $t$ the step count
+    (1 on the first step).
+    """
+
+    rule = "adafactor"
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+                 weight_decay=0.0, *, foreach=None, maximize=False, **unknown):
+        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
+                        weight_decay=weight_decay, maximize=maximize)
+        _reject("Adafactor", unknown, defaults)
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        _check_range("lr", gr["lr"], label="learning rate")
+        if not float(gr["beta2_decay"]) <= 0.0:
+            raise OptionError(f"beta2_decay should be <= 0 but is: {gr['beta2_decay']}")
+        e1, e2 = gr["eps"]
+        if e1 is not None:
+            _check_range("eps1", e1, label="epsilon1")
+        _check_range("eps2", e2, label="epsilon2")
+        if not float(gr["d"]) >= 1.0:
+            raise OptionError(f"Clipping threshold d should be >= 1 but is: {gr['d']}")
+        _check_range("weight_decay", gr["weight_decay"], label="weight_decay")
+
+    def step(self, grads) -> None:
+        """Update every parameter in place from the aligned list ``grads``."""
+        import numpy as np
+
+        from symdl.errors import ShapeError
+
+        if isinstance(grads, np.ndarray):
+            grads = [grads]
+        grads = list(grads)
+        params = self._params()
+        if len(grads) != len(params):
+            raise ShapeError(f"Adafactor.step got {len(grads)} gradient(s) for {len(params)} parameter(s)")
+        mod = self._gen()
+        idx = 0
+        for group in self.param_groups:
+            variant = {"has_weight_decay": group["weight_decay"] != 0, "maximize": bool(group["maximize"])}
+            key = next(k for v, k, _ in mod.SPECS["adafactor"]["variants"] if v == variant)
+            for p in group["params"]:
+                gr = np.asarray(grads[idx])
+                if gr.shape != p.shape or gr.dtype != p.dtype:
+                    raise ShapeError(f"Adafactor.step: gradient {idx} has shape {gr.shape} and dtype "
+                                     f"{gr.dtype}, but parameter {idx} has shape {p.shape} and dtype {p.dtype}")
+                st = self.state.setdefault(idx, {})
+                if "step" not in st:
+                    st["step"] = 0.0
+                    if p.ndim > 1:
+                        st["row_var"] = np.zeros(p.shape[:-1] + (1,), p.dtype)
+                        st["col_var"] = np.zeros(p.shape[:-2] + (1, p.shape[-1]), p.dtype)
+                    else:
+                        st["variance"] = np.zeros(p.shape, p.dtype)
+                st["step"] = float(st["step"]) + 1.0
+                e1, e2 = group["eps"]
+                e1 = float(np.finfo(p.dtype).eps) if e1 is None else float(e1)
+                kargs, _ = getattr(mod, key + "_scalars")(
+                    st["step"], float(group["lr"]), float(group["beta2_decay"]), e1, float(e2),
+                    float(group["d"]), float(group["weight_decay"]))
+                dt = "f32" if p.dtype == np.float32 else "f64"
+                work = p if p.flags.c_contiguous else np.ascontiguousarray(p)
+                g = np.ascontiguousarray(gr)
+                if p.ndim > 1:
+                    shp = (-1,) + p.shape[-2:]
+                    getattr(mod, f"{key}_mat_{dt}")(
+                        work.reshape(shp), g.reshape(shp), st["row_var"].reshape(shp[:2]),
+                        st["col_var"].reshape(-1, p.shape[-1]), *kargs)
+                else:
+                    getattr(mod, f"{key}_vec_{dt}")(work.reshape(-1), g.reshape(-1),
+                                                   st["variance"].reshape(-1), *kargs)
+                if work is not p:
+                    p[...] = work
+                idx += 1
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's or ours: row_var/col_var keep their factored shapes."""
+        import numpy as np
+
+        params = self._params()
+        state = {}
+        for pid, st in state_dict["state"].items():
+            p = params[int(pid)]
+            state[int(pid)] = {k: (float(np.asarray(v).reshape(())) if k == "step"
+                                   else np.array(np.asarray(v), dtype=p.dtype, order="C"))
+                               for k, v in st.items()}
+        for new, old in zip(state_dict["param_groups"], self.param_groups):
+            for k, val in new.items():
+                if k != "params" and k in self.defaults:
+                    old[k] = tuple(val) if k == "eps" else val
+        self.state = state
