@@ -1,12 +1,14 @@
-"""The rules without a torch class (issue 19 item 1): LAMB and LARS (per-tensor
-trust ratios), signSGD, Signum, Adan.
+"""The new rules of issue 19 item 1: LAMB and LARS (per-tensor trust ratios),
+NovoGrad (a per-tensor second moment), signSGD, Signum, Adan, Adafactor.
 
 * each case's kernels against its spec equations at 60 digits
   (``symdl.testing.check_optimizer``; LAMB/LARS: both passes and the sums over
   the whole tensor, serial and prange over several blocks);
 * LAMB against optax's update and LARS against optax's, computed here from
   optax's equations (optax is not installed); LAMB without bias correction
-  against the paper's Algorithm 2 with m̂ = m, v̂ = v;
+  against the paper's Algorithm 2 with m̂ = m, v̂ = v; NovoGrad against its
+  paper's Algorithm 1;
+* Adafactor against torch.optim.Adafactor (trajectories, state, state dict);
 * Adan against the authors' PyTorch step (sail-sg/Adan's single-tensor code,
   written out here in torch ops), float64 to 1e-10;
 * signSGD and Signum against their papers' updates.
@@ -23,6 +25,8 @@ CASES = [
     ("lamb_wd_nobc_max", "LAMB", dict(lr=0.01, weight_decay=0.1, bias_correction=False, maximize=True)),
     ("lars", "LARS", dict(lr=0.1, weight_decay=0.01, trust_coefficient=0.02)),
     ("lars_nesterov_eps", "LARS", dict(lr=0.1, momentum=0.8, nesterov=True, eps=1e-3)),
+    ("novograd", "NovoGrad", dict(lr=0.01)),
+    ("novograd_avg_wd_max", "NovoGrad", dict(lr=0.01, weight_decay=0.1, grad_averaging=True, maximize=True)),
     ("sign_sgd_wd", "SignSGD", dict(lr=0.01, weight_decay=0.1)),
     ("signum_max", "Signum", dict(lr=0.01, momentum=0.8, maximize=True)),
     ("adan", "Adan", dict(lr=0.01, weight_decay=0.02)),
@@ -101,11 +105,27 @@ def _optax_lars(p, grads, lr, weight_decay=0.0, trust_coefficient=1e-3, eps=0.0,
     return out
 
 
-REFS = {"LAMB": _optax_lamb, "LARS": _optax_lars}
+def _novograd_paper(p, grads, lr, betas=(0.95, 0.98), eps=1e-8, weight_decay=0.0,
+                    grad_averaging=False, maximize=False):
+    """Ginsburg et al. 2019, Algorithm 1 (v₁ = ‖g₁‖², eps at every step as
+    OpenSeq2Seq and apex; grad_averaging: apex's (1-β₁) factor)."""
+    b1, b2 = betas
+    m, v, p, out = np.zeros_like(p), None, p.copy(), []
+    for t, g in enumerate(grads, 1):
+        g = -g if maximize else g
+        v = np.sum(g * g) if t == 1 else b2 * v + (1 - b2) * np.sum(g * g)
+        d = g / (np.sqrt(v) + eps) + weight_decay * p
+        m = b1 * m + ((1 - b1) * d if grad_averaging else d)
+        p = p - lr * m
+        out.append(p)
+    return out
+
+
+REFS = {"LAMB": _optax_lamb, "LARS": _optax_lars, "NovoGrad": _novograd_paper}
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[1] in REFS], ids=[c[0] for c in CASES if c[1] in REFS])
-def test_trajectory_matches_optax_equations(case):
+def test_trajectory_matches_optax_and_paper_equations(case):
     name, cls, kw = case
     p0, grads = _data(3, steps=8)
     _, traj = _run(cls, kw, p0, grads)
@@ -223,6 +243,19 @@ def test_state_dict_round_trip_and_bad_options():
         opt2.step([g])
     np.testing.assert_array_equal(p, q)
     assert O.get("lamb") is O.LAMB and O.get("adan") is O.Adan
+    # NovoGrad's second moment is one number per tensor, in its state dict too
+    p = p0.copy()
+    opt = O.NovoGrad([p], lr=0.01)
+    for g in grads[:3]:
+        opt.step([g])
+    assert opt.state[0]["exp_avg_sq"].shape == (1,)
+    q = p.copy()
+    opt2 = O.NovoGrad([q], lr=0.01)
+    opt2.load_state_dict(opt.state_dict())
+    for g in grads[3:]:
+        opt.step([g])
+        opt2.step([g])
+    np.testing.assert_array_equal(p, q)
     with pytest.raises(O.OptionError, match="triple"):
         O.Adan([np.zeros(2)], betas=(0.9, 0.9))
     with pytest.raises(Exception, match="trust_coeficient.*trust_coefficient"):
@@ -230,7 +263,7 @@ def test_state_dict_round_trip_and_bad_options():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["lamb", "lars", "sign_sgd", "signum", "adan", "adafactor"])
+@pytest.mark.parametrize("name", ["lamb", "lars", "novograd", "sign_sgd", "signum", "adan", "adafactor"])
 def test_every_variant_one_step_vs_the_equations(name):
     check_optimizer(name).assert_ok()
 

@@ -131,6 +131,7 @@ class VariantSource:
     outputs2: list = field(default_factory=list)
     tensor_lines: list = field(default_factory=list)
     tensor_casts: list = field(default_factory=list)   # tensor scalar names, cast to the dtype
+    tstate: list = field(default_factory=list)   # [(per-tensor state key, its new value's name)]
     #: factored rules (Adafactor): printed snippets by (block, dtype)
     factored: bool = False
     snippets: dict = field(default_factory=dict)
@@ -183,7 +184,8 @@ def tensor_variant_source(rule, variant: dict) -> VariantSource:
     temps = {k: e for k, e in temps.items() if any(k in s.free_symbols for s in sums.values())}
     out2 = {s: env2[s] for s in [theta, *[s.symbol for s in states]] if s in env2}
     tsyms = list(rule.tensor_scalars)
-    elem = {theta, g} | state_syms | set(tsyms) | set(rule.reductions) | set(temps)
+    tstate = list(getattr(rule, "tensor_state", ()))
+    elem = {theta, g} | state_syms | set(tsyms) | set(rule.reductions) | set(temps) | {s.symbol for s in tstate}
     hoist = Hoister(elem, keep=set(rule.hyper_symbols.values()))
     out1 = {k: hoist(e) for k, e in out1.items()}
     temps = {k: hoist(e) for k, e in temps.items()}
@@ -213,8 +215,8 @@ def tensor_variant_source(rule, variant: dict) -> VariantSource:
     st1 = [s for s in states if s.symbol in out1]
     st2 = [s for s in states if s.symbol in out2]
     vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant),
-                       [s.key for s in states], scalar_args, fn_args, lines, returns,
-                       [], tensor=True,
+                       [s.key for s in states] + [s.key for s in tstate], scalar_args, fn_args, lines,
+                       returns, [], tensor=True,
                        outputs1=[(s.key, f"{s.key}_new") for s in st1],
                        outputs2=[("param", "p_new")] + [(s.key, f"{s.key}_new") for s in st2])
     sum_vars = [f"term_{k}" for k in range(len(sums))]
@@ -223,6 +225,8 @@ def tensor_variant_source(rule, variant: dict) -> VariantSource:
     tnames = {k.name: f"red_{i}" for i, k in enumerate(rule.reductions)}
     tnames.update({a: a for a in scalar_args})
     tnames.update({k.name: k.name for k in tsyms})
+    tnames.update({s.symbol.name: f"{s.key}_old" for s in tstate})
+    vs.tstate = [(s.key, rule.tensor_state_update[s.symbol].name) for s in tstate]
     tlines, used_fns = print_block({k.name: e for k, e in tens.items()}, "f64", tnames,
                                    frozenset(), prefix="z")
     if used_fns:
@@ -319,9 +323,12 @@ def spec_table(rules) -> dict:
             "params": [{"name": p.name, "default": p.default, "kind": p.kind,
                         "choices": list(p.choices)} for p in r.params],
             "hyper": [p.name for p in r.hyper],
-            "state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.state],
+            "state": [{"key": s.key, "init": _init_repr(s.init)}
+                      for s in (*r.state, *getattr(r, "tensor_state", ()))],
+            **({"tensor_state": [s.key for s in r.tensor_state]} if getattr(r, "tensor_state", ()) else {}),
             "scalar_state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.scalar_state],
-            "variants": ([[r.full_variant(v), r.variant_key(v), [s.key for s in r.states(v)]]
+            "variants": ([[r.full_variant(v), r.variant_key(v),
+                           [s.key for s in r.states(v)] + [s.key for s in getattr(r, "tensor_state", ())]]
                           for v in r.variants()] if r.kernels else []),
             "kernels": r.kernels,
             **({"reductions": True} if getattr(r, "reductions", None) else {}),

@@ -33,7 +33,7 @@ _MORE = {"etaminus": r"\eta_{-}", "etaplus": r"\eta_{+}", "step_size_min": r"\De
          "w_sq": r"\|\theta\|^{2}", "u_sq": r"\|r\|^{2}", "trust_coefficient": r"\eta_{\mathrm{tc}}",
          "not_first": r"[t > 1]", "eps1": r"\epsilon_{1}", "eps2": r"\epsilon_{2}",
          "beta2_decay": r"\hat{\beta}", "w_t": "w_t", "alpha_t": r"\alpha_t", "D_t": "D_t",
-         "R_mean": r"\bar{R}", "u_norm_sq": r"\|u\|^{2}", "v_hat": r"\hat{v}", "s": "s",
+         "R_mean": r"\bar{R}", "u_norm_sq": r"\|u\|^{2}", "g_sq": r"\|g\|^{2}", "v_hat": r"\hat{v}", "s": "s",
          "s_mean": r"\bar{s}", "m_d": r"m_{\Delta}", "beta3": r"\beta_{3}", "bc3": r"bc_{3}"}
 
 
@@ -111,6 +111,9 @@ def docstring_math(spec, arg_names: dict | None = None) -> str:
               + (f" (initially ``{s.init}``)" if isinstance(s.init, sp.Symbol) else "")
               for s in spec.states(var)]
     states += [f"${_latex(s.symbol)}$ = ``{s.key}``" for s in spec.scalar_state]
+    states += [f"${_latex(s.symbol)}$ = ``{s.key}`` (one number per tensor, ${_latex(s.symbol)} "
+               f"\\leftarrow {_latex(spec.tensor_state_update[s.symbol])}$)"
+               for s in getattr(spec, "tensor_state", ())]
     text = ("Symbols: " + ", ".join(syms) + "; state: " + (", ".join(states) or "none")
             + r"; $\theta$ the parameter, $g$ its gradient, $t$ the step count (1 on the first step).")
     out.append(textwrap.fill(text, 92, break_long_words=False, break_on_hyphens=False))

@@ -14,7 +14,7 @@ The package's modules, by what they hold:
 * ``rules``: torch's classes (``SGD``, ``Adam``, ...; ``get(name)``), each
   docstring giving its update rule in LaTeX from the rule's spec;
 * ``more_rules``: rules without a torch class (``LAMB``, ``LARS`` with
-  per-tensor trust ratios; ``SignSGD``, ``Signum``, ``Adan``; torch's
+  per-tensor trust ratios; ``NovoGrad``, a per-tensor second moment; ``SignSGD``, ``Signum``, ``Adan``; torch's
   ``Adafactor``, factored row/column statistics);
 * ``rule_optimizer``: ``from_rule`` (any generated rule by its spec names);
 * ``clip``: ``clip_grad_norm_``, ``clip_grad_value_``;
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .base import Optimizer, OptionError
 from .clip import clip_grad_norm_, clip_grad_value_
-from .more_rules import LAMB, LARS, Adafactor, Adan, SignSGD, Signum
+from .more_rules import LAMB, LARS, Adafactor, Adan, NovoGrad, SignSGD, Signum
 from .rule_optimizer import RuleOptimizer, from_rule
 from .rules import (
     ASGD,
@@ -64,7 +64,7 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Ada
            "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts", "CyclicLR", "InverseTimeLR", "get",
            "from_rule", "RuleOptimizer",
-           "LAMB", "LARS", "SignSGD", "Signum", "Adan", "Adafactor"]
+           "LAMB", "LARS", "SignSGD", "Signum", "Adan", "Adafactor", "NovoGrad"]
 
 # torch's other schedulers (symdl/schedules.py builds on the ones above;
 # its CyclicLR adds mode "exp_range" and replaces the one above)

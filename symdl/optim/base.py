@@ -85,6 +85,8 @@ class Optimizer:
     option names in ``defaults``."""
 
     rule: str = ""
+    #: state keys holding one number per parameter (not an array of its shape)
+    _tensor_states: tuple = ()
     #: the generated module holding the rule's kernels (None: the catalog's)
     _module = None
 
@@ -208,11 +210,12 @@ class Optimizer:
         raise ParameterError(f"{rule}: no generated kernel for options {want}")  # pragma: no cover
 
     def _init_state(self, p, meta, group, states, st):
+        per_tensor = meta.get("tensor_state", ())    # one number per parameter (NovoGrad's v)
         for s in meta["state"]:
             if s["key"] in states and st.get(s["key"]) is None:
                 init = s["init"]
                 val = float(group[init]) if isinstance(init, str) else init
-                st[s["key"]] = np.full(p.shape, val, dtype=p.dtype)
+                st[s["key"]] = np.full((1,) if s["key"] in per_tensor else p.shape, val, dtype=p.dtype)
         for s in meta["scalar_state"]:
             st.setdefault(s["key"], float(s["init"]))
         st.setdefault("step", 0.0)
@@ -337,10 +340,11 @@ class Optimizer:
                 if arr.ndim == 0 or (name in ("step", "mu_product") and arr.size == 1):
                     out[name] = float(arr.reshape(()))
                 else:
-                    if arr.shape != p.shape:
+                    if arr.shape != p.shape and not (name in self._tensor_states and arr.size == 1):
                         raise ShapeError(f"state {name!r} of parameter {pos} has shape {arr.shape}, "
                                          f"but the parameter has shape {p.shape}")
-                    out[name] = np.array(arr, dtype=p.dtype, order="C")
+                    out[name] = np.array(arr, dtype=p.dtype, order="C").reshape(
+                        (1,) if name in self._tensor_states else p.shape)
             state[pos] = out
         for new, old in zip(groups, self.param_groups):
             for k, val in new.items():

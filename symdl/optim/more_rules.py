@@ -105,6 +105,45 @@ class LARS(Optimizer):
         return {"nesterov": bool(gr["nesterov"]), "maximize": bool(gr["maximize"])}
 
 
+class NovoGrad(Optimizer):
+    r"""NovoGrad (Ginsburg et al. 2019): a per-tensor second moment.
+
+    Update rule (spec ``novograd``; grad_averaging=False, weight_decay ≠ 0), one step:
+
+    $$
+    \begin{aligned}
+    \|g\|^{2} &= \textstyle\sum_i g^{2} \\
+    v_{t} &= \begin{cases} \|g\|^{2} & \text{for}\: t = 1 \\\beta_{2} v + \|g\|^{2} \left(1 - \beta_{2}\right) & \text{otherwise} \end{cases} \\
+    m &\leftarrow \beta_{1} m + \frac{g}{\mathrm{eps} + \sqrt{v_{t}}} + \theta \lambda \\
+    \theta &\leftarrow - \mathrm{lr} m + \theta
+    \end{aligned}
+    $$
+
+    Symbols: $\mathrm{lr}$ = ``lr``, $\beta_{1}, \beta_{2}$ = ``betas``, $\mathrm{eps}$ =
+    ``eps``, $\lambda$ = ``weight_decay``; state: $m$ = ``exp_avg``, $v$ = ``exp_avg_sq`` (one
+    number per tensor, $v \leftarrow v_{t}$); $\theta$ the parameter, $g$ its gradient, $t$ the
+    step count (1 on the first step).
+    """
+
+    rule = "novograd"
+    _tensor_states = ("exp_avg_sq",)
+
+    def __init__(self, params, lr=1e-3, betas=(0.95, 0.98), eps=1e-8, weight_decay=0,
+                 grad_averaging=False, *, maximize=False, **unknown):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        grad_averaging=grad_averaging, maximize=maximize)
+        _reject("NovoGrad", unknown, defaults)
+        super().__init__(params, defaults)
+
+    def _validate(self, gr):
+        from .rules import Adam
+
+        Adam._validate(self, gr)
+
+    def _variant(self, gr):
+        return {"grad_averaging": bool(gr["grad_averaging"]), "maximize": bool(gr["maximize"])}
+
+
 class SignSGD(Optimizer):
     r"""signSGD (Bernstein et al. 2018).
 

@@ -538,11 +538,11 @@ class Yogi(Optimizer):
         Adam._validate(self, gr)
 
 
-from .more_rules import LAMB, LARS, Adafactor, Adan, SignSGD, Signum  # noqa: E402
+from .more_rules import LAMB, LARS, Adafactor, Adan, NovoGrad, SignSGD, Signum  # noqa: E402
 
 OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop,
                                        Adadelta, Rprop, ASGD, Lion, AdaBelief, Yogi,
-                                       LAMB, LARS, SignSGD, Signum, Adan, Adafactor)}
+                                       LAMB, LARS, NovoGrad, SignSGD, Signum, Adan, Adafactor)}
 
 
 def get(name: str):

@@ -73,6 +73,11 @@ class TensorRule(OptimizerRule):
     reductions: dict = field(default_factory=dict)
     tensor_scalars: dict = field(default_factory=dict)
     final: Callable | None = None
+    #: per-tensor state carried between steps (NovoGrad's layer-wise second
+    #: moment): a State whose symbol is its old value in ``tensor_scalars``,
+    #: and the tensor scalar that is its new value (``tensor_state_update``)
+    tensor_state: tuple = ()
+    tensor_state_update: dict = field(default_factory=dict)
 
     def pass1(self, variant=None) -> tuple:
         return tuple(self.equations(self.full_variant(variant)))
@@ -89,8 +94,11 @@ class TensorRule(OptimizerRule):
         import hashlib
 
         parts = [super().content_hash()]
-        for k, e in list(self.reductions.items()) + list(self.tensor_scalars.items()):
+        for k, e in (list(self.reductions.items()) + list(self.tensor_scalars.items())
+                     + list(self.tensor_state_update.items())):
             parts.append(sp.srepr(k) + "=" + sp.srepr(sp.sympify(e)))
+        for s in self.tensor_state:
+            parts.append(repr((s.key, sp.srepr(s.symbol), sp.srepr(sp.sympify(s.init)))))
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -172,4 +180,45 @@ LARS = TensorRule(
         "(optax's trace of the negated update, b = -trace).")
 
 
-TENSOR_RULES = (LAMB, LARS)
+# ---------------------------------------------------------------- NovoGrad
+g_sq = sp.Symbol("g_sq", nonnegative=True)       # Σg² (this step)
+v_layer = sp.Symbol("v", nonnegative=True)       # the layer's second moment (per tensor)
+v_new = sp.Symbol("v_t", nonnegative=True)
+
+
+def _novograd_direction(var):
+    gg = -g if var["maximize"] else g
+    d = gg / (sqrt(v_new) + eps)
+    return d + weight_decay * theta if var["has_weight_decay"] else d
+
+
+def _novograd_pass1(var):
+    return []    # only the sum Σg² (maximize flips g in pass 2)
+
+
+def _novograd_pass2(var):
+    r_ = _novograd_direction(var)
+    step = (1 - beta1) * r_ if var["grad_averaging"] else r_
+    return [(m, beta1 * m + step), (theta, theta - lr * m)]
+
+
+NOVOGRAD = TensorRule(
+    "novograd",
+    hyper=(_P("lr", 1e-3), _P("beta1", 0.95), _P("beta2", 0.98), _P("eps", 1e-8),
+           _P("weight_decay", 0.0)),
+    options=(_opt("grad_averaging", False, (False, True),
+                  "True: m ← β₁m + (1-β₁)(...) (apex's FusedNovoGrad default); False: the paper's "
+                  "m ← β₁m + (...)"), _decay(), MAXIMIZE),
+    state=(State("exp_avg", m),),
+    equations=_novograd_pass1, final=_novograd_pass2,
+    reductions={g_sq: g**2},
+    tensor_scalars={v_new: Piecewise((g_sq, Eq(t, 1)), (beta2 * v_layer + (1 - beta2) * g_sq, True))},
+    tensor_state=(State("exp_avg_sq", v_layer, 0, "the layer-wise second moment (one number)"),),
+    tensor_state_update={v_layer: v_new},
+    source="Ginsburg et al. 2019 (Stochastic Gradient Methods with Layer-wise Adaptive Moments), "
+           "Algorithm 1 (v₁ = ‖g₁‖²; eps at every step, as OpenSeq2Seq and apex)",
+    doc="NovoGrad: Adam's second moment replaced by one number per tensor, the moving average "
+        "of ‖g‖²; the normalized gradient (plus λθ) goes into momentum.")
+
+
+TENSOR_RULES = (LAMB, LARS, NOVOGRAD)

@@ -31,6 +31,9 @@ def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: d
     svars = list(rule.states(variant))
     args = [THETA, G_SYM] + [s.symbol for s in svars]
     env1, env2 = _compose(rule.pass1(variant)), _compose(rule.pass2(variant))
+    tstate = list(getattr(rule, "tensor_state", ()))
+    svars = [s for s in svars if s not in tstate]
+    args = [THETA, G_SYM] + [s.symbol for s in svars]
     n = theta.size
     with mpmath.workdps(digits):
         old = [[mpmath.mpf(float(theta[i])), mpmath.mpf(float(grad[i]))]
@@ -38,12 +41,13 @@ def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: d
         # pass 1: new states (θ and g unchanged), the summed terms
         f1 = {s: sp.lambdify(args, sp.sympify(env1.get(s, s)).xreplace(subs), modules="mpmath")
               for s in args}
-        mid = [[f1[s](*a) for s in args] for a in old]
+        # (pass 2 reads θ and g again as they were: a pass-1 g ← -g is pass 1's own)
+        mid = [a[:2] + [f1[s](*a) for s in args[2:]] for a in old]
         sums = {}
         for k, e in rule.reductions.items():
             f = sp.lambdify(args, sp.sympify(e).xreplace(env1).xreplace(subs), modules="mpmath")
             sums[k] = copies * mpmath.fsum(f(*a) for a in old)
-        tens = {}
+        tens = {s.symbol: sp.Float(mpmath.mpf(float(states[s.key][0])), digits) for s in tstate}
         for k, e in rule.tensor_scalars.items():
             tens[k] = _numeric(sp.sympify(e).xreplace({**subs, **sums, **tens}), digits)
         # pass 2, on pass 1's new values
@@ -55,6 +59,8 @@ def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: d
             vals = [+f(*a) for a in mid]
             key = "theta" if sym == THETA else next(s.key for s in svars if s.symbol == sym)
             out[key] = vals
+        for s in tstate:
+            out[s.key] = [mpmath.mpf(tens[rule.tensor_state_update[s.symbol]])]
     return out, tens
 
 
@@ -78,7 +84,8 @@ def check_tensor_rule(rule, module=None, variants=None, hyper=None,
             dt = np.dtype(dt)
             theta = rng.standard_normal(n).astype(dt)
             init = {s["key"]: s["init"] for s in meta["state"]}
-            st = {k: np.full(n, float(hv[init[k]]) if isinstance(init[k], str) else float(init[k]),
+            st = {k: np.full(1 if k in meta.get("tensor_state", ()) else n,
+                             float(hv[init[k]]) if isinstance(init[k], str) else float(init[k]),
                              dtype=dt) for k in states}
             warm = getattr(mod, f"{key}_{_SUFFIX[dt]}")
             for w in range(1, WARMUP + 1):
@@ -94,7 +101,8 @@ def check_tensor_rule(rule, module=None, variants=None, hyper=None,
                     T = {k: double_double(v) for k, v in truth.items()}
                     idx = np.tile(np.arange(n), r)
                     p, gr = theta[idx], grad[idx]
-                    arrays = [st[k][idx] for k in states]
+                    per_tensor = meta.get("tensor_state", ())
+                    arrays = [st[k].copy() if k in per_tensor else st[k][idx] for k in states]
                     kern = getattr(mod, f"{key}_{_SUFFIX[dt]}{'_par' if path == 'parallel' else ''}")
                     kern(p, gr, *arrays, *kargs)
                     tag = f"t={t}" + (" [parallel]" if path == "parallel" else "")
@@ -104,6 +112,9 @@ def check_tensor_rule(rule, module=None, variants=None, hyper=None,
                     res.append(compare(name, f"{tag} theta", idx, p, take(T["theta"], idx), dt,
                                        slope=terms(theta), idx=idx))
                     for k, a in zip(states, arrays):
+                        if k in per_tensor:
+                            res.append(compare(name, f"{tag} {k}", np.zeros(1), a, T[k], dt))
+                            continue
                         res.append(compare(name, f"{tag} {k}", idx, a, take(T[k], idx), dt,
                                            slope=terms(st[k]), idx=idx))
                 # the next step starts from the serial kernel's result
