@@ -14,6 +14,7 @@ class RuleOptimizer(Optimizer):
 
     def __init__(self, rule: str, meta: dict, module, params, **options):
         self.rule, self._module = rule, module
+        self._tensor_states = tuple(meta.get("tensor_state", ()))
         self._hyper_names = list(meta["hyper"])
         self._choices = {p["name"]: p for p in meta["params"] if p["kind"] == "choice"}
         defaults = {p["name"]: p["default"] for p in meta["params"] if p["kind"] != "choice"}
@@ -82,6 +83,8 @@ def from_rule(rule, params, lr=None, *, kernels=None, **options) -> RuleOptimize
 
             known = [n for n, m in mod.SPECS.items() if m["kernels"]] + user_names("optimizer")
             raise UnknownNameError("optimizer rule", name, known) from None
+    if mod.SPECS[name].get("factored"):   # a matrix and a vector kernel: its own step
+        raise ParameterError(f"{name!r} factors a matrix's statistics: use symdl.optim.Adafactor(params, ...)")
     if lr is not None:
         options["lr"] = lr
     return RuleOptimizer(name, mod.SPECS[name], mod, params, **options)
