@@ -20,8 +20,9 @@ import math
 
 from symdl.errors import ParameterError
 
-from . import optim as _optim
-from .optim import LRScheduler, OptionError
+from .optim import schedules as _optim
+from .optim.base import OptionError
+from .optim.schedules import LRScheduler
 
 __all__ = ["ConstantLR", "PolynomialLR", "SequentialLR", "ReduceLROnPlateau", "OneCycleLR", "CyclicLR"]
 

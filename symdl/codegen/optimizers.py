@@ -28,7 +28,9 @@ MODULE = "symdl.generated.optimizers"
 TEMPLATE = "optimizers.py.j2"
 #: runtime/prefetch.py is inlined into the kernels: a change to it must change
 #: the generated file, or Numba's cache would keep the old machine code
-GENERATOR_FILES = ("specs/optimizers.py", "specs/base.py", "codegen/optimizers.py",
+GENERATOR_FILES = ("specs/optimizers.py", "specs/optimizers_tensor.py", "specs/optimizers_more.py",
+                   "specs/optimizers_factored.py",
+                   "specs/base.py", "codegen/optimizers.py",
                    "codegen/printer.py", "codegen/header.py", "runtime/prefetch.py")
 
 
@@ -47,8 +49,12 @@ class ScalarPrinter(KernelPrinter):
 
 def optimizer_specs() -> list:
     from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS
+    from symdl.specs.optimizers_more import MORE_RULES
+    from symdl.specs.optimizers_factored import FACTORED_RULES
+    from symdl.specs.optimizers_tensor import TENSOR_RULES
 
-    return list(OPTIMIZER_SPECS) + list(NOTATIONS)
+    return (list(OPTIMIZER_SPECS) + list(MORE_RULES) + list(TENSOR_RULES) + list(FACTORED_RULES)
+            + list(NOTATIONS))
 
 
 class Hoister:
@@ -116,6 +122,19 @@ class VariantSource:
     returns: str
     outputs: list           # [(array name, output variable)]
     body: dict = field(default_factory=dict)   # dtype -> printed loop body
+    #: rules with per-tensor reductions (TensorRule): pass 1's body and the
+    #: sums it accumulates, the per-tensor lines (float64), pass 2's body
+    tensor: bool = False
+    sums: list = field(default_factory=list)           # [(accumulator, term variable)]
+    body2: dict = field(default_factory=dict)
+    outputs1: list = field(default_factory=list)
+    outputs2: list = field(default_factory=list)
+    tensor_lines: list = field(default_factory=list)
+    tensor_casts: list = field(default_factory=list)   # tensor scalar names, cast to the dtype
+    tstate: list = field(default_factory=list)   # [(per-tensor state key, its new value's name)]
+    #: factored rules (Adafactor): printed snippets by (block, dtype)
+    factored: bool = False
+    snippets: dict = field(default_factory=dict)
 
     @property
     def array_args(self):
@@ -141,8 +160,100 @@ def _order_by_deps(defs: list) -> list:
     return out
 
 
+def _compose(eqs) -> dict:
+    env: dict = {}
+    for lhs, rhs in eqs:
+        env[lhs] = sp.sympify(rhs).xreplace(env) if env else sp.sympify(rhs)
+    return env
+
+
+def tensor_variant_source(rule, variant: dict) -> VariantSource:
+    """Pass 1 (states, the summed terms), the per-tensor scalars (float64),
+    pass 2 (θ and the states it assigns), for one fused kernel."""
+    from symdl.specs.optimizers import g, theta
+
+    states = rule.states(variant)
+    state_syms = {s.symbol for s in states}
+    env1, env2 = _compose(rule.pass1(variant)), _compose(rule.pass2(variant))
+    out1 = {s: env1[s] for s in state_syms if s in env1}
+    # pass 1's temporaries the sums use (LAMB's r) are computed once, by name
+    temps = {lhs: env1[lhs] for lhs, _ in rule.pass1(variant)
+             if lhs not in state_syms and lhs not in (theta, g)}
+    keep = {k: v for k, v in env1.items() if k not in temps}
+    sums = {k: sp.sympify(e).xreplace(keep) for k, e in rule.reductions.items()}
+    temps = {k: e for k, e in temps.items() if any(k in s.free_symbols for s in sums.values())}
+    out2 = {s: env2[s] for s in [theta, *[s.symbol for s in states]] if s in env2}
+    tsyms = list(rule.tensor_scalars)
+    tstate = list(getattr(rule, "tensor_state", ()))
+    elem = {theta, g} | state_syms | set(tsyms) | set(rule.reductions) | set(temps) | {s.symbol for s in tstate}
+    hoist = Hoister(elem, keep=set(rule.hyper_symbols.values()))
+    out1 = {k: hoist(e) for k, e in out1.items()}
+    temps = {k: hoist(e) for k, e in temps.items()}
+    sums = {k: hoist(e) for k, e in sums.items()}
+    out2 = {k: hoist(e) for k, e in out2.items()}
+    tens = {k: hoist(sp.sympify(e)) for k, e in rule.tensor_scalars.items()}
+    hyper_syms = set(rule.hyper_symbols.values())
+    hoisted = hoist.items()
+    hoisted_syms = {s for s, _ in hoisted}
+    exprs = list(out1.values()) + list(temps.values()) + list(sums.values()) + list(out2.values()) + list(tens.values())
+    used = set().union(*(e.free_symbols for e in exprs)) - elem
+    unknown = used - hyper_syms - hoisted_syms
+    if unknown:
+        raise ValueError(f"{rule.name}: kernel uses undeclared scalars {sorted(map(str, unknown))}")
+    scalar_args = [p.name for p in rule.hyper if p.symbol in used] + \
+                  [s.name for s, _ in hoisted if s in used]
+    p = ScalarPrinter()
+    lines = [f"{s.name} = {p.doprint(e)}" for s, e in _order_by_deps(list(rule.scalars.items()))]
+    lines += [f"{s.name} = {p.doprint(e)}" for s, e in hoisted]
+    fn_args = ["t"] + [h.name for h in rule.hyper]
+    returns = f"({''.join(a + ', ' for a in scalar_args)}), ()"
+    names = {theta.name: "p_i", g.name: "g_i"}
+    names.update({s.symbol.name: f"{s.key}_i" for s in states})
+    names.update({a: f"{a}_" for a in scalar_args})
+    names.update({k.name: f"{k.name}_" for k in tsyms})
+    names.update({k.name: f"{k.name}_t" for k in temps})
+    st1 = [s for s in states if s.symbol in out1]
+    st2 = [s for s in states if s.symbol in out2]
+    vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant),
+                       [s.key for s in states] + [s.key for s in tstate], scalar_args, fn_args, lines,
+                       returns, [], tensor=True,
+                       outputs1=[(s.key, f"{s.key}_new") for s in st1],
+                       outputs2=[("param", "p_new")] + [(s.key, f"{s.key}_new") for s in st2])
+    sum_vars = [f"term_{k}" for k in range(len(sums))]
+    vs.sums = [(f"acc_{k}", tv) for k, tv in enumerate(sum_vars)]
+    # the per-tensor scalars, float64, from the sums (red_k) and the raw scalar args
+    tnames = {k.name: f"red_{i}" for i, k in enumerate(rule.reductions)}
+    tnames.update({a: a for a in scalar_args})
+    tnames.update({k.name: k.name for k in tsyms})
+    tnames.update({s.symbol.name: f"{s.key}_old" for s in tstate})
+    vs.tstate = [(s.key, rule.tensor_state_update[s.symbol].name) for s in tstate]
+    tlines, used_fns = print_block({k.name: e for k, e in tens.items()}, "f64", tnames,
+                                   frozenset(), prefix="z")
+    if used_fns:
+        raise ValueError(f"{rule.name}: unexpected helper functions {used_fns}")
+    vs.tensor_lines = tlines
+    vs.tensor_casts = [k.name for k in tsyms]
+    loads = ["p_i = param[i]", "g_i = grad[i]"] + [f"{s.key}_i = {s.key}[i]" for s in states]
+    for dt in DTYPES:
+        b1, f1 = print_block({**{f"{k.name}_t": e for k, e in temps.items()},
+                              **{f"{s.key}_new": out1[s.symbol] for s in st1},
+                              **dict(zip(sum_vars, sums.values()))}, dt, names, frozenset(), prefix="w")
+        b2, f2 = print_block({"p_new": out2[theta], **{f"{s.key}_new": out2[s.symbol] for s in st2}},
+                             dt, names, frozenset(), prefix="x")
+        if f1 or f2:
+            raise ValueError(f"{rule.name}: unexpected helper functions {f1 | f2}")
+        vs.body[dt] = "\n".join(loads + b1)
+        vs.body2[dt] = "\n".join(loads + b2)
+    return vs
+
+
 def variant_source(rule, variant: dict) -> VariantSource:
     from symdl.specs.optimizers import g, t, theta
+
+    if getattr(rule, "reductions", None):
+        return tensor_variant_source(rule, variant)
+    if getattr(rule, "vhat_matrix", None) is not None:
+        return factored_variant_source(rule, variant)
 
     states = rule.states(variant)
     composed = rule.composed(variant)
@@ -212,11 +323,16 @@ def spec_table(rules) -> dict:
             "params": [{"name": p.name, "default": p.default, "kind": p.kind,
                         "choices": list(p.choices)} for p in r.params],
             "hyper": [p.name for p in r.hyper],
-            "state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.state],
+            "state": [{"key": s.key, "init": _init_repr(s.init)}
+                      for s in (*r.state, *getattr(r, "tensor_state", ()))],
+            **({"tensor_state": [s.key for s in r.tensor_state]} if getattr(r, "tensor_state", ()) else {}),
             "scalar_state": [{"key": s.key, "init": _init_repr(s.init)} for s in r.scalar_state],
-            "variants": ([[r.full_variant(v), r.variant_key(v), [s.key for s in r.states(v)]]
+            "variants": ([[r.full_variant(v), r.variant_key(v),
+                           [s.key for s in r.states(v)] + [s.key for s in getattr(r, "tensor_state", ())]]
                           for v in r.variants()] if r.kernels else []),
             "kernels": r.kernels,
+            **({"reductions": True} if getattr(r, "reductions", None) else {}),
+            **({"factored": True} if getattr(r, "vhat_matrix", None) is not None else {}),
             "torch": r.torch,
             "doc": r.doc + _equivalence_note(r),
             "hash": r.content_hash(),
@@ -252,3 +368,46 @@ def optimizer_targets() -> list:
                    lambda r=r: render_optimizers([r], module=module_of("optimizer", r.name)),
                    lambda r=r: {r.name: r.content_hash()}, _generator_hash)
             for r in optimizer_specs()]
+
+
+# ---------------------------------------------------------------- factored rules (Adafactor)
+def factored_variant_source(rule, variant: dict) -> VariantSource:
+    """The snippets of a FactoredRule's two kernels (matrix: rows, columns,
+    two element passes; vector: two element passes), printed per dtype; the
+    loops are the template's."""
+    from symdl.specs import optimizers_factored as F
+    from symdl.specs.optimizers import g, t, theta
+
+    g_eff = -g if variant.get("maximize") else g
+    hyper = [p.name for p in rule.hyper]
+    scalar_args = hyper + [s.name for s in rule.scalars]
+    p = ScalarPrinter()
+    lines = [f"{s.name} = {p.doprint(e)}" for s, e in _order_by_deps(list(rule.scalars.items()))]
+    vs = VariantSource(rule.variant_key(variant), rule.full_variant(variant), [], scalar_args,
+                       ["t"] + hyper, lines, f"({''.join(a + ', ' for a in scalar_args)}), ()", [])
+    del t
+    vs.factored = True
+    names = {theta.name: "p_i", g.name: "g_i", F.old.name: "s_old", F.mean.name: "s_mean",
+             F.R.name: "r_i", F.C.name: "c_j", F.rbar.name: "rbar_", F.v.name: "v_i",
+             F.u.name: "u_ij", F.alpha.name: f"{F.alpha.name}_", F.denom.name: f"{F.denom.name}_"}
+    names.update({a: f"{a}_" for a in scalar_args})
+    u_mat = rule.direction.xreplace({F.vhat: rule.vhat_matrix, g: g_eff})
+    u_vec = rule.direction.xreplace({F.vhat: F.v, g: g_eff})
+    blocks = {"stat": {"s_ij": rule.stat.xreplace({g: g_eff})}, "ema": {"s_new": rule.ema},
+              "u_mat": {"u_ij": u_mat}, "u_vec": {"u_ij": u_vec},
+              "theta": {"p_new": sp.sympify(rule.new_theta(variant))}}
+    vs.snippets = {}
+    for dt in DTYPES:
+        for k, exprs in blocks.items():
+            body, used = print_block(exprs, dt, names, frozenset(), prefix=f"w{k[0]}")
+            if used:
+                raise ValueError(f"{rule.name}: unexpected helper functions {used}")
+            vs.snippets[(k, dt)] = "\n".join(body)
+    tnames = {F.w_sq.name: "red_w", F.u_sq.name: "red_u", F.N.name: "nf"}
+    tnames.update({a: a for a in scalar_args})
+    tnames.update({k.name: k.name for k in rule.tensor_scalars})
+    tl, used = print_block({k.name: e for k, e in rule.tensor_scalars.items()}, "f64", tnames,
+                           frozenset(), prefix="z")
+    vs.tensor_lines = tl
+    vs.tensor_casts = [k.name for k in rule.tensor_scalars]
+    return vs

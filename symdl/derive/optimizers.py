@@ -192,6 +192,14 @@ def optimizer_latex(spec: OptimizerRule, steps: bool = False) -> str:
     if spec.scalars:
         out.append(r"\text{step scalars (once per step):}\quad " + r",\quad ".join(
             f"{_latex(s)} = {_latex(e)}" for s, e in spec.scalars.items()))
+    if getattr(spec, "tensor_scalars", None):   # per-tensor sums (specs/optimizers_tensor.py, _factored.py)
+        sums = dict(getattr(spec, "reductions", None) or {})
+        if getattr(spec, "vhat_matrix", None) is not None:
+            from symdl.specs import optimizers_factored as F
+            sums = {F.w_sq: theta**2, F.u_sq: F.u**2}
+        out.append(r"\text{per tensor, after pass 1:}\quad " + r",\quad ".join(
+            [r"%s = \sum_i %s" % (_latex(k), _latex(e)) for k, e in sums.items()]
+            + [f"{_latex(k)} = {_latex(e)}" for k, e in spec.tensor_scalars.items()]))
     for ss in spec.scalar_state:
         out.append(r"\text{scalar state:}\quad " + _arrow(ss.symbol, ss.update)
                    + r"\quad (%s_0 = %s)" % (_latex(ss.symbol), _latex(ss.init)))

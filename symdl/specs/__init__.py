@@ -9,6 +9,9 @@ from .cells import CELLS
 from .losses import LOSS_SPECS
 from .normalization import NORM_SPECS
 from .optimizers import NOTATIONS, OPTIMIZER_SPECS
+from .optimizers_factored import FACTORED_RULES
+from .optimizers_more import MORE_RULES
+from .optimizers_tensor import TENSOR_RULES
 from .regularizers import REGULARIZER_SPECS
 from .schedules import SCHEDULE_SPECS
 from .softmax import SOFTMAX_SPECS
@@ -35,13 +38,15 @@ FAMILIES = {
     "activation": [s.name for s in ACTIVATIONS],
     "softmax": [s.name for s in SOFTMAX_SPECS],
     "loss": [s.name for s in LOSS_SPECS],
-    "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *NOTATIONS)],
+    "optimizer": [s.name for s in (*OPTIMIZER_SPECS, *MORE_RULES, *TENSOR_RULES, *FACTORED_RULES,
+                                          *NOTATIONS)],
     "normalization": [s.name for s in NORM_SPECS],
     "cell": [c.name for c in CELLS],
     "regularizer": [s.name for s in REGULARIZER_SPECS],
     "schedule": [s.name for s in SCHEDULE_SPECS],
 }
-_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *NOTATIONS,
+_ALL = {s.name: s for s in (*ACTIVATIONS, *SOFTMAX_SPECS, *LOSS_SPECS, *OPTIMIZER_SPECS, *MORE_RULES,
+                            *TENSOR_RULES, *FACTORED_RULES, *NOTATIONS,
                             *NORM_SPECS, *CELLS, *REGULARIZER_SPECS, *SCHEDULE_SPECS)}
 
 

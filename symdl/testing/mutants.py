@@ -124,6 +124,12 @@ def optimizer_mutants(module, rule_name: str) -> list:
     """The mutations of an optimizer rule's step kernels: each variant, dtype
     and serial/parallel kernel; the new θ and each new state array."""
     out = []
+    if module.SPECS[rule_name].get("factored"):   # Adafactor: a matrix and a vector kernel
+        for _variant, key, _states in module.SPECS[rule_name]["variants"]:
+            for dt in ("f64", "f32"):
+                for kind, args in (("mat", ("param", "row_var", "col_var")), ("vec", ("param", "variance"))):
+                    out += [Mutation(f"{key}_{kind}_{dt}", a, 1.0 + REL[dt]) for a in args]
+        return out
     for _variant, key, states in module.SPECS[rule_name]["variants"]:
         for dt in ("f64", "f32"):
             for par in ("", "_par"):

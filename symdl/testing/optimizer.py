@@ -86,6 +86,12 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
         rule = get(rule)
     mod = module if module is not None else _module()
     meta = mod.SPECS[rule.name]
+    if meta.get("reductions"):   # per-tensor sums (LAMB, LARS): two passes
+        from .optimizer_tensor import check_tensor_rule
+        return check_tensor_rule(rule, mod, variants, hyper, dtypes, n, steps, seed)
+    if meta.get("factored"):     # row/column statistics (Adafactor): matrix and vector kernels
+        from .optimizer_factored import check_factored_rule
+        return check_factored_rule(rule, mod, variants, hyper, dtypes, n, steps, seed)
     by_key = {rule.variant_key(v): v for v in rule.variants()}
     res = CheckResult()
     rng = np.random.default_rng(seed)
