@@ -29,7 +29,6 @@ from .more_rules import LAMB, LARS, Adafactor, Adan, NovoGrad, SignSGD, Signum
 from .rule_optimizer import RuleOptimizer, from_rule
 from .rules import (
     ASGD,
-    OPTIMIZERS,
     SGD,
     AdaBelief,
     Adadelta,
@@ -43,8 +42,8 @@ from .rules import (
     RMSprop,
     Rprop,
     Yogi,
-    get,
 )
+from .table import OPTIMIZERS, get
 from .schedules import (
     CosineAnnealingLR,
     CosineAnnealingWarmRestarts,

@@ -4,6 +4,7 @@ optax's conventions), signSGD, Signum and Adan; same interface as
 from __future__ import annotations
 
 from .base import Optimizer, OptionError, _check_range, _reject
+from .rules import Adam
 
 
 def _betas3(cls, betas):
@@ -53,8 +54,6 @@ class LAMB(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, gr):
-        from .rules import Adam
-
         Adam._validate(self, gr)
         _check_range("eps_root", gr["eps_root"], label="eps_root value")
 
@@ -136,8 +135,6 @@ class NovoGrad(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, gr):
-        from .rules import Adam
-
         Adam._validate(self, gr)
 
     def _variant(self, gr):

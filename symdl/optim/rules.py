@@ -2,7 +2,6 @@
 messages) on the catalog's rules; ``get(name)`` finds one by name."""
 from __future__ import annotations
 
-from symdl.errors import UnknownNameError
 
 from .base import Optimizer, OptionError, _betas, _check_range, _reject
 
@@ -540,20 +539,4 @@ class Yogi(Optimizer):
 
     def _validate(self, gr):
         Adam._validate(self, gr)
-
-
-from .more_rules import LAMB, LARS, Adafactor, Adan, NovoGrad, SignSGD, Signum  # noqa: E402
-
-OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, Adamax, NAdam, RAdam, Adagrad, RMSprop,
-                                       Adadelta, Rprop, ASGD, Lion, AdaBelief, Yogi,
-                                       LAMB, LARS, NovoGrad, SignSGD, Signum, Adan, Adafactor)}
-
-
-def get(name: str):
-    """The optimizer class called ``name`` (case-insensitive: "adam", "SGD", ...)."""
-    by_lower = {k.lower(): v for k, v in OPTIMIZERS.items()}
-    try:
-        return by_lower[name.lower()]
-    except KeyError:
-        raise UnknownNameError("optimizer", name, list(OPTIMIZERS)) from None
 

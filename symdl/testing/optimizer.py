@@ -17,30 +17,7 @@ import sympy as sp
 
 from .bounds import CheckResult, compare, double_double, take
 
-#: kernel steps from the initial state before the checked step
-WARMUP = 3
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-
-
-def _module():
-    """The catalog's rules: a view whose SPECS and kernels import each rule's
-    module (symdl.generated.optimizers.<rule>) on first use."""
-    from symdl.runtime.family import RULES
-    return RULES
-
-
-def default_hyper(meta, variant) -> dict:
-    """The rule's defaults, with 0 replaced by 0.1 (a zero weight_decay,
-    momentum or dampening would hide its term) unless the variant drops it."""
-    out = {}
-    for p in meta["params"]:
-        if p["kind"] != "real":
-            continue
-        v = p["default"]
-        if v == 0 and not (p["name"] == "weight_decay" and not variant.get("has_weight_decay", True)):
-            v = 0.1
-        out[p["name"]] = float(v)
-    return out
+from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper  # noqa: F401  (shared with the per-tensor and factored checks)
 
 
 def step_truth(rule, variant, hyper: dict, t: int, ss_old: dict, theta, grad, states: dict, digits=60):

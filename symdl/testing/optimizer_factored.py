@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from .bounds import CheckResult, compare, double_double
-from .optimizer import _SUFFIX, WARMUP, _module, default_hyper
+from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper
 
 SHAPES = {"mat": (2, 3, 5), "vec": (13,)}
 

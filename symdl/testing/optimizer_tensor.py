@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .bounds import CheckResult, compare, double_double, take
-from .optimizer import _SUFFIX, WARMUP, _module, default_hyper
+from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper
 
 
 def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: dict,
