@@ -314,3 +314,62 @@ def test_cached_statistics_backward(opts):
         k.backward(x, target, g, stats=stats)
     with pytest.raises(ParameterError, match="save_stats"):
         k.forward(x, np.full(shape, 1 / 9), save_stats=True)
+
+
+# ---------------------------------------------------------------------------- shared kernels
+@pytest.mark.parametrize("spec", [cross_entropy, nll_loss], ids=lambda s: s.name)
+def test_reductions_share_one_scaled_kernel(spec):
+    """torch's mean and sum are the 'rows' kernels' sum times ``scale_of``:
+    formula(variant) == scale_of(variant) · Σ_r row, symbolically."""
+    from symdl.specs.softmax import R, RSum
+    for v in spec.variants():
+        if v["reduction"] == "none":
+            continue
+        row = spec.formula({**v, "reduction": "rows"})
+        assert row == spec.formula({**v, "reduction": "none"})
+        assert sp.simplify(spec.formula(v) - spec.scale_of(v) * RSum(row, R)) == 0, v
+    keys = {k for _, k in metadata(spec.name)[0]["variants"]}
+    assert all(k.endswith("__rows") for k in keys) and len(keys) == len(spec.kernel_variants())
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_parallel_kernels_match_serial(name, monkeypatch):
+    """Every kernel of a class loss (target kind × weighting × reduction ×
+    kernel kind × dtype) run as its prange copy gives the serial kernel's
+    result bit for bit (the serial one is checked against the truth above):
+    three row blocks, the last one partial."""
+    import symdl.runtime.reductions as RR
+    rng = np.random.default_rng(5)
+    shape = (150, 11)
+    x = rng.normal(0, 3, shape)
+    C = shape[1]
+    w = rng.uniform(0.3, 2.0, C)
+    targets = {"index": make_target("index", shape, rng)}
+    if name == "cross_entropy":
+        targets.update(probs=make_target("probs", shape, rng), scores=make_target("scores", shape, rng))
+
+    def run(opts, tk, dt):
+        k = kernel(name, **opts)
+        xd = x.astype(dt)
+        td = targets[tk].astype(dt) if tk != "index" else targets[tk]
+        red = opts.get("reduction", "mean")
+        g = np.linspace(0.5, 1.5, shape[0]).astype(dt) if red == "none" else 0.75
+        out = [k.forward(xd, td), k.backward(xd, td, g), *k.forward_backward(xd, td, g)]
+        if tk == "index" and name == "cross_entropy":
+            loss, stats = k.forward(xd, td, save_stats=True)
+            out += [loss, *stats.arrays, k.backward(xd, td, g, stats=stats)]
+        return out
+
+    for tk in targets:
+        for weighted in (False, True):
+            for red in ("mean", "sum", "none"):
+                opts = {"reduction": red, **({"weight": w} if weighted else {})}
+                if name == "cross_entropy":
+                    opts["label_smoothing"] = 0.1
+                for dt in DTYPES:
+                    monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 1 << 62)
+                    ser = run(opts, tk, dt)
+                    monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 0)
+                    par = run(opts, tk, dt)
+                    for a, b in zip(ser, par):
+                        np.testing.assert_array_equal(a, b, err_msg=f"{name} {tk} {opts} {dt}")
