@@ -14,7 +14,7 @@ from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
 from symdl.specs.losses import cross_entropy, nll_loss
 
-from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_of, symbols_like
+from reduction_truth import compare, exact, f32_allowance, instantiate, logits, mp_eval, rows_of, symbols_like
 
 DTYPES = (np.float64, np.float32)
 
@@ -86,9 +86,11 @@ def check(name, opts, x, target, truth_fn):
         dxr = rows_of(dx, layout) if isinstance(layout, int) else dx
         dx2r = rows_of(dx2, layout) if isinstance(layout, int) else dx2
         tag = f"{name}{opts} {np.dtype(dt).name}"
+        al = f32_allowance(rows_of(x, layout) if isinstance(layout, int) else x)
         for what, got, tr in (("loss", loss, t_loss), ("d input", dxr, t_dx),
                               ("fused loss", loss2, t_loss), ("fused d input", dx2r, t_dx)):
-            f, _ = compare(np.ravel(got), tr, dt, f"{tag} {what}")
+            a = np.repeat(al, np.size(got) // al.size) if np.size(got) >= al.size else al.max()
+            f, _ = compare(np.ravel(got), tr, dt, f"{tag} {what}", a)
             fails += f
     assert not fails, fails[:8]
 
@@ -307,8 +309,9 @@ def test_cached_statistics_backward(opts):
         loss, stats = k.forward(xd, target, save_stats=True)
         assert len(stats.arrays) >= 2 and all(a.shape == (4,) and a.dtype == dt for a in stats.arrays)
         dx = k.backward(xd, target, g.astype(dt) if red == "none" else g, stats=stats)
-        fails += compare(np.ravel(loss), t_loss, dt, f"stats loss {dt}")[0]
-        fails += compare(np.ravel(dx), t_dx, dt, f"stats d input {dt}")[0]
+        al = f32_allowance(x)
+        fails += compare(np.ravel(loss), t_loss, dt, f"stats loss {dt}", al if np.size(loss) > 1 else al.max())[0]
+        fails += compare(np.ravel(dx), t_dx, dt, f"stats d input {dt}", np.repeat(al, x.shape[1]))[0]
     assert not fails, fails[:8]
     with pytest.raises(ParameterError, match="stats"):   # float32 stats, float64 input
         k.backward(x, target, g, stats=stats)

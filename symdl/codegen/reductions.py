@@ -34,7 +34,8 @@ from pathlib import Path
 import sympy as sp
 
 from symdl.derive.graph import ReductionDerivation, derive_reduction
-from symdl.specs.softmax import RMax, RSum, Shifted
+from symdl.derive.reduce_stable import normalizers, stabilize_normalizers
+from symdl.specs.softmax import ArgmaxMask, RMax, RSum, Shifted
 
 from .header import make_header
 from .printer import DTYPES, print_block
@@ -49,7 +50,8 @@ TEMPLATE = "reductions.py.j2"
 #: the files whose content shapes the generated modules (besides the specs,
 #: hashed one by one): a change to any of them makes the files stale
 REDUCTION_GENERATOR_FILES = (
-    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
+    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/reduce_stable.py", "derive/rules.py",
+    "codegen/reductions.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
     "specs/base.py", "specs/softmax.py", "specs/losses.py",
 )
@@ -491,7 +493,7 @@ def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -
 
 def _costly(e) -> bool:
     """A body with a function call (exp, log, ...) other than the shift."""
-    return any(not isinstance(f, Shifted) for f in e.atoms(sp.Function))
+    return any(not isinstance(f, (Shifted, ArgmaxMask)) for f in e.atoms(sp.Function))
 
 
 def _combine_level(atoms, dt, lanes) -> Level:
@@ -547,11 +549,14 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
         exprs[f"out_d{w.name}"] = gexpr
         axes[f"out_d{w.name}"] = tuple(d.graph.nodes[w].axes)
     grads = list(exprs)[1:]
+    # the normalizer's cancellations (log S at S = 1 + tiny, p - 1, the
+    # softmax VJP at a dominant class): symdl.derive.reduce_stable
+    exprs = stabilize_normalizers(exprs, normalizers(d), seed=d.seed)
     fwd = ["out"]
     if d.variant.get("reduction") == "rows":
         # a class loss's one kernel for every reduction: each row's loss and
         # scale times their sum (batch sums add in float64, in row order)
-        exprs["out_sum"] = sp.Symbol("scale", real=True) * RSum(d.forward_expr, sp.Symbol("r"))
+        exprs["out_sum"] = sp.Symbol("scale", real=True) * RSum(exprs["out"], sp.Symbol("r"))
         axes["out_sum"] = ()
         fwd.append("out_sum")
     kind_outputs = {"forward": fwd, "backward": grads, "forward_backward": fwd + grads}
