@@ -382,12 +382,21 @@ def test_reductions_share_one_scaled_kernel(spec):
     assert all(k.endswith("__rows") for k in keys) and len(keys) == len(spec.kernel_variants())
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
-def test_parallel_kernels_match_serial(name, monkeypatch):
-    """Every kernel of a class loss (target kind × weighting × reduction ×
-    kernel kind × dtype) run as its prange copy gives the serial kernel's
-    result bit for bit (the serial one is checked against the truth above):
-    three row blocks, the last one partial."""
+#: the prange copies compile slowly (seconds each): by default one kernel set
+#: per loss (every kernel kind and reduction, one target kind, weighting and
+#: dtype); the whole table with -m slow
+PARALLEL_SAMPLE = {"cross_entropy": ("index", False, np.float32), "nll_loss": ("index", True, np.float64)}
+
+
+@pytest.mark.parametrize("name,full", [("cross_entropy", False), ("nll_loss", False),
+                                       pytest.param("cross_entropy", True, marks=pytest.mark.slow),
+                                       pytest.param("nll_loss", True, marks=pytest.mark.slow)])
+def test_parallel_kernels_match_serial(name, full, monkeypatch):
+    """Each kernel of a class loss (target kind × weighting × reduction ×
+    kernel kind × dtype) run as its prange copy -- the same Python body,
+    compiled with parallel=True -- gives the serial kernel's result bit for
+    bit (the serial one is checked against the truth above): three row
+    blocks, the last one partial."""
     import symdl.runtime.reductions as RR
     rng = np.random.default_rng(5)
     shape = (150, 11)
@@ -417,6 +426,8 @@ def test_parallel_kernels_match_serial(name, monkeypatch):
                 if name == "cross_entropy":
                     opts["label_smoothing"] = 0.1
                 for dt in DTYPES:
+                    if not full and (tk, weighted, dt) != PARALLEL_SAMPLE[name]:
+                        continue
                     monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 1 << 62)
                     ser = run(opts, tk, dt)
                     monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 0)
