@@ -14,7 +14,7 @@ from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
 from symdl.specs.losses import cross_entropy, nll_loss
 
-from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_of, symbols_like
+from reduction_truth import compare, exact, f32_allowance, instantiate, logits, mp_eval, rows_of, symbols_like
 
 DTYPES = (np.float64, np.float32)
 
@@ -68,6 +68,48 @@ def class_truth(spec, variant, x, target, weight, eps, g, ignore=-100):
     return mp_eval(outs, subs), mp_eval(grads, subs), cdim
 
 
+def soft_target_terms(x, target, opts, g, cdim):
+    """float32 cross_entropy with a soft target (probabilities, scores, label
+    smoothing): d input = g·(p·Σ w q - w q) and the loss -Σ w q log p cancel
+    where the target is close to p -- the conditioning of the data, not a
+    form the kernel can avoid (p itself rounds to ~6e-8 in float32).  The
+    magnitudes of the terms (float64, numpy): the bound there is
+    PURE_REL·(|t| + terms), the term losses' float32 form."""
+    xr = rows_of(x, cdim)
+    R, C = xr.shape
+    ls = xr - xr.max(axis=1, keepdims=True)
+    ls = ls - np.log(np.exp(ls).sum(axis=1, keepdims=True))
+    p = np.exp(ls)
+    if target.dtype.kind in "iu":
+        t = target.reshape(-1)
+        valid = t != opts.get("ignore_index", -100)
+        q = np.zeros((R, C))
+        q[np.arange(R)[valid], t[valid]] = 1.0
+    else:
+        valid = np.ones(R, bool)
+        q = rows_of(target, cdim).astype(np.float64)
+    eps = opts.get("label_smoothing", 0.0)
+    q = ((1 - eps) * q + eps / C) * valid[:, None]
+    w = np.asarray(opts["weight"], np.float64) if opts.get("weight") is not None else np.ones(C)
+    red = opts.get("reduction", "mean")
+    if red == "none":
+        gs = np.abs(np.asarray(g, np.float64).reshape(-1))
+    else:
+        den = (w[target.reshape(-1)[valid]].sum() if target.dtype.kind in "iu" else R) if red == "mean" else 1
+        gs = np.full(R, abs(float(g)) / den)
+    K = (w * q).sum(axis=1)
+    d_terms = gs[:, None] * (p * np.abs(K)[:, None] + np.abs(w * q))
+    l_rows = (np.abs(w * q) * np.abs(ls)).sum(axis=1)
+    l_terms = l_rows if red == "none" else np.array([l_rows.sum() * gs[0] / max(abs(float(g)), 1e-300)])
+    return l_terms, d_terms.reshape(-1)
+
+
+def _allow(base, terms, truth):
+    t = np.array([abs(float(v)) for v in truth])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return base * (1.0 + np.where(t > 0, terms / t, 0.0))
+
+
 def check(name, opts, x, target, truth_fn):
     k = kernel(name, **opts)
     red = opts.get("reduction", "mean")
@@ -86,9 +128,16 @@ def check(name, opts, x, target, truth_fn):
         dxr = rows_of(dx, layout) if isinstance(layout, int) else dx
         dx2r = rows_of(dx2, layout) if isinstance(layout, int) else dx2
         tag = f"{name}{opts} {np.dtype(dt).name}"
+        al = f32_allowance(rows_of(x, layout) if isinstance(layout, int) else x)
+        soft = name == "cross_entropy" and (target.dtype.kind == "f" or opts.get("label_smoothing"))
+        if soft:
+            l_terms, d_terms = soft_target_terms(x, target, opts, g, layout)
         for what, got, tr in (("loss", loss, t_loss), ("d input", dxr, t_dx),
                               ("fused loss", loss2, t_loss), ("fused d input", dx2r, t_dx)):
-            f, _ = compare(np.ravel(got), tr, dt, f"{tag} {what}")
+            a = np.repeat(al, np.size(got) // al.size) if np.size(got) >= al.size else al.max()
+            if soft:
+                a = _allow(a, d_terms if "d input" in what else l_terms, tr)
+            f, _ = compare(np.ravel(got), tr, dt, f"{tag} {what}", a)
             fails += f
     assert not fails, fails[:8]
 
@@ -307,10 +356,81 @@ def test_cached_statistics_backward(opts):
         loss, stats = k.forward(xd, target, save_stats=True)
         assert len(stats.arrays) >= 2 and all(a.shape == (4,) and a.dtype == dt for a in stats.arrays)
         dx = k.backward(xd, target, g.astype(dt) if red == "none" else g, stats=stats)
-        fails += compare(np.ravel(loss), t_loss, dt, f"stats loss {dt}")[0]
-        fails += compare(np.ravel(dx), t_dx, dt, f"stats d input {dt}")[0]
+        al = f32_allowance(x)
+        fails += compare(np.ravel(loss), t_loss, dt, f"stats loss {dt}", al if np.size(loss) > 1 else al.max())[0]
+        fails += compare(np.ravel(dx), t_dx, dt, f"stats d input {dt}", np.repeat(al, x.shape[1]))[0]
     assert not fails, fails[:8]
     with pytest.raises(ParameterError, match="stats"):   # float32 stats, float64 input
         k.backward(x, target, g, stats=stats)
     with pytest.raises(ParameterError, match="save_stats"):
         k.forward(x, np.full(shape, 1 / 9), save_stats=True)
+
+
+# ---------------------------------------------------------------------------- shared kernels
+@pytest.mark.parametrize("spec", [cross_entropy, nll_loss], ids=lambda s: s.name)
+def test_reductions_share_one_scaled_kernel(spec):
+    """torch's mean and sum are the 'rows' kernels' sum times ``scale_of``:
+    formula(variant) == scale_of(variant) · Σ_r row, symbolically."""
+    from symdl.specs.softmax import R, RSum
+    for v in spec.variants():
+        if v["reduction"] == "none":
+            continue
+        row = spec.formula({**v, "reduction": "rows"})
+        assert row == spec.formula({**v, "reduction": "none"})
+        assert sp.simplify(spec.formula(v) - spec.scale_of(v) * RSum(row, R)) == 0, v
+    keys = {k for _, k in metadata(spec.name)[0]["variants"]}
+    assert all(k.endswith("__rows") for k in keys) and len(keys) == len(spec.kernel_variants())
+
+
+#: the prange copies compile slowly (seconds each): by default one kernel set
+#: per loss (every kernel kind and reduction, one target kind, weighting and
+#: dtype); the whole table with -m slow
+PARALLEL_SAMPLE = {"cross_entropy": ("index", False, np.float32), "nll_loss": ("index", True, np.float64)}
+
+
+@pytest.mark.parametrize("name,full", [("cross_entropy", False), ("nll_loss", False),
+                                       pytest.param("cross_entropy", True, marks=pytest.mark.slow),
+                                       pytest.param("nll_loss", True, marks=pytest.mark.slow)])
+def test_parallel_kernels_match_serial(name, full, monkeypatch):
+    """Each kernel of a class loss (target kind × weighting × reduction ×
+    kernel kind × dtype) run as its prange copy -- the same Python body,
+    compiled with parallel=True -- gives the serial kernel's result bit for
+    bit (the serial one is checked against the truth above): three row
+    blocks, the last one partial."""
+    import symdl.runtime.reductions as RR
+    rng = np.random.default_rng(5)
+    shape = (150, 11)
+    x = rng.normal(0, 3, shape)
+    C = shape[1]
+    w = rng.uniform(0.3, 2.0, C)
+    targets = {"index": make_target("index", shape, rng)}
+    if name == "cross_entropy":
+        targets.update(probs=make_target("probs", shape, rng), scores=make_target("scores", shape, rng))
+
+    def run(opts, tk, dt):
+        k = kernel(name, **opts)
+        xd = x.astype(dt)
+        td = targets[tk].astype(dt) if tk != "index" else targets[tk]
+        red = opts.get("reduction", "mean")
+        g = np.linspace(0.5, 1.5, shape[0]).astype(dt) if red == "none" else 0.75
+        out = [k.forward(xd, td), k.backward(xd, td, g), *k.forward_backward(xd, td, g)]
+        if tk == "index" and name == "cross_entropy":
+            loss, stats = k.forward(xd, td, save_stats=True)
+            out += [loss, *stats.arrays, k.backward(xd, td, g, stats=stats)]
+        return out
+
+    for tk in targets:
+        for weighted in (False, True):
+            for red in ("mean", "sum", "none"):
+                opts = {"reduction": red, **({"weight": w} if weighted else {})}
+                if name == "cross_entropy":
+                    opts["label_smoothing"] = 0.1
+                for dt in DTYPES:
+                    if not full and (tk, weighted, dt) != PARALLEL_SAMPLE[name]:
+                        continue
+                    monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 1 << 62)
+                    ser = run(opts, tk, dt)
+                    monkeypatch.setattr(RR, "PARALLEL_THRESHOLD", 0)
+                    par = run(opts, tk, dt)
+                    for a, b in zip(ser, par):
+                        np.testing.assert_array_equal(a, b, err_msg=f"{name} {tk} {opts} {dt}")

@@ -17,7 +17,7 @@ from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
 from symdl.specs.softmax import SOFTMAX_SPECS
 
-from reduction_truth import compare, exact, instantiate, logits, mp_eval, rows_of, symbols_like
+from reduction_truth import compare, exact, f32_allowance, instantiate, logits, mp_eval, rows_of, symbols_like
 
 #: C >= 8 runs the kernels' 8-lane blocks and their tail; inner > 1 the strided loops
 SHAPES = [((3, 4), -1), ((3, 1), -1), ((2, 3, 4), 1), ((4,), 0), ((2, 3, 2), 0), ((2, 19), -1)]
@@ -51,6 +51,28 @@ def truth(spec, x, dim, g):
     return mp_eval(outs, subs), mp_eval(grads, subs)
 
 
+def vjp_allowance(name, x, g, dim, base, truth):
+    """float32: the VJP g - p·Σg (log_softmax) or p·(g - Σ p·g) (softmax,
+    softmin) cancels where the data make g ≈ its weighted mean -- the
+    conditioning of the product with g, which no kernel form avoids (p
+    rounds to ~6e-8 in float32).  The bound there is PURE_REL·(|t| + the
+    magnitude of the terms), the term losses' float32 form; elsewhere
+    ``base`` (the exp-argument allowance)."""
+    if name not in ("log_softmax", "softmax", "softmin"):
+        return base
+    xr = rows_of(x, dim) * (-1.0 if name == "softmin" else 1.0)
+    p = np.exp(xr - xr.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    ga = np.abs(rows_of(g, dim))
+    if name == "log_softmax":
+        terms = ga + p * ga.sum(axis=1, keepdims=True)
+    else:
+        terms = p * (ga + (p * ga).sum(axis=1, keepdims=True))
+    t = np.array([abs(float(v)) for v in truth])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return base * (1.0 + np.where(t > 0, terms.reshape(-1) / t, 0.0))
+
+
 CASES = [pytest.param(s, shape, dim, kind, id=f"{s.name}-{'x'.join(map(str, shape))}-dim{dim}-{kind}")
          for s in DIM_SPECS for shape, dim in SHAPES for kind in KINDS]
 
@@ -74,7 +96,10 @@ def test_against_sympy_mpmath(spec, shape, dim, kind):
             return rows_of(a, dim) if a.shape == x.shape else a
         for what, got, tr in (("forward", rows(y), t_fwd), ("backward", rows_of(dx, dim), t_dx),
                               ("fused forward", rows(y2), t_fwd), ("fused backward", rows_of(dx2, dim), t_dx)):
-            f, _ = compare(got, tr, dt, f"{spec.name} {what} {np.dtype(dt).name}")
+            al = np.repeat(f32_allowance(rows_of(x, dim)), got.size // rows_of(x, dim).shape[0])
+            if "backward" in what:
+                al = vjp_allowance(spec.name, x, g, dim, al, tr)
+            f, _ = compare(got, tr, dt, f"{spec.name} {what} {np.dtype(dt).name}", al)
             fails += f
     assert not fails, fails[:8]
 

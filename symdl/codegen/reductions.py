@@ -34,7 +34,8 @@ from pathlib import Path
 import sympy as sp
 
 from symdl.derive.graph import ReductionDerivation, derive_reduction
-from symdl.specs.softmax import RMax, RSum, Shifted
+from symdl.derive.reduce_stable import normalizers, stabilize_normalizers
+from symdl.specs.softmax import ArgmaxMask, RMax, RSum, Shifted
 
 from .header import make_header
 from .printer import DTYPES, print_block
@@ -49,7 +50,8 @@ TEMPLATE = "reductions.py.j2"
 #: the files whose content shapes the generated modules (besides the specs,
 #: hashed one by one): a change to any of them makes the files stale
 REDUCTION_GENERATOR_FILES = (
-    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/rules.py", "codegen/reductions.py",
+    "derive/graph.py", "derive/axes.py", "derive/reduce_rules.py", "derive/reduce_stable.py", "derive/rules.py",
+    "codegen/reductions.py",
     "codegen/printer.py", "codegen/render.py", "codegen/header.py", "specs/functions.py",
     "specs/base.py", "specs/softmax.py", "specs/losses.py",
 )
@@ -491,7 +493,7 @@ def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -
 
 def _costly(e) -> bool:
     """A body with a function call (exp, log, ...) other than the shift."""
-    return any(not isinstance(f, Shifted) for f in e.atoms(sp.Function))
+    return any(not isinstance(f, (Shifted, ArgmaxMask)) for f in e.atoms(sp.Function))
 
 
 def _combine_level(atoms, dt, lanes) -> Level:
@@ -546,8 +548,18 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
     for w, gexpr in (d.grads or {d.x: d.grad_expr}).items():
         exprs[f"out_d{w.name}"] = gexpr
         axes[f"out_d{w.name}"] = tuple(d.graph.nodes[w].axes)
-    grads = [k for k in exprs if k != "out"]
-    kind_outputs = {"forward": ["out"], "backward": grads, "forward_backward": ["out"] + grads}
+    grads = list(exprs)[1:]
+    # the normalizer's cancellations (log S at S = 1 + tiny, p - 1, the
+    # softmax VJP at a dominant class): symdl.derive.reduce_stable
+    exprs = stabilize_normalizers(exprs, normalizers(d), seed=d.seed)
+    fwd = ["out"]
+    if d.variant.get("reduction") == "rows":
+        # a class loss's one kernel for every reduction: each row's loss and
+        # scale times their sum (batch sums add in float64, in row order)
+        exprs["out_sum"] = sp.Symbol("scale", real=True) * RSum(exprs["out"], sp.Symbol("r"))
+        axes["out_sum"] = ()
+        fwd.append("out_sum")
+    kind_outputs = {"forward": fwd, "backward": grads, "forward_backward": fwd + grads}
     plans = []
     for kind, outs in kind_outputs.items():
         plans.append(_plan(d, f"{d.key}_{kind}", kind, Program(d, {k: exprs[k] for k in outs}), axes,
@@ -581,7 +593,8 @@ def stats_plans(d, exprs, axes, grads, elementary, used) -> list[KernelPlan]:
             d.graph.input(name, ("r",), source=("array", name))
         stats[a.sym] = (name, sp.Symbol(name, real=True), as_expr(a))
     # forward_stats: the loss and the statistics (row outputs)
-    f_exprs = {"out": exprs["out"], **{n: e for n, _, e in stats.values()}}
+    f_exprs = {k: exprs[k] for k in ("out", "out_sum") if k in exprs}
+    f_exprs.update({n: e for n, _, e in stats.values()})
     f_axes = {**axes, **{n: ("r",) for n, _, _ in stats.values()}}
     fprog = Program(d, f_exprs)
     # backward_stats: the class atoms become inputs
@@ -597,6 +610,12 @@ def stats_plans(d, exprs, axes, grads, elementary, used) -> list[KernelPlan]:
     return out
 
 
+def _kernel_variants(spec) -> list:
+    """The variants that get kernels: a class loss's 'sum' serves 'mean' too
+    (a runtime scale); every other spec's variants as they are."""
+    return spec.kernel_variants() if hasattr(spec, "kernel_variants") else spec.variants()
+
+
 def spec_table(specs, module=None) -> dict:
     table = {}
     for s in specs:
@@ -607,7 +626,7 @@ def spec_table(specs, module=None) -> dict:
         if s.family == "loss":
             entry["module"] = module or module_of("loss", s.name)
             entry["classes"] = s.classes
-            entry["variants"] = [[v, s.key(s.name, v)] for v in s.variants()]
+            entry["variants"] = [[v, s.key(s.name, v)] for v in _kernel_variants(s)]
             if getattr(s, "kind", "") == "term":
                 entry["kind"] = "term"
                 entry["args"] = [{"name": a.name, "axes": list(a.axes), "optional": a.optional,
@@ -670,7 +689,7 @@ def render_module(specs, *, module, elementary=None) -> str:
     kernels = []
     table = spec_table(specs, module)
     for s in specs:
-        for v in s.variants():
+        for v in _kernel_variants(s):
             d = derive_reduction(s, v)
             for plan in kernel_plans(d, elementary, used):
                 kernels.append(plan)

@@ -18,6 +18,7 @@ integer inputs become float64).
 from __future__ import annotations
 
 import importlib
+import math
 import numbers
 import warnings
 
@@ -325,7 +326,24 @@ class Loss(_Bundle):
         return bool(np.all(np.abs(s - 1.0) <= tol))
 
     def _key(self, kind):
-        return self._keys[(kind, self.weight is not None, self.reduction)]
+        # one kernel set ('rows') serves mean, sum and none (see _run)
+        return self._keys[(kind, self.weight is not None, "rows")]
+
+    def _scale(self, t, k, w, rows) -> float:
+        """The final scale of the summed loss: 1 for sum; for mean, one over
+        the rows (probability targets) or over the summed weight of the
+        targets that are not ignore_index (class indices: torch's weighted
+        mean; 1/0 = inf when every target is ignored, the loss then nan)."""
+        if self.reduction != "mean":
+            return 1.0
+        if k != "index":
+            return 1.0 / rows if rows else math.inf
+        valid = t != self.ignore_index
+        if w is None:
+            den = float(np.count_nonzero(valid))
+        else:
+            den = float(w[t[valid]].sum(dtype=np.float64))
+        return 1.0 / den if den != 0.0 else math.inf
 
     def _oshape(self, row_shape):
         return row_shape if self.reduction == "none" else ()
@@ -333,19 +351,27 @@ class Loss(_Bundle):
     def _grad(self, grad, oshape, dtype):
         return _loss_grad(self.name, self.reduction, grad, oshape, dtype)
 
-    def _args(self, x, t, w, g):
-        return {"input": x.reshape(-1), "target": t.reshape(-1),
-                "weight": w if w is not None else np.ones(1, x.dtype),
-                "grad": g.reshape(-1) if isinstance(g, np.ndarray) else g,
-                "label_smoothing": self.label_smoothing, "ignore_index": self.ignore_index}
-
     def _run(self, kind, x, t, k, layout, w, g, outs, stats=()):
+        """Run a 'rows' kernel: it writes each row's loss and ``scale`` times
+        their sum (``outs[0]`` is the loss buffer: the rows for 'none', else
+        the sum) and takes one incoming gradient per row (grad·scale in each
+        row for a reduced loss)."""
         key = self._key(k)
         argnames = self.meta["kernels"][key][kind]
-        vals = self._args(x, t, w, g)
+        rows = layout[0] * layout[2]
+        tr = t.reshape(-1)
+        scale = self._scale(tr, k, w, rows)
+        if kind.startswith("forward"):
+            extra = [np.empty(rows if self.reduction != "none" else 1, dtype=x.dtype)]
+            outs = [outs[0], *extra, *outs[1:]] if self.reduction == "none" else [*extra, *outs]
+        if g is not None and self.reduction != "none":
+            g = np.full(rows, g * scale, dtype=x.dtype)
+        vals = {"input": x.reshape(-1), "target": tr, "scale": scale,
+                "weight": w if w is not None else np.ones(1, x.dtype),
+                "grad": g.reshape(-1) if g is not None else None,
+                "label_smoothing": self.label_smoothing, "ignore_index": self.ignore_index}
         vals.update({f"stat{i}": a for i, a in enumerate(stats)})
         fn = self._fn(key, kind, x.dtype, x.size)
-        rows = layout[0] * layout[2]
         if self.reduction == "mean" and rows == 0 and kind.startswith("forward"):
             warnings.warn(f"{self.name}: reduction='mean' over an empty batch; the loss is nan",
                           RuntimeWarning, stacklevel=3)

@@ -39,6 +39,8 @@ w = sp.Symbol("w", real=True)
 eps = sp.Symbol("eps", real=True)
 N_c = sp.Symbol("N_c", positive=True, integer=True)
 N_r = sp.Symbol("N_r", positive=True, integer=True)
+#: the runtime scale of a reduced loss (the 'rows' kernels' sum)
+scale = sp.Symbol("scale", real=True)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,23 @@ class Loss:
                     out.append({"target": tk, "weighted": weighted, "reduction": red})
         return out
 
+    def kernel_variants(self) -> list[dict]:
+        """The variants with kernels of their own: reduction 'rows', which
+        serves all three of torch's reductions -- its kernels write each
+        row's loss (the result of 'none') and ``scale`` times their sum (the
+        result of 'sum': scale 1, and of 'mean': one over the rows, or over
+        the summed weight of the valid targets), and take one incoming
+        gradient per row (the runtime passes grad·scale in each row for a
+        reduced loss)."""
+        out = []
+        for tk in self.targets:
+            for weighted in ((False, True) if self.weight else (False,)):
+                out.append({"target": tk, "weighted": weighted, "reduction": "rows"})
+        return out
+
+    def out_axes(self, variant) -> tuple:
+        return ("r",) if variant["reduction"] in ("none", "rows") else ()
+
     @staticmethod
     def key(name, variant) -> str:
         return f"{name}__{variant['target']}{'_w' if variant['weighted'] else ''}__{variant['reduction']}"
@@ -122,10 +141,13 @@ class Loss:
             ins.append(InputDecl("w", ("c",), ("array", "weight")))
         if self.label_smoothing:
             ins.append(InputDecl("eps", (), ("scalar", "label_smoothing")))
+        if variant["reduction"] == "rows":
+            ins.append(InputDecl("scale", (), ("scalar", "scale")))
         return ins
 
     def formula(self, variant) -> sp.Expr:
-        """The objective: per row for reduction='none', else a scalar."""
+        """The objective: per row for reduction='none' (and the kernel
+        variant 'rows'), else a scalar."""
         red, tk = variant["reduction"], variant["target"]
         wt = w if variant["weighted"] else sp.S.One
         if not self.classes:
@@ -137,7 +159,7 @@ class Loss:
             target = (1 - eps) * target + eps / N_c
         valid = v if tk == "index" else sp.S.One
         row = valid * RSum(self.term.subs({y: target, w: wt}), C)
-        if red == "none":
+        if red in ("none", "rows"):
             return row
         total = RSum(row, R)
         if red == "sum":
@@ -145,6 +167,19 @@ class Loss:
         if tk == "index":   # torch: divide by the summed weight of the non-ignored targets
             return total / RSum(v * RSum(wt * t, C), R)
         return total / N_r  # probability targets: divide by the number of rows
+
+    def scale_of(self, variant) -> sp.Expr:
+        """The ``scale`` that makes the 'rows' kernels' scaled sum equal
+        torch's reduction (``formula(variant) == scale_of(variant) *
+        RSum(row, R)``, checked by a test): 1 for sum, 1/N_r or one over the
+        valid targets' summed weight for mean."""
+        red, tk = variant["reduction"], variant["target"]
+        if red == "sum":
+            return sp.S.One
+        if red != "mean":
+            raise ValueError(f"reduction {red!r} has no scale")
+        wt = w if variant["weighted"] else sp.S.One
+        return 1 / RSum(v * RSum(wt * t, C), R) if tk == "index" else 1 / N_r
 
     def content_hash(self) -> str:
         parts = [self.name, self.family, sp.srepr(self.term), repr(self.classes), repr(self.targets),
@@ -238,7 +273,6 @@ class Arg:
 #: kernel reductions of a term loss: 'sum' (times a runtime ``scale``: 1 for
 #: sum, 1/n for mean, 1/batch for batchmean) and 'none'
 TERM_REDUCTIONS = ("sum", "none")
-scale = sp.Symbol("scale", real=True)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,123 @@
+"""The normalizer's stable forms (symdl.derive.reduce_stable): each rule on
+its own, and on every expression the reduction kernels are rendered from,
+proven equal to what it replaces -- symbolically, at concrete sizes, for any
+values of the argmax mask (the rules use only S = 1 + s' and Σ e = S)."""
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.codegen.cfunctions import log1p
+
+from symdl.derive.graph import derive_reduction
+from symdl.derive.reduce_stable import (Normalizer, log1p_normalizer, normalizers, ratio_offset,
+                                        stabilize_normalizers, vjp_pivot)
+from symdl.specs.losses import cross_entropy, nll_loss
+from symdl.specs.softmax import ArgmaxMask, RSum, Shifted, log_softmax, logsumexp, softmax, softmin
+from symdl.testing.reduction import instantiate
+
+C = sp.Symbol("c")
+NC = 3   # classes in the proofs
+
+
+def _plain(e):
+    """Shifted -> difference, log1p -> log(1 + .), each distinct argmax mask
+    -> its own free symbol (the identities hold for every mask value)."""
+    e = e.replace(lambda a: isinstance(a, Shifted), lambda a: a.args[0] - a.args[1])
+    e = e.replace(lambda a: isinstance(a, log1p), lambda a: sp.log(1 + a.args[0]))
+    masks = sorted(e.atoms(ArgmaxMask), key=sp.default_sort_key)
+    return e.xreplace({m: sp.Symbol(f"mu_{i}", real=True) for i, m in enumerate(masks)})
+
+
+def _equal(a, b) -> bool:
+    a, b = _plain(a), _plain(b)
+    exps = sorted((a.atoms(sp.exp) | b.atoms(sp.exp)), key=sp.default_sort_key)
+    rep = {x: sp.Symbol(f"e_{i}", positive=True) for i, x in enumerate(exps)}
+    d = sp.cancel(sp.together(a.xreplace(rep) - b.xreplace(rep)))
+    return d == 0 or sp.simplify(d) == 0
+
+
+def _row_env(names_c=("x", "g", "y", "t", "w"), names_r=("v",), scalars=("eps",)):
+    env = {}
+    for n in names_c:
+        env[n] = (np.array([[sp.Symbol(f"{n}{j}", real=True) for j in range(NC)]], dtype=object), ("r", "c"))
+    env["w"] = (np.array([sp.Symbol(f"w{j}", real=True) for j in range(NC)], dtype=object), ("c",))
+    for n in names_r:
+        env[n] = (np.array([sp.Symbol(f"{n}0", real=True)], dtype=object), ("r",))
+    for n in scalars:
+        env[n] = (sp.Symbol(n, real=True), ())
+    return env
+
+
+def _proves(before, after, env, elementwise=True):
+    sizes = {"r": 1, "c": NC}
+    idxs = [{"r": 0, "c": j} for j in range(NC)] if elementwise else [{"r": 0}]
+    return all(_equal(instantiate(before, env, sizes, ix), instantiate(after, env, sizes, ix)) for ix in idxs)
+
+
+# ----------------------------------------------------------------------------- rules on their own
+x, g, k, r, M = (sp.Symbol(n, real=True) for n in ("x", "g", "k", "r", "M"))
+S = sp.Symbol("S", positive=True)
+NZ = Normalizer(S, M, x, C)
+S_DEF = {S: RSum(sp.exp(Shifted(x, M)), C)}
+
+
+def _with_S(e):
+    return e.xreplace(S_DEF)
+
+
+def test_log1p_normalizer_alone():
+    before = x - sp.log(S)
+    after = log1p_normalizer(before, NZ)
+    assert after != before and after.has(log1p) and not after.has(sp.log(S))
+    env = {**_row_env(), "M": (M, ())}
+    assert _proves(_with_S(before), _with_S(after), env)
+    # the proof can fail: s' off by the mask's count (Σ e - Σ [u = M]) is not S - 1
+    wrong = x - log1p(RSum(NZ.e - NZ.mask, C))
+    assert not _proves(_with_S(before), _with_S(wrong), env)
+
+
+def test_ratio_offset_alone():
+    y = sp.Symbol("y", real=True)
+    before = k * NZ.e / S - (1 - r) * y - r / 3
+    after = ratio_offset(before, NZ)
+    assert after != before and after.has(Shifted(k * NZ.e, -(before - k * NZ.e / S)))
+    env = {**_row_env(), "k": (k, ()), "r": (r, ())}
+    assert _proves(_with_S(before), _with_S(after), env)
+    # an offset holding the cotangent (log_softmax's g - p·Σg) is left alone
+    assert ratio_offset(g - NZ.e * RSum(g, C) / S, NZ, seed=g) == g - NZ.e * RSum(g, C) / S
+
+
+def test_vjp_pivot_alone():
+    before = (g - RSum(g * NZ.e, C) / S) * NZ.e / S
+    after = vjp_pivot(before, NZ)
+    assert after != before and after.has(ArgmaxMask(x, M))
+    assert _proves(_with_S(before), _with_S(after), _row_env())
+    softmin_like = (-g + RSum(g * NZ.e, C) / S) * NZ.e / S
+    assert vjp_pivot(softmin_like, NZ) != softmin_like
+
+
+# ----------------------------------------------------------------------------- on the kernels' expressions
+CASES = ([(s, {}) for s in (softmax, softmin, log_softmax, logsumexp)]
+         + [(cross_entropy, v) for v in cross_entropy.kernel_variants()]
+         + [(nll_loss, v) for v in nll_loss.kernel_variants()])
+
+
+@pytest.mark.parametrize("spec,variant", CASES,
+                         ids=[f"{s.name}-{'-'.join(map(str, v.values()))}" for s, v in CASES])
+def test_stable_forms_equal_the_derived_ones(spec, variant):
+    d = derive_reduction(spec, variant)
+    before = {"out": d.forward_expr, **{f"d{w}": e for w, e in d.grads.items()}} if d.grads else \
+        {"out": d.forward_expr, "dx": d.grad_expr}
+    trace = []
+    after = stabilize_normalizers(before, normalizers(d), trace, seed=d.seed)
+    fired = {name for name, _, _ in trace}
+    expected = {"softmax": {"vjp_pivot"}, "softmin": {"vjp_pivot"}, "log_softmax": {"log1p_normalizer"},
+                "logsumexp": {"log1p_normalizer"}, "cross_entropy": {"log1p_normalizer", "ratio_offset"},
+                "nll_loss": set()}[spec.name]
+    assert fired == expected
+    env = _row_env()
+    env["t"] = (np.array([[sp.Integer(int(j == 1)) for j in range(NC)]], dtype=object), ("r", "c"))   # a one-hot target
+    for key in before:
+        b = d.graph.inline(before[key], keep_reductions=False)
+        a = d.graph.inline(after[key], keep_reductions=False)
+        elementwise = "c" in (d.out_axes if key == "out" else ("r", "c"))
+        assert _proves(b, a, env, elementwise), (spec.name, variant, key)
