@@ -87,7 +87,7 @@ def default_cases(meta, ignore_index=None, seed=0) -> list:
             out.append((x3, t3))
         if kind == "index":
             x4 = f32(rng.normal(0, 3, (5,)))
-            out.append((x4, np.array(2)))
+            out.append((x4, np.array(3 if ignore_index == 2 else 2)))   # (not ignored: the mean is 0/0 then)
             x5 = f32(rng.choice(EXTREME, (3, 4)))
             x5[0, 2] = np.nan   # row 0 (not ignored): its loss and gradient are nan
             out.append((x5, make_target(kind, x5.shape, rng, ig)))
