@@ -29,6 +29,7 @@ import numpy as np
 import sympy as sp
 
 from .bounds import CheckResult, compare, compare_sum, double_double, take
+from .reduction import no_delta as _no_delta
 from .reduction import exact, instantiate, mp_eval, rows_of
 
 EXTREME = np.array([1e3, -1e3, 999.5, -999.0, 0.0, 1e-7, -3e-9, 2.5, -1.25, 700.0])
@@ -165,7 +166,7 @@ def _slopes(grads, row_syms, subs):
     def grad_slope(indices):
         todo = [int(i) for i in indices if int(i) not in cache]
         if todo:
-            es = [sym * sp.diff(grads[i], sym) for i in todo for sym in row_syms[i]]
+            es = [sym * _no_delta(sp.diff(grads[i], sym)) for i in todo for sym in row_syms[i]]
             vals = iter(mp_eval(es, subs))
             for i in todo:
                 cache[i] = sum(abs(float(v)) if mpmath.isfinite(v) else 0.0

@@ -63,6 +63,11 @@ def instantiate(expr, env: dict, sizes: dict, idx=None):
     return inst_at(sp.sympify(expr), dict(idx))
 
 
+def no_delta(e):
+    """The derivative of a step (Heaviside, from Max) is 0 away from its jump."""
+    return e.replace(sp.DiracDelta, lambda *a: sp.S.Zero)
+
+
 def exact(v):
     """A float as an exact SymPy rational (inf stays inf, nan is sp.nan:
     pass nan only as the value of a symbol, see mp_eval)."""
