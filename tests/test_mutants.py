@@ -25,7 +25,7 @@ import pytest
 import symdl
 import symdl.specs as S
 from symdl.specs import losses as L
-from symdl.testing import check_activation, check_loss, check_optimizer
+from symdl.testing import check_activation, check_class_loss, check_loss, check_optimizer, check_softmax
 from symdl.testing import mutants as M
 
 from test_term_losses import OPTIONS, _args, _resolve
@@ -71,9 +71,14 @@ def test_swish_beta_gradient_mutant_is_caught():
 
 
 def test_huber_fused_sum_gradient_mutant_is_caught():
+    """The kernel is found through the public API (the one the bundle's
+    forward_backward with reduction='sum' runs in float64), not by name."""
     spec = TERM["huber_loss"]
     (b, cases), = loss_bundles("huber_loss")
-    m = M.Mutation("huber_loss__sum_forward_backward_f64", "out_dx", 1.0001)
+    b = symdl.kernel("huber_loss", reduction="sum", **b.scalars)
+    uses = M.discover(b, lambda bb: check_loss(spec, bb, cases=cases, reductions=["sum"]))
+    use, = [u for u in uses if ("forward_backward", "sum", "float64", False) in u.contexts]
+    m = M.Mutation(use.fname, max(use.outputs), 1.0001)   # the gradient: the last output
     o = M.run(m, b, lambda bb: check_loss(spec, bb, cases=cases, dtypes=(np.float64,)))
     assert o.caught, o
     assert "forward_backward d input" in o.detail and "float64" in o.detail
@@ -89,20 +94,65 @@ def _dtype(m):
 def _activation_family():
     for spec in S.all_specs("activation"):
         for variant in spec.variants():
-            b = symdl.kernel(spec.name, **variant)
-            yield (f"activation {spec.name}", M.activation_mutants(b), b,
-                   lambda m, spec=spec, variant=variant:
-                   lambda bb: check_activation(spec, bb, variant, dtypes=(_dtype(m),)))
+            yield lambda spec=spec, variant=variant: (
+                f"activation {spec.name}", M.activation_mutants(b := symdl.kernel(spec.name, **variant)), b,
+                lambda m: lambda bb: check_activation(spec, bb, variant, dtypes=(_dtype(m),)))
+
+
+def _restricted(uses, m):
+    """(dtypes, reductions, paths) of the calls that reached mutant m's kernel."""
+    use = uses[m.fname]
+    dts = tuple(np.dtype(d) for d in sorted(use.dtypes))
+    reds = sorted(r for r in use.reductions if r is not None)
+    paths = tuple(sorted({"parallel" if c[3] else "serial" for c in use.contexts}))
+    return dts, reds, paths
+
+
+def _discovered(label, b, cases, check_with):
+    """A family unit whose kernels are found by running the check through
+    the bundle's public methods (symdl.testing.mutants.discover), on the
+    cases the unmutated kernels pass (a known, xfailed cancellation would
+    'catch' every mutant)."""
+    good = [c for c in cases if check_with(b, [c]).ok]
+    assert good, f"{label}: no case passes unmutated"
+    found = M.discover(b, lambda bb: check_with(bb, good))
+    uses = {u.fname: u for u in found}
+    return (label, M.discovered_mutations(found), b,
+            lambda m: (lambda bb: check_with(bb, good, *_restricted(uses, m))))
 
 
 def _loss_family():
     for name, spec in TERM.items():
         for b, cases in loss_bundles(name):
-            reds = next(p["choices"] for p in b.meta["params"] if p["name"] == "reduction")
-            yield (f"loss {name}", M.loss_mutants(b), b,
-                   lambda m, spec=spec, cases=cases, reds=reds: lambda bb: check_loss(
-                       spec, bb, cases=cases, dtypes=(_dtype(m),),
-                       reductions=[r for r in reds if (r == "none") == ("__none_" in m.fname)]))
+            yield lambda spec=spec, b=b, cases=cases: _discovered(
+                f"loss {spec.name}", b, cases,
+                lambda bb, cs, dts=(np.float64, np.float32), reds=None, paths=None: check_loss(
+                    spec, bb, cases=cs, dtypes=dts, reductions=reds or None))
+
+
+def _softmax_family():
+    from symdl.specs.softmax import SOFTMAX_SPECS
+    from symdl.testing.vector import default_cases
+    for spec in SOFTMAX_SPECS:
+        yield lambda spec=spec: _discovered(
+            f"softmax {spec.name}", symdl.kernel(spec.name), default_cases(spec),
+            lambda bb, cs, dts=(np.float64, np.float32), reds=None, paths=("serial", "parallel"): check_softmax(
+                spec, bb, cases=cs, dtypes=dts, paths=paths))
+
+
+def _class_loss_family(full=False):
+    """(the CI sample runs the prange kernels of the FAST_PARALLEL option sets
+    only: every other option set compiles its own; -m slow runs them all)"""
+    from test_reduction_harness import FAST_PARALLEL, LOSSES, OPTION_SETS
+    from symdl.testing.class_loss import default_cases
+    for name, spec in LOSSES.items():
+        for oname, opts in OPTION_SETS[name].items():
+            every = ("serial", "parallel") if full or (name, oname) in FAST_PARALLEL else ("serial",)
+            yield lambda spec=spec, opts=opts, oname=oname, every=every: _discovered(
+                f"class loss {spec.name} {oname}", (b := symdl.kernel(spec.name, **opts)),
+                default_cases(b.meta, b.ignore_index),
+                lambda bb, cs, dts=(np.float64, np.float32), reds=None, paths=every:
+                    check_class_loss(spec, bb, cases=cs, dtypes=dts, reductions=reds or None, paths=paths))
 
 
 def _optimizer_family():
@@ -110,13 +160,16 @@ def _optimizer_family():
     for name in G.SPECS:
         variants = [v for v, k, _ in G.SPECS[name]["variants"]]
         keys = [k for v, k, _ in G.SPECS[name]["variants"]]
-        yield (f"optimizer {name}", M.optimizer_mutants(G, name), G,
-               lambda m, name=name, variants=variants, keys=keys: lambda mod: check_optimizer(
-                   name, module=mod, dtypes=(_dtype(m),),
-                   variants=[v for v, k in zip(variants, keys) if m.fname.startswith(k + "_")]))
+        yield lambda name=name, variants=variants, keys=keys: (
+            f"optimizer {name}", M.optimizer_mutants(G, name), G,
+            lambda m: lambda mod: check_optimizer(
+                name, module=mod, dtypes=(_dtype(m),),
+                variants=[v for v, k in zip(variants, keys) if m.fname.startswith(k + "_")]))
 
 
-FAMILIES = {"activation": _activation_family, "loss": _loss_family, "optimizer": _optimizer_family}
+#: each family yields units: thunks -> (label, mutations, bundle, mutation -> check)
+FAMILIES = {"activation": _activation_family, "loss": _loss_family, "optimizer": _optimizer_family,
+            "softmax": _softmax_family, "class loss": _class_loss_family}
 
 
 def _report(outcomes_by_family):
@@ -134,7 +187,7 @@ def test_mutation_sample():
     outcomes = {}
     for fam, gen in FAMILIES.items():
         units = list(gen())
-        label, muts, b, check = units[rng.integers(len(units))]
+        label, muts, b, check = units[rng.integers(len(units))]()
         pick = rng.choice(len(muts), size=min(4, len(muts)), replace=False)
         outcomes[fam] = [M.run(muts[i], b, check(muts[i])) for i in pick]
         escaped = [str(o.mutation) for o in outcomes[fam] if not o.caught and not o.equivalent]
@@ -146,7 +199,9 @@ def test_mutation_sample():
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_mutant_is_caught(family):
     outcomes, escaped = [], []
-    for label, muts, b, check in FAMILIES[family]():
+    gen = FAMILIES[family]
+    for unit in (gen(full=True) if family == "class loss" else gen()):
+        label, muts, b, check = unit()
         for m in muts:
             o = M.run(m, b, check(m))
             outcomes.append(o)

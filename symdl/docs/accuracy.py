@@ -14,9 +14,14 @@ measures only specs whose key changed (the measurement of all activations
 takes about a minute cold).  Families whose kernels are not elementwise are
 The softmax family reduced along ``dim`` (softmax, log_softmax, softmin,
 logsumexp) is measured against its formula written out over six rows of
-concrete values (``measure_rows``).  The other families' kernels (losses,
-glu, maxout, optimizer rules) are reported as measured by the test suite,
-not by the docs build.
+concrete values (``measure_rows``).  glu, maxout, the losses and the
+optimizer rules are measured by the table-driven harness itself
+(``measure_harness``: ``check_softmax``, ``check_loss``,
+``check_class_loss``, ``check_optimizer`` with their default cases, at the
+spec's default options, every kernel entry point, both dtypes, serial
+kernels), summarized per output and dtype.  Other families (the term
+losses, whose cases need each loss's domain -- tests/test_term_losses.py;
+normalization, cells) are reported as measured by the test suite.
 """
 from __future__ import annotations
 
@@ -63,7 +68,14 @@ def measurable(spec, family: str, meta: dict | None) -> bool:
         return False
     if family == "activation" and meta.get("family") == "activation":
         return True
-    return meta.get("family") == "softmax" and meta.get("layout") == "dim"
+    if meta.get("family") == "loss":   # (term losses: see measure_harness)
+        return family == "loss" and meta.get("kind") == "class"
+    return meta.get("family") in ("softmax", "optimizer") and meta.get("family") == family
+
+
+def _by_harness(meta) -> bool:
+    return not (meta.get("family") == "activation" or (meta.get("family") == "softmax"
+                                                        and meta.get("layout") == "dim"))
 
 
 def entry(spec, family: str, meta: dict | None, key: str, cache: dict, measure: bool) -> dict:
@@ -79,7 +91,8 @@ def entry(spec, family: str, meta: dict | None, key: str, cache: dict, measure: 
         return hit
     if not measure:
         return {"status": "stale", "key": key}
-    how = measure_activation if family == "activation" else measure_rows
+    how = (measure_activation if family == "activation" else
+           (lambda s: measure_harness(s, family, meta)) if _by_harness(meta) else measure_rows)
     e = {"key": key, "status": "measured", **how(spec)}
     cache[spec.name] = e
     return e
@@ -187,6 +200,61 @@ def measure_rows(spec) -> dict:
     return {"points": int(X.size), "rows": rows, "method": "rows"}
 
 
+def _output_of(which: str) -> str:
+    """The kernel output a harness report is about: 'value' or 'd <argument>'."""
+    w = which.replace(" [parallel]", "")
+    for tok in (" d ", " dx"):
+        i = w.find(tok)
+        if i >= 0:
+            rest = w[i + 1:].split()
+            return "d x" if rest[0] == "dx" else "d " + rest[1]
+    for state in ("theta", "param"):
+        if f" {state}" in w:
+            return "θ"
+    return "value" if any(k in w for k in ("forward", "loss", " y")) else w.split()[-1]
+
+
+def summarize(res) -> list:
+    """Rows (output, dtype, worst pure relative error, failures, values) of a CheckResult."""
+    agg = {}
+    for r in res:
+        key = (_output_of(r.which), r.dtype)
+        a = agg.setdefault(key, {"worst": 0.0, "failures": 0, "n": 0})
+        if r.worst_rel == r.worst_rel:
+            a["worst"] = max(a["worst"], r.worst_rel)
+        a["failures"] += len(r.failures)
+        a["n"] += 0 if "parallel" in r.which else r.n
+    return [{"variant": "default options", "which": k[0], "dtype": k[1], "worst": _g(v["worst"]),
+             "at": "-", "failures": v["failures"], "values": v["n"]}
+            for k, v in sorted(agg.items(), key=lambda kv: (kv[0][0] != "value", kv[0]))]
+
+
+def measure_harness(spec, family: str, meta: dict) -> dict:
+    """The harness's own check of the spec's kernels at its default options
+    (every entry point, both dtypes, the serial kernels; optimizers: serial
+    and prange, as check_optimizer runs), summarized per output and dtype."""
+    import warnings
+
+    import numpy as np
+
+    from symdl import kernel
+    from symdl import testing as T
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if family == "softmax":
+            res = T.check_softmax(spec, kernel(spec.name), paths=("serial",))
+        elif family == "optimizer":   # the variant of the default options
+            want = {p["name"]: p["default"] for p in meta["params"] if p["kind"] != "real"}
+            variants = [v for v, _k, _s in meta["variants"] if all(v.get(n, d) == d for n, d in want.items())]
+            res = T.check_optimizer(spec, n=8, steps=(4,), variants=variants[:1] or None)
+        else:   # class losses (term losses need per-loss domains for their cases: the test suite's)
+            res = T.check_class_loss(spec, kernel(spec.name), paths=("serial",))
+    rows = summarize(res)
+    return {"points": int(sum(r["values"] for r in rows)), "rows": rows, "method": "harness",
+            "dtypes": [np.dtype(d).name for d in (np.float64, np.float32)]}
+
+
 def accuracy_markdown(e: dict | None) -> str:
     from symdl.testing import BOUNDS
 
@@ -201,6 +269,22 @@ def accuracy_markdown(e: dict | None) -> str:
     if status == "stale":
         return "**Stale:** the spec or its kernels changed since the last measurement; run `symdl docs generate`.\n"
     (r64, a64), (r32, a32) = ((BOUNDS[k][0], BOUNDS[k][1]) for k in sorted(BOUNDS, key=str, reverse=True))
+    if e.get("method") == "harness":
+        from symdl.testing import PURE_REL
+        p64, p32 = PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)]
+        lines = ["Measured by `symdl.testing`'s table-driven harness (the check the test suite runs), at the "
+                 "spec's default options: every kernel entry point (forward, backward, fused; every "
+                 "reduction of a loss; every variant of a rule) against the definition evaluated by mpmath "
+                 "at >= 60 digits with derivatives by SymPy, on its default cases (random, extreme, "
+                 "dominant and nan inputs). Worst *pure* relative error where the true value is a normal "
+                 "number; a failure is a value outside the harness's bounds: the mixed bound "
+                 f"(float64: {r64:g}|t| + {a64:g}; float32: {r32:g}|t| + {a32:g}), the pure relative bound "
+                 f"(float64: {p64:g}; float32: {p32:g}·(|t| + the output's condition)), inf/nan where the "
+                 "truth is finite, or a number where the truth is nan.", "",
+                 "| output | dtype | worst relative error | values | failures |", "|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {r['which']} | {r['dtype']} | {r['worst']:.2e} | {r['values']} | {r['failures']} |")
+        return "\n".join(lines) + "\n"
     if e.get("method") == "rows":
         where = (f"Measured against the formula written out over {len(_ROWS)} rows of 8 values (random, "
                  "±1e3 beside tiny values, one dominant value, all tiny, all near −700, mixed) and its "

@@ -8,6 +8,9 @@ them)::
     res = check_activation(spec, bundle)     # forward, backward, fused, serial
     res.assert_ok()                           # and parallel, parameter gradients
 
+``check_loss`` (term losses), ``check_class_loss`` (cross_entropy, nll_loss),
+``check_softmax`` (the softmax family, glu, maxout), ``check_optimizer``.
+
 ``symdl.testing.mutants`` perturbs generated kernels' outputs and shows the
 checks reject every such mutant.  Imports SymPy and mpmath.
 """
@@ -17,3 +20,5 @@ from .bounds import PURE_REL, PURE_REL_EXCEPTIONS, CheckResult  # noqa: F401,E40
 from .activation import check_activation  # noqa: F401,E402
 from .loss import check_loss  # noqa: F401,E402
 from .optimizer import check_optimizer  # noqa: F401,E402
+from .vector import check_softmax  # noqa: F401,E402
+from .class_loss import check_class_loss  # noqa: F401,E402

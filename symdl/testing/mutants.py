@@ -32,7 +32,7 @@ class Mutation:
     """Scale output ``arg`` (row ``row`` of it, for partial sums) of kernel
     function ``fname`` by ``factor`` after each call."""
     fname: str
-    arg: str
+    arg: "str | int"
     factor: float
     row: int | None = None
     label: str = ""
@@ -49,8 +49,11 @@ class MutantModule:
         self.calls = 0
         self.changed = False
         fn = getattr(module, mutation.fname)
-        names = list(inspect.signature(getattr(fn, "py_func", fn)).parameters)
-        self._pos = names.index(mutation.arg)
+        if isinstance(mutation.arg, int):   # a position (found by discover)
+            self._pos = mutation.arg
+        else:
+            names = list(inspect.signature(getattr(fn, "py_func", fn)).parameters)
+            self._pos = names.index(mutation.arg)
         self._fn = fn
 
     def __getattr__(self, name):
@@ -135,6 +138,95 @@ def optimizer_mutants(module, rule_name: str) -> list:
             for par in ("", "_par"):
                 for arg in ["param", *states]:
                     out.append(Mutation(f"{key}_{dt}{par}", arg, 1.0 + REL[dt]))
+    return out
+
+
+# ------------------------------------------------------------ kernels found through the public API
+#: the public entry points of a bundle (symdl.runtime.reductions): the kernel
+#: a call reaches is labelled with the one it came through
+ENTRIES = ("forward_backward", "forward", "backward", "grads")
+
+
+@dataclass
+class KernelUse:
+    """A kernel function a check reached through a bundle's public methods:
+    the (entry point, reduction, dtype name, parallel) of each call, and the
+    positions of the array arguments the calls wrote (its outputs)."""
+    fname: str
+    contexts: set
+    outputs: set
+
+    @property
+    def dtypes(self) -> set:
+        return {c[2] for c in self.contexts}
+
+    @property
+    def reductions(self) -> set:
+        return {c[1] for c in self.contexts}
+
+
+class Recorder:
+    """A generated module that records every kernel function called through
+    it, with the public entry point and options of the call (read from the
+    calling bundle's frame) and which array arguments the call wrote."""
+
+    def __init__(self, module):
+        self._module = module
+        self.uses: dict = {}
+
+    def __getattr__(self, name):
+        fn = getattr(self._module, name)
+        if not callable(fn) or name.startswith("_") or isinstance(fn, type):
+            return fn
+
+        def call(*args):
+            arrays = [(i, a, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+            r = fn(*args)
+            wrote = {i for i, a, before in arrays if not np.array_equal(a, before, equal_nan=True)}
+            use = self.uses.setdefault(name, KernelUse(name, set(), set()))
+            use.outputs |= wrote
+            use.contexts.add(_context(args))
+            return r
+        return call
+
+
+def _context(args):
+    from symdl.runtime.reductions import PARALLEL_THRESHOLD
+    entry, red = "?", None
+    f = inspect.currentframe()
+    while f is not None:   # the innermost bundle frame: a public entry point, or its dispatcher
+        loc, name = f.f_locals, f.f_code.co_name
+        if "self" in loc and (name in ENTRIES or (name in ("_call", "_run") and isinstance(loc.get("kind"), str))):
+            entry = name if name in ENTRIES else loc["kind"]
+            red = getattr(loc["self"], "reduction", None)
+            break
+        f = f.f_back
+    fl = [a for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    dt = fl[0].dtype.name if fl else "?"
+    n = max((a.size for a in fl), default=0)
+    return (entry, red, dt, n >= PARALLEL_THRESHOLD)
+
+
+def discover(bundle, check) -> list:
+    """Run ``check`` on a copy of ``bundle`` whose module records its kernel
+    calls: the KernelUse of every kernel function the check reached through
+    the bundle's public methods (no generated name is assumed)."""
+    rec = Recorder(bundle._module)
+    b = copy.copy(bundle)
+    b._module = rec
+    b._cache = {}
+    check(b)
+    return [rec.uses[k] for k in sorted(rec.uses)]
+
+
+def discovered_mutations(uses) -> list:
+    """Each output of each discovered kernel, perturbed by 1 + REL of its dtype."""
+    out = []
+    for u in uses:
+        dts = u.dtypes
+        rel = REL["f32"] if dts == {"float32"} else REL["f64"]
+        for pos in sorted(u.outputs):
+            out.append(Mutation(u.fname, pos, 1.0 + rel, label=f"{u.fname}:out#{pos}"))
     return out
 
 

@@ -63,9 +63,17 @@ def instantiate(expr, env: dict, sizes: dict, idx=None):
     return inst_at(sp.sympify(expr), dict(idx))
 
 
+def no_delta(e):
+    """The derivative of a step (Heaviside, from Max) is 0 away from its jump."""
+    return e.replace(sp.DiracDelta, lambda *a: sp.S.Zero)
+
+
 def exact(v):
-    """A float as an exact SymPy rational (inf stays inf)."""
+    """A float as an exact SymPy rational (inf stays inf, nan is sp.nan:
+    pass nan only as the value of a symbol, see mp_eval)."""
     v = float(v)
+    if math.isnan(v):
+        return sp.nan
     if math.isinf(v):
         return sp.oo if v > 0 else -sp.oo
     return sp.Rational(v)
@@ -80,7 +88,7 @@ def mp_eval(exprs, subs: dict, dps=DPS):
 
     def run(d):
         with mpmath.workdps(d):
-            args = [mpmath.mpf(sp.Float(v, d + 10)) if v.is_finite else
+            args = [mpmath.nan if v is sp.nan else mpmath.mpf(sp.Float(v, d + 10)) if v.is_finite else
                     (mpmath.inf if v > 0 else -mpmath.inf) for v in (subs[s] for s in syms)]
             return [+r for r in f(*args)]
 
@@ -98,7 +106,8 @@ def mp_eval(exprs, subs: dict, dps=DPS):
         d *= 2
         cur = run(d)
         with mpmath.workdps(d):
-            same = all(a == b or (not mpmath.isnan(b) and abs(a - b) <= mpmath.mpf(10) ** -40 * abs(b))
+            same = all(a == b or (mpmath.isnan(a) and mpmath.isnan(b))
+                       or (not mpmath.isnan(b) and abs(a - b) <= mpmath.mpf(10) ** -40 * abs(b))
                        for a, b in zip(prev, cur))
         prev = cur
         if same:
