@@ -7,14 +7,13 @@ pure relative one (float64 1e-12, float32 1e-6·(|t| + Σ|x_k ∂t/∂x_k|));
 nan truth => nan output.  Only the public kernel objects are used
 (symdl.kernel(name, ...)), never generated function names.
 
-Known real cancellations (reported; being fixed in the reductions template)
-are strict xfails here, each in a case of its own, so they flip when fixed:
-* float64/float32 log_softmax of the dominant class: 0 instead of ~-4e-17;
-* softmax's backward at the dominant class: 0 instead of ~1e-16;
+The cancellations at the dominant class (log_softmax's value, softmax's
+backward, cross_entropy's loss and d input with the dominant class as target)
+are fixed by the engine's stable rewrites (symdl/derive/reduce_stable.py) and
+checked here under the strict bound.  Two known cases remain strict xfails,
+each in a case of its own, so they flip when fixed:
 * log_softmax's backward g - p·Σg where it cancels (two classes of equal
   probability and cotangent): 7e-8 relative in float64;
-* cross_entropy with the dominant class as target (no label smoothing):
-  the loss log1p(Σ others) ~9e-17 and d input p - 1 ~ -3e-17 are computed as 0;
 * nll_loss with a nan input at a non-target class: the row's loss is nan
   (the definition's one-hot selection, and torch, give -w_t·x_t).
 """
@@ -39,10 +38,6 @@ EXTREME_C3 = np.array([[[-999.0, -1.25, 1.00000001e-07, 1000.0], [2.5, 2.5, -1.2
                         [1000.0, -3.00000003e-09, 1.00000001e-07, -3.00000003e-09]]])
 
 XFAIL = {
-    ("softmax", "close", "gradients"): "softmax backward p·(g - Σ g p) cancels to 0 at the dominant class "
-                                       "(truth ~1e-16); fix pending in the reductions template",
-    ("log_softmax", "close", "values"): "log_softmax of the dominant class is x - m - log Σ = 0 instead of "
-                                        "-log1p(Σ others) ~ -4e-17; fix pending in the reductions template",
     ("log_softmax", "extreme_c3", "gradients"): "log_softmax backward g - p·Σg cancels (7e-8 relative in "
                                                 "float64 at [0, -1e3, -3e-9]); reported",
 }
@@ -124,13 +119,8 @@ for _n in LOSSES:
             XFAIL[(_n, _o, "index-nan", "values")] = (
                 "nll_loss with a nan input at a class other than the target: the kernel's row loss is nan "
                 "(Σ_c t_c·x_c with 0·nan), the definition's one-hot selection and torch give -w_t·x_t; reported")
-        if _n == "cross_entropy" and "label_smoothing" not in OPTION_SETS[_n][_o]:
-            XFAIL[(_n, _o, "index-close", "gradients")] = (
-                "cross_entropy's d input p - 1 at the dominant target class (p = 1 - 3e-17) is 0 instead of "
-                "-3e-17; fix pending in the reductions template")
-            XFAIL[(_n, _o, "index-close", "values")] = (
-                "cross_entropy's loss at the dominant target class is -log_softmax = log1p(Σ others) ~ 9e-17, "
-                "computed as 0 (log_softmax's cancellation); fix pending in the reductions template")
+
+
 CLASS = [(n, o, c, p) for n in LOSSES for o in OPTION_SETS[n] for c in _class_case_names(n)
          for p in ("values", "gradients")]
 
