@@ -455,7 +455,14 @@ _LIBM = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.lo
          "tanh": math.tanh, "sech2": lambda v: 1.0 / math.cosh(v) ** 2,
          "erf": math.erf, "erfc": math.erfc, "atan": math.atan, "sin": math.sin, "cos": math.cos,
          # libm's exp(-v*v) rounds v*v first (error ~ v^2 eps): take the exact value
-         "expmsq": lambda v: float(mpmath.exp(-mpmath.mpf(v) ** 2))}
+         # (at 40 digits whatever mpmath's global precision is: at its default 15
+         # digits v*v rounds just as libm's does)
+         "expmsq": lambda v: _expmsq_exact(v)}
+
+
+def _expmsq_exact(v):
+    with mpmath.workdps(40):
+        return float(mpmath.exp(-mpmath.mpf(v) ** 2))
 
 
 def _libm(name, v):

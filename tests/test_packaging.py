@@ -31,6 +31,9 @@ def test_wheel_contains_generated_kernels_and_templates(wheel):
     for f in gen.rglob("*.py"):                                         # every module is packaged
         assert f"symdl/generated/{f.relative_to(gen).as_posix()}" in names, f
     assert "symdl/generated/__init__.py" in names
+    src = gen.parent / "symdl"
+    for f in src.rglob("*.py"):                                         # every source module too
+        assert f"symdl/{f.relative_to(src).as_posix()}" in names, f
     assert "symdl/generated/normalization/batch_norm.py" in names   # a generated subpackage
     assert "symdl/generated/cells/lstm_cell.py" in names and "symdl/templates/cells.py.j2" in names
     assert "symdl/templates/activations.py.j2" in names

@@ -271,7 +271,7 @@ def accuracy_markdown(e: dict | None) -> str:
     (r64, a64), (r32, a32) = ((BOUNDS[k][0], BOUNDS[k][1]) for k in sorted(BOUNDS, key=str, reverse=True))
     if e.get("method") == "harness":
         from symdl.testing import PURE_REL
-        p64, p32 = PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)]
+        p64, p32 = PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)]
         lines = ["Measured by `symdl.testing`'s table-driven harness (the check the test suite runs), at the "
                  "spec's default options: every kernel entry point (forward, backward, fused; every "
                  "reduction of a loss; every variant of a rule) against the definition evaluated by mpmath "

@@ -19,7 +19,6 @@ import importlib
 import math
 
 import numpy as np
-from numba import get_num_threads
 
 from symdl.errors import UnknownNameError
 
@@ -108,6 +107,8 @@ class NormKernels:
         if lay.get("cols"):
             c = lay["R"]
             if size >= PARALLEL_MIN:
+                from numba import get_num_threads   # numba loads with the kernels, not at import
+
                 c = -(-c // get_num_threads())
             return [lay["O"], lay["R"], max(COL_BLOCK, -(-c // COL_BLOCK) * COL_BLOCK)]   # N, C, cb
         return [lay[k] for k in _ORDER]
