@@ -83,3 +83,35 @@ def install_light_cache_loads() -> bool:
     Cache.load_overload = load_overload
     _installed = True
     return True
+
+
+# ---------------------------------------------------------------- lazy kernels
+def lazy_kernels(namespace: dict):
+    """The module ``__getattr__`` of a generated kernel module.
+
+    Kernels are compiled on first use: ``<kernel>`` is ``njit`` applied to
+    ``_py_<kernel>`` when first looked up, and ``<kernel>_par`` the same body
+    with ``parallel=True`` (its block loop is a ``prange``, which the serial
+    compilation runs as a plain ``range``), so a template writes each body
+    once.  cache=True: later processes load the machine code from Numba's
+    disk cache; the parallel copy gets its own qualified name, hence its own
+    cache file (Numba's cache key ignores the ``parallel`` flag).  Creating
+    the dispatchers eagerly would make importing the module slow."""
+    import types
+
+    def __getattr__(name):
+        par = name.endswith("_par")
+        py = namespace.get("_py_" + (name[:-4] if par else name))
+        if py is None:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        if par:
+            py = types.FunctionType(py.__code__, py.__globals__, "_py_" + name, py.__defaults__,
+                                    py.__closure__)
+            py.__qualname__ = "_py_" + name
+        from numba import njit
+
+        fn = njit(cache=True, error_model="numpy", parallel=par)(py)
+        namespace[name] = fn
+        return fn
+
+    return __getattr__
