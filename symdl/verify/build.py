@@ -367,7 +367,7 @@ class Builder:
         """A spec's side given as a SymPy expression (symdl.verify.families): its
         symbols are the claim's, by name, with the claim's assumptions."""
 
-        expr = _as_expr(expr)
+        expr = as_expr(expr)
         return expr.xreplace({s: self.symbol(s.name) for s in expr.free_symbols})
 
     def b_num(self, node, v, digits=None):
@@ -672,12 +672,3 @@ class Builder:
 
     def b_true(self, node):
         return sp.true
-
-
-def _as_expr(v):
-    """A spec's value as a SymPy object (numbers from Python; never a string)."""
-    if isinstance(v, sp.Basic):
-        return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError(f"not a number or a SymPy expression: {v!r}")
-    return sp.Integer(v) if isinstance(v, int) else sp.Float(v)

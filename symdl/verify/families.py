@@ -29,7 +29,7 @@ import re
 
 import sympy as sp
 
-from .build import _as_expr  # noqa: F401  (a spec value as SymPy; lives with the builder)
+from .kinks import as_expr as _as_expr   # a spec value as SymPy, exactly
 from .verdict import REFUTED, UNDECIDED, Verdict
 from .nodes import Node
 
