@@ -5,7 +5,19 @@ forward_backward, serial and prange kernels, each learnable parameter's
 gradient (per element and summed), float64 and float32; the mixed bound of
 symdl.testing.BOUNDS plus the pure relative bound PURE_REL (float64 1e-12,
 float32 1e-6, the documented exceptions in PURE_REL_EXCEPTIONS) wherever the
-truth is a normal number, nan exactly where the truth is nan."""
+truth is a normal number, nan exactly where the truth is nan.
+
+Every kernel's parallel copy is compiled (runtime/jitcache.lazy_kernels)
+from the very body its serial copy is, with parallel=True: the serial checks
+verify that body for every spec, test_parallel_kernels_are_the_serial_bodies
+proves the identity for every kernel of every module, and the prange path
+itself is checked against mpmath for the specs of PARALLEL_SAMPLE (one per
+kernel shape of the template) in the default run and for every spec under
+``-m slow`` (a parallel compile costs twice a serial one: two thirds of this
+file's cold time).
+"""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -13,20 +25,71 @@ import symdl
 import symdl.specs as S
 from symdl.testing import PURE_REL_EXCEPTIONS, check_activation
 
-CASES = []
+#: the prange path in the default run, one spec per kernel shape of
+#: templates/activations.py.j2: plain (relu), elementary functions (gelu),
+#: the libm fallback loop (sinc), learnable parameters (swish: a scalar,
+#: prelu: per channel), a noise input (rrelu); the rest run under -m slow
+PARALLEL_SAMPLE = {"relu", "gelu", "sinc", "swish", "prelu", "rrelu"}
+
+CASES, PARALLEL_CASES = [], []
 for spec in S.all_specs("activation"):
     for variant in spec.variants():
         for params in ({},) + tuple(spec.test_params):
             label = ",".join(f"{k}={v}" for k, v in {**variant, **params}.items())
-            CASES.append(pytest.param(spec, variant, params, id=f"{spec.name}[{label}]" if label else spec.name))
+            tid = f"{spec.name}[{label}]" if label else spec.name
+            CASES.append(pytest.param(spec, variant, params, id=tid))
+            first = not params and variant == spec.variants()[0]
+            PARALLEL_CASES.append(pytest.param(
+                spec, variant, params, id=tid,
+                marks=[] if spec.name in PARALLEL_SAMPLE and first else [pytest.mark.slow]))
 
 
 @pytest.mark.parametrize("spec,variant,params", CASES)
 def test_against_mpmath(spec, variant, params, accuracy_reports):
     bundle = symdl.kernel(spec.name, **variant, **params)
-    res = check_activation(spec, bundle, variant, params)
-    accuracy_reports.extend(r for r in res if "[parallel]" not in r.which)
+    res = check_activation(spec, bundle, variant, params, paths=("serial",))
+    accuracy_reports.extend(res)
     res.assert_ok()
+
+
+@pytest.mark.parametrize("spec,variant,params", PARALLEL_CASES)
+def test_parallel_path_against_mpmath(spec, variant, params):
+    bundle = symdl.kernel(spec.name, **variant, **params)
+    res = check_activation(spec, bundle, variant, params, paths=("parallel",))
+    assert res and all("[parallel]" in r.which for r in res)
+    res.assert_ok()
+
+
+def test_parallel_sample_names_real_specs():
+    names = {s.name for s in S.all_specs("activation")}
+    assert PARALLEL_SAMPLE <= names, PARALLEL_SAMPLE - names
+
+
+@pytest.mark.parametrize("family", ["activation"])
+def test_parallel_kernels_are_the_serial_bodies(family):
+    """Every kernel of every activation module (and its second-derivative
+    module) is one body ``_py_<kernel>``; ``<kernel>`` and ``<kernel>_par``
+    are compiled from that same code object, so a serial check verifies the
+    math of both.  (Looking a dispatcher up compiles nothing.)"""
+    from symdl.layout import module_of
+
+    checked = 0
+    for spec in S.all_specs(family):
+        for pkg in ("activations", "activations_d2"):
+            try:
+                mod = importlib.import_module(module_of(family, spec.name).replace(".activations.", f".{pkg}."))
+            except ModuleNotFoundError:
+                continue
+            bodies = [k for k in vars(mod) if k.startswith("_py_")]
+            assert bodies, mod.__name__
+            for body in bodies:
+                py = getattr(mod, body)
+                serial, par = getattr(mod, body[4:]), getattr(mod, body[4:] + "_par")
+                assert serial.py_func.__code__ is py.__code__, (mod.__name__, body)
+                assert par.py_func.__code__ is py.__code__, (mod.__name__, body)
+                assert par.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+                checked += 1
+    assert checked > 400, checked
 
 
 def test_every_entry_point_and_parameter_gradient_is_checked():

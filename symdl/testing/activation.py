@@ -144,10 +144,14 @@ def _slopes(spec, variant, params, xs, noise, g):
 
 
 def check_activation(spec, bundle, variant=None, params=None, dtypes=(np.float64, np.float32),
-                     n_random=96, seed=0) -> CheckResult:
+                     n_random=96, seed=0, paths=("serial", "parallel")) -> CheckResult:
     """Compare every entry point of ``bundle`` with ``spec`` (at ``variant``
     and ``params``); returns a CheckResult (a list of Reports with ``.ok``,
-    ``.failures`` and ``.assert_ok()``)."""
+    ``.failures`` and ``.assert_ok()``).  ``paths``: the serial kernels (small
+    inputs) and/or the prange ones (inputs past the parallel threshold)."""
+    unknown = set(paths) - {"serial", "parallel"}
+    if unknown or not paths:
+        raise ValueError(f"paths must be a non-empty subset of ('serial', 'parallel'), got {paths!r}")
     params = dict(params or {})
     variant = dict(variant or {})
     label = ",".join(f"{k}={v}" for k, v in {**variant, **params}.items())
@@ -160,6 +164,8 @@ def check_activation(spec, bundle, variant=None, params=None, dtypes=(np.float64
         n = xs.size
         reps = -(-_threshold() // n)
         for path, r in (("serial", 1), ("parallel", reps)):
+            if path not in paths:
+                continue
             idx = np.tile(np.arange(n), r)
             xin, gin = xs[idx], g[idx]
             kw = {"noise": noise[idx]} if spec.noise else {}
