@@ -11,17 +11,24 @@ default parameters.
 The results are cached in ``docs/catalog/accuracy.json``, keyed by the
 spec's content hash and the generator hash of its generated module: a build
 measures only specs whose key changed (the measurement of all activations
-takes about a minute cold).  Families whose kernels are not elementwise are
+takes about a minute cold; of the term losses, about ten).
+
 The softmax family reduced along ``dim`` (softmax, log_softmax, softmin,
 logsumexp) is measured against its formula written out over six rows of
-concrete values (``measure_rows``).  glu, maxout, the losses and the
+concrete values (``measure_rows``).  glu, maxout, the class losses and the
 optimizer rules are measured by the table-driven harness itself
-(``measure_harness``: ``check_softmax``, ``check_loss``,
-``check_class_loss``, ``check_optimizer`` with their default cases, at the
-spec's default options, every kernel entry point, both dtypes, serial
-kernels), summarized per output and dtype.  Other families (the term
-losses, whose cases need each loss's domain -- tests/test_term_losses.py;
-normalization, cells) are reported as measured by the test suite.
+(``measure_harness``: ``check_softmax``, ``check_class_loss``,
+``check_optimizer`` with their default cases, at the spec's default options,
+every kernel entry point, both dtypes, serial kernels), summarized per
+output and dtype.  The term losses (``measure_term_loss``) are measured by
+``check_loss`` on the test suite's own cases (``symdl.testing.loss_cases``:
+each loss's input domain, a random case with the kinks placed exactly and an
+extreme one, for every option set the tests use), every reduction x kernel
+kind x dtype, serial kernels, with where the worst error occurs; their cache
+key also holds a hash of those cases.  The Newton objectives
+(``measure_objective``) are measured against the objective written out for
+explicit data and differentiated by SymPy at 50 digits.  Other families
+(normalization, cells) are reported as measured by the test suite.
 """
 from __future__ import annotations
 
@@ -58,9 +65,54 @@ def save_cache(cache: dict, root: Path | None = None) -> None:
 
 
 def cache_key(spec, module_header: dict) -> str:
+    """spec hash : generated module's generator hash (: a term loss's cases' hash)."""
     from .pages import spec_hash
 
-    return f"{spec_hash(spec)}:{module_header.get('generator_hash', '-')}"
+    key = f"{spec_hash(spec)}:{module_header.get('generator_hash', '-')}"
+    if getattr(spec, "kind", "") == "term" and getattr(spec, "family", "") == "loss" and has_cases(spec.name):
+        key += ":" + term_cases_hash(spec.name)
+    return key
+
+
+def has_cases(name: str) -> bool:
+    """Whether the test suite has cases (an input domain) for this term loss."""
+    from symdl.testing.loss_cases import term_case
+
+    try:
+        term_case(name, 0, "random")
+    except KeyError:
+        return False
+    return True
+
+
+def _term_cases(name: str) -> list:
+    """[(option-set label, [(kind, options, arrays), ...]), ...]: the test suite's cases of a term loss."""
+    from symdl.testing.loss_cases import KINDS, OPTIONS, term_case
+
+    out = []
+    for i, opts0 in enumerate(OPTIONS.get(name, [{}])):
+        label = ", ".join(f"{k}=" + ("[...]" if isinstance(v, str) else repr(v)) for k, v in opts0.items())
+        out.append((label or "defaults", [(kind, *term_case(name, i, kind)) for kind in KINDS]))
+    return out
+
+
+def term_cases_hash(name: str) -> str:
+    """A hash of the points a term loss is measured at (its options and arrays)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for label, cases in _term_cases(name):
+        h.update(label.encode())
+        for kind, opts, args in cases:
+            h.update(kind.encode())
+            for k, v in sorted(opts.items()):
+                h.update(k.encode() + np.asarray(v, dtype=np.float64).tobytes())
+            for a in args:
+                a = np.asarray(a)
+                h.update(repr((a.dtype.str, a.shape)).encode() + a.tobytes())
+    return h.hexdigest()[:12]
 
 
 def measurable(spec, family: str, meta: dict | None) -> bool:
@@ -68,9 +120,10 @@ def measurable(spec, family: str, meta: dict | None) -> bool:
         return False
     if family == "activation" and meta.get("family") == "activation":
         return True
-    if meta.get("family") == "loss":   # (term losses: see measure_harness)
-        return family == "loss" and meta.get("kind") == "class"
-    return meta.get("family") in ("softmax", "optimizer") and meta.get("family") == family
+    if meta.get("family") == "loss":
+        return family == "loss" and (meta.get("kind") == "class" or
+                                     meta.get("kind") == "term" and has_cases(spec.name))
+    return meta.get("family") in ("softmax", "optimizer", "objective") and meta.get("family") == family
 
 
 def _by_harness(meta) -> bool:
@@ -92,6 +145,8 @@ def entry(spec, family: str, meta: dict | None, key: str, cache: dict, measure: 
     if not measure:
         return {"status": "stale", "key": key}
     how = (measure_activation if family == "activation" else
+           measure_objective if family == "objective" else
+           measure_term_loss if meta.get("kind") == "term" else
            (lambda s: measure_harness(s, family, meta)) if _by_harness(meta) else measure_rows)
     e = {"key": key, "status": "measured", **how(spec)}
     cache[spec.name] = e
@@ -248,15 +303,162 @@ def measure_harness(spec, family: str, meta: dict) -> dict:
             want = {p["name"]: p["default"] for p in meta["params"] if p["kind"] != "real"}
             variants = [v for v, _k, _s in meta["variants"] if all(v.get(n, d) == d for n, d in want.items())]
             res = T.check_optimizer(spec, n=8, steps=(4,), variants=variants[:1] or None)
-        else:   # class losses (term losses need per-loss domains for their cases: the test suite's)
+        else:   # class losses (term losses: measure_term_loss)
             res = T.check_class_loss(spec, kernel(spec.name), paths=("serial",))
     rows = summarize(res)
     return {"points": int(sum(r["values"] for r in rows)), "rows": rows, "method": "harness",
             "dtypes": [np.dtype(d).name for d in (np.float64, np.float32)]}
 
 
+def _term_output(which: str) -> tuple:
+    """(output, reduction, entry point) of a check_loss report: 'case 0 none backward d input'."""
+    parts = which.split()
+    red, ep = parts[2], parts[3]
+    return ("value" if parts[4] == "loss" else "d " + parts[5]), red, ep
+
+
+def _term_where(spec, kind: str, red: str, ep: str, out: str, at: float, args) -> str:
+    """Where a term loss's worst error is: the case, reduction and entry point,
+    and for a per-element output the element and the arguments' values there."""
+    import numpy as np
+
+    place = f"{kind} case, {red}, {ep}"
+    if at != at:                                  # a reduced value (compare_sum)
+        return place + (" (the reduced value)" if out == "value" else "")
+    arrs = {a.name: np.asarray(v) for a, v in zip([a for a in spec.args if not a.optional], args)}
+    if out == "value":
+        if spec.classes:
+            return place + f", row {int(at)}"
+        ref = next(iter(arrs.values()))
+    else:
+        ref = arrs[out[2:]]
+    idx = np.unravel_index(int(at), ref.shape)
+    vals = [f"{n}={float(a[idx]):.7g}" for n, a in arrs.items() if a.shape == ref.shape and a.dtype.kind == "f"]
+    return place + f" at [{', '.join(map(str, idx))}]: " + ", ".join(vals)
+
+
+def measure_term_loss(spec, option_sets=None) -> dict:
+    """A term loss's kernels checked by ``check_loss`` on the test suite's
+    cases (every option set of ``loss_cases.OPTIONS``, or the indices in
+    ``option_sets``; the random and the extreme case): every reduction x
+    kernel kind (forward, backward, fused) x dtype, serial kernels; worst
+    pure relative error per option set, output and dtype, and where it occurs."""
+    import warnings
+
+    import numpy as np
+
+    from symdl import kernel
+    from symdl.testing import check_loss
+
+    rows = []
+    for i, (label, cases) in enumerate(_term_cases(spec.name)):
+        if option_sets is not None and i not in option_sets:
+            continue
+        agg = {}
+        for kind, opts, args in cases:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = check_loss(spec, kernel(spec.name, **opts), cases=[args], paths=("serial",))
+            for r in res:
+                out, red, ep = _term_output(r.which)
+                a = agg.setdefault((out, r.dtype), {"worst": 0.0, "at": "-", "failures": 0, "values": 0})
+                a["failures"] += len(r.failures)
+                a["values"] += r.n
+                if r.worst_rel == r.worst_rel and r.worst_rel > a["worst"]:
+                    a["worst"] = r.worst_rel
+                    a["at"] = _term_where(spec, kind, red, ep, out, r.worst_at, args)
+        for (out, dt), a in sorted(agg.items(), key=lambda kv: (kv[0][0] != "value", kv[0])):
+            rows.append({"variant": label, "which": out, "dtype": dt, "worst": _g(a["worst"]),
+                         "at": a["at"], "failures": a["failures"], "values": a["values"]})
+    return {"points": int(sum(r["values"] for r in rows)), "rows": rows, "method": "term",
+            "dtypes": [np.dtype(d).name for d in (np.float64, np.float32)],
+            "exceptions": [list(x) for x in _exceptions(spec.name)]}
+
+
+#: a Newton objective's measurement: the scales of θ (scores ~1, ~±40, ~±800: exp overflows)
+OBJECTIVE_SCALES = (0.3, 40.0, 800.0)
+#: the bound tests/test_newton.py holds the kernels to: |g - t| <= rel·(|t| + max|t|)
+OBJECTIVE_REL = 1e-12
+
+
+def _objective_truth(o, theta, X, y, lam) -> list:
+    """[value, gradient, Hessian] (mpf lists) of the objective written out for
+    explicit data (``full_objective``), by ``sympy.diff`` / ``sympy.hessian``
+    at 50 digits."""
+    import mpmath
+    import sympy as sp
+
+    def q(v):
+        return sp.Rational(repr(float(v)))
+
+    if o.kind == "glm":
+        f, th = o.full_objective([[q(v) for v in row] for row in X], [q(v) for v in y], q(lam))
+    else:
+        f, th = o.full_objective(None, None, None)
+    at = {t: q(v) for t, v in zip(th, theta)}
+    outs = [[f], [sp.diff(f, t) for t in th], list(sp.hessian(f, th))]
+    with mpmath.workdps(50):
+        return [[mpmath.mpf(str(sp.N(e.xreplace(at), 50))) for e in out] for out in outs]
+
+
+def measure_objective(spec) -> dict:
+    """A Newton objective's kernel (``value_grad_hess``, float64) against the
+    objective written out for explicit data and differentiated by SymPy at
+    50 digits: X (6, d) normal, y normal (ridge) or in {0, 1} (logistic), λ =
+    0.5, θ normal at each scale of OBJECTIVE_SCALES.  Per output: the worst
+    error relative to the output's largest entry, and where."""
+    import mpmath
+    import numpy as np
+
+    from symdl.newton import value_grad_hess
+
+    rng = np.random.default_rng(1)
+    agg = {}
+    for scale in OBJECTIVE_SCALES:
+        if spec.kind == "glm":
+            d = 3
+            X = rng.normal(size=(6, d))
+            y = rng.integers(0, 2, 6).astype(float) if "logistic" in spec.name else rng.normal(size=6)
+            args, kw = (X, y), {"lam": 0.5}
+        else:
+            d = len(spec.params)
+            args, kw = (), {}
+        theta = rng.normal(size=d) * scale
+        got = value_grad_hess(spec.name, theta, *args, **kw)
+        truth = _objective_truth(spec, theta, *(args or (None, None)), kw.get("lam", 0.0))
+        for which, g, t in zip(("value", "gradient", "Hessian"), got, truth):
+            g = np.atleast_1d(np.asarray(g, dtype=np.float64)).reshape(-1)
+            with mpmath.workdps(50):
+                top = max(abs(v) for v in t)
+                errs = [abs(mpmath.mpf(float(gv)) - tv) for gv, tv in zip(g, t)]
+                fails = sum(1 for e, tv in zip(errs, t) if not e <= OBJECTIVE_REL * (abs(tv) + top))
+                k = max(range(len(errs)), key=lambda i: errs[i])
+                rel = float(errs[k] / top) if top else float(errs[k])
+            a = agg.setdefault(which, {"worst": 0.0, "at": "-", "failures": 0, "values": 0})
+            a["failures"] += fails
+            a["values"] += len(errs)
+            if rel > a["worst"]:
+                idx = "" if which == "value" else "[" + ", ".join(map(str, np.unravel_index(k, (d,) * (2 if which == "Hessian" else 1)))) + "]"
+                a["worst"], a["at"] = rel, f"θ ~ {scale:g}·N(0, 1){', entry ' + idx if idx else ''}"
+    rows = [{"variant": "default options", "which": w, "dtype": "float64", "worst": _g(a["worst"]),
+             "at": a["at"], "failures": a["failures"], "values": a["values"]} for w, a in agg.items()]
+    return {"points": len(OBJECTIVE_SCALES), "rows": rows, "method": "objective", "dtypes": ["float64"]}
+
+
+def _exceptions(name: str) -> list:
+    """The documented exceptions to the pure relative bound that apply to a spec."""
+    import fnmatch
+
+    from symdl.testing import PURE_REL_EXCEPTIONS
+
+    return [(n, w, d, reason) for (n, w, d), (_b, reason) in PURE_REL_EXCEPTIONS.items()
+            if fnmatch.fnmatchcase(name, n.split("(")[0])]
+
+
 def accuracy_markdown(e: dict | None) -> str:
     from symdl.testing import BOUNDS
+
+    from .pages import md_text as md
 
     e = e or {"status": "no kernels"}
     status = e.get("status")
@@ -284,6 +486,46 @@ def accuracy_markdown(e: dict | None) -> str:
                  "| output | dtype | worst relative error | values | failures |", "|---|---|---|---|---|"]
         for r in e["rows"]:
             lines.append(f"| {r['which']} | {r['dtype']} | {r['worst']:.2e} | {r['values']} | {r['failures']} |")
+        return "\n".join(lines) + "\n"
+    if e.get("method") == "term":
+        from symdl.testing import PURE_REL
+        p64, p32 = PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)]
+        lines = ["Measured by `symdl.testing.check_loss` (the check the test suite runs) on the test suite's "
+                 "own cases (`symdl.testing.loss_cases`): for each option set the tests use, a random case "
+                 "with the kinks placed at exact floats and an extreme one (±1e3, 700, tiny values, the ends "
+                 "of the domain), each in the loss's input domain; every reduction × kernel entry point "
+                 "(forward, backward, fused; the gradient of every differentiated argument) × dtype, serial "
+                 "kernels (the test suite also runs the prange ones), against the definition evaluated by "
+                 "mpmath at >= 60 digits with derivatives by SymPy. Worst *pure* relative error where the "
+                 "true value is a normal number (a reduced value: against the exact sum), and where it "
+                 "occurs; a failure is a value outside the harness's bounds: the mixed bound "
+                 f"(float64: {r64:g}|t| + {a64:g}; float32: {r32:g}|t| + {a32:g}), the pure relative bound "
+                 f"(float64: {p64:g}; float32: {p32:g}·(|t| + the output's condition); a reduced value: that "
+                 "bound times Σ|terms|), inf/nan where the truth is finite, or a number where the truth is nan.", ""]
+        for n, w, d, reason in e.get("exceptions", ()):
+            lines += [f"**Exception to the pure relative bound** (`{n}`, output `{w}`, dtype `{d}`: "
+                      f"`symdl.testing.PURE_REL_EXCEPTIONS`): {md(reason)}.", ""]
+        lines += ["| options | output | dtype | worst relative error | where | values | failures |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {md(r['variant'])} | {r['which']} | {r['dtype']} | {r['worst']:.2e} | {md(r['at'])} "
+                         f"| {r['values']} | {r['failures']} |")
+        return "\n".join(lines) + "\n"
+    if e.get("method") == "objective":
+        lines = [f"Measured against the objective written out for explicit data (6 rows of normal "
+                 f"values; targets normal for a regression, in {{0, 1}} for a classification; λ = 0.5) and "
+                 f"differentiated by SymPy (`sympy.diff`, `sympy.hessian`), evaluated at 50 digits, at θ of "
+                 f"{len(OBJECTIVE_SCALES)} scales ({', '.join(f'{v:g}' for v in OBJECTIVE_SCALES)} times "
+                 "normal values; the largest make exp overflow). The kernel is float64 only. Worst error "
+                 "relative to the output's largest entry (a Hessian entry that underflows to 0 where the "
+                 "truth is ~1e-300 counts against the largest one); a failure is an entry outside "
+                 f"|kernel − truth| ≤ {OBJECTIVE_REL:g}·(|truth| + the largest |truth|), the bound "
+                 "`tests/test_newton.py` holds the kernels to.", "",
+                 "| output | dtype | worst relative error | where | values | failures |",
+                 "|---|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {r['which']} | {r['dtype']} | {r['worst']:.2e} | {md(r['at'])} | {r['values']} "
+                         f"| {r['failures']} |")
         return "\n".join(lines) + "\n"
     if e.get("method") == "rows":
         where = (f"Measured against the formula written out over {len(_ROWS)} rows of 8 values (random, "
