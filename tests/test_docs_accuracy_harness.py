@@ -202,3 +202,113 @@ def test_every_term_loss_remeasured(name):
     """Every term loss, every option set: the cache holds what check_loss measures."""
     fresh = A.measure_term_loss(S.get(name))
     assert not _differences(_cache()[name], fresh), _differences(_cache()[name], fresh)
+
+
+# ----------------------------------------------------------------------------- normalization, cells
+# Their pages give the worst error measured by the test suite's own harness
+# and points (symdl.testing.normalization, symdl.testing.cells: the truth, the
+# cases and the kernel calls tests/test_normalization_kernels.py and
+# tests/test_cells.py run).  Cached like the term losses, keyed also by a hash
+# of that harness and of the runtime layer; the default run re-measures two
+# cheap specs (SYMDL_DOCS_SAMPLE=NAME adds one), the slow run all of them.
+NORM = [s.name for s in S.all_specs("normalization")]
+CELL = [s.name for s in S.all_specs("cell")]
+
+
+def _expected_rows(name: str, family: str) -> set:
+    from symdl.testing import cells as C
+    from symdl.testing import normalization as N
+
+    dts = ("float64", "float32")
+    if family == "normalization":
+        spec = N.specs()[name]
+        outs = ["forward", "normalize", "dx", "dweight"] + (["dbias"] if spec.has_bias else [])
+        want = {("training", o, d) for o in outs for d in dts}
+        if any(n == name for n, _shape in N.EVAL_CASES):
+            want |= {("eval (running statistics)", "eval " + o, d)
+                     for o in ("forward", "dx", "dweight", "dbias") for d in dts}
+        return want
+    want = set()
+    for i in A.cell_blocks(name):
+        _cell, variant, _k, block = C.BLOCKS[i]
+        d = C.derive_block(block)
+        outs = [f"forward {s.name}" for s in d.fwd_results] + [f"backward d{u.name}" for u in d.wrt]
+        want |= {(f"{variant}: {block.name}", o, dt) for o in outs for dt in dts}
+    return want
+
+
+@pytest.mark.parametrize("family", ["normalization", "cell"])
+def test_every_norm_and_cell_page_shows_its_current_measurement(family):
+    """Each normalization spec / cell: a measured cache entry under the
+    current key (spec, generated module, harness), one row per mode or gate
+    block x entry point (forward, dx, the parameter gradients; every forward
+    result and VJP of a block) x dtype, no failures, and its committed page
+    carries exactly that entry (the page header's hash) and its numbers."""
+    cache = _cache()
+    names = NORM if family == "normalization" else CELL
+    assert len(names) == (5 if family == "normalization" else 4)
+    for name in names:
+        spec = S.get(name)
+        meta, mod = P.kernel_meta(name)
+        key = A.cache_key(spec, P.module_header(mod))
+        assert key.endswith(":" + A.harness_hash(family)), key
+        e = A.entry(spec, family, meta, key, cache, measure=False)
+        assert e["status"] == "measured" and e["method"] == family, (name, e.get("status"))
+        got = {(r["variant"], r["which"], r["dtype"]) for r in e["rows"]}
+        want = _expected_rows(name, family)
+        assert got == want, (name, sorted(want ^ got))
+        assert all(r["failures"] == 0 and r["values"] > 0 for r in e["rows"]), name
+        assert all(r["at"] != "-" or r["worst"] == 0 for r in e["rows"]), name
+        page = (ROOT / "docs" / P.spec_path(family, name)).read_text()
+        assert P.read_page_header(page)["accuracy"] == sha(json.dumps(e, sort_keys=True)), name
+        assert "Not measured by the docs build" not in page, name
+        for r in e["rows"]:
+            assert f"| {r['dtype']} | {r['worst']:.2e} | " in page and P.md_text(r["at"]) in page, (name, r)
+
+
+def test_norm_cell_key_follows_the_harness(monkeypatch):
+    """A change to the harness (truth, cases, kernel calls) or the runtime
+    layer makes the cached numbers stale."""
+    spec = S.get("layer_norm")
+    meta, mod = P.kernel_meta("layer_norm")
+    key = A.cache_key(spec, P.module_header(mod))
+    assert A.entry(spec, "normalization", meta, key, _cache(), measure=False)["status"] == "measured"
+    monkeypatch.setitem(A.HARNESS_SOURCES, "normalization", ("testing/normalization.py",))
+    key2 = A.cache_key(spec, P.module_header(mod))
+    assert key2 != key
+    assert A.entry(spec, "normalization", meta, key2, _cache(), measure=False)["status"] == "stale"
+
+
+def _measure_norm_cell(name):
+    fam = "normalization" if name in NORM else "cell"
+    spec = S.get(name)
+    return A.measure_normalization(spec) if fam == "normalization" else A.measure_cell(spec)
+
+
+def _norm_cell_samples() -> list:
+    extra = os.environ.get("SYMDL_DOCS_SAMPLE")
+    return ["rms_norm", "rnn_cell"] + ([extra] if extra in NORM + CELL and extra not in ("rms_norm", "rnn_cell")
+                                       else [])
+
+
+def test_norm_cell_numbers_are_the_measured_ones():
+    """Re-measure rms_norm (every case, both dtypes) and rnn_cell (both
+    variants, every kind of point): the cached rows are what the harness
+    measures now (the worst error to 10 %, where, values and failures
+    exactly); a made-up or stale number is reported."""
+    cache, fresh = _cache(), {}
+    for name in _norm_cell_samples():
+        fresh[name] = _measure_norm_cell(name)
+        assert not _differences(cache[name], fresh[name]), (name, _differences(cache[name], fresh[name]))
+    made_up = json.loads(json.dumps(cache["rms_norm"]))
+    made_up["rows"][2]["worst"] = made_up["rows"][2]["worst"] * 3
+    made_up["rows"][-1]["at"] = "random x (3, 5), element [0, 0]: x=1, truth=1"
+    assert len(_differences(made_up, fresh["rms_norm"])) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NORM + CELL)
+def test_every_norm_and_cell_remeasured(name):
+    """Every normalization spec and cell: the cache holds what the harness measures."""
+    fresh = _measure_norm_cell(name)
+    assert not _differences(_cache()[name], fresh), _differences(_cache()[name], fresh)

@@ -27,8 +27,14 @@ extreme one, for every option set the tests use), every reduction x kernel
 kind x dtype, serial kernels, with where the worst error occurs; their cache
 key also holds a hash of those cases.  The Newton objectives
 (``measure_objective``) are measured against the objective written out for
-explicit data and differentiated by SymPy at 50 digits.  Other families
-(normalization, cells) are reported as measured by the test suite.
+explicit data and differentiated by SymPy at 50 digits.  The normalization
+kernels (``measure_normalization``) and the recurrent cells' gate blocks
+(``measure_cell``) are measured by the test suite's own harness and points
+(``symdl.testing.normalization``: every case of the spec, training and eval
+mode; ``symdl.testing.cells``: every gate block of every variant, random,
+saturating and special points), every entry point x dtype, with where the
+worst error occurs; their cache key also holds a hash of that harness and of
+the runtime layer that calls the kernels.
 """
 from __future__ import annotations
 
@@ -71,7 +77,31 @@ def cache_key(spec, module_header: dict) -> str:
     key = f"{spec_hash(spec)}:{module_header.get('generator_hash', '-')}"
     if getattr(spec, "kind", "") == "term" and getattr(spec, "family", "") == "loss" and has_cases(spec.name):
         key += ":" + term_cases_hash(spec.name)
+    fam = _kernel_family(spec)
+    if fam in HARNESS_SOURCES:
+        key += ":" + harness_hash(fam)
     return key
+
+
+#: the files whose text decides a normalization / cell measurement: the test
+#: suite's harness (truth, cases, kernel calls) and the runtime layer it calls
+HARNESS_SOURCES = {"normalization": ("testing/normalization.py", "runtime/normalization.py"),
+                   "cell": ("testing/cells.py", "runtime/cells.py")}
+
+
+def _kernel_family(spec) -> str | None:
+    from .pages import kernel_meta
+
+    meta, _mod = kernel_meta(spec.name)
+    return (meta or {}).get("family")
+
+
+def harness_hash(family: str) -> str:
+    """A hash of the harness (and runtime layer) a family is measured by."""
+    from symdl.codegen.header import sha
+
+    pkg = Path(__file__).resolve().parents[1]
+    return sha("".join((pkg / f).read_text(encoding="utf-8") for f in HARNESS_SOURCES[family]))
 
 
 def has_cases(name: str) -> bool:
@@ -123,7 +153,8 @@ def measurable(spec, family: str, meta: dict | None) -> bool:
     if meta.get("family") == "loss":
         return family == "loss" and (meta.get("kind") == "class" or
                                      meta.get("kind") == "term" and has_cases(spec.name))
-    return meta.get("family") in ("softmax", "optimizer", "objective") and meta.get("family") == family
+    return meta.get("family") in ("softmax", "optimizer", "objective", "normalization", "cell") and \
+        meta.get("family") == family
 
 
 def _by_harness(meta) -> bool:
@@ -146,6 +177,8 @@ def entry(spec, family: str, meta: dict | None, key: str, cache: dict, measure: 
         return {"status": "stale", "key": key}
     how = (measure_activation if family == "activation" else
            measure_objective if family == "objective" else
+           measure_normalization if family == "normalization" else
+           measure_cell if family == "cell" else
            measure_term_loss if meta.get("kind") == "term" else
            (lambda s: measure_harness(s, family, meta)) if _by_harness(meta) else measure_rows)
     e = {"key": key, "status": "measured", **how(spec)}
@@ -445,6 +478,131 @@ def measure_objective(spec) -> dict:
     return {"points": len(OBJECTIVE_SCALES), "rows": rows, "method": "objective", "dtypes": ["float64"]}
 
 
+def _fmt_idx(idx) -> str:
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def norm_cases(name: str) -> list:
+    """[(mode, shape, options, kind), ...]: the test suite's cases of a
+    normalization spec (training: every shape x input kind; eval mode: the
+    specs with running estimates)."""
+    from symdl.testing import normalization as N
+
+    out = [("training", shape, opts, kind) for n, shape, opts in N.CASES if n == name for kind in N.KINDS]
+    out += [("eval", shape, {}, kind) for n, shape in N.EVAL_CASES if n == name for kind in N.EVAL_KINDS]
+    return out
+
+
+def _agg_row(agg, key, rel, bad, where):
+    """Fold one output's per-element errors (rel: nan where not compared) into agg[key]."""
+    import numpy as np
+
+    a = agg.setdefault(key, {"worst": 0.0, "at": "-", "failures": 0, "values": 0})
+    a["failures"] += int(np.count_nonzero(bad))
+    a["values"] += int(rel.size)
+    r = np.where(np.isnan(rel), -1.0, rel)
+    k = int(np.argmax(r))
+    if r.flat[k] > a["worst"]:
+        a["worst"], a["at"] = float(r.flat[k]), where(k)
+
+
+def _rows(agg, order) -> list:
+    return [{"variant": v, "which": w, "dtype": d, "worst": _g(a["worst"]), "at": a["at"],
+             "failures": a["failures"], "values": a["values"]}
+            for (v, w, d), a in sorted(agg.items(), key=lambda kv: order(kv[0]))]
+
+
+NORM_OUTPUTS = ("forward", "normalize", "dx", "dweight", "dbias", "eval forward", "eval dx", "eval dweight",
+                "eval dbias")
+
+
+def measure_normalization(spec, cases=None, dtypes=None) -> dict:
+    """A normalization spec's kernels on the test suite's cases
+    (``symdl.testing.normalization``: ``train_outputs`` / ``eval_outputs``,
+    the cases of ``norm_cases`` or those given): per mode, entry point
+    (training forward, normalize from the saved statistics, dx, dweight,
+    dbias; eval forward and backward) and dtype, the worst error relative to
+    |truth| + the output's largest |truth| (what the tests bound) and where."""
+    import warnings
+
+    import numpy as np
+
+    from symdl.testing import normalization as N
+
+    dtypes = dtypes or (np.float64, np.float32)
+    agg = {}
+    for mode, shape, opts, kind in (cases or norm_cases(spec.name)):
+        for dt in dtypes:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                run = (N.train_outputs(spec.name, shape, opts, kind, dt) if mode == "training" else
+                       N.eval_outputs(spec.name, shape, kind, dt))
+            x = run["x"]
+            case = f"{kind} x {tuple(shape)}" + "".join(f", {k}={v}" for k, v in opts.items())
+            for label, got, want in run["outputs"]:
+                rel, bad = N.errors(got, want, dt)
+                want = np.asarray(want)
+
+                def where(k, want=want, case=case):
+                    idx = np.unravel_index(k, want.shape)
+                    xs = f"x={float(x[idx]):.7g}, " if want.shape == x.shape else ""
+                    return f"{case}, element {_fmt_idx(idx)}: {xs}truth={float(want[idx]):.7g}"
+
+                key = ("training" if mode == "training" else "eval (running statistics)", label,
+                       np.dtype(dt).name)
+                _agg_row(agg, key, rel.reshape(-1), bad.reshape(-1), where)
+    rows = _rows(agg, lambda k: (k[0] != "training", NORM_OUTPUTS.index(k[1]), k[2] != "float64"))
+    return {"points": len(cases or norm_cases(spec.name)), "rows": rows, "method": "normalization",
+            "dtypes": [np.dtype(d).name for d in dtypes]}
+
+
+def cell_blocks(name: str) -> list:
+    """Indices into ``symdl.testing.cells.BLOCKS`` of a cell's gate blocks."""
+    from symdl.testing.cells import BLOCKS
+
+    return [i for i, (cell, *_r) in enumerate(BLOCKS) if cell == name]
+
+
+def measure_cell(spec, blocks=None, kinds=None, dtypes=None) -> dict:
+    """A recurrent cell's gate-block kernels on the test suite's points
+    (``symdl.testing.cells.block_outputs``: every block of every variant,
+    random, saturating and special points, or those given): per block,
+    output (each forward result; the VJP of every input and peephole
+    weight) and dtype, the worst error relative to |truth| + the scale of
+    its rounding (what the tests bound) and where."""
+    import warnings
+
+    import numpy as np
+
+    from symdl.testing import cells as C
+
+    dtypes = dtypes or (np.float64, np.float32)
+    agg, order = {}, {}
+    for index in (blocks if blocks is not None else cell_blocks(spec.name)):
+        _cell, variant, _k, block = C.BLOCKS[index]
+        names = [s.name for s in (*block.inputs, *block.vectors)]
+        label = f"{variant}: {block.name}"
+        for kind in (kinds or C.KINDS):
+            cols = C.table(index, kind)[0]
+            for dt in dtypes:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    outs = C.block_outputs(index, kind, dt)
+                for j, (out, got, want, scale) in enumerate(outs):
+                    rel, bad = C.errors(got, want, dt, scale)
+
+                    def where(k, kind=kind, want=want, cols=cols, names=names):
+                        vals = ", ".join(f"{n}={float(cols[m, k]):.7g}" for m, n in enumerate(names))
+                        return f"{kind} points, column {k}: {vals}; truth={float(want[k]):.7g}"
+
+                    which = ("backward " if out.startswith("d") else "forward ") + out
+                    order.setdefault((label, which), (index, j))
+                    _agg_row(agg, (label, which, np.dtype(dt).name), rel, bad, where)
+    rows = _rows(agg, lambda k: (order[k[0], k[1]], k[2] != "float64"))
+    return {"points": int(sum(r["values"] for r in rows if r["dtype"] == "float64")), "rows": rows,
+            "method": "cell", "dtypes": [np.dtype(d).name for d in dtypes]}
+
+
 def _exceptions(name: str) -> list:
     """The documented exceptions to the pure relative bound that apply to a spec."""
     import fnmatch
@@ -510,6 +668,46 @@ def accuracy_markdown(e: dict | None) -> str:
         for r in e["rows"]:
             lines.append(f"| {md(r['variant'])} | {r['which']} | {r['dtype']} | {r['worst']:.2e} | {md(r['at'])} "
                          f"| {r['values']} | {r['failures']} |")
+        return "\n".join(lines) + "\n"
+    if e.get("method") in ("normalization", "cell"):
+        if e["method"] == "normalization":
+            from symdl.testing.normalization import BOUNDS as NB
+            (n64, m64), (n32, m32) = NB[max(NB, key=lambda d: d(0).itemsize)], NB[min(NB, key=lambda d: d(0).itemsize)]
+            lines = ["Measured by the test suite's own harness and cases (`symdl.testing.normalization`, the "
+                     "check `tests/test_normalization_kernels.py` runs), through the runtime kernel API "
+                     f"(`symdl.kernel`), on {e['points']} cases, each in both dtypes: small inputs of each "
+                     "layout the tests use with random, tiny-variance (1 + 1e-3·N(0, 1)), huge-offset (1e8 + "
+                     "N(0, 1); float32: 1e4) and constant values, and, for the specs with running estimates, "
+                     "eval mode (running statistics as constants, near the data) on random and huge-offset ones; every entry point (the training forward, normalize "
+                     "from the saved statistics, dx and the parameter gradients dweight, dbias; the eval "
+                     "forward and backward) × dtype, against the spec's formula evaluated by mpmath at 50 "
+                     "digits with gradients by the complex step. Worst error relative to |truth| + the "
+                     "output's largest |truth| (the measure the tests bound; a gradient that cancels to "
+                     "~0 is measured against the output's scale), and where it occurs; a failure is a value "
+                     f"outside rtol·(|truth| + max|truth|) + atol (float64: {n64:g}, {m64:g}; float32: "
+                     f"{n32:g}, {m32:g}) or a non-finite one.", "",
+                     "| mode | output | dtype | worst relative error | where | values | failures |",
+                     "|---|---|---|---|---|---|---|"]
+        else:
+            from symdl.testing.cells import TOL
+            (n64, m64), (n32, m32) = TOL[max(TOL, key=lambda d: d(0).itemsize)], TOL[min(TOL, key=lambda d: d(0).itemsize)]
+            lines = ["Measured by the test suite's own harness and points (`symdl.testing.cells`, the check "
+                     "`tests/test_cells.py` runs), through the kernel API (`symdl.kernel(cell, "
+                     "variant=...)`), for every gate block of every variant: 30 random (3·N(0, 1)), 30 "
+                     "saturating (±30, −12, 17, 0 plus noise) and 30 special points (nan in one input, ±inf "
+                     "in one pre-activation), the backward fed the forward's saved results as the layers do; "
+                     "every forward result and the gradient of every input (peephole weights included) × "
+                     "dtype, against each output's expansion and its `sympy.diff` VJP evaluated by mpmath at "
+                     "50 digits. Worst error relative to |truth| + its scale (1 + the rounding it inherits from "
+                     "its inputs + the size of the terms of a sum that cancels: the measure the tests bound) "
+                     "where the truth is finite, and where it occurs; a failure is a value outside "
+                     f"rtol·|truth| + atol·scale (float64: {n64:g}, {m64:g}; float32: {n32:g}, {m32:g}), a nan "
+                     "where the truth is a number or the reverse, or a wrong infinity.", "",
+                     "| variant: block | output | dtype | worst relative error | where | values | failures |",
+                     "|---|---|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {md(r['variant'])} | {md(r['which'])} | {r['dtype']} | {r['worst']:.2e} "
+                         f"| {md(r['at'])} | {r['values']} | {r['failures']} |")
         return "\n".join(lines) + "\n"
     if e.get("method") == "objective":
         lines = [f"Measured against the objective written out for explicit data (6 rows of normal "

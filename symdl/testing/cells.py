@@ -154,8 +154,8 @@ def errors(got, want, dtype, scale):
     got = np.asarray(got, np.float64)
     fin = np.isfinite(want)
     bad = (np.isnan(got) != np.isnan(want)) | (np.isinf(want) & (got != want))
-    err = np.where(fin, np.abs(got - want), np.nan)
     with np.errstate(all="ignore"):
+        err = np.where(fin, np.abs(got - want), np.nan)
         rel = np.where(fin, np.where(err == 0, 0.0, err / (np.abs(want) + scale)), np.nan)
         bad |= fin & ~(err <= rtol * np.abs(want) + atol * scale)
     return rel, bad
