@@ -4,31 +4,9 @@ on random, tiny-variance, huge-offset and constant inputs."""
 import numpy as np
 import pytest
 
-from normalization_truth import eval_truth, truth
 from symdl.runtime import normalization as RN
-from symdl.specs.normalization import NORM_SPECS
-
-SPECS = {s.name: s for s in NORM_SPECS}
-#: (spec, input shape, layout options) -- a few groups each: fast
-CASES = [("batch_norm", (4, 3, 2), {}), ("batch_norm", (5, 2), {}), ("layer_norm", (3, 5), {}),
-         ("layer_norm", (2, 2, 3), {"normalized_ndim": 2}), ("group_norm", (2, 4, 3), {"num_groups": 2}),
-         ("instance_norm", (2, 3, 4), {}), ("rms_norm", (3, 5), {})]
-#: the activation tests' bounds
-BOUNDS = {np.float64: (1e-12, 1e-15), np.float32: (1e-5, 1e-6)}
-OFFSET = {np.float64: 1e8, np.float32: 1e4}
-
-
-def _input(kind, shape, dtype, rng):
-    z = rng.normal(size=shape)
-    if kind == "random":
-        return (z * 2.0 + 0.5).astype(dtype)
-    if kind == "tiny":      # tiny variance
-        return (1.0 + 1e-3 * z).astype(dtype)
-    if kind == "huge":      # |mean| >> std
-        return (OFFSET[dtype] + z).astype(dtype)
-    if kind == "constant":
-        return np.full(shape, 3.25, dtype)
-    raise ValueError(kind)
+from symdl.testing.normalization import (BOUNDS, CASES, EVAL_CASES, EVAL_KINDS, KINDS, OFFSET, eval_outputs,
+                                         train_outputs)
 
 
 def _close(name, got, want, dtype):
@@ -45,65 +23,28 @@ def _close(name, got, want, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("kind", ["random", "tiny", "huge", "constant"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name,shape,opts", CASES, ids=[f"{c[0]}{c[1]}" for c in CASES])
 def test_kernels_vs_mpmath(name, shape, opts, kind, dtype):
-    spec = SPECS[name]
-    rng = np.random.default_rng(hash((name, shape, kind)) % 2**32)
-    x = _input(kind, shape, dtype, rng)
-    lay = RN.layout(name, shape, **opts)
-    w = rng.normal(size=lay["naff"]).astype(dtype)
-    b = rng.normal(size=lay["naff"]).astype(dtype) if spec.has_bias else None
-    g = rng.normal(size=shape).astype(dtype)
-    eps = 1e-5
-    y, dx, dw, db = truth(spec, x, w, b, g, eps, **opts)
-    k = RN.kernels(name)
-    yk, mean, rstd, var = k.train_forward(x, w, b, eps, lay)
-    assert yk.dtype == dtype and mean.dtype == rstd.dtype == np.float64   # saved stats in float64
-    _close("forward", yk, y, dtype)
-    res = k.backward(x, g, w, mean, rstd, eps, lay)
-    _close("dx", res[0], dx, dtype)
-    _close("dweight", res[1], dw, dtype)
-    if spec.has_bias:
-        _close("dbias", res[2], db, dtype)
-    # eval path: normalize from the saved statistics reproduces the forward
-    y2 = k.normalize(x, w, b, mean, rstd, lay)
-    _close("normalize", y2, y, dtype)
-
-
-#: eval mode: batch norm (N, C, L) and (N, C) (the column kernels), instance norm
-EVAL_CASES = [("batch_norm", (4, 3, 2)), ("batch_norm", (5, 3)), ("instance_norm", (2, 3, 4))]
+    """Training forward, dx, dweight, dbias and normalize from the saved
+    statistics (the eval path reproduces the forward) against the truth
+    (symdl.testing.normalization.train_outputs: the cases and the calls)."""
+    run = train_outputs(name, shape, opts, kind, dtype)
+    mean, rstd = run["saved"]
+    assert run["outputs"][0][1].dtype == dtype and mean.dtype == rstd.dtype == np.float64   # saved stats in float64
+    for label, got, want in run["outputs"]:
+        _close(label, got, want, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("kind", ["random", "huge"])
+@pytest.mark.parametrize("kind", EVAL_KINDS)
 @pytest.mark.parametrize("name,shape", EVAL_CASES, ids=[f"{c[0]}{c[1]}" for c in EVAL_CASES])
 def test_eval_mode_vs_mpmath(name, shape, kind, dtype):
     """Eval mode (running statistics, constants): normalize and the eval
     backward (dx, dweight, dbias) against the spec's eval formula at 50
     digits; the running estimates near the data (huge: |mean| >> std)."""
-    spec = SPECS[name]
-    rng = np.random.default_rng(hash((name, shape, kind, "eval")) % 2**32)
-    x = _input(kind, shape, dtype, rng)
-    lay = RN.layout(name, shape)
-    n, c = shape[:2]
-    s = int(np.prod(shape[2:]))
-    w = rng.normal(size=c).astype(dtype)
-    b = rng.normal(size=c).astype(dtype)
-    g = rng.normal(size=shape).astype(dtype)
-    rm = (x.reshape(n, c, s).astype(np.float64).mean(axis=(0, 2)) + 0.3 * rng.normal(size=c)).astype(dtype)
-    rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
-    eps = 1e-5
-    channel = np.broadcast_to(np.arange(c)[None, :, None], (n, c, s)).reshape(-1)
-    y, dx, dw, db = eval_truth(spec, x, w, b, rm, rv, g, eps, channel)
-    k = RN.kernels(name)
-    rows = np.tile(np.arange(c), lay["R"] // c)          # the running statistic of each group
-    rstd = k.rstd(rv, eps, dtype)[rows]
-    _close("eval forward", k.normalize(x, w, b, rm[rows], rstd, lay), y, dtype)
-    ddx, ddw, ddb = k.backward(x, g, w, rm[rows], rstd, eps, lay, eval_mode=True)
-    _close("eval dx", ddx, dx, dtype)
-    _close("eval dweight", ddw, dw, dtype)
-    _close("eval dbias", ddb, db, dtype)
+    for label, got, want in eval_outputs(name, shape, kind, dtype)["outputs"]:
+        _close(label, got, want, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])

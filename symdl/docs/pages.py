@@ -38,7 +38,9 @@ GENERATOR_FILES = ("docs/pages.py", "docs/plots.py", "docs/accuracy.py", "derive
                    "derive/optimizers.py", "derive/tex.py")
 
 FAMILY_TITLES = {"activation": "Activations", "softmax": "Softmax family", "loss": "Losses",
-                 "optimizer": "Optimizer rules"}
+                 "optimizer": "Optimizer rules", "objective": "Newton objectives"}
+#: the generated package of the Newton objectives (not a runtime family of the registry)
+NEWTON = "symdl.generated.newton"
 
 
 def repo_root() -> Path:
@@ -59,10 +61,15 @@ def generator_hash() -> str:
 
 # ----------------------------------------------------------------------------- the registry
 def families() -> dict[str, list]:
-    """{family: [spec, ...]} of every registered spec, in registry order."""
+    """{family: [spec, ...]} of every registered spec, in registry order, and
+    the Newton objectives (``symdl.specs.objectives``; rendered into
+    ``generated/newton/`` but not in the runtime's spec registry)."""
     from symdl import specs as S
+    from symdl.specs.objectives import OBJECTIVES
 
-    return {fam: S.all_specs(fam) for fam in S.FAMILIES}
+    fams = {fam: S.all_specs(fam) for fam in S.FAMILIES}
+    fams.setdefault("objective", list(OBJECTIVES))
+    return fams
 
 
 def family_title(fam: str) -> str:
@@ -77,6 +84,9 @@ def kernel_meta(name: str) -> tuple[dict | None, str | None]:
     registry does not list)."""
     from symdl import registry
 
+    newton = importlib.import_module(NEWTON).SPECS
+    if name in newton:
+        return newton[name], newton[name]["module"]
     try:
         meta, mod = registry.metadata(name)
         return meta, meta.get("module") or mod.__name__
@@ -154,7 +164,7 @@ def md_text(s: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
-def latex_to_markdown(text: str) -> str:
+def latex_to_markdown(text: str, name: str | None = None) -> str:
     """``symdl latex`` output as Markdown: ``% comment`` lines become text
     (``% variant: ...`` a heading), ``\\text{label:}\\quad eq`` a bold label
     and display math, any other line display math."""
@@ -163,6 +173,8 @@ def latex_to_markdown(text: str) -> str:
     # the first two comment lines (title, doc) are on the page already
     if lines and lines[0].startswith("% symdl"):
         lines = lines[2:] if len(lines) > 1 and lines[1].startswith("%") else lines[1:]
+    elif name and lines and lines[0].startswith(f"% {name}: "):   # a Newton objective's "% name: doc"
+        lines = lines[1:]
     for line in lines:
         if not line.strip():
             continue
@@ -195,6 +207,8 @@ def param_rows(spec, meta: dict | None) -> list[tuple]:
     """(name, default, kind, note) per parameter: the generated metadata's
     (the runtime's argument names) where there is one, else the spec's."""
     rows = []
+    if meta and meta.get("family") == "objective":
+        return objective_param_rows(meta)
     if meta and meta.get("params") is not None:
         for p in meta["params"]:
             note = []
@@ -216,6 +230,27 @@ def param_rows(spec, meta: dict | None) -> list[tuple]:
         if getattr(p, "doc", ""):
             note.append(p.doc)
         rows.append((p.name, repr(p.default), getattr(p, "kind", "real"), "; ".join(note)))
+    return rows
+
+
+def objective_param_rows(meta: dict) -> list[tuple]:
+    """A Newton objective's arguments: those of ``symdl.newton.newton_step``
+    (defaults from its signature), θ's entries for an expression objective."""
+    import inspect
+
+    from symdl.newton import newton_step
+
+    sig = inspect.signature(newton_step).parameters
+    if meta["kind"] == "glm":
+        rows = [("theta", "—", "array (d,)", "the parameters θ"),
+                ("X", "—", "array (n, d)", "the rows xᵢ of the design matrix"),
+                ("y", "—", "array (n,)", "the targets yᵢ")]
+        rows += [(p, repr(sig[p].default), "real", "λ of the l2 regularizer spec, ½λ‖θ‖²")
+                 for p in meta["params"]]
+    else:
+        rows = [("theta", "—", f"array ({len(meta['params'])},)",
+                 "θ = (" + ", ".join(meta["params"]) + ")")]
+    rows.append(("damping", repr(sig["damping"].default), "real", "δ of the step θ ← θ − (H + δI)⁻¹ g"))
     return rows
 
 
@@ -324,7 +359,7 @@ def render_spec_page(spec, family: str, hashes: dict, accuracy_entry: dict | Non
     out += ["## Derivation", "",
             f"Printed by the derivation engine from the spec (`symdl latex {name}`; "
             f"`symdl latex {name} --steps` walks the chain rule).", ""]
-    out.append(latex_to_markdown(derivation_latex(spec)))
+    out.append(latex_to_markdown(derivation_latex(spec), name))
 
     out += ["## Accuracy of the kernels", ""]
     out.append(accuracy_markdown(accuracy_entry))
@@ -398,8 +433,8 @@ def module_page(modname: str, fams: dict) -> str:
     if path is not None and path.exists():
         text = path.read_text(encoding="utf-8")
         for fam, n in names:
-            pat = re.compile(r"^def (%s(?:__\w+?)?_(?:forward|backward|forward_backward|step)\w*)\(" % re.escape(n),
-                             re.MULTILINE)
+            pat = re.compile(r"^def (%s(?:__\w+?)?_(?:forward|backward|forward_backward|step)\w*)\(" % re.escape(n)
+                             if fam != "objective" else r"^def (\w+)\(", re.MULTILINE)
             fns[n] = sorted(set(pat.findall(text)))
     out = [_header({"page": f"modules/{module_slug(modname)}", "module_header": {k: head.get(k) for k in
                                                                    ("generator_hash", "body_hash")}}),
@@ -475,8 +510,10 @@ def run(check: bool = False, full: bool = False, root: Path | None = None, names
     if names:
         from symdl import specs as S
 
+        known = {sp.name for specs in families().values() for sp in specs}
         for n in names:
-            S.get(n)            # unknown names: an error listing close matches
+            if n not in known:
+                S.get(n)        # unknown names: an error listing close matches
     pages = expected_pages(cache, measure=measure and not check, names=set(names or ()))
     stale, diffs = [], []
     for page in pages:

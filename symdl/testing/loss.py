@@ -170,9 +170,11 @@ def _row_weights(n, dtype):
     return ((4 + np.arange(n) % 9) / 8).astype(dtype)
 
 
-def check_loss(spec, bundle, cases=None, dtypes=(np.float64, np.float32), reductions=None) -> CheckResult:
+def check_loss(spec, bundle, cases=None, dtypes=(np.float64, np.float32), reductions=None,
+               paths=("serial", "parallel")) -> CheckResult:
     """Compare every kernel of a term loss with its spec's definition, at the
-    options ``bundle`` was made with; returns a CheckResult."""
+    options ``bundle`` was made with (``paths``: the serial kernels, the
+    prange ones or both); returns a CheckResult."""
     meta = bundle.meta
     opts = {**bundle.choices, **bundle.scalars, **bundle.arrays}
     label = ",".join(f"{k}={v if np.ndim(v) == 0 else '[...]'}" for k, v in opts.items())
@@ -191,6 +193,8 @@ def check_loss(spec, bundle, cases=None, dtypes=(np.float64, np.float32), reduct
                 dt = np.dtype(dt)
                 cast = [np.asarray(a).astype(dt) if np.asarray(a).dtype.kind == "f" else np.asarray(a) for a in args]
                 for path, r in (("serial", 1), ("parallel", reps)):
+                    if path not in paths:
+                        continue
                     tag = f"case {ci} {red} " + ("" if path == "serial" else " [parallel]")
                     targs = [np.concatenate([a] * r, axis=0) for a in cast]
                     n_all = nrows * r

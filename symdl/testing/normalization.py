@@ -2,10 +2,17 @@
 (RSum over named axes) evaluated with mpmath at 50 digits on concrete arrays,
 and its gradients by the complex step (Im L(v + i·h·e_k)/h with h = 1e-30:
 no cancellation, exact to far beyond float64).  Independent of the
-derivation engine: nothing here differentiates symbolically."""
+derivation engine: nothing here differentiates symbolically.
+
+The cases the kernels are checked on (``CASES``, ``EVAL_CASES``, the input
+kinds, their seeds) and ``train_outputs`` / ``eval_outputs`` (every kernel
+entry point's result beside its truth) are used by
+tests/test_normalization_kernels.py and by the docs' accuracy measurement
+(symdl.docs.accuracy), so both check the same points the same way."""
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import mpmath as mp
 import numpy as np
@@ -171,3 +178,108 @@ def eval_truth(spec, x, w, b, rm, rv, g, eps, channel):
         arr = lambda v: np.array([float(u) for u in v])
         return (arr(y).reshape(x.shape), arr(dx).reshape(x.shape), arr(dw),
                 arr(db) if spec.has_bias else None)
+
+
+#: (spec, input shape, layout options) -- a few groups each: fast
+CASES = [("batch_norm", (4, 3, 2), {}), ("batch_norm", (5, 2), {}), ("layer_norm", (3, 5), {}),
+         ("layer_norm", (2, 2, 3), {"normalized_ndim": 2}), ("group_norm", (2, 4, 3), {"num_groups": 2}),
+         ("instance_norm", (2, 3, 4), {}), ("rms_norm", (3, 5), {})]
+#: the input kinds of the training-mode check
+KINDS = ("random", "tiny", "huge", "constant")
+#: eval mode: batch norm (N, C, L) and (N, C) (the column kernels), instance norm
+EVAL_CASES = [("batch_norm", (4, 3, 2)), ("batch_norm", (5, 3)), ("instance_norm", (2, 3, 4))]
+EVAL_KINDS = ("random", "huge")
+#: the activation tests' bounds: |got - want| <= rtol·(|want| + max|want|) + atol
+BOUNDS = {np.float64: (1e-12, 1e-15), np.float32: (1e-5, 1e-6)}
+OFFSET = {np.float64: 1e8, np.float32: 1e4}
+EPS = 1e-5
+
+
+def seed(*key) -> int:
+    """A seed of a case, the same in every process (``hash`` of a str is not)."""
+    return zlib.crc32(repr(key).encode())
+
+
+def make_input(kind, shape, dtype, rng):
+    z = rng.normal(size=shape)
+    if kind == "random":
+        return (z * 2.0 + 0.5).astype(dtype)
+    if kind == "tiny":      # tiny variance
+        return (1.0 + 1e-3 * z).astype(dtype)
+    if kind == "huge":      # |mean| >> std
+        return (OFFSET[dtype] + z).astype(dtype)
+    if kind == "constant":
+        return np.full(shape, 3.25, dtype)
+    raise ValueError(kind)
+
+
+def specs() -> dict:
+    from symdl.specs.normalization import NORM_SPECS
+
+    return {s.name: s for s in NORM_SPECS}
+
+
+def train_outputs(name, shape, opts, kind, dtype) -> dict:
+    """One training-mode case: the inputs, the kernels' results and their
+    truth.  ``outputs``: [(entry point, kernel result, truth)] for the
+    training forward, dx, dweight, dbias and normalize from the saved
+    statistics (eval path); ``saved``: (mean, rstd) as the forward saved them."""
+    from symdl.runtime import normalization as RN
+
+    spec = specs()[name]
+    rng = np.random.default_rng(seed(name, shape, kind))
+    x = make_input(kind, shape, dtype, rng)
+    lay = RN.layout(name, shape, **opts)
+    w = rng.normal(size=lay["naff"]).astype(dtype)
+    b = rng.normal(size=lay["naff"]).astype(dtype) if spec.has_bias else None
+    g = rng.normal(size=shape).astype(dtype)
+    y, dx, dw, db = truth(spec, x, w, b, g, EPS, **opts)
+    k = RN.kernels(name)
+    yk, mean, rstd, var = k.train_forward(x, w, b, EPS, lay)
+    res = k.backward(x, g, w, mean, rstd, EPS, lay)
+    out = [("forward", yk, y), ("dx", res[0], dx), ("dweight", res[1], dw)]
+    if spec.has_bias:
+        out.append(("dbias", res[2], db))
+    out.append(("normalize", k.normalize(x, w, b, mean, rstd, lay), y))
+    return {"x": x, "outputs": out, "saved": (mean, rstd)}
+
+
+def eval_outputs(name, shape, kind, dtype) -> dict:
+    """One eval-mode case (running statistics, constants; the running
+    estimates near the data): normalize and the eval backward (dx, dweight,
+    dbias) beside the spec's eval formula at 50 digits."""
+    from symdl.runtime import normalization as RN
+
+    spec = specs()[name]
+    rng = np.random.default_rng(seed(name, shape, kind, "eval"))
+    x = make_input(kind, shape, dtype, rng)
+    lay = RN.layout(name, shape)
+    n, c = shape[:2]
+    s = int(np.prod(shape[2:]))
+    w = rng.normal(size=c).astype(dtype)
+    b = rng.normal(size=c).astype(dtype)
+    g = rng.normal(size=shape).astype(dtype)
+    rm = (x.reshape(n, c, s).astype(np.float64).mean(axis=(0, 2)) + 0.3 * rng.normal(size=c)).astype(dtype)
+    rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    channel = np.broadcast_to(np.arange(c)[None, :, None], (n, c, s)).reshape(-1)
+    y, dx, dw, db = eval_truth(spec, x, w, b, rm, rv, g, EPS, channel)
+    k = RN.kernels(name)
+    rows = np.tile(np.arange(c), lay["R"] // c)          # the running statistic of each group
+    rstd = k.rstd(rv, EPS, dtype)[rows]
+    yk = k.normalize(x, w, b, rm[rows], rstd, lay)
+    ddx, ddw, ddb = k.backward(x, g, w, rm[rows], rstd, EPS, lay, eval_mode=True)
+    return {"x": x, "outputs": [("eval forward", yk, y), ("eval dx", ddx, dx), ("eval dweight", ddw, dw),
+                                ("eval dbias", ddb, db)]}
+
+
+def errors(got, want, dtype):
+    """(error relative to |want| + max|want| per element, failures of the
+    bound): the measure the tests bound, rtol·(|want| + max|want|) + atol."""
+    rtol, atol = BOUNDS[np.dtype(dtype).type]
+    got = np.asarray(got, np.float64)
+    scale = np.abs(want).max()
+    err = np.abs(got - want)
+    with np.errstate(all="ignore"):
+        rel = np.where(err == 0, 0.0, err / (np.abs(want) + scale))
+    bad = ~np.isfinite(got) | ~(err <= rtol * (np.abs(want) + scale) + atol)
+    return rel, bad
