@@ -27,6 +27,13 @@ __all__ = ["layout", "kernels", "NormKernels", "PARALLEL_MIN", "make_bundle", "N
 NAMES = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
 #: elements from which the prange kernels run (below: the serial ones)
 PARALLEL_MIN = 1 << 16
+#: the (N, C) column kernels run in parallel from PARALLEL_MIN times this
+#: many elements: below it (e.g. BatchNorm1d (256, 512)) the two-thread
+#: kernels were at best 8-17% faster than the serial ones (min of 600
+#: interleaved steps), and on a loaded 2-core machine their median step was
+#: 2x (float32) to 100x (float64) the serial one; at (1024, 512) parallel
+#: is 27-36% faster
+COL_PARALLEL_FACTOR = 4
 #: at most this many row blocks (per-block parameter partials)
 MAX_BLOCKS = 64
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
@@ -133,8 +140,8 @@ class NormKernels:
     def _call(self, kind, lay, dt, size):
         """(kernel, layout arguments) of ``kind`` for this layout, dtype and
         size (serial below PARALLEL_MIN elements), looked up once."""
-        par = size >= PARALLEL_MIN
         cols = bool(lay.get("cols"))
+        par = size >= (PARALLEL_MIN * COL_PARALLEL_FACTOR if cols else PARALLEL_MIN)
         key = (kind, dt, par, cols)
         fn = self._fns.get(key)
         if fn is None:
