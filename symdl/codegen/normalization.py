@@ -34,6 +34,8 @@ the mean and the outputs keep full precision when |mean| >> std.
 """
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from symdl.derive.normalization import derive_norm
@@ -258,6 +260,39 @@ def norm_plan(spec) -> dict:
     return plan
 
 
+#: rows per iteration of the (N, C) kernels' row loops: each column's
+#: accumulator is read and written once per ROWS rows (not once per row), its
+#: scalars loaded once for them; the rows' terms are summed pairwise first
+ROWS = 2
+#: the per-row arrays of the column kernels (a slice of one row each)
+ROW_ARRAYS = {"x": ("xr", "input"), "g": ("grad_r", "grad"), "dx": ("dxr", "dx"), "out": ("outr", "out")}
+
+
+def _assigned(lines) -> set:
+    return {m.group(1) for m in (re.match(r"\s*(\w+)\s*=[^=]", ln) for ln in lines) if m}
+
+
+def unroll_row(lines, u: int, n_rows: int) -> list:
+    """``lines`` (one element's loads, arithmetic and stores in one row) for
+    row ``u`` of ``n_rows`` walked together: the names they assign and the row
+    slices get the suffix ``_r<u>``; every other name (the column's scalars,
+    assigned elsewhere) is shared by the rows."""
+    if n_rows == 1:
+        return list(lines)
+    names = _assigned(lines) | {v for v, _ in ROW_ARRAYS.values()}
+    pat = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+    return [pat.sub(lambda m: f"{m.group(1)}_r{u}", ln) for ln in lines]
+
+
+def row_terms(term: str, n_rows: int) -> str:
+    """The float64 sum of ``term`` over the rows walked together (pairwise)."""
+    terms = [f"f64({term if n_rows == 1 else f'{term}_r{u}'})" for u in range(n_rows)]
+    while len(terms) > 1:
+        terms = [f"({a} + {b})" if len(terms) > 2 else f"{a} + {b}" for a, b in zip(terms[::2], terms[1::2])] + \
+            (terms[-1:] if len(terms) % 2 else [])
+    return terms[0]
+
+
 def _uses(e) -> list:
     return sorted(s.name for s in e.free_symbols if s.name in LOADS["f64"])
 
@@ -298,7 +333,8 @@ def render_norm_module(spec) -> str:
     plan = norm_plan(spec)
     meta = _meta(spec)
     body = environment().get_template(TEMPLATE).render(
-        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, names=NAMES, spec_table=_pyrepr({spec.name: meta}))
+        name=spec.name, plan=plan, dtypes=DTYPES, loads=LOADS, names=NAMES, spec_table=_pyrepr({spec.name: meta}),
+        rows=ROWS, row_arrays=ROW_ARRAYS, unroll_row=unroll_row, row_terms=row_terms)
     return _finish(body, module, [spec])
 
 

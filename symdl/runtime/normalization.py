@@ -27,6 +27,13 @@ __all__ = ["layout", "kernels", "NormKernels", "PARALLEL_MIN", "make_bundle", "N
 NAMES = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
 #: elements from which the prange kernels run (below: the serial ones)
 PARALLEL_MIN = 1 << 16
+#: the (N, C) column kernels run in parallel from PARALLEL_MIN times this
+#: many elements: below it (e.g. BatchNorm1d (256, 512)) the two-thread
+#: kernels were at best 8-17% faster than the serial ones (min of 600
+#: interleaved steps), and on a loaded 2-core machine their median step was
+#: 2x (float32) to 100x (float64) the serial one; at (1024, 512) parallel
+#: is 27-36% faster
+COL_PARALLEL_FACTOR = 4
 #: at most this many row blocks (per-block parameter partials)
 MAX_BLOCKS = 64
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
@@ -38,11 +45,24 @@ def _check_dtype(what, a):
     return _SUFFIX[a.dtype]
 
 
+_layouts: dict = {}
+
+
 def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: int = 1) -> dict:
     """The group view of an input of ``shape`` for spec ``name`` (see the
     generated modules' docstring): R groups of O x I elements, element (o, i)
-    of group r at r*rs + o*os + i, the inner axis contiguous."""
-    shape = tuple(int(s) for s in shape)
+    of group r at r*rs + o*os + i, the inner axis contiguous.  Cached per
+    argument set (a layer calls this on every forward): treat it as read-only."""
+    key = (name, tuple(shape), num_groups, normalized_ndim)
+    lay = _layouts.get(key)
+    if lay is None:
+        lay = _layout(name, tuple(int(s) for s in shape), num_groups, normalized_ndim)
+        if len(_layouts) < 256:
+            _layouts[key] = lay
+    return lay
+
+
+def _layout(name, shape, num_groups, normalized_ndim):
     if name in ("layer_norm", "rms_norm"):
         d = math.prod(shape[len(shape) - normalized_ndim:])
         n = math.prod(shape[:len(shape) - normalized_ndim])
@@ -73,14 +93,18 @@ def layout(name: str, shape, *, num_groups: int | None = None, normalized_ndim: 
 
 _ORDER = ("R", "P", "rs", "O", "os", "I", "AR", "rb")
 #: at least this many columns per block of the (N, C) kernels (the serial
-#: kernels take all C at once, the prange ones C / threads: long contiguous
-#: runs; the block size changes no result, every column is summed row by row)
+#: kernels take all C at once, the prange ones C / the pool's threads
+#: (numba.config.NUMBA_NUM_THREADS: fixed, so computed once per layout): long
+#: contiguous runs; the block size changes no result, every column is summed
+#: row by row)
 COL_BLOCK = 16
 
 
 def _mean2(mean, R):
     """The saved mean as a double-float (2, R) array (mean[0] + mean[1]);
     a plain (R,) mean (e.g. a running estimate) gets a zero low part."""
+    if type(mean) is np.ndarray and mean.ndim == 2 and mean.dtype == np.float64 and mean.flags.c_contiguous:
+        return mean
     mean = np.asarray(mean, np.float64)
     if mean.ndim == 2:
         return np.ascontiguousarray(mean)
@@ -89,43 +113,65 @@ def _mean2(mean, R):
     return out
 
 
+def _f64(a):
+    if type(a) is np.ndarray and a.dtype == np.float64 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, np.float64)
+
+
+def _col_block(c, par):
+    """Columns per block of the (N, C) kernels: all of them serially, C over
+    the pool's threads in parallel (a multiple of COL_BLOCK)."""
+    if par:
+        import numba   # loaded with the kernels, not at import
+
+        c = -(-c // numba.config.NUMBA_NUM_THREADS)
+    return max(COL_BLOCK, -(-c // COL_BLOCK) * COL_BLOCK)
+
+
 class NormKernels:
     def __init__(self, name: str, module):
         self.name, self.module = name, module
         self.meta = module.SPECS[name]
         self.has_bias = self.meta["has_bias"]
+        self._fns: dict = {}
+        self._lay_args: dict = {}
 
-    def _fn(self, kind, dt, size):
-        par = "_par" if size >= PARALLEL_MIN else ""
-        return getattr(self.module, f"{kind}_{dt}{par}")
+    def _call(self, kind, lay, dt, size):
+        """(kernel, layout arguments) of ``kind`` for this layout, dtype and
+        size (serial below PARALLEL_MIN elements), looked up once."""
+        cols = bool(lay.get("cols"))
+        par = size >= (PARALLEL_MIN * COL_PARALLEL_FACTOR if cols else PARALLEL_MIN)
+        key = (kind, dt, par, cols)
+        fn = self._fns.get(key)
+        if fn is None:
+            fn = self._fns[key] = getattr(self.module, f"{kind}{'_cols' if cols else ''}_{dt}{'_par' if par else ''}")
+        akey = (id(lay), par)
+        hit = self._lay_args.get(akey)
+        if hit is None or hit[0] is not lay:
+            if cols:
+                args = (lay["O"], lay["R"], _col_block(lay["R"], par))   # N, C, cb
+            else:
+                args = tuple(lay[k] for k in _ORDER)
+            if len(self._lay_args) > 512:
+                self._lay_args.clear()
+            hit = self._lay_args[akey] = (lay, args)
+        return fn, hit[1]
 
     @staticmethod
     def _contig(x):
         return np.ascontiguousarray(x)
 
-    def _args(self, lay, size):
-        if lay.get("cols"):
-            c = lay["R"]
-            if size >= PARALLEL_MIN:
-                from numba import get_num_threads   # numba loads with the kernels, not at import
-
-                c = -(-c // get_num_threads())
-            return [lay["O"], lay["R"], max(COL_BLOCK, -(-c // COL_BLOCK) * COL_BLOCK)]   # N, C, cb
-        return [lay[k] for k in _ORDER]
-
-    @staticmethod
-    def _kind(kind, lay):
-        return kind + "_cols" if lay.get("cols") else kind
-
     def _affine(self, what, a, dt, n, dtype):
         if a is None:
             return np.ones(n, dtype) if what == "weight" else np.zeros(n, dtype)
-        a = np.ascontiguousarray(a).reshape(-1)
-        if _check_dtype(f"{self.name} {what}", a) != dt:
-            raise TypeError(f"{self.name}: {what} dtype {a.dtype} does not match the input's {dtype}")
-        if a.size != n:
-            raise ValueError(f"{self.name}: {what} has {a.size} elements, the input needs {n}")
-        return a
+        if not (type(a) is np.ndarray and a.dtype == dtype and a.size == n and a.flags.c_contiguous):
+            a = np.ascontiguousarray(a)
+            if _check_dtype(f"{self.name} {what}", a) != dt:
+                raise TypeError(f"{self.name}: {what} dtype {a.dtype} does not match the input's {dtype}")
+            if a.size != n:
+                raise ValueError(f"{self.name}: {what} has {a.size} elements, the input needs {n}")
+        return a.reshape(-1)
 
     def train_forward(self, x, weight, bias, eps, lay, out=None):
         x = self._contig(x)
@@ -135,14 +181,16 @@ class NormKernels:
         # statistics in float64 for every dtype (a float32 mean rounded to
         # float32 would cost x - mean its digits when the variance is small);
         # the mean as a double-float: mean[0] + mean[1]
-        mean = np.zeros((2, lay["R"]), np.float64)
-        rstd = np.empty(lay["R"], np.float64)
-        var = np.empty(lay["R"], np.float64)
-        args = [x.reshape(-1), w]
+        R = lay["R"]
+        mean = np.zeros((2, R), np.float64)
+        rstd = np.empty(R, np.float64)
+        var = np.empty(R, np.float64)
+        fn, largs = self._call("forward_train", lay, dt, x.size)
         if self.has_bias:
-            args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn(self._kind("forward_train", lay), dt, x.size)(*args, float(eps), *self._args(lay, x.size), y.reshape(-1),
-                                               mean, rstd, var)
+            fn(x.reshape(-1), w, self._affine("bias", bias, dt, lay["naff"], x.dtype), float(eps), *largs,
+               y.reshape(-1), mean, rstd, var)
+        else:
+            fn(x.reshape(-1), w, float(eps), *largs, y.reshape(-1), mean, rstd, var)
         return y, mean, rstd, var
 
     def normalize(self, x, weight, bias, mean, rstd, lay, out=None):
@@ -153,9 +201,8 @@ class NormKernels:
         args = [x.reshape(-1), w]
         if self.has_bias:
             args.append(self._affine("bias", bias, dt, lay["naff"], x.dtype))
-        self._fn(self._kind("normalize", lay), dt, x.size)(*args, _mean2(mean, lay["R"]),
-                                           np.ascontiguousarray(rstd, np.float64), *self._args(lay, x.size),
-                                           y.reshape(-1))
+        fn, largs = self._call("normalize", lay, dt, x.size)
+        fn(*args, _mean2(mean, lay["R"]), _f64(rstd), *largs, y.reshape(-1))
         return y
 
     def backward(self, x, grad, weight, mean, rstd, eps, lay, eval_mode=False):
@@ -167,19 +214,25 @@ class NormKernels:
         if grad.dtype != x.dtype or grad.shape != x.shape:
             raise ValueError(f"{self.name}: grad {grad.shape} {grad.dtype} does not match the input "
                              f"{x.shape} {x.dtype}")
-        w = self._affine("weight", weight, dt, lay["naff"], x.dtype)
+        naff = lay["naff"]
+        w = self._affine("weight", weight, dt, naff, x.dtype)
         dx = np.empty_like(x)
-        dw = np.empty(lay["naff"], x.dtype)
-        outs = [dw]
+        dw = np.empty(naff, x.dtype)
+        fn, largs = self._call("backward_eval" if eval_mode else "backward", lay, dt, x.size)
+        m2, r = _mean2(mean, lay["R"]), _f64(rstd)
+        if lay.get("cols"):
+            if self.has_bias:
+                db = np.empty(naff, x.dtype)
+                fn(x.reshape(-1), grad.reshape(-1), w, m2, r, float(eps), *largs, dx.reshape(-1), dw, db)
+                return dx, dw, db
+            fn(x.reshape(-1), grad.reshape(-1), w, m2, r, float(eps), *largs, dx.reshape(-1), dw)
+            return dx, dw
         if self.has_bias:
-            outs.append(np.empty(lay["naff"], x.dtype))
-        extra = [] if lay.get("cols") else [lay["naff"]]
-        kind = self._kind("backward_eval" if eval_mode else "backward", lay)
-        self._fn(kind, dt, x.size)(
-            x.reshape(-1), grad.reshape(-1), w, _mean2(mean, lay["R"]),
-            np.ascontiguousarray(rstd, np.float64), float(eps), *self._args(lay, x.size), *extra,
-            dx.reshape(-1), *outs)
-        return (dx, *outs)
+            db = np.empty(naff, x.dtype)
+            fn(x.reshape(-1), grad.reshape(-1), w, m2, r, float(eps), *largs, naff, dx.reshape(-1), dw, db)
+            return dx, dw, db
+        fn(x.reshape(-1), grad.reshape(-1), w, m2, r, float(eps), *largs, naff, dx.reshape(-1), dw)
+        return dx, dw
 
     def rstd(self, var, eps, dtype):
         var = np.ascontiguousarray(var)
@@ -194,10 +247,10 @@ class NormKernels:
         mean = np.asarray(mean, np.float64)
         if mean.ndim == 2:        # a saved double-float mean: its rounded value
             mean = mean[0]
-        getattr(self.module, f"running_{dt}")(running_mean, running_var,
-                                               np.ascontiguousarray(mean, np.float64),
-                                               np.ascontiguousarray(var, np.float64),
-                                               float(factor), float(count))
+        fn = self._fns.get(("running", dt))
+        if fn is None:
+            fn = self._fns[("running", dt)] = getattr(self.module, f"running_{dt}")
+        fn(running_mean, running_var, _f64(mean), _f64(var), float(factor), float(count))
 
 
 _cache: dict = {}
