@@ -256,7 +256,9 @@ class Adafactor(Optimizer):
     parameters with two or more dimensions (the last two; the leading ones a
     batch), the unfactored moving average for vectors; state keys and shapes
     as torch's (``row_var`` (..., R, 1), ``col_var`` (..., 1, C),
-    ``variance``).
+    ``variance``).  Parameters of ``PARALLEL_THRESHOLD`` elements or more
+    step with the ``prange`` kernels (the same blocks and sums, so the same
+    result as the serial ones).
 
     Update rule (spec ``adafactor``; weight_decay ≠ 0), one step:
 
@@ -338,16 +340,17 @@ class Adafactor(Optimizer):
                     st["step"], float(group["lr"]), float(group["beta2_decay"]), e1, float(e2),
                     float(group["d"]), float(group["weight_decay"]))
                 dt = "f32" if p.dtype == np.float32 else "f64"
+                par = "_par" if p.size >= mod.PARALLEL_THRESHOLD else ""
                 work = p if p.flags.c_contiguous else np.ascontiguousarray(p)
                 g = np.ascontiguousarray(gr)
                 if p.ndim > 1:
                     shp = (-1,) + p.shape[-2:]
-                    getattr(mod, f"{key}_mat_{dt}")(
+                    getattr(mod, f"{key}_mat_{dt}{par}")(
                         work.reshape(shp), g.reshape(shp), st["row_var"].reshape(shp[:2]),
                         st["col_var"].reshape(-1, p.shape[-1]), *kargs)
                 else:
-                    getattr(mod, f"{key}_vec_{dt}")(work.reshape(-1), g.reshape(-1),
-                                                   st["variance"].reshape(-1), *kargs)
+                    getattr(mod, f"{key}_vec_{dt}{par}")(work.reshape(-1), g.reshape(-1),
+                                                        st["variance"].reshape(-1), *kargs)
                 if work is not p:
                     p[...] = work
                 idx += 1
