@@ -13,9 +13,11 @@ a change in the machine's load hits both sides of the ratio; ``torch/s`` > 1
 means symdl is faster (target >= 1.1).  ``GB/s`` counts the bytes symdl's
 two passes move: LAMB reads p, g, m, v and writes m, v (pass 1), reads p, m,
 v and writes p (pass 2): 10 arrays; LARS 3 + 4 = 7.  Adafactor (a square
-matrix of ~N elements, against ``torch.optim.Adafactor(foreach=False)``)
-reads g (row/column sums, with θ), g (Σu²), θ and g and writes θ: 6 arrays;
-symdl's Adafactor kernels are serial (no prange yet).
+matrix of ~N elements -- a linear layer's weight, 1000 x 1000 and 3162 x 3162 --
+against ``torch.optim.Adafactor(foreach=False)``; ``--adafactor-shape R C``
+adds a rectangular one, e.g. 4096 x 256) reads θ and g (row sums, each block
+of rows' column sums, Σθ²), g (Σu²), θ and g and writes θ: 6 arrays; its
+kernels run in blocks of rows, prange past PARALLEL_THRESHOLD.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ def _parse():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--min-time", type=float, default=0.5)
+    p.add_argument("--adafactor-shape", nargs=2, type=int, action="append", default=[], metavar=("R", "C"),
+                   help="also time Adafactor on an R x C matrix (repeatable)")
     return p.parse_args()
 
 
@@ -90,6 +94,19 @@ def main():
             p.sub_(buf)
         return step
 
+    def adafactor_row(rows, cols, rng):
+        p = rng.standard_normal((rows, cols)).astype(np.float32)
+        g = (rng.standard_normal((rows, cols)) * 1e-3).astype(np.float32)
+        opt = O.Adafactor([p], lr=1e-2)
+        w = torch.from_numpy(rng.standard_normal((rows, cols)).astype(np.float32)).requires_grad_()
+        w.grad = torch.from_numpy(g.copy())
+        topt = torch.optim.Adafactor([w], lr=1e-2, foreach=False)
+        ts, tt = timeit_blocks(lambda: opt.step([g]), topt.step)
+        gbs = 6 * 4 * rows * cols / ts / 1e9
+        name = "adafactor" if rows == cols else f"af {rows}x{cols}"
+        print(f"{name:<12}{rows * cols:>10.0e}{ts * 1e3:>10.3f}{tt * 1e3:>10.3f}{tt / ts:>9.2f}{gbs:>8.1f}",
+              flush=True)
+
     print(f"# load average at start: {os.getloadavg()}; threads={args.threads}; torch={torch.__version__}")
     print(f"{'step':<12}{'N':>10}{'symdl ms':>10}{'torch ms':>10}{'torch/s':>9}{'GB/s':>8}")
     for n in (int(x) for x in args.n):
@@ -108,17 +125,9 @@ def main():
             del opt, p, g, tp, tstep
         # Adafactor on a square matrix of ~n elements (factored statistics)
         side = int(n ** 0.5)
-        p = rng.standard_normal((side, side)).astype(np.float32)
-        g = (rng.standard_normal((side, side)) * 1e-3).astype(np.float32)
-        opt = O.Adafactor([p], lr=1e-2)
-        w = torch.from_numpy(rng.standard_normal((side, side)).astype(np.float32)).requires_grad_()
-        w.grad = torch.from_numpy(g.copy())
-        topt = torch.optim.Adafactor([w], lr=1e-2, foreach=False)
-        ts, tt = timeit_blocks(lambda: opt.step([g]), topt.step)
-        gbs = 6 * 4 * side * side / ts / 1e9
-        print(f"{'adafactor':<12}{side * side:>10.0e}{ts * 1e3:>10.3f}{tt * 1e3:>10.3f}{tt / ts:>9.2f}{gbs:>8.1f}",
-              flush=True)
-        del opt, p, g, topt, w
+        adafactor_row(side, side, rng)
+    for rows, cols in args.adafactor_shape:
+        adafactor_row(rows, cols, np.random.default_rng(0))
     print(f"# load average at end: {os.getloadavg()}")
     return 0
 

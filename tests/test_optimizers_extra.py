@@ -280,6 +280,9 @@ AF_CASES = [
     ("batched_wd_max", (2, 3, 4), dict(weight_decay=0.1, maximize=True)),
     ("vector_lr", (9,), dict(lr=0.05)),
     ("eps_d", (6, 4), dict(eps=(1e-3, 1e-2), d=1.5, beta2_decay=-0.5)),
+    # past PARALLEL_THRESHOLD: the prange kernels (the variant the 60-digit check compiles)
+    ("batched_parallel", (2, 300, 251), dict(weight_decay=0.1, maximize=True)),
+    ("vector_parallel", (140001,), dict(weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -336,11 +339,77 @@ def test_adafactor_float32_tracks_torch_float32():
 @pytest.mark.parametrize("variant", [{"has_weight_decay": True, "maximize": True}])
 def test_adafactor_kernels_one_step_vs_the_equations(variant):
     """The matrix kernel (a batch of matrices) and the vector kernel, float64
-    and float32, one step at t = 4 and 9, against the spec's row/column
+    and float32, serial and prange (inputs tiled past the threshold: several
+    blocks of rows), one step at t = 4 and 9, against the spec's row/column
     statistics, v̂, u, norms and θ at 60 digits."""
     res = check_optimizer("adafactor", variants=[variant], hyper={"eps1": 1e-7, "weight_decay": 0.1})
-    assert len(res) == 20
+    assert len(res) == 40
+    assert sum("[parallel]" in r.which for r in res) == 20
     res.assert_ok()
+
+
+def test_adafactor_parallel_kernels_equal_the_serial_ones_bit_for_bit():
+    """Same blocks, same partial sums, added in the same order: the prange
+    kernels give the serial kernels' bits (matrix: a batch with a ragged last
+    block of rows; vector: a ragged last block)."""
+    from symdl.runtime.family import RULES
+
+    key = "adafactor__has_weight_decay1__maximize1"
+    kargs, _ = getattr(RULES, key + "_scalars")(3.0, 0.05, -0.8, 1e-7, 1e-3, 1.0, 0.1)
+    rng = np.random.default_rng(14)
+    for kind, shape, states in (("mat", (2, 301, 257), ((2, 301), (2, 257))), ("vec", (140001,), ((140001,),))):
+        p, g = rng.standard_normal(shape), rng.standard_normal(shape)
+        st = [np.abs(rng.standard_normal(s)) for s in states]
+        outs = []
+        for par in ("", "_par"):
+            q, sq = p.copy(), [a.copy() for a in st]
+            getattr(RULES, f"{key}_{kind}_f64{par}")(q, g, *sq, *kargs)
+            outs.append([q, *sq])
+        for a, b in zip(*outs):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(outs[0][0], p)
+
+
+def test_adafactor_split_direction_equals_its_definition():
+    """The matrix kernel's u = g·min(1/eps1, a_row·b_col) (a_row = 1/√(R/max(R̄, eps1)),
+    b_col = 1/√C) is the spec's u = g/√max(v̂, eps1²), v̂ = R·C/max(R̄, eps1): symbolically on
+    each side of the clamp, and at 60 digits on zero, tiny, huge and random statistics."""
+    import itertools
+
+    import mpmath
+    import sympy as sp
+
+    from symdl.specs import optimizers_factored as F
+    from symdl.specs.optimizers import g
+
+    rule = F.ADAFACTOR
+    split = rule.direction_split.xreplace({F.a_row: rule.row_factor, F.b_col: rule.col_factor})
+    defn = rule.direction.xreplace({F.vhat: rule.vhat_matrix})
+    # symbolically, for R, C, R̄, eps1 > 0: v̂ = 1/(a·b)², and on each side of the clamp both are one form
+    pos = {s: sp.Symbol(s.name, positive=True) for s in (F.R, F.C, F.rbar, F.eps1)}
+    a_b = (rule.row_factor * rule.col_factor).xreplace(pos)
+    assert sp.simplify(a_b**-2 - rule.vhat_matrix.xreplace(pos)) == 0
+    assert sp.simplify(g * a_b - g / sp.sqrt(rule.vhat_matrix.xreplace(pos))) == 0   # v̂ >= eps1²: no clamp
+    assert sp.simplify(g / pos[F.eps1] - g / sp.sqrt(pos[F.eps1] ** 2)) == 0          # v̂ < eps1²: clamp
+    # the clamp switches at the same point: a·b <= 1/eps1  <=>  v̂ >= eps1² (both sides positive)
+    # ... and numerically, zeros (R = 0, C = 0: 1/√0 = ∞ there) and extremes included
+    f_split = sp.lambdify([g, F.R, F.C, F.rbar, F.eps1], split, "mpmath")
+    f_defn = sp.lambdify([g, F.R, F.C, F.rbar, F.eps1], defn, "mpmath")
+    rng = np.random.default_rng(15)
+    vals = [0.0, 1e-300, 1e-30, 1e-12, 1e-7, 0.5, 1.0, 3.0, 1e12, 1e300]
+    pts = list(itertools.product(vals, vals, [1e-20, 1e-7, 1.0, 1e10], [1.1920928955078125e-07, 1e-3]))
+    pts += [tuple(np.abs(rng.standard_normal(4)) ** rng.uniform(-8, 8, 4)) for _ in range(300)]
+    with mpmath.workdps(60):
+        inf = mpmath.inf
+        for pt in pts:
+            R, C, rb, e1 = (mpmath.mpf(x) for x in pt)
+            a = inf if R == 0 else 1 / mpmath.sqrt(R / max(rb, e1))
+            b = inf if C == 0 else 1 / mpmath.sqrt(C)
+            got = mpmath.mpf(-1.5) * min(1 / e1, a * b)    # IEEE: 1/√0 = ∞
+            if R and C:
+                assert mpmath.almosteq(f_split(-1.5, R, C, rb, e1), got, rel_eps=mpmath.mpf(10) ** -50)
+            want = f_defn(-1.5, R, C, rb, e1)
+            assert mpmath.almosteq(got, want, rel_eps=mpmath.mpf(10) ** -50), (pt, got, want)
 
 
 def test_adafactor_options_are_checked():

@@ -372,9 +372,13 @@ def optimizer_targets() -> list:
 
 # ---------------------------------------------------------------- factored rules (Adafactor)
 def factored_variant_source(rule, variant: dict) -> VariantSource:
-    """The snippets of a FactoredRule's two kernels (matrix: rows, columns,
-    two element passes; vector: two element passes), printed per dtype; the
-    loops are the template's."""
+    """The snippets of a FactoredRule's two kernels, printed per dtype; the
+    loops are the template's.  Matrix: the row/column statistics, each row's
+    and column's factor of 1/√v̂ (float64, stored in the dtype), then the two
+    element passes with u in its split form (``direction_split``); vector:
+    the moving average and u, then the update.  θ's step is θ·h + h'·u with
+    the element-free factors hoisted into per-tensor float64 scalars (as
+    torch: ``param.add_(update, alpha=-alpha/denom)``)."""
     from symdl.specs import optimizers_factored as F
     from symdl.specs.optimizers import g, t, theta
 
@@ -387,15 +391,21 @@ def factored_variant_source(rule, variant: dict) -> VariantSource:
                        ["t"] + hyper, lines, f"({''.join(a + ', ' for a in scalar_args)}), ()", [])
     del t
     vs.factored = True
+    split = sp.Mul(rule.row_factor, rule.col_factor)
+    if sp.simplify(split**-2 - sp.sympify(rule.vhat_matrix)) != 0:     # (the clamp: tests/)
+        raise ValueError(f"{rule.name}: row_factor·col_factor is not 1/√vhat_matrix")
+    # θ's new value: the element-free factors become per-tensor scalars
+    hoist = Hoister({theta, F.u})
+    new_theta = hoist(sp.sympify(rule.new_theta(variant)))
+    hoisted = hoist.items()
     names = {theta.name: "p_i", g.name: "g_i", F.old.name: "s_old", F.mean.name: "s_mean",
-             F.R.name: "r_i", F.C.name: "c_j", F.rbar.name: "rbar_", F.v.name: "v_i",
-             F.u.name: "u_ij", F.alpha.name: f"{F.alpha.name}_", F.denom.name: f"{F.denom.name}_"}
+             F.v.name: "v_i", F.u.name: "u_ij", F.a_row.name: "a_i", F.b_col.name: "b_j"}
     names.update({a: f"{a}_" for a in scalar_args})
-    u_mat = rule.direction.xreplace({F.vhat: rule.vhat_matrix, g: g_eff})
+    names.update({s.name: f"{s.name}_" for s, _ in hoisted})
     u_vec = rule.direction.xreplace({F.vhat: F.v, g: g_eff})
+    u_mat = rule.direction_split.xreplace({g: g_eff})
     blocks = {"stat": {"s_ij": rule.stat.xreplace({g: g_eff})}, "ema": {"s_new": rule.ema},
-              "u_mat": {"u_ij": u_mat}, "u_vec": {"u_ij": u_vec},
-              "theta": {"p_new": sp.sympify(rule.new_theta(variant))}}
+              "u_mat": {"u_ij": u_mat}, "u_vec": {"u_ij": u_vec}, "theta": {"p_new": new_theta}}
     vs.snippets = {}
     for dt in DTYPES:
         for k, exprs in blocks.items():
@@ -403,11 +413,21 @@ def factored_variant_source(rule, variant: dict) -> VariantSource:
             if used:
                 raise ValueError(f"{rule.name}: unexpected helper functions {used}")
             vs.snippets[(k, dt)] = "\n".join(body)
+    # the row and column factors, float64 (R, C read from the dtype's state)
+    fnames = {F.R.name: "r_i", F.C.name: "c_j", F.rbar.name: "rbar", **{a: a for a in scalar_args}}
+    for k, out, e in (("row", "a_i", rule.row_factor), ("col", "b_j", rule.col_factor)):
+        body, used = print_block({out: e}, "f64", fnames, frozenset(), prefix=f"f{k[0]}")
+        if used:
+            raise ValueError(f"{rule.name}: unexpected helper functions {used}")
+        vs.snippets[(k, "f64")] = "\n".join(body)
     tnames = {F.w_sq.name: "red_w", F.u_sq.name: "red_u", F.N.name: "nf"}
     tnames.update({a: a for a in scalar_args})
     tnames.update({k.name: k.name for k in rule.tensor_scalars})
     tl, used = print_block({k.name: e for k, e in rule.tensor_scalars.items()}, "f64", tnames,
                            frozenset(), prefix="z")
-    vs.tensor_lines = tl
-    vs.tensor_casts = [k.name for k in rule.tensor_scalars]
+    hl, used2 = print_block({s.name: e for s, e in hoisted}, "f64", tnames, frozenset(), prefix="y")
+    if used or used2:
+        raise ValueError(f"{rule.name}: unexpected helper functions {used | used2}")
+    vs.tensor_lines = tl + hl
+    vs.tensor_casts = [s.name for s, _ in hoisted]
     return vs

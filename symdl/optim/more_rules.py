@@ -256,7 +256,9 @@ class Adafactor(Optimizer):
     parameters with two or more dimensions (the last two; the leading ones a
     batch), the unfactored moving average for vectors; state keys and shapes
     as torch's (``row_var`` (..., R, 1), ``col_var`` (..., 1, C),
-    ``variance``).
+    ``variance``).  Parameters of ``PARALLEL_THRESHOLD`` elements or more
+    step with the ``prange`` kernels (the same blocks and sums, so the same
+    result as the serial ones).
 
     Update rule (spec ``adafactor``; weight_decay ≠ 0), one step:
 
@@ -314,10 +316,22 @@ class Adafactor(Optimizer):
         if len(grads) != len(params):
             raise ShapeError(f"Adafactor.step got {len(grads)} gradient(s) for {len(params)} parameter(s)")
         mod = self._gen()
+        fns = self._kernels        # names -> the module's objects (resolving one costs ~40 µs)
+
+        def get(name):
+            f = fns.get(name)
+            if f is None:
+                f = fns[name] = getattr(mod, name)
+            return f
+
+        threshold = get("PARALLEL_THRESHOLD")
         idx = 0
         for group in self.param_groups:
-            variant = {"has_weight_decay": group["weight_decay"] != 0, "maximize": bool(group["maximize"])}
-            key = next(k for v, k, _ in mod.SPECS["adafactor"]["variants"] if v == variant)
+            vkey = ("variant", group["weight_decay"] != 0, bool(group["maximize"]))
+            key = fns.get(vkey)
+            if key is None:
+                variant = {"has_weight_decay": vkey[1], "maximize": vkey[2]}
+                key = fns[vkey] = next(k for v, k, _ in mod.SPECS["adafactor"]["variants"] if v == variant)
             for p in group["params"]:
                 gr = np.asarray(grads[idx])
                 if gr.shape != p.shape or gr.dtype != p.dtype:
@@ -334,20 +348,21 @@ class Adafactor(Optimizer):
                 st["step"] = float(st["step"]) + 1.0
                 e1, e2 = group["eps"]
                 e1 = float(np.finfo(p.dtype).eps) if e1 is None else float(e1)
-                kargs, _ = getattr(mod, key + "_scalars")(
+                kargs, _ = get(key + "_scalars")(
                     st["step"], float(group["lr"]), float(group["beta2_decay"]), e1, float(e2),
                     float(group["d"]), float(group["weight_decay"]))
                 dt = "f32" if p.dtype == np.float32 else "f64"
+                par = "_par" if p.size >= threshold else ""
                 work = p if p.flags.c_contiguous else np.ascontiguousarray(p)
                 g = np.ascontiguousarray(gr)
                 if p.ndim > 1:
-                    shp = (-1,) + p.shape[-2:]
-                    getattr(mod, f"{key}_mat_{dt}")(
+                    shp = (int(np.prod(p.shape[:-2])),) + p.shape[-2:]     # (-1 fails on a size-0 p)
+                    get(f"{key}_mat_{dt}{par}")(
                         work.reshape(shp), g.reshape(shp), st["row_var"].reshape(shp[:2]),
-                        st["col_var"].reshape(-1, p.shape[-1]), *kargs)
+                        st["col_var"].reshape(shp[0], shp[2]), *kargs)
                 else:
-                    getattr(mod, f"{key}_vec_{dt}")(work.reshape(-1), g.reshape(-1),
-                                                   st["variance"].reshape(-1), *kargs)
+                    get(f"{key}_vec_{dt}{par}")(work.reshape(-1), g.reshape(-1), st["variance"].reshape(-1),
+                                                *kargs)
                 if work is not p:
                     p[...] = work
                 idx += 1

@@ -15,6 +15,18 @@ and for a vector the unfactored v ← v + w·(g² - v), v̂ = v.  The element
 expressions (the moving average, v̂, u, the new θ) and the per-tensor scalars
 are SymPy here; ``symdl.codegen.optimizers`` prints them into the loops of one
 kernel per layout (rows, columns, then the two element passes).
+
+The matrix kernel computes u in its factored form (``direction_split``)::
+
+    a_i = 1/√(R_i / max(mean_i R_i, eps1))     once per row
+    b_j = 1/√C_j                               once per column
+    u_ij = g_ij · min(1/eps1, a_i·b_j)
+
+(√ and max commute, and 1/√(v̂) = a_i·b_j for R, C ≥ 0): two products and a
+min per element instead of a division, a square root and a second division.
+``tests/test_optimizers_extra.py`` proves it equal to ``direction`` with
+``vhat_matrix`` (symbolically on each side of the clamp, and at 60 digits on
+zeros, tiny and huge statistics).
 """
 from __future__ import annotations
 
@@ -45,6 +57,8 @@ N = sp.Symbol("N", positive=True)              # the tensor's element count
 alpha = sp.Symbol("alpha_t", real=True)
 denom = sp.Symbol("D_t", positive=True)
 v = sp.Symbol("v", real=True)                  # the vector's variance
+a_row = sp.Symbol("a_row", nonnegative=True)   # the matrix form's per-row factor of 1/√v̂
+b_col = sp.Symbol("b_col", nonnegative=True)   # ... and per-column factor
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +67,10 @@ class FactoredRule(OptimizerRule):
     ``stat`` the element term averaged per row/column, ``ema`` a statistic's
     new value (in ``old`` and ``mean``), ``vhat`` the matrix estimate (in R, C
     and their row mean), ``direction`` u (in g and v̂), ``tensor_scalars``
-    (in w_sq, u_sq, N), ``new_theta`` (in θ, u and the tensor scalars)."""
+    (in w_sq, u_sq, N), ``new_theta`` (in θ, u and the tensor scalars);
+    the matrix kernel's form of u: ``direction_split`` (in g, a_row, b_col),
+    ``row_factor`` (in R, R_mean) and ``col_factor`` (in C), proven equal to
+    ``direction`` with ``vhat_matrix``."""
 
     stat: object = None
     ema: object = None
@@ -61,12 +78,16 @@ class FactoredRule(OptimizerRule):
     direction: object = None
     tensor_scalars: dict = field(default_factory=dict)
     new_theta: object = None
+    row_factor: object = None
+    col_factor: object = None
+    direction_split: object = None
 
     def content_hash(self) -> str:
         import hashlib
 
         parts = [super().content_hash()] + [sp.srepr(sp.sympify(e)) for e in (
-            self.stat, self.ema, self.vhat_matrix, self.direction)]
+            self.stat, self.ema, self.vhat_matrix, self.direction, self.row_factor, self.col_factor,
+            self.direction_split)]
         parts += [sp.srepr(sp.sympify(self.new_theta(v))) for v in self.variants()]
         parts += [sp.srepr(k) + "=" + sp.srepr(e) for k, e in self.tensor_scalars.items()]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -93,6 +114,10 @@ def _new_theta(var):
 ADAFACTOR_EMA = old + w * (mean - old)
 ADAFACTOR_VHAT = R * C / Max(rbar, eps1)
 ADAFACTOR_U = g / sqrt(Max(vhat, eps1**2))
+#: the matrix kernel's u: 1/√max(v̂, eps1²) = min(1/eps1, a_row·b_col)
+ADAFACTOR_ROW_FACTOR = 1 / sqrt(R / Max(rbar, eps1))
+ADAFACTOR_COL_FACTOR = 1 / sqrt(C)
+ADAFACTOR_U_SPLIT = g * Min(1 / eps1, a_row * b_col)
 
 ADAFACTOR = FactoredRule(
     "adafactor",
@@ -105,6 +130,7 @@ ADAFACTOR = FactoredRule(
     stat=g**2, ema=ADAFACTOR_EMA, vhat_matrix=ADAFACTOR_VHAT, direction=ADAFACTOR_U,
     tensor_scalars={alpha: Max(eps2, sqrt(w_sq / N)) * rho, denom: Max(1, sqrt(u_sq / N) / d)},
     new_theta=_new_theta,
+    row_factor=ADAFACTOR_ROW_FACTOR, col_factor=ADAFACTOR_COL_FACTOR, direction_split=ADAFACTOR_U_SPLIT,
     torch="optim.Adafactor",
     source="Shazeer & Stern 2018 (Adafactor), Algorithms 4-5; torch.optim.Adafactor (torch 2.13: "
            "beta2_decay, eps=(eps1, eps2), d, decoupled weight_decay, maximize)",

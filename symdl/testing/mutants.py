@@ -131,7 +131,8 @@ def optimizer_mutants(module, rule_name: str) -> list:
         for _variant, key, _states in module.SPECS[rule_name]["variants"]:
             for dt in ("f64", "f32"):
                 for kind, args in (("mat", ("param", "row_var", "col_var")), ("vec", ("param", "variance"))):
-                    out += [Mutation(f"{key}_{kind}_{dt}", a, 1.0 + REL[dt]) for a in args]
+                    for par in ("", "_par"):
+                        out += [Mutation(f"{key}_{kind}_{dt}{par}", a, 1.0 + REL[dt]) for a in args]
         return out
     for _variant, key, states in module.SPECS[rule_name]["variants"]:
         for dt in ("f64", "f32"):

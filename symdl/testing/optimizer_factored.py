@@ -1,7 +1,14 @@
 """check_optimizer for factored rules (Adafactor): one step of the matrix
-kernel (a batch of matrices) and of the vector kernel against the rule's
-expressions evaluated by mpmath at 60 digits -- the row and column means of
-g², their moving averages, v̂, u, the norms and the new θ, all from the spec.
+kernel (a batch of matrices) and of the vector kernel, serial and prange,
+against the rule's expressions evaluated by mpmath at 60 digits -- the row
+and column means of g², their moving averages, v̂, u (its definition, not the
+kernel's split form), the norms and the new θ, all from the spec.
+
+The ``prange`` kernels run on the inputs tiled past the parallel threshold
+(the matrices' rows and columns, the vector's elements; several blocks of
+rows, each with its own column sums).  Every statistic of the step is a mean
+(row and column means, mean R, Σθ²/N, Σu²/N), so the tiled step's truth is
+the small step's truth, tiled.
 """
 from __future__ import annotations
 
@@ -9,10 +16,22 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .bounds import CheckResult, compare, double_double
+from .bounds import CheckResult, compare, double_double, take
 from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper
 
 SHAPES = {"mat": (2, 3, 5), "vec": (13,)}
+#: the parallel path's tiling of the matrix's columns (rows: past the threshold)
+COL_TILES = 40
+
+
+def _tiling(kind, shape, threshold):
+    """np.tile reps of θ (and g) and of each state array for the parallel path."""
+    if kind == "mat":
+        b, r, c = shape
+        rr = -(-threshold // (b * r * c * COL_TILES))
+        return (1, rr, COL_TILES), {"row_var": (1, rr), "col_var": (1, COL_TILES)}
+    reps = -(-threshold // shape[0])
+    return (reps,), {"variance": (reps,)}
 
 
 def factored_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: dict, digits=60):
@@ -59,7 +78,8 @@ def factored_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states:
 def check_factored_rule(rule, module=None, variants=None, hyper=None,
                         dtypes=(np.float64, np.float32), n=None, steps=(4, 9), seed=0) -> CheckResult:
     """check_optimizer's comparisons for a FactoredRule: both kernels (matrix
-    and vector), each variant and dtype, one step at t = 4 and 9."""
+    and vector), serial and prange, each variant and dtype, one step at t = 4
+    and 9."""
     mod = module if module is not None else _module()
     meta = mod.SPECS[rule.name]
     by_key = {rule.variant_key(v): v for v in rule.variants()}
@@ -90,17 +110,32 @@ def check_factored_rule(rule, module=None, variants=None, hyper=None,
                 for t in steps:
                     kargs, _ = scalars_fn(float(t), *[hv[h] for h in meta["hyper"]])
                     truth = factored_step_truth(rule, variant, hv, t, theta, grad, st)
-                    p, arrays = theta.copy(), {k: a.copy() for k, a in st.items()}
-                    kern(p, grad, *arrays.values(), *kargs)
-                    tag = f"t={t} [{kind}]"
-                    idx = np.arange(p.size)
-                    res.append(compare(name, f"{tag} theta", idx, p.reshape(-1), double_double(truth["theta"]),
-                                       dt, slope=lambda ui: np.abs(theta.reshape(-1)[ui]).astype(np.float64)
-                                       + np.abs(grad.reshape(-1)[ui]), idx=idx))
-                    for k, a in arrays.items():
-                        ia = np.arange(a.size)
-                        res.append(compare(name, f"{tag} {k}", ia, a.reshape(-1), double_double(truth[k]), dt,
-                                           slope=lambda ui, a=st[k]: np.abs(a.reshape(-1)[ui]).astype(np.float64),
-                                           idx=ia))
-                    theta, st = p, arrays
+                    T = {k: double_double(v) for k, v in truth.items()}
+                    treps, sreps = _tiling(kind, shape, mod.PARALLEL_THRESHOLD)
+                    for path in ("serial", "parallel"):
+                        if path == "serial":
+                            p, gr, arrays = theta.copy(), grad, {k: a.copy() for k, a in st.items()}
+                            idx = np.arange(theta.size)
+                            sidx = {k: np.arange(a.size) for k, a in st.items()}
+                        else:
+                            flat = np.arange(theta.size).reshape(shape)
+                            p, gr, idx = np.tile(theta, treps), np.tile(grad, treps), np.tile(flat, treps)
+                            arrays = {k: np.tile(a, sreps[k]) for k, a in st.items()}
+                            sidx = {k: np.tile(np.arange(a.size).reshape(a.shape), sreps[k]).reshape(-1)
+                                    for k, a in st.items()}
+                        idx = idx.reshape(-1)
+                        kern = getattr(mod, f"{key}_{kind}_{_SUFFIX[dt]}{'_par' if path == 'parallel' else ''}")
+                        kern(p, gr, *arrays.values(), *kargs)
+                        tag = f"t={t} [{kind}]" + (" [parallel]" if path == "parallel" else "")
+                        res.append(compare(name, f"{tag} theta", idx, p.reshape(-1), take(T["theta"], idx), dt,
+                                           slope=lambda ui: np.abs(theta.reshape(-1)[ui]).astype(np.float64)
+                                           + np.abs(grad.reshape(-1)[ui]), idx=idx))
+                        for k, a in arrays.items():
+                            ia = sidx[k]
+                            res.append(compare(name, f"{tag} {k}", ia, a.reshape(-1), take(T[k], ia), dt,
+                                               slope=lambda ui, a=st[k]: np.abs(a.reshape(-1)[ui]).astype(np.float64),
+                                               idx=ia))
+                        if path == "serial":
+                            nxt = p, arrays
+                    theta, st = nxt
     return res
