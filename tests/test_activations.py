@@ -9,15 +9,13 @@ truth is a normal number, nan exactly where the truth is nan.
 
 Every kernel's parallel copy is compiled (runtime/jitcache.lazy_kernels)
 from the very body its serial copy is, with parallel=True: the serial checks
-verify that body for every spec, test_parallel_kernels_are_the_serial_bodies
-proves the identity for every kernel of every module, and the prange path
+verify that body for every spec, tests/test_one_body.py proves the identity
+for every kernel of every module, and the prange path
 itself is checked against mpmath for the specs of PARALLEL_SAMPLE (one per
 kernel shape of the template) in the default run and for every spec under
 ``-m slow`` (a parallel compile costs twice a serial one: two thirds of this
 file's cold time).
 """
-import importlib
-
 import numpy as np
 import pytest
 
@@ -63,33 +61,6 @@ def test_parallel_path_against_mpmath(spec, variant, params):
 def test_parallel_sample_names_real_specs():
     names = {s.name for s in S.all_specs("activation")}
     assert PARALLEL_SAMPLE <= names, PARALLEL_SAMPLE - names
-
-
-@pytest.mark.parametrize("family", ["activation"])
-def test_parallel_kernels_are_the_serial_bodies(family):
-    """Every kernel of every activation module (and its second-derivative
-    module) is one body ``_py_<kernel>``; ``<kernel>`` and ``<kernel>_par``
-    are compiled from that same code object, so a serial check verifies the
-    math of both.  (Looking a dispatcher up compiles nothing.)"""
-    from symdl.layout import module_of
-
-    checked = 0
-    for spec in S.all_specs(family):
-        for pkg in ("activations", "activations_d2"):
-            try:
-                mod = importlib.import_module(module_of(family, spec.name).replace(".activations.", f".{pkg}."))
-            except ModuleNotFoundError:
-                continue
-            bodies = [k for k in vars(mod) if k.startswith("_py_")]
-            assert bodies, mod.__name__
-            for body in bodies:
-                py = getattr(mod, body)
-                serial, par = getattr(mod, body[4:]), getattr(mod, body[4:] + "_par")
-                assert serial.py_func.__code__ is py.__code__, (mod.__name__, body)
-                assert par.py_func.__code__ is py.__code__, (mod.__name__, body)
-                assert par.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
-                checked += 1
-    assert checked > 400, checked
 
 
 def test_every_entry_point_and_parameter_gradient_is_checked():

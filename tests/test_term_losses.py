@@ -6,7 +6,11 @@ conventions pinned against torch's autograd; bad input; the declared stable
 form proven equal to the definition.
 
 Every kernel: each reduction, kernel kind, dtype and the serial and prange
-variants (symdl.testing.check_loss)."""
+variants (symdl.testing.check_loss).  A prange kernel is compiled from the
+very body of its serial one (tests/test_one_body.py), so the serial checks
+verify its math for every case; the prange path itself is checked for the
+losses of PARALLEL_SAMPLE by default and for every case under -m slow (a
+parallel compile costs about three serial ones)."""
 import math
 import os
 import warnings
@@ -32,13 +36,37 @@ CASES = [pytest.param(s, i, kind, id=f"{s.name}-{i}-{kind}")
          for s in TERM for i in range(len(OPTIONS.get(s.name, [{}]))) for kind in ("random", "extreme")]
 
 
+#: the prange path in the default run (first option set, random case): one
+#: loss per shape of kernel -- elementwise terms (mse_loss), a kink (huber_loss),
+#: optional weights (binary_cross_entropy_with_logits), a per-row feature
+#: reduction (cosine_embedding_loss), batchmean (kl_div); the rest: -m slow
+PARALLEL_SAMPLE = {"mse_loss", "huber_loss", "binary_cross_entropy_with_logits",
+                   "cosine_embedding_loss", "kl_div"}
+PARALLEL_CASES = [pytest.param(*p.values, id=p.id, marks=[] if (
+    p.values[0].name in PARALLEL_SAMPLE and p.values[1] == 0 and p.values[2] == "random") else [pytest.mark.slow])
+    for p in CASES]
+
+
 @pytest.mark.parametrize("spec,opt_index,kind", CASES)
 def test_against_definition(spec, opt_index, kind):
     """Every reduction x kernel kind (forward, backward, fused; every
-    differentiated argument) x float64/float32 x serial/prange kernel
+    differentiated argument) x float64/float32, serial kernels
     (symdl.testing.check_loss)."""
     opts, args = term_case(spec.name, opt_index, kind, SEED)
-    check_loss(spec, symdl.kernel(spec.name, **opts), cases=[args]).assert_ok()
+    check_loss(spec, symdl.kernel(spec.name, **opts), cases=[args], paths=("serial",)).assert_ok()
+
+
+@pytest.mark.parametrize("spec,opt_index,kind", PARALLEL_CASES)
+def test_parallel_path_against_definition(spec, opt_index, kind):
+    """The same checks through the prange kernels (inputs past the threshold)."""
+    opts, args = term_case(spec.name, opt_index, kind, SEED)
+    res = check_loss(spec, symdl.kernel(spec.name, **opts), cases=[args], paths=("parallel",))
+    assert len(res) > 0
+    res.assert_ok()
+
+
+def test_parallel_sample_names_real_losses():
+    assert PARALLEL_SAMPLE <= {s.name for s in TERM}
 
 
 # ---------------------------------------------------------------------------- stable forms
