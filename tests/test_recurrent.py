@@ -161,18 +161,22 @@ def test_sequential_last_step_save_load(tmp_path):
 
 
 # ----------------------------------------------------------------------------- torch (optional)
-@pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
-def test_against_torch_sequence(name):
+@pytest.mark.parametrize("name,bias", [("RNN", True), ("GRU", True), ("LSTM", True),
+                                       ("LSTM", False), ("GRU", False)])
+def test_against_torch_sequence(name, bias):
+    """Outputs, final states, the input's, initial states' and every parameter's gradient."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     T, B, I, H = 5, 3, 4, 6
-    tm = getattr(torch.nn, name)(I, H, num_layers=2, bidirectional=True, batch_first=True).double()
-    sm = getattr(nn, name)(I, H, num_layers=2, bidirectional=True, batch_first=True, dtype=F64)
+    tm = getattr(torch.nn, name)(I, H, num_layers=2, bias=bias, bidirectional=True, batch_first=True).double()
+    sm = getattr(nn, name)(I, H, num_layers=2, bias=bias, bidirectional=True, batch_first=True, dtype=F64)
     sm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     x = rng.standard_normal((B, T, I))
     xt = torch.tensor(x, requires_grad=True)
-    out_t, st_t = tm(xt)
-    out_s, st_s = sm.forward(x)
+    s0 = [rng.standard_normal((4, B, H)) * 0.5 for _ in range(2 if name == "LSTM" else 1)]
+    s0t = [torch.tensor(v, requires_grad=True) for v in s0]
+    out_t, st_t = tm(xt, tuple(s0t) if name == "LSTM" else s0t[0])
+    out_s, st_s = sm.forward(x, tuple(s0) if name == "LSTM" else s0[0])
     st_t = st_t if name == "LSTM" else (st_t,)
     st_s = st_s if name == "LSTM" else (st_s,)
     g = rng.standard_normal(out_s.shape)
@@ -184,6 +188,9 @@ def test_against_torch_sequence(name):
     for a, b in zip(st_s, st_t):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
+    sg = sm.state_grad if name == "LSTM" else (sm.state_grad,)
+    for a, b in zip(sg, s0t):       # d(h0[, c0]) after BPTT through 2 layers x 2 directions
+        np.testing.assert_allclose(a, b.grad.numpy(), rtol=0, atol=1e-10)
     for k, p in tm.named_parameters():
         np.testing.assert_allclose(sm.grads[k], p.grad.numpy(), rtol=0, atol=1e-10, err_msg=k)
 
@@ -279,8 +286,8 @@ def test_float32_layers_follow_float64():
         m64 = getattr(nn, name)(16, 128, dtype=F64, rng=rng)
         m32 = getattr(nn, name)(16, 128, dtype=np.float32, rng=rng)
         m32.load_state_dict(m64.state_dict())
-        x = rng.standard_normal((7, 8, 16))
-        g = rng.standard_normal((7, 8, 128))
+        x = rng.standard_normal((7, 32, 16))
+        g = rng.standard_normal((7, 32, 128))
         o64, _ = m64.forward(x)
         o32, _ = m32.forward(x.astype(np.float32))
         assert o32.dtype == np.float32
