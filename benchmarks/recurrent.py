@@ -6,7 +6,8 @@
   H=128, one layer (target: >= 1.2x).
 
 Both sides start from the same weights (``load_state_dict``).  The ratio is
-torch time / symdl time: > 1 means symdl is faster.
+torch time / symdl time (medians; then of the minimums): > 1 means symdl is
+faster.  The two sides' rounds are interleaved in alternating order.
 
     .venv/bin/python benchmarks/recurrent.py                       # the issue's sizes
     .venv/bin/python benchmarks/recurrent.py --T 5 --batch 4 --input 8 --hidden 16 --min-time 0.05  # smoke
@@ -38,8 +39,7 @@ def load() -> float:
         return float("nan")
 
 
-def timeit(fn, min_time=0.5, repeat=7):
-    """Median and min seconds per call."""
+def _number(fn, min_time, repeat):
     fn()
     fn()
     t0 = time.perf_counter()
@@ -48,14 +48,30 @@ def timeit(fn, min_time=0.5, repeat=7):
         fn()
         k += 1
     per = (time.perf_counter() - t0) / k
-    number = max(1, int(min_time / repeat / per))
-    rounds = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        rounds.append((time.perf_counter() - t0) / number)
-    return statistics.median(rounds), min(rounds)
+    return max(1, int(min_time / repeat / per))
+
+
+def timeit(fn, min_time=0.5, repeat=7):
+    """Median and min seconds per call."""
+    return timeit_pair(fn, None, min_time, repeat)[0]
+
+
+def timeit_pair(fa, fb, min_time=0.5, repeat=7):
+    """(median, min) seconds per call of ``fa`` and of ``fb`` (None: not timed), their
+    rounds interleaved in alternating order: torch's OpenMP threads keep spinning for a
+    while after its calls, which slows whatever runs right after them."""
+    fns = [f for f in (fa, fb) if f is not None]
+    numbers = [_number(f, min_time, repeat) for f in fns]
+    rounds = [[] for _ in fns]
+    for r in range(repeat):
+        order = list(range(len(fns)))[::(1 if r % 2 == 0 else -1)]
+        for i in order:
+            t0 = time.perf_counter()
+            for _ in range(numbers[i]):
+                fns[i]()
+            rounds[i].append((time.perf_counter() - t0) / numbers[i])
+    out = [(statistics.median(x), min(x)) for x in rounds]
+    return out + [(float("nan"), float("nan"))] * (2 - len(out))
 
 
 def main(argv=None):
@@ -140,14 +156,15 @@ def main(argv=None):
 
         cases.append((f"{name} train step", f"T={T} B={B} I={I} H={H}", step_symdl, step_torch))
 
-    print(f"{'case':<20} {'size':<24} {'symdl ms':>10} {'torch ms':>10} {'torch/symdl':>12}")
+    print(f"{'case':<20} {'size':<24} {'symdl ms':>10} {'torch ms':>10} {'torch/symdl':>12} {'(minimums)':>11}")
     for label, size, fs, ft in cases:
-        s_med, _ = timeit(fs, args.min_time, args.repeat)
-        t_med = timeit(ft, args.min_time, args.repeat)[0] if ft is not None else float("nan")
+        (s_med, s_min), (t_med, t_min) = timeit_pair(fs, ft, args.min_time, args.repeat)
         ratio = t_med / s_med
         rows.append({"case": label, "size": size, "symdl_ms": s_med * 1e3, "torch_ms": t_med * 1e3,
-                     "ratio": ratio})
-        print(f"{label:<20} {size:<24} {s_med * 1e3:10.3f} {t_med * 1e3:10.3f} {ratio:12.2f}", flush=True)
+                     "ratio": ratio, "symdl_min_ms": s_min * 1e3, "torch_min_ms": t_min * 1e3,
+                     "ratio_min": t_min / s_min})
+        print(f"{label:<20} {size:<24} {s_med * 1e3:10.3f} {t_med * 1e3:10.3f} {ratio:12.2f} "
+              f"{t_min / s_min:11.2f}", flush=True)
     l1 = load()
     print(f"load average {l1:.2f}" + ("  (> 0.5: numbers unreliable)" if l1 > 0.5 else ""))
     if args.json:
