@@ -113,14 +113,6 @@ def _class_result(name, opts_name, case, path):
     return check_class_loss(LOSSES[name], b, cases=[cases[_class_case_names(name).index(case)]], paths=(path,))
 
 
-for _n in LOSSES:
-    for _o in OPTION_SETS[_n]:
-        if _n == "nll_loss":
-            XFAIL[(_n, _o, "index-nan", "values")] = (
-                "nll_loss with a nan input at a class other than the target: the kernel's row loss is nan "
-                "(Σ_c t_c·x_c with 0·nan), the definition's one-hot selection and torch give -w_t·x_t; reported")
-
-
 CLASS = [(n, o, c, p) for n in LOSSES for o in OPTION_SETS[n] for c in _class_case_names(n)
          for p in ("values", "gradients")]
 
