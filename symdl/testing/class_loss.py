@@ -251,8 +251,8 @@ def check_class_loss(spec, bundle, cases=None, dtypes=(np.float64, np.float32), 
         row_idx = rows_of(np.arange(x.size).reshape(x.shape), _cdim(x))
         xf = np.ravel(x)
         # (an infinite input contributes no slope: a relative change of it is no change)
-    lslope_v = np.array([sum(abs(float(G[e]) * xf[e]) if mpmath.isfinite(G[e]) and np.isfinite(xf[e]) else 0.0
-                             for e in row) for row in row_idx])
+        lslope_v = np.array([sum(abs(float(G[e]) * xf[e]) if mpmath.isfinite(G[e]) and np.isfinite(xf[e])
+                                 else 0.0 for e in row) for row in row_idx])
         R, n = len(ell), x.size
         cdim = _cdim(x)
         reps = -(-_threshold() // n)
