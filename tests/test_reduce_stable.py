@@ -183,3 +183,15 @@ def test_stable_forms_equal_the_derived_ones(spec, variant):
         a = d.graph.inline(after[key], keep_reductions=False)
         elementwise = "c" in (d.out_axes if key == "out" else ("r", "c"))
         assert _proves(b, a, env, elementwise), (spec.name, variant, key)
+
+
+def test_term_loss_index_targets_keep_their_product_form():
+    """The gather reads at a guarded class (ignore_index's rows read class 0);
+    a term loss's index target (multi_margin_loss: no ignore_index passed by
+    its runtime) is left alone."""
+    from symdl.specs.losses import LOSS_SPECS
+    term = [s for s in LOSS_SPECS if getattr(s, "kind", "") == "term"
+            and any(a.kind == "index" for a in s.args)]
+    assert term
+    for s in term:
+        assert target_select(derive_reduction(s, s.variants()[0])) is None, s.name

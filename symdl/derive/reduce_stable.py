@@ -236,12 +236,13 @@ class TargetSelect:
 def target_select(d) -> TargetSelect | None:
     """The one-hot target of a derivation, with a gathered row input
     (source ('gather', array, axes)) declared on its graph for every class
-    input (x -> xT, w -> wT); None without a class-index target."""
+    input (x -> xT, w -> wT); None without a class-index target with a
+    validity v (ignore_index)."""
     nodes = d.graph.nodes
     onehot = [s for s, n in nodes.items() if n.kind == "input" and n.source[0] == "onehot"]
-    if not onehot:
-        return None
     valid = [s for s, n in nodes.items() if n.kind == "input" and n.source[0] == "valid"]
+    if not onehot or not valid:   # (only the class losses, whose runtime passes ignore_index: the
+        return None               # gather's guard; a term loss's index target keeps its product form)
     gathered = {}
     for s, n in list(nodes.items()):
         if n.kind != "input" or n.source[0] != "array" or "c" not in n.axes:
@@ -252,7 +253,7 @@ def target_select(d) -> TargetSelect | None:
             d.graph.input(name, tuple(a for a in n.axes if a != "c"), source=("gather", n.source[1], n.axes))
         gathered[s] = sym
     eps = [s for s, n in nodes.items() if n.kind == "input" and n.source == ("scalar", "label_smoothing")]
-    return TargetSelect(onehot[0], valid[0] if valid else None, sp.Symbol("c"), gathered,
+    return TargetSelect(onehot[0], valid[0], sp.Symbol("c"), gathered,
                         eps[0] if eps else None)
 
 
