@@ -10,23 +10,37 @@ nan truth => nan output.  Only the public kernel objects are used
 The cancellations at the dominant class (log_softmax's value, softmax's
 backward, cross_entropy's loss and d input with the dominant class as target)
 are fixed by the engine's stable rewrites (symdl/derive/reduce_stable.py) and
-checked here under the strict bound.  Two known cases remain strict xfails,
-each in a case of its own, so they flip when fixed:
-* log_softmax's backward g - p·Σg where it cancels (two classes of equal
-  probability and cotangent): 7e-8 relative in float64;
-* nll_loss with a nan input at a non-target class: the row's loss is nan
-  (the definition's one-hot selection, and torch, give -w_t·x_t).
+checked here under the strict bound.  nll_loss and cross_entropy with a nan
+or -inf at a class other than the target, or in an ignored row, are exact by
+the target rules (onehot_gather, valid_select, smoothing_select).
+
+One point has a condition-aware bound instead, for a documented reason:
+log_softmax's backward dx_i = g_i - p_i·Σg at the row [0, -1e3, -3e-9] with
+the cotangent (-0.75, 1.75, 1.0) is 1.5e-9 where its terms are O(1): the
+cotangent happens to make g_i ≈ p_i·Σg.  This is not a cancellation of the
+formula in x (the x-condition Σ|x_k ∂dx_i/∂x_k| / |dx_i| is ~1, and
+x_0 - x_2 = 3e-9 is exact), but an ill-conditioning in the kernel's other
+input, g: Σ_k |g_k ∂dx_i/∂g_k| / |dx_i| ≈ 1.2e9, so a one-ulp change of g
+moves dx_i by ~1e-7 relative, and a backward-stable evaluation (any float64
+evaluation of p_i = e_i/S, rounded relative 1e-16) can be off by that much
+(measured: 7.4e-8).  Only extended-precision exponentials would meet 1e-12
+there.  So that case is held to tol·(|t| + Σ_k |g_k ∂dx_i/∂g_k|) (tol: 1e-12
+float64, 1e-6 float32) -- only where that condition exceeds 1e3·|t|; every
+other point of the case keeps the strict bound.
 """
 import functools
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import symdl
 from symdl.specs.losses import LOSS_SPECS
 from symdl.specs.softmax import SOFTMAX_SPECS
 from symdl.testing.class_loss import check_class_loss, default_cases as class_cases
+from symdl.testing.reduction import mp_eval
 from symdl.testing.vector import check_softmax, default_cases as vector_cases
+from symdl.testing.vector import truth as vector_truth
 
 SPECS = {s.name: s for s in SOFTMAX_SPECS}
 CASE_NAMES = {"dim": ["random", "extreme", "close", "nan"], "halves": ["random", "extreme"],
@@ -37,10 +51,7 @@ EXTREME_C3 = np.array([[[-999.0, -1.25, 1.00000001e-07, 1000.0], [2.5, 2.5, -1.2
                        [[1000.0, 999.5, 0.0, 0.0], [0.0, 1000.0, 1000.0, -1000.0],
                         [1000.0, -3.00000003e-09, 1.00000001e-07, -3.00000003e-09]]])
 
-XFAIL = {
-    ("log_softmax", "extreme_c3", "gradients"): "log_softmax backward g - p·Σg cancels (7e-8 relative in "
-                                                "float64 at [0, -1e3, -3e-9]); reported",
-}
+XFAIL: dict = {}
 
 
 def _vector_case(name, case):
@@ -73,12 +84,56 @@ def _params(table):
 
 
 VECTOR = [(n, c, p) for n, s in SPECS.items() for c in CASE_NAMES[s.layout] for p in ("values", "gradients")]
-VECTOR += [("log_softmax", "extreme_c3", p) for p in ("values", "gradients")]
+VECTOR += [("log_softmax", "extreme_c3", "values")]
 
 
 @pytest.mark.parametrize("name,case,part", _params(VECTOR))
 def test_softmax_family(name, case, part):
     _part(_vector_result(name, case), part).assert_ok()
+
+
+def _cotangent_condition(spec, x, dim, g):
+    """Σ_k |g_k ∂y_k/∂x_i| for each x_i (C order): the condition of
+    dx_i = Σ_k g_k ∂y_k/∂x_i with respect to the cotangent g (SymPy's
+    derivatives of the definition, evaluated by mpmath)."""
+    _, _, fwd, dx, subs = vector_truth(spec, x, dim, g)
+    gf = np.ravel(g)
+    X = {i: sp.Symbol(f"x_{i}", real=True) for i in dx}
+    pairs = [(o, i) for i in dx for o, e in fwd.items() if X[i] in e.free_symbols]
+    vals = mp_eval([sp.diff(fwd[o], X[i]) for o, i in pairs], subs)
+    cond = np.zeros(x.size)
+    for (o, i), v in zip(pairs, vals):
+        cond[i] += abs(float(gf[o]) * float(v))
+    return cond
+
+
+def test_log_softmax_backward_ill_conditioned_in_the_cotangent():
+    """(see the module docstring) every backward entry point, serial and
+    parallel, both dtypes, on the extreme_c3 case: strict where the output is
+    well-conditioned, tol·(|t| + cotangent condition) where it is not."""
+    from symdl.testing.bounds import BOUNDS
+    from symdl.testing.vector import _case_truth, _threshold
+    spec = SPECS["log_softmax"]
+    x, dim = _vector_case("log_softmax", "extreme_c3")
+    g, _, (hi, lo, _), _ = _case_truth(spec, x, dim, 2)
+    cond = _cotangent_condition(spec, x, dim, g)
+    ill = cond > 1e3 * np.abs(hi)
+    assert ill.sum() == 1 and cond[ill][0] / abs(hi[ill][0]) > 1e8   # the one point, as documented
+    reps = -(-_threshold() // x.size)
+    k = symdl.kernel("log_softmax")
+    for r in (1, reps):
+        xs = np.broadcast_to(x, (r,) + x.shape) if r > 1 else x
+        gs = np.broadcast_to(g, (r,) + g.shape) if r > 1 else g
+        kk = type(k)(k.name, k.meta, k._module, dim=dim + (r > 1))
+        for dt, tol in ((np.float64, 1e-12), (np.float32, 1e-6)):
+            xd, gd = np.ascontiguousarray(xs, dtype=dt), np.ascontiguousarray(gs, dtype=dt)
+            for which, got in (("backward", kk.backward(xd, gd)), ("forward_backward", kk.forward_backward(xd, gd)[1])):
+                got = np.asarray(got, dtype=np.float64).reshape(r, -1)
+                err = np.abs((got - hi) - lo)
+                rtol, atol = BOUNDS[np.dtype(dt)]
+                bound = np.where(ill, tol * (np.abs(hi) + cond), tol * np.abs(hi))
+                assert np.all(err <= bound) and np.all(err <= rtol * np.abs(hi) + atol), \
+                    (which, np.dtype(dt).name, r, np.flatnonzero((err > bound).any(0)), err.max(0)[ill])
 
 
 # ---------------------------------------------------------------------------- class losses
@@ -111,14 +166,6 @@ def _class_result(name, opts_name, case, path):
     b = _bundle(name, opts)
     cases = class_cases(b.meta, b.ignore_index)
     return check_class_loss(LOSSES[name], b, cases=[cases[_class_case_names(name).index(case)]], paths=(path,))
-
-
-for _n in LOSSES:
-    for _o in OPTION_SETS[_n]:
-        if _n == "nll_loss":
-            XFAIL[(_n, _o, "index-nan", "values")] = (
-                "nll_loss with a nan input at a class other than the target: the kernel's row loss is nan "
-                "(Σ_c t_c·x_c with 0·nan), the definition's one-hot selection and torch give -w_t·x_t; reported")
 
 
 CLASS = [(n, o, c, p) for n in LOSSES for o in OPTION_SETS[n] for c in _class_case_names(n)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import symdl
 from symdl.registry import metadata
 from symdl.errors import ParameterError, ShapeError
 from symdl.runtime.reductions import make_bundle
@@ -283,3 +284,33 @@ def test_glu_maxout_bad_input():
         kernel("maxout", pool_size=0)
     with pytest.raises(ParameterError):
         kernel("glu", pool_size=2)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_class_index_rows_against_torch(name):
+    """A nan and a -inf at classes other than the target, and an ignored row
+    holding a nan and an inf: the row's loss is -w_t·x_t (nll_loss) and an
+    ignored row's loss and gradient are exactly 0 (reduce_stable's
+    onehot_gather / valid_select), as torch gives for the loss and for
+    nll_loss's gradient.  (torch's cross_entropy gradient of an ignored row
+    holding a nan is nan: log_softmax's backward multiplies its 0 cotangent
+    by the nan softmax; the definition, and symdl, give 0.)"""
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.5, -1.0, np.nan, 2.0], [np.nan, 1.0, -2.0, np.inf], [1.5, -np.inf, 0.25, -0.75]])
+    t = np.array([0, -100, 2])
+    w = np.array([0.5, 1.25, 2.0, 0.75])
+    if name == "cross_entropy":
+        x[0, 2] = -np.inf   # cross_entropy: a nan anywhere in a valid row is nan
+    fn = getattr(torch.nn.functional, name)
+    for weight in (None, w):
+        k = symdl.kernel(name, reduction="none", **({} if weight is None else {"weight": weight}))
+        xt = torch.tensor(x, requires_grad=True)
+        lt = fn(xt, torch.tensor(t), weight=None if weight is None else torch.tensor(weight), reduction="none")
+        lt.backward(torch.ones(3, dtype=torch.float64))
+        for dt in (np.float64, np.float32):
+            loss, dx = k.forward_backward(x.astype(dt), t, np.ones(3, dt))
+            np.testing.assert_allclose(loss, lt.detach().numpy(), rtol=1e-6 if dt == np.float32 else 1e-13)
+            assert loss[1] == 0 and np.all(dx[1] == 0)
+            rows = [0, 1, 2] if name == "nll_loss" else [0, 2]
+            np.testing.assert_allclose(dx[rows], xt.grad.numpy()[rows], rtol=1e-6 if dt == np.float32 else 1e-13)
+            assert np.array_equal(k.backward(x.astype(dt), t, np.ones(3, dt)), dx)

@@ -34,7 +34,7 @@ from pathlib import Path
 import sympy as sp
 
 from symdl.derive.graph import ReductionDerivation, derive_reduction
-from symdl.derive.reduce_stable import normalizers, stabilize_normalizers
+from symdl.derive.reduce_stable import normalizers, select_target, stabilize_normalizers, target_select
 from symdl.specs.softmax import ArgmaxMask, RMax, RSum, Shifted
 
 from .header import make_header
@@ -283,10 +283,20 @@ class Loader:
         if kind == "valid":
             self.args.update({rest[0], "ignore_index"})
             return [f"{v} = {one} if tg != ignore_index else {zero}"] if where == "row" else []
+        if kind == "gather":   # an (r, c) or (c) array at the row's target class (reduce_stable.onehot_gather)
+            arr, src_axes = rest
+            self.args.update({arr, "target", "ignore_index"})
+            if where != "row":
+                return []
+            ref = f"{arr}[base + tq * inner]" if set(src_axes) == {"r", "c"} else f"{arr}[tq]"
+            return [f"{v} = {self._read(ref)}"]
         raise ValueError(n.source)
 
     def needs_tg(self, syms) -> bool:
-        return any(self._src(s).source[0] in ("onehot", "valid") for s in syms)
+        return any(self._src(s).source[0] in ("onehot", "valid", "gather") for s in syms)
+
+    def needs_gather(self, syms) -> bool:
+        return any(self._src(s).source[0] == "gather" for s in syms)
 
     def block(self, syms, where, **kw) -> list:
         out = []
@@ -379,6 +389,8 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
         if ld.needs_tg(syms):
             ps.row_loads.append("tg = target[rr]")
             ld.args.add("target")
+        if ld.needs_gather(syms):   # a class to read at: the target, or 0 in an ignored row (never read past C)
+            ps.row_loads.append("tq = tg if tg != ignore_index else 0")
         ps.row_loads += ld.block(syms, "row")
         ps.row_loads += ["{VIEWS}"]
         scratch: dict = {}
@@ -552,6 +564,9 @@ def kernel_plans(d: ReductionDerivation, elementary=frozenset(), used=None) -> l
     # the normalizer's cancellations (log S at S = 1 + tiny, p - 1, the
     # softmax VJP at a dominant class): symdl.derive.reduce_stable
     exprs = stabilize_normalizers(exprs, normalizers(d), seed=d.seed)
+    # a class-index target as a selection: Σ_c t·f -> f gathered at the
+    # target, v·E -> Where(v, E) (no 0·nan): symdl.derive.reduce_stable
+    exprs = select_target(exprs, target_select(d))
     fwd = ["out"]
     if d.variant.get("reduction") == "rows":
         # a class loss's one kernel for every reduction: each row's loss and

@@ -32,7 +32,8 @@ from sympy.codegen.cfunctions import log1p
 from symdl.specs.softmax import ArgmaxMask, RSum, Shifted
 
 __all__ = ["Normalizer", "normalizers", "RULES", "stabilize_normalizers", "log1p_normalizer",
-           "ratio_offset", "vjp_pivot"]
+           "ratio_offset", "vjp_pivot", "Where", "TargetSelect", "target_select", "onehot_gather",
+           "valid_select", "smoothing_select", "TARGET_RULES", "select_target"]
 
 
 @dataclass(frozen=True)
@@ -167,5 +168,160 @@ def stabilize_normalizers(exprs: dict, nzs, trace: list | None = None, seed=None
                 if trace is not None and new != e:
                     trace.append((name, e, new))
                 e = new
+        out[k] = e
+    return out
+
+
+# ============================================================================= class-index targets
+# A class-index target is seen by the formula as the one-hot t (r, c) and the
+# row's validity v (0 where the target is ignore_index).  Written as products
+# they are exact only for finite factors: Σ_c t_c·x_c is nan when any x_c of
+# the row is nan (0·nan), and v·ℓ is nan for an ignored row holding a nan or
+# an inf, where the definition selects (the one-hot picks one class, an
+# ignored row contributes nothing) and torch gives -w_t·x_t and exactly 0.
+# Two rules render the selection as a selection:
+#
+# * ``onehot_gather``  Σ_c t·f(x_c, w_c, ...) -> f(x_T, w_T, ...), with x_T =
+#   x[row, target] and w_T = w[target] row inputs read by one gather per row
+#   (O(1) per row instead of a pass over the classes);
+# * ``valid_select``   v·E -> Where(v, E): E where the row is valid, else 0;
+# * ``smoothing_select`` eps·Σ_c(...) -> Where(eps, eps·Σ_c(...)): the
+#   label-smoothing term is absent at eps = 0 even for a -inf logit.
+#
+# Both are identities wherever the product form is finite (t one-hot, v in
+# {0, 1}); tests/test_reduce_stable.py proves them on every rendered
+# expression with x_T, w_T bound to the target's elements.
+
+
+class Where(sp.Function):
+    """Where(v, e): e where v != 0, else 0 -- a selection, so that an ignored
+    row's nan or inf does not leak through 0·e."""
+
+    nargs = 2
+
+    def _eval_is_real(self):
+        return True
+
+    def fdiff(self, argindex=2):
+        if argindex == 2:
+            return Where(self.args[0], sp.S.One)
+        return sp.S.Zero
+
+    def _eval_rewrite_as_Mul(self, v, e, **kw):
+        return v * e
+
+    def _symdl_kernel(self, printer):
+        return "(%s if %s != %s else %s)" % (printer._print(self.args[1]), printer._print(self.args[0]),
+                                             printer._print(sp.S.Zero), printer._print(sp.S.Zero))
+
+    def _latex(self, printer, exp=None):
+        return r"\left[%s \neq 0\right] %s" % (printer._print(self.args[0]),
+                                                printer.parenthesize(self.args[1], 50))
+
+
+@dataclass(frozen=True)
+class TargetSelect:
+    """The symbols of a class-index target in one derivation: the one-hot
+    ``t``, the validity ``v`` and, for each (r, c) or (c) input that a gather
+    reads, its row symbol at the target class (``gathered``: input -> row
+    symbol)."""
+
+    t: sp.Symbol
+    v: sp.Symbol | None
+    axis: sp.Symbol
+    gathered: dict
+    eps: sp.Symbol | None = None   # the label-smoothing weight, when the loss has it
+
+
+def target_select(d) -> TargetSelect | None:
+    """The one-hot target of a derivation, with a gathered row input
+    (source ('gather', array, axes)) declared on its graph for every class
+    input (x -> xT, w -> wT); None without a class-index target with a
+    validity v (ignore_index)."""
+    nodes = d.graph.nodes
+    onehot = [s for s, n in nodes.items() if n.kind == "input" and n.source[0] == "onehot"]
+    valid = [s for s, n in nodes.items() if n.kind == "input" and n.source[0] == "valid"]
+    if not onehot or not valid:   # (only the class losses, whose runtime passes ignore_index: the
+        return None               # gather's guard; a term loss's index target keeps its product form)
+    gathered = {}
+    for s, n in list(nodes.items()):
+        if n.kind != "input" or n.source[0] != "array" or "c" not in n.axes:
+            continue
+        name = f"{s.name}T"
+        sym = sp.Symbol(name, real=True)
+        if sym not in nodes:
+            d.graph.input(name, tuple(a for a in n.axes if a != "c"), source=("gather", n.source[1], n.axes))
+        gathered[s] = sym
+    eps = [s for s, n in nodes.items() if n.kind == "input" and n.source == ("scalar", "label_smoothing")]
+    return TargetSelect(onehot[0], valid[0], sp.Symbol("c"), gathered,
+                        eps[0] if eps else None)
+
+
+def onehot_gather(expr, ts: TargetSelect):
+    """Σ_c t·f -> f at the target class (every term of the sum's body must
+    hold the factor t once; f's class inputs become their gathered row
+    symbols, t itself 1)."""
+    def at_target(red):
+        if red.args[1] != ts.axis:
+            return red
+        terms = sp.Add.make_args(sp.expand(red.args[0], deep=False, mul=True, multinomial=False,
+                                           power_exp=False, power_base=False, log=False, basic=False))
+        out = []
+        for term in terms:
+            factors = sp.Mul.make_args(term)
+            if factors.count(ts.t) != 1:
+                return red
+            f = sp.Mul(*[a for a in factors if a != ts.t])
+            if f.has(ts.t) or f.has(RSum):
+                return red
+            out.append(f.xreplace(ts.gathered))
+        return sp.Add(*out)
+
+    return expr.replace(lambda a: isinstance(a, RSum), at_target)
+
+
+def valid_select(expr, ts: TargetSelect):
+    """v·E -> Where(v, E) for an output that is a product with the factor v."""
+    if ts.v is None:
+        return expr
+    e = sp.factor_terms(expr) if not expr.is_Mul else expr
+    if not e.is_Mul or ts.v not in e.args or (e / ts.v).has(ts.v):
+        return expr
+    return Where(ts.v, e / ts.v)
+
+
+def smoothing_select(expr, ts: TargetSelect):
+    """eps·Σ_c(...) -> Where(eps, eps·Σ_c(...)) for the label-smoothing
+    weight eps: one kernel serves eps = 0 too, where the smoothing term
+    Σ_c (x_c - M) is -inf for a -inf logit (a masked class) and 0·inf would
+    be nan; the definition at eps = 0 has no such term (torch: finite)."""
+    if ts.eps is None:
+        return expr
+
+    def rule(a):
+        if ts.eps not in a.args or not any(f.has(RSum) for f in a.args):
+            return a
+        return Where(ts.eps, a)
+
+    return expr.replace(lambda a: a.is_Mul and not isinstance(a, Where), rule)
+
+
+#: (name, rule) for class-index targets, in the order they are applied
+TARGET_RULES = (("onehot_gather", onehot_gather), ("smoothing_select", smoothing_select),
+                ("valid_select", valid_select))
+
+
+def select_target(exprs: dict, ts: TargetSelect | None, trace: list | None = None) -> dict:
+    """Both target rules on each expression of ``exprs`` (unchanged without a
+    class-index target)."""
+    if ts is None:
+        return dict(exprs)
+    out = {}
+    for k, e in exprs.items():
+        for name, rule in TARGET_RULES:
+            new = rule(e, ts)
+            if trace is not None and new != e:
+                trace.append((name, e, new))
+            e = new
         out[k] = e
     return out

@@ -69,7 +69,9 @@ def default_cases(meta, ignore_index=None, seed=0) -> list:
     """(x, target) cases for each target kind of the loss: random logits,
     extreme ones (±1e3 next to O(1) and tiny values; inner > 1), one
     dominant logit per row (C = 11: the kernels' 8-lane blocks and tail),
-    a 1-D input, and a row holding a nan."""
+    a 1-D input, and rows holding a nan (at a class other than the target,
+    or not), an ignored row holding a nan and an inf, and a -inf at a class
+    other than the target."""
     rng = np.random.default_rng(seed)
     out = []
     for kind in meta["targets"]:
@@ -90,8 +92,12 @@ def default_cases(meta, ignore_index=None, seed=0) -> list:
             x4 = f32(rng.normal(0, 3, (5,)))
             out.append((x4, np.array(3 if ignore_index == 2 else 2)))   # (not ignored: the mean is 0/0 then)
             x5 = f32(rng.choice(EXTREME, (3, 4)))
+            t5 = make_target(kind, x5.shape, rng, ig)
             x5[0, 2] = np.nan   # row 0 (not ignored): its loss and gradient are nan
-            out.append((x5, make_target(kind, x5.shape, rng, ig)))
+            if ig is not None:   # row 1 is ignored: a nan and an inf in it still give exactly 0
+                x5[1, 0], x5[1, 3] = np.nan, np.inf
+            x5[2, (t5[2] + 1) % 4] = -np.inf   # row 2: -inf at a class other than the target
+            out.append((x5, t5))
     return out
 
 
@@ -244,8 +250,9 @@ def check_class_loss(spec, bundle, cases=None, dtypes=(np.float64, np.float32), 
         ell, G, D, gslope = case_truth(spec, x, target, weight, eps, ignore)
         row_idx = rows_of(np.arange(x.size).reshape(x.shape), _cdim(x))
         xf = np.ravel(x)
-        lslope_v = np.array([sum(abs(float(G[e]) * xf[e]) if mpmath.isfinite(G[e]) else 0.0 for e in row)
-                             for row in row_idx])
+        # (an infinite input contributes no slope: a relative change of it is no change)
+        lslope_v = np.array([sum(abs(float(G[e]) * xf[e]) if mpmath.isfinite(G[e]) and np.isfinite(xf[e])
+                                 else 0.0 for e in row) for row in row_idx])
         R, n = len(ell), x.size
         cdim = _cdim(x)
         reps = -(-_threshold() // n)
