@@ -76,7 +76,8 @@ def test_pages_hold_the_derivation_and_facts(few):
                  "## Accuracy of the kernels", "| forward | float64 |",
                  "[`symdl.generated.activations.relu`](../modules/activations__relu.md)",
                  "(`generated/activations/relu.py`)",
-                 "def relu_forward_backward_f64", "](../plots/relu.svg)"):
+                 "def _py_relu_forward_backward_f64", "(kernel relu\\_forward\\_backward\\_f64, serial and parallel)",
+                 "](../plots/relu.svg)"):
         assert part in relu, part
     # display math blocks are balanced and non-empty
     blocks = re.findall(r"^\$\$\n(.*?)\n\$\$$", relu, re.MULTILINE | re.DOTALL)

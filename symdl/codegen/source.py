@@ -37,5 +37,7 @@ def kernel_sources(name: str, which: str = "forward_backward", dtype: str = "f64
         k = i + 1
         while k < len(lines) and (not lines[k] or lines[k][0] in " \t"):
             k += 1
-        out[f"kernel {fn} ({path.parent.name}/{path.name})"] = "\n".join(lines[j:k]).rstrip()
+        # a _py_ body is compiled lazily as <kernel> (serial) and <kernel>_par (prange)
+        label = f"{fn[4:]}, serial and parallel" if fn.startswith("_py_") else fn
+        out[f"kernel {label} ({path.parent.name}/{path.name})"] = "\n".join(lines[j:k]).rstrip()
     return out

@@ -373,7 +373,7 @@ def render_spec_page(spec, family: str, hashes: dict, accuracy_entry: dict | Non
         except Exception:
             code = {}
         for caption, src in code.items():
-            out += [f"The fused float64 kernel ({md_text(caption.split(' (')[0])}):", "",
+            out += [f"The fused float64 kernel ({md_text(caption.rsplit(' (', 1)[0])}):", "",
                     "```python", src, "```", ""]
     else:
         out += ["No generated kernels: this spec is a notation (checked symbolically, "
