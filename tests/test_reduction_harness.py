@@ -62,8 +62,8 @@ def _vector_case(name, case):
 
 
 @functools.lru_cache(maxsize=None)
-def _vector_result(name, case):
-    return check_softmax(SPECS[name], symdl.kernel(name), cases=[_vector_case(name, case)])
+def _vector_result(name, case, path="serial"):
+    return check_softmax(SPECS[name], symdl.kernel(name), cases=[_vector_case(name, case)], paths=(path,))
 
 
 def _part(res, part):
@@ -87,9 +87,27 @@ VECTOR = [(n, c, p) for n, s in SPECS.items() for c in CASE_NAMES[s.layout] for 
 VECTOR += [("log_softmax", "extreme_c3", "values")]
 
 
+#: the prange path in the default run, one spec per kernel shape (a vector
+#: output along dim, a reduced row, halves, pools) on its random case; every
+#: other spec x case under -m slow.  A prange kernel is the serial kernel's
+#: body compiled with parallel=True (tests/test_one_body.py), so the serial
+#: checks of test_softmax_family verify its math on every case.
+FAST_VECTOR_PARALLEL = {("log_softmax", "random"), ("logsumexp", "random"), ("glu", "random"),
+                        ("maxout", "random")}
+VECTOR_PARALLEL = [pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
+    [] if tuple(p.values[:2]) in FAST_VECTOR_PARALLEL else [pytest.mark.slow])) for p in _params(VECTOR)]
+
+
 @pytest.mark.parametrize("name,case,part", _params(VECTOR))
 def test_softmax_family(name, case, part):
     _part(_vector_result(name, case), part).assert_ok()
+
+
+@pytest.mark.parametrize("name,case,part", VECTOR_PARALLEL)
+def test_softmax_family_parallel(name, case, part):
+    res = _part(_vector_result(name, case, "parallel"), part)
+    assert all("[parallel]" in r.which for r in res)
+    res.assert_ok()
 
 
 def _cotangent_condition(spec, x, dim, g):
