@@ -26,7 +26,7 @@ def test_latex_prints_decimals_and_the_kernel(capsys):
                                                            r"\text{stable forward"))]
     assert any("1.702" in ln for ln in defs) and not any("851" in ln for ln in defs)
     assert "% ---- kernel gelu_sigmoid_forward_backward_f64" in out
-    assert "%   def gelu_sigmoid_forward_backward_f64(x, g, out, out_dx):" in out
+    assert "%   def _py_gelu_sigmoid_forward_backward_f64(x, g, out, out_dx):" in out
     assert main(["latex", "softmax", "--steps"]) == 0
     assert "_forward_backward_f64(" in capsys.readouterr().out
 
@@ -36,7 +36,7 @@ def test_document_is_self_contained(tmp_path, capsys):
     assert main(["latex", "mish", "--document", str(path)]) == 0
     text = path.read_text()
     assert text.startswith(r"\documentclass") and text.rstrip().endswith(r"\end{document}")
-    assert r"\begin{verbatim}" in text and "def mish_forward_backward_f64" in text
+    assert r"\begin{verbatim}" in text and "def _py_mish_forward_backward_f64" in text
     assert "·" not in text and r"\ensuremath{\cdot}" in text    # pdflatex-safe text
     assert text.count(r"\begin{dmath*}") == text.count(r"\end{dmath*}") > 3
 

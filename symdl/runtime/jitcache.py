@@ -7,10 +7,19 @@ import os
 import sys
 
 
-def _dispatchers(module):
-    for v in vars(module).values():
-        if hasattr(v, "signatures") and hasattr(v, "_cache") and hasattr(v, "py_func"):
-            yield v
+def _is_dispatcher(v) -> bool:
+    return hasattr(v, "signatures") and hasattr(v, "_cache") and hasattr(v, "py_func")
+
+
+def _kernels(module, suffix: str) -> list:
+    """The module's kernel dispatchers whose function name ends in ``suffix``:
+    those it defines, and the serial copy of each body ``_py_<kernel>`` of a
+    lazily compiled module (looking one up creates it, compiles nothing)."""
+    out = [v for v in vars(module).values() if _is_dispatcher(v) and v.py_func.__name__.endswith(suffix)]
+    if getattr(module, "__getattr__", None) is not None:
+        out += [getattr(module, k[4:]) for k in list(vars(module))
+                if k.startswith("_py_") and k.endswith(suffix)]
+    return out
 
 
 def _cached(disp) -> bool:
@@ -28,7 +37,7 @@ def cold_modules(dtype_suffix: str = "") -> list[str]:
     for name, mod in list(sys.modules.items()):
         if mod is None or not (name.startswith("symdl.generated") or name.startswith("symdl_user")):
             continue
-        ds = [d for d in _dispatchers(mod) if d.py_func.__name__.endswith(dtype_suffix)]
+        ds = _kernels(mod, dtype_suffix)
         if ds and not any(_cached(d) for d in ds):
             cold.append(name)
     return cold
