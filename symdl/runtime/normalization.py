@@ -135,28 +135,19 @@ class NormKernels:
         self.meta = module.SPECS[name]
         self.has_bias = self.meta["has_bias"]
         self._fns: dict = {}
-        self._lay_args: dict = {}
 
     def _call(self, kind, lay, dt, size):
         """(kernel, layout arguments) of ``kind`` for this layout, dtype and
-        size (serial below PARALLEL_MIN elements), looked up once."""
+        size (serial below PARALLEL_MIN elements); the kernel looked up once."""
         cols = bool(lay.get("cols"))
         par = size >= (PARALLEL_MIN * COL_PARALLEL_FACTOR if cols else PARALLEL_MIN)
         key = (kind, dt, par, cols)
         fn = self._fns.get(key)
         if fn is None:
             fn = self._fns[key] = getattr(self.module, f"{kind}{'_cols' if cols else ''}_{dt}{'_par' if par else ''}")
-        akey = (id(lay), par)
-        hit = self._lay_args.get(akey)
-        if hit is None or hit[0] is not lay:
-            if cols:
-                args = (lay["O"], lay["R"], _col_block(lay["R"], par))   # N, C, cb
-            else:
-                args = tuple(lay[k] for k in _ORDER)
-            if len(self._lay_args) > 512:
-                self._lay_args.clear()
-            hit = self._lay_args[akey] = (lay, args)
-        return fn, hit[1]
+        if cols:
+            return fn, (lay["O"], lay["R"], _col_block(lay["R"], par))   # N, C, cb
+        return fn, tuple(lay[k] for k in _ORDER)
 
     @staticmethod
     def _contig(x):
