@@ -315,15 +315,7 @@ class Adafactor(Optimizer):
         params = self._params()
         if len(grads) != len(params):
             raise ShapeError(f"Adafactor.step got {len(grads)} gradient(s) for {len(params)} parameter(s)")
-        mod = self._gen()
-        fns = self._kernels        # names -> the module's objects (resolving one costs ~40 µs)
-
-        def get(name):
-            f = fns.get(name)
-            if f is None:
-                f = fns[name] = getattr(mod, name)
-            return f
-
+        get, fns = self._resolve, self._kernels
         threshold = get("PARALLEL_THRESHOLD")
         idx = 0
         for group in self.param_groups:
@@ -331,7 +323,7 @@ class Adafactor(Optimizer):
             key = fns.get(vkey)
             if key is None:
                 variant = {"has_weight_decay": vkey[1], "maximize": vkey[2]}
-                key = fns[vkey] = next(k for v, k, _ in mod.SPECS["adafactor"]["variants"] if v == variant)
+                key = fns[vkey] = next(k for v, k, _ in get("SPECS")["adafactor"]["variants"] if v == variant)
             for p in group["params"]:
                 gr = np.asarray(grads[idx])
                 if gr.shape != p.shape or gr.dtype != p.dtype:
