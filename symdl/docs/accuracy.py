@@ -175,12 +175,9 @@ def entry(spec, family: str, meta: dict | None, key: str, cache: dict, measure: 
         return hit
     if not measure:
         return {"status": "stale", "key": key}
-    how = (measure_activation if family == "activation" else
-           measure_objective if family == "objective" else
-           measure_normalization if family == "normalization" else
-           measure_cell if family == "cell" else
-           measure_term_loss if meta.get("kind") == "term" else
-           (lambda s: measure_harness(s, family, meta)) if _by_harness(meta) else measure_rows)
+    how = _MEASURE.get(family) or (measure_term_loss if meta.get("kind") == "term" else
+                                   (lambda s: measure_harness(s, family, meta)) if _by_harness(meta)
+                                   else measure_rows)
     e = {"key": key, "status": "measured", **how(spec)}
     cache[spec.name] = e
     return e
@@ -613,8 +610,16 @@ def _exceptions(name: str) -> list:
             if fnmatch.fnmatchcase(name, n.split("(")[0])]
 
 
+def _wide_narrow(table: dict) -> tuple:
+    """(the float64 entry, the float32 entry) of a table keyed by dtype or dtype class."""
+    import numpy as np
+
+    size = lambda d: np.dtype(d).itemsize   # noqa: E731
+    return table[max(table, key=size)], table[min(table, key=size)]
+
+
 def accuracy_markdown(e: dict | None) -> str:
-    from symdl.testing import BOUNDS
+    from symdl.testing import BOUNDS, PURE_REL
 
     from .pages import md_text as md
 
@@ -628,10 +633,9 @@ def accuracy_markdown(e: dict | None) -> str:
                 "(float64 and float32, random, tiny, huge and extreme inputs).\n")
     if status == "stale":
         return "**Stale:** the spec or its kernels changed since the last measurement; run `symdl docs generate`.\n"
-    (r64, a64), (r32, a32) = ((BOUNDS[k][0], BOUNDS[k][1]) for k in sorted(BOUNDS, key=str, reverse=True))
+    (r64, a64), (r32, a32) = (tuple(b[:2]) for b in _wide_narrow(BOUNDS))
+    p64, p32 = _wide_narrow(PURE_REL)
     if e.get("method") == "harness":
-        from symdl.testing import PURE_REL
-        p64, p32 = PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)]
         lines = ["Measured by `symdl.testing`'s table-driven harness (the check the test suite runs), at the "
                  "spec's default options: every kernel entry point (forward, backward, fused; every "
                  "reduction of a loss; every variant of a rule) against the definition evaluated by mpmath "
@@ -646,8 +650,6 @@ def accuracy_markdown(e: dict | None) -> str:
             lines.append(f"| {r['which']} | {r['dtype']} | {r['worst']:.2e} | {r['values']} | {r['failures']} |")
         return "\n".join(lines) + "\n"
     if e.get("method") == "term":
-        from symdl.testing import PURE_REL
-        p64, p32 = PURE_REL[max(PURE_REL, key=lambda d: d.itemsize)], PURE_REL[min(PURE_REL, key=lambda d: d.itemsize)]
         lines = ["Measured by `symdl.testing.check_loss` (the check the test suite runs) on the test suite's "
                  "own cases (`symdl.testing.loss_cases`): for each option set the tests use, a random case "
                  "with the kinks placed at exact floats and an extreme one (±1e3, 700, tiny values, the ends "
@@ -672,7 +674,7 @@ def accuracy_markdown(e: dict | None) -> str:
     if e.get("method") in ("normalization", "cell"):
         if e["method"] == "normalization":
             from symdl.testing.normalization import BOUNDS as NB
-            (n64, m64), (n32, m32) = NB[max(NB, key=lambda d: d(0).itemsize)], NB[min(NB, key=lambda d: d(0).itemsize)]
+            (n64, m64), (n32, m32) = _wide_narrow(NB)
             lines = ["Measured by the test suite's own harness and cases (`symdl.testing.normalization`, the "
                      "check `tests/test_normalization_kernels.py` runs), through the runtime kernel API "
                      f"(`symdl.kernel`), on {e['points']} cases, each in both dtypes: small inputs of each "
@@ -690,7 +692,7 @@ def accuracy_markdown(e: dict | None) -> str:
                      "|---|---|---|---|---|---|---|"]
         else:
             from symdl.testing.cells import TOL
-            (n64, m64), (n32, m32) = TOL[max(TOL, key=lambda d: d(0).itemsize)], TOL[min(TOL, key=lambda d: d(0).itemsize)]
+            (n64, m64), (n32, m32) = _wide_narrow(TOL)
             lines = ["Measured by the test suite's own harness and points (`symdl.testing.cells`, the check "
                      "`tests/test_cells.py` runs), through the kernel API (`symdl.kernel(cell, "
                      "variant=...)`), for every gate block of every variant: 30 random (3·N(0, 1)), 30 "
@@ -744,3 +746,8 @@ def accuracy_markdown(e: dict | None) -> str:
         lines.append(f"| {r['variant'] or 'default'} | {r['which']} | {r['dtype']} | {r['worst']:.2e} "
                      f"| {r['at']} | {r['failures']} |")
     return "\n".join(lines) + "\n"
+
+
+#: the measurement of each family that has one of its own (the rest: entry())
+_MEASURE = {"activation": measure_activation, "objective": measure_objective,
+            "normalization": measure_normalization, "cell": measure_cell}
