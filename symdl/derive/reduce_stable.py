@@ -179,7 +179,7 @@ def stabilize_normalizers(exprs: dict, nzs, trace: list | None = None, seed=None
 # the row is nan (0·nan), and v·ℓ is nan for an ignored row holding a nan or
 # an inf, where the definition selects (the one-hot picks one class, an
 # ignored row contributes nothing) and torch gives -w_t·x_t and exactly 0.
-# Two rules render the selection as a selection:
+# Three rules render the selection as a selection:
 #
 # * ``onehot_gather``  Σ_c t·f(x_c, w_c, ...) -> f(x_T, w_T, ...), with x_T =
 #   x[row, target] and w_T = w[target] row inputs read by one gather per row
@@ -188,7 +188,7 @@ def stabilize_normalizers(exprs: dict, nzs, trace: list | None = None, seed=None
 # * ``smoothing_select`` eps·Σ_c(...) -> Where(eps, eps·Σ_c(...)): the
 #   label-smoothing term is absent at eps = 0 even for a -inf logit.
 #
-# Both are identities wherever the product form is finite (t one-hot, v in
+# All are identities wherever the product form is finite (t one-hot, v in
 # {0, 1}); tests/test_reduce_stable.py proves them on every rendered
 # expression with x_T, w_T bound to the target's elements.
 
@@ -312,8 +312,8 @@ TARGET_RULES = (("onehot_gather", onehot_gather), ("smoothing_select", smoothing
 
 
 def select_target(exprs: dict, ts: TargetSelect | None, trace: list | None = None) -> dict:
-    """Both target rules on each expression of ``exprs`` (unchanged without a
-    class-index target)."""
+    """The TARGET_RULES, in order, on each expression of ``exprs`` (unchanged
+    without a class-index target)."""
     if ts is None:
         return dict(exprs)
     out = {}
