@@ -99,7 +99,11 @@ _DECAY_RATES = {"beta", "beta1", "beta2", "alpha", "rho"}
 def equivalence(notes: OptimizerRule, steps: int = 3) -> list[tuple]:
     """Unroll a notes' form and its torch rule over ``steps`` steps with the
     same symbolic gradients; [(t, torch's θ, the notes' expression of it,
-    simplified difference)] before each step and after the last."""
+    simplified difference)] before each step and after the last.
+
+    The rows stop at the first nonzero difference: once the two forms part,
+    the later differences are larger expressions of the same fact (and their
+    simplification costs minutes for NAdam)."""
     nt = notes.notation
     if nt is None:
         raise ValueError(f"{notes.name} states no equivalence to a torch rule")
@@ -126,6 +130,8 @@ def equivalence(notes: OptimizerRule, steps: int = 3) -> list[tuple]:
                    for s in (lhs - rhs).free_symbols if s.name in _DECAY_RATES}
             diff = sp.simplify(sp.expand_power_base((lhs - rhs).xreplace(dom), force=True))
         rows.append((k + 1, lhs, rhs, diff))
+        if diff != 0:
+            break
     return rows
 
 
