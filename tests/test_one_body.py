@@ -13,7 +13,7 @@ import pytest
 import symdl.generated as G
 
 #: the generated packages whose kernels have serial and prange copies
-PACKAGES = ["activations", "activations_d2", "losses", "softmax", "normalization"]
+PACKAGES = ["activations", "activations_d2", "losses", "softmax", "normalization", "optimizers"]
 
 
 def _modules(pkg):
