@@ -20,6 +20,12 @@ Each kernel is one body, compiled serially and with ``parallel=True``
 (runtime/jitcache.lazy_kernels).  On arrays that are not prefetched the
 chunks are SPAN elements long: run serially (below the parallel threshold)
 the body then loops like a plain loop.
+
+The helpers are plain ``@njit`` functions, compiled once per signature, not
+``inline="always"``: Numba's own inlining re-types each call site, which
+made a kernel's serial compile 4x and its parallel compile 2x longer (0.46
+vs 0.18 s, 1.1 vs 0.55 s, Adam float32).  LLVM inlines them into the
+kernels anyway: the machine code runs as fast.
 """
 from __future__ import annotations
 
@@ -85,37 +91,37 @@ def _ol_prefetch(a, i):
         return lambda a, i: _prefetch(a, i)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def worth_prefetching(a):
     """Whether ``a`` is large enough (PREFETCH_FROM bytes) for the hints."""
     return uint64(a.shape[0]) * uint64(a.itemsize) >= uint64(PREFETCH_FROM)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def chunk_len(ahead=True):
     """Elements per chunk: CHUNK where the loop prefetches, else SPAN."""
     return uint64(CHUNK) if ahead else uint64(SPAN)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def n_chunks(n, ahead=True):
     """Chunks covering n elements (the last one may be short)."""
     s = chunk_len(ahead)
     return (uint64(n) + s - uint64(1)) // s
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def chunk_start(c, ahead=True):
     return uint64(c) * chunk_len(ahead)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def chunk_stop(c, n, ahead=True):
     s = chunk_len(ahead)
     return min(uint64(c) * s + s, uint64(n))
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def lines_ahead(lo, n, itemsize):
     """(start, stop, step) of the element indices, one per cache line, AHEAD
     bytes past a chunk starting at ``lo``, clipped to n elements."""
@@ -123,7 +129,7 @@ def lines_ahead(lo, n, itemsize):
     return start, min(start + uint64(CHUNK), uint64(n)), uint64(LINE // itemsize)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def prefetch_chunk(a, lo):
     """Hint the lines of ``a`` AHEAD bytes past a chunk at ``lo`` (those
     inside the array).  The kernels call it once per array, so the hints go
