@@ -3,7 +3,8 @@
 that same code object (symdl/runtime/jitcache.lazy_kernels), so the checks
 of a serial kernel verify the math its parallel copy runs.  This is why the
 default run checks the prange path on a sample of specs per family
-(tests/test_activations.py, tests/test_term_losses.py) and the rest under
+(tests/test_activations.py, tests/test_term_losses.py,
+tests/test_optimizers.py, tests/test_optimizers_extra.py) and the rest under
 ``-m slow``.  Looking a dispatcher up compiles nothing: this test is cheap."""
 import importlib
 import pkgutil
@@ -13,7 +14,7 @@ import pytest
 import symdl.generated as G
 
 #: the generated packages whose kernels have serial and prange copies
-PACKAGES = ["activations", "activations_d2", "losses", "softmax", "normalization"]
+PACKAGES = ["activations", "activations_d2", "losses", "softmax", "normalization", "optimizers"]
 
 
 def _modules(pkg):

@@ -114,20 +114,54 @@ def test_kernel_follows_the_spec_equations(case):
     assert rel <= 1e-14, f"{case[0]}: worst relative error {rel:.2e} vs the SymPy equations"
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_every_kernel_of_the_case_one_step_vs_the_equations(case):
-    """symdl.testing.check_optimizer: the case's variant, float64 and float32,
-    serial and prange kernel, at t = 1 and 7: one step from a random state,
-    θ and every state array against the rule's equations at 60 digits."""
+#: the prange kernels in the default run, one case per kernel shape of the
+#: template's elementwise loop: amsgrad's running max and a square root
+#: (adam), a momentum buffer (sgd nesterov), scalar state carried between
+#: steps (nadam's mu_product), a hoisted branch indicator (radam's rho_t > 5),
+#: signs and clamps (rprop).  Every kernel's prange copy is compiled from the
+#: body its serial copy is (tests/test_one_body.py), so the serial checks of
+#: every case verify the math it runs; the other cases' prange kernels run
+#: under -m slow (a parallel compile costs about twice a serial one).
+PARALLEL_SAMPLE = {"adam_amsgrad_wd_max", "sgd_nesterov_max", "nadam_decoupled_max", "radam_decoupled_max",
+                   "rprop_etas_max"}
+PARALLEL_CASES = [pytest.param(c, id=c[0], marks=[] if c[0] in PARALLEL_SAMPLE else [pytest.mark.slow])
+                  for c in CASES]
+
+
+def _check_case(case, paths):
+    """symdl.testing.check_optimizer on the case's variant, float64 and
+    float32, at t = 4 and 9: one step from a reached state, θ and every state
+    array against the rule's equations at 60 digits."""
     _, cls, kw = case
     opt = getattr(O, cls)([np.zeros(3)], **kw)
     group = opt.param_groups[0]
     meta, key, _ = opt._variant_meta(group)
     variant = next(v for v, k, _ in meta["variants"] if k == key)
     hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
-    res = check_optimizer(opt._rule(group), variants=[variant], hyper=hyper)
-    assert len(res) >= 8
+    res = check_optimizer(opt._rule(group), variants=[variant], hyper=hyper, paths=paths)
+    assert len(res) >= 4
+    return res
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_kernel_of_the_case_one_step_vs_the_equations(case):
+    """The serial kernels of every case."""
+    res = _check_case(case, ("serial",))
+    assert not any("[parallel]" in r.which for r in res)
     res.assert_ok()
+
+
+@pytest.mark.parametrize("case", PARALLEL_CASES)
+def test_parallel_kernels_of_the_case_one_step_vs_the_equations(case):
+    """The prange kernels (inputs tiled past PARALLEL_THRESHOLD): the sample
+    by default, every case under -m slow."""
+    res = _check_case(case, ("parallel",))
+    assert all("[parallel]" in r.which for r in res)
+    res.assert_ok()
+
+
+def test_parallel_sample_names_real_cases():
+    assert PARALLEL_SAMPLE <= set(IDS), PARALLEL_SAMPLE - set(IDS)
 
 
 @pytest.mark.slow

@@ -58,19 +58,44 @@ CHECKED = ["lamb_wd_nobc_max", "lars_nesterov_eps", "novograd_avg_wd_max", "sign
            "adan_no_prox"]
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] in CHECKED], ids=CHECKED)
-def test_kernels_one_step_vs_the_equations(case):
-    """The case's variant, float64 and float32, serial and prange kernel, at
-    t = 4 and 9, against the rule's equations at 60 digits."""
+#: their prange kernels in the default run: per-tensor sums (LAMB) and a
+#: per-tensor state (NovoGrad); the rest under -m slow.  Each kernel's prange
+#: copy is compiled from its serial body (tests/test_one_body.py), and the
+#: elementwise loop's prange path is sampled in tests/test_optimizers.py.
+PARALLEL_SAMPLE = {"lamb_wd_nobc_max", "novograd_avg_wd_max"}
+
+
+def _check_case(case, paths):
+    """The case's variant, float64 and float32, at t = 4 and 9, against the
+    rule's equations at 60 digits."""
     _, cls, kw = case
     opt = getattr(O, cls)([np.zeros(3)], **kw)
     group = opt.param_groups[0]
     meta, key, _ = opt._variant_meta(group)
     variant = next(v for v, k, _ in meta["variants"] if k == key)
     hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
-    res = check_optimizer(opt.rule, variants=[variant], hyper=hyper)
-    assert len(res) >= 8
+    res = check_optimizer(opt.rule, variants=[variant], hyper=hyper, paths=paths)
+    assert len(res) >= 4
+    assert all(("[parallel]" in r.which) == (paths == ("parallel",)) for r in res)
     res.assert_ok()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in CHECKED], ids=CHECKED)
+def test_kernels_one_step_vs_the_equations(case):
+    """The serial kernels."""
+    _check_case(case, ("serial",))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[] if c[0] in PARALLEL_SAMPLE else [pytest.mark.slow])
+                                  for c in CASES if c[0] in CHECKED])
+def test_parallel_kernels_one_step_vs_the_equations(case):
+    """The prange kernels (inputs tiled past the parallel threshold, several
+    blocks of partial sums)."""
+    _check_case(case, ("parallel",))
+
+
+def test_parallel_sample_names_checked_cases():
+    assert PARALLEL_SAMPLE <= set(CHECKED), PARALLEL_SAMPLE - set(CHECKED)
 
 
 # ---------------------------------------------------------------- published references

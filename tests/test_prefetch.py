@@ -11,23 +11,28 @@ import pytest
 from numba import njit
 
 from symdl.runtime.family import RULES as G
-from symdl.runtime.prefetch import (AHEAD, CHUNK, LINE, PREFETCH_FROM, chunk_start, chunk_stop,
+from symdl.runtime.prefetch import (AHEAD, CHUNK, LINE, PREFETCH_FROM, SPAN, chunk_start, chunk_stop,
                                     lines_ahead, n_chunks, prefetch, prefetch_chunk,
                                     worth_prefetching)
 
 
 @njit(cache=False)   # the helpers under test live in another module: no stale cache
-def _cover(n, hits):
-    for c in range(n_chunks(n)):
-        for i in range(chunk_start(c), chunk_stop(c, n)):
+def _cover(n, hits, ahead):
+    for c in range(n_chunks(n, ahead)):
+        for i in range(chunk_start(c, ahead), chunk_stop(c, n, ahead)):
             hits[i] += 1
+    return n_chunks(n, ahead)
 
 
-@pytest.mark.parametrize("n", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK - 3, 5 * CHUNK])
-def test_chunks_cover_every_element_once(n):
+@pytest.mark.parametrize("ahead", [True, False], ids=["chunks", "spans"])
+@pytest.mark.parametrize("n", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK - 3, 5 * CHUNK,
+                               SPAN - 1, SPAN, SPAN + 1, 3 * SPAN + 7])
+def test_chunks_cover_every_element_once(n, ahead):
+    """CHUNK elements per chunk where the loop prefetches, SPAN elsewhere."""
     hits = np.zeros(n, np.int64)
-    _cover(n, hits)
+    got = _cover(n, hits, ahead)
     assert (hits == 1).all()
+    assert got == -(-n // (CHUNK if ahead else SPAN))
 
 
 @njit(cache=False)   # the helpers under test live in another module: no stale cache
@@ -82,7 +87,7 @@ def test_prange_kernel_matches_serial_kernel_bit_for_bit(key, hyper, dtype):
     serial, par = getattr(G, f"{key}_{dt}"), getattr(G, f"{key}_{dt}_par")
     scal = getattr(G, f"{key}_scalars")(3, *hyper)[0]
     big = PREFETCH_FROM // np.dtype(dtype).itemsize + 37      # prefetching, with a short last chunk
-    for n in (3 * CHUNK + 5, big):
+    for n in (3 * CHUNK + 5, 2 * SPAN + 5, big):      # (spans, and chunks that prefetch)
         a = _arrays(key, n, dtype)
         b = [x.copy() for x in a]
         for _ in range(2):

@@ -8,9 +8,11 @@ For each rule variant:
    ``lr/bc1``, ``1 - beta1``, a branch on ``rho_t > 5``...) is *hoisted* into a
    scalar function, printed from the same expressions and evaluated once per
    step in float64 on the Python side;
-3. what remains is printed (CSE, dtype-typed constants) into one fused Numba
-   kernel per dtype that updates θ and the state arrays in place in a single
-   pass, serial and ``prange``.
+3. what remains is printed (CSE, dtype-typed constants) into one fused
+   kernel body per dtype, ``_py_<key>_<dtype>``, that updates θ and the state
+   arrays in place in a single pass; it compiles on first use as the serial
+   kernel ``<key>_<dtype>`` and, from the same body, as the ``prange`` kernel
+   ``<key>_<dtype>_par`` (runtime/jitcache.lazy_kernels).
 
 Nothing here is optimizer-specific: the math is in ``symdl.specs.optimizers``.
 """

@@ -245,12 +245,11 @@ class Optimizer:
         if len(grads) != n_params:
             raise ShapeError(f"{type(self).__name__}.step got {len(grads)} gradient(s) for "
                              f"{n_params} parameter(s)")
-        mod = self._gen()
         idx = 0
         for group in self.param_groups:
             meta, key, states = self._variant_meta(group)
             hyper = self._hyper(meta, group)
-            scalars = getattr(mod, key + "_scalars")
+            scalars = self._resolve(key + "_scalars")
             ss_keys = [s["key"] for s in meta["scalar_state"]]
             memo = {}
             for p in group["params"]:

@@ -3,7 +3,8 @@ rule's own update equations evaluated by mpmath at 60 digits.
 
 Each variant (one kernel set per option combination), float64 and float32,
 the serial and the ``prange`` kernel (the elements tiled past the module's
-parallel threshold), at steps t = 4 and 9: one step from a state the kernel
+parallel threshold; ``paths`` picks them: both are compilations of one body,
+tests/test_one_body.py), at steps t = 4 and 9: one step from a state the kernel
 reached in 3 steps from the declared initial state, the kernel's new θ and every new state array compared element
 by element with the equations applied to the same (exact) inputs.  A single
 step per comparison, so no error accumulates and the element bounds of
@@ -17,7 +18,7 @@ import sympy as sp
 
 from .bounds import CheckResult, compare, double_double, take
 
-from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper  # noqa: F401  (shared with the per-tensor and factored checks)
+from .optimizer_common import _SUFFIX, WARMUP, _module, _paths, default_hyper  # noqa: F401  (shared with the per-tensor and factored checks)
 
 
 def step_truth(rule, variant, hyper: dict, t: int, ss_old: dict, theta, grad, states: dict, digits=60):
@@ -55,9 +56,11 @@ _TRUTHS: dict = {}
 
 
 def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.float64, np.float32),
-                    n=24, steps=(4, 9), seed=0) -> CheckResult:
+                    n=24, steps=(4, 9), seed=0, paths=("serial", "parallel")) -> CheckResult:
     """Compare ``rule``'s generated step kernels (in ``module``, default the
-    catalog's) with its update equations; returns a CheckResult."""
+    catalog's) with its update equations; returns a CheckResult.  ``paths``:
+    the serial kernels, the prange kernels or both."""
+    paths = _paths(paths)
     if isinstance(rule, str):
         from symdl.specs import get
         rule = get(rule)
@@ -65,10 +68,10 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
     meta = mod.SPECS[rule.name]
     if meta.get("reductions"):   # per-tensor sums (LAMB, LARS): two passes
         from .optimizer_tensor import check_tensor_rule
-        return check_tensor_rule(rule, mod, variants, hyper, dtypes, n, steps, seed)
+        return check_tensor_rule(rule, mod, variants, hyper, dtypes, n, steps, seed, paths)
     if meta.get("factored"):     # row/column statistics (Adafactor): matrix and vector kernels
         from .optimizer_factored import check_factored_rule
-        return check_factored_rule(rule, mod, variants, hyper, dtypes, n, steps, seed)
+        return check_factored_rule(rule, mod, variants, hyper, dtypes, n, steps, seed, paths)
     by_key = {rule.variant_key(v): v for v in rule.variants()}
     res = CheckResult()
     rng = np.random.default_rng(seed)
@@ -108,6 +111,8 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
                 kargs, _ = scalars_fn(float(t), *[hv[h] for h in meta["hyper"]], *ss_old.values())
                 reps = -(-mod.PARALLEL_THRESHOLD // n)
                 for path, r in (("serial", 1), ("parallel", reps)):
+                    if path not in paths:
+                        continue
                     idx = np.tile(np.arange(n), r)
                     p, gr = theta[idx], grad[idx]
                     arrays = [st[k][idx] for k in states]

@@ -28,3 +28,12 @@ def default_hyper(meta, variant) -> dict:
             v = 0.1
         out[p["name"]] = float(v)
     return out
+
+
+def _paths(paths) -> tuple:
+    """The kernel paths a check runs: "serial", "parallel" or both."""
+    paths = (paths,) if isinstance(paths, str) else tuple(paths)
+    bad = [x for x in paths if x not in ("serial", "parallel")]
+    if bad or not paths:
+        raise ValueError(f"paths must name 'serial' and/or 'parallel', not {paths!r}")
+    return paths

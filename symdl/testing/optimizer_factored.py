@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .bounds import CheckResult, compare, double_double, take
-from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper
+from .optimizer_common import _SUFFIX, WARMUP, _module, _paths, default_hyper
 
 SHAPES = {"mat": (2, 3, 5), "vec": (13,)}
 #: the parallel path's tiling of the matrix's columns (rows: past the threshold)
@@ -76,10 +76,13 @@ def factored_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states:
 
 
 def check_factored_rule(rule, module=None, variants=None, hyper=None,
-                        dtypes=(np.float64, np.float32), n=None, steps=(4, 9), seed=0) -> CheckResult:
+                        dtypes=(np.float64, np.float32), n=None, steps=(4, 9), seed=0,
+                        paths=("serial", "parallel")) -> CheckResult:
     """check_optimizer's comparisons for a FactoredRule: both kernels (matrix
     and vector), serial and prange, each variant and dtype, one step at t = 4
-    and 9."""
+    and 9 (the next step starts from the serial kernel's result, which runs
+    unchecked when ``paths`` leaves it out)."""
+    paths = _paths(paths)
     mod = module if module is not None else _module()
     meta = mod.SPECS[rule.name]
     by_key = {rule.variant_key(v): v for v in rule.variants()}
@@ -113,6 +116,8 @@ def check_factored_rule(rule, module=None, variants=None, hyper=None,
                     T = {k: double_double(v) for k, v in truth.items()}
                     treps, sreps = _tiling(kind, shape, mod.PARALLEL_THRESHOLD)
                     for path in ("serial", "parallel"):
+                        if path == "parallel" and "parallel" not in paths:
+                            continue
                         if path == "serial":
                             p, gr, arrays = theta.copy(), grad, {k: a.copy() for k, a in st.items()}
                             idx = np.arange(theta.size)
@@ -126,6 +131,10 @@ def check_factored_rule(rule, module=None, variants=None, hyper=None,
                         idx = idx.reshape(-1)
                         kern = getattr(mod, f"{key}_{kind}_{_SUFFIX[dt]}{'_par' if path == 'parallel' else ''}")
                         kern(p, gr, *arrays.values(), *kargs)
+                        if path == "serial":
+                            nxt = p, arrays
+                        if path not in paths:     # (the serial step only advances the state)
+                            continue
                         tag = f"t={t} [{kind}]" + (" [parallel]" if path == "parallel" else "")
                         res.append(compare(name, f"{tag} theta", idx, p.reshape(-1), take(T["theta"], idx), dt,
                                            slope=lambda ui: np.abs(theta.reshape(-1)[ui]).astype(np.float64)
@@ -135,7 +144,5 @@ def check_factored_rule(rule, module=None, variants=None, hyper=None,
                             res.append(compare(name, f"{tag} {k}", ia, a.reshape(-1), take(T[k], ia), dt,
                                                slope=lambda ui, a=st[k]: np.abs(a.reshape(-1)[ui]).astype(np.float64),
                                                idx=ia))
-                        if path == "serial":
-                            nxt = p, arrays
                     theta, st = nxt
     return res

@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .bounds import CheckResult, compare, double_double, take
-from .optimizer_common import _SUFFIX, WARMUP, _module, default_hyper
+from .optimizer_common import _SUFFIX, WARMUP, _module, _paths, default_hyper
 
 
 def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: dict,
@@ -65,8 +65,10 @@ def tensor_step_truth(rule, variant, hyper: dict, t: int, theta, grad, states: d
 
 
 def check_tensor_rule(rule, module=None, variants=None, hyper=None,
-                      dtypes=(np.float64, np.float32), n=24, steps=(4, 9), seed=0) -> CheckResult:
+                      dtypes=(np.float64, np.float32), n=24, steps=(4, 9), seed=0,
+                      paths=("serial", "parallel")) -> CheckResult:
     """check_optimizer's comparisons for a TensorRule (the same arguments)."""
+    paths = _paths(paths)
     mod = module if module is not None else _module()
     meta = mod.SPECS[rule.name]
     by_key = {rule.variant_key(v): v for v in rule.variants()}
@@ -97,6 +99,8 @@ def check_tensor_rule(rule, module=None, variants=None, hyper=None,
                 kargs, _ = scalars_fn(float(t), *[hv[h] for h in meta["hyper"]])
                 reps = -(-mod.PARALLEL_THRESHOLD // n)
                 for path, r in (("serial", 1), ("parallel", reps)):
+                    if path not in paths:
+                        continue
                     truth, _ = tensor_step_truth(rule, variant, hv, t, theta, grad, st, copies=r)
                     T = {k: double_double(v) for k, v in truth.items()}
                     idx = np.tile(np.arange(n), r)
