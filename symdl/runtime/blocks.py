@@ -24,24 +24,24 @@ ALIGN = 64
 BLOCK = 8192
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def aligned_head(out, n):
     """Elements of ``out`` before its first ALIGN-byte boundary (<= n)."""
     h = ((-out.ctypes.data) & (ALIGN - 1)) // out.itemsize
     return min(n, h)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def n_blocks(n, h):
     """Blocks for n elements with a head of h: the head plus ceil((n-h)/BLOCK)."""
     return (n - h + BLOCK - 1) // BLOCK + 1
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def block_start(b, h):
     return 0 if b == 0 else h + (b - 1) * BLOCK
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def block_stop(b, h, n):
     return h if b == 0 else min(n, h + b * BLOCK)
