@@ -17,10 +17,13 @@ reduction nodes, sums left by the rules) are scheduled into
 
 All math arrives as lines printed by ``print_block`` (CSE'd, constants typed
 to the dtype); the template holds loops only.  Class sums accumulate in the
-kernel's dtype (vectorized, like torch; a spec with ``float32_in_float64``
-has its float32 kernels compute in float64); batch sums store one term per row and
-add them in row order in float64 after the loop (the serial and the prange
-kernel give identical results).  A max runs LANES independent chains.
+kernel's dtype (a spec with ``float32_in_float64`` has its float32 kernels
+compute in float64) in one rolled loop whose adds LLVM may reassociate
+(``runtime.bits.add_reassoc``: vectorized, like torch; the serial and the
+prange kernel compile the same loop and agree bit for bit); batch sums store
+one term per row and add them in row order in float64 after the loop (the
+serial and the prange kernel give identical results).  A max runs LANES
+independent chains.
 
 Run ``python -m symdl.codegen.reductions`` to rewrite the files.
 """
@@ -188,13 +191,15 @@ class Level:
     lines: list
     update: list
     fin: list
-    lanes: list = field(default_factory=list)   # LANES independent accumulators
+    lanes: list = field(default_factory=list)   # maxima: LANES independent accumulators
     combine: list = field(default_factory=list)
-    fill: list = field(default_factory=list)    # map loop into scratch (costly bodies)
+    fill: list = field(default_factory=list)    # map loop into scratch (costly max bodies)
+    rolled: list = field(default_factory=list)  # the sums' loop body (add_reassoc)
 
 
 #: a max over classes runs LANES independent comparison chains (a single chain
-#: is latency-bound: ~4x slower); they are combined at the end of the row
+#: is latency-bound: ~3-4x slower, and LLVM does not vectorize it); they are
+#: combined at the end of the row
 LANES = 8
 
 
@@ -212,7 +217,7 @@ class Pass:
 
     @property
     def uses_scratch(self) -> bool:
-        return any(lv.fill for lv in self.levels)
+        return self.scratch > 0
 
 
 @dataclass
@@ -396,7 +401,7 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
         scratch: dict = {}
         for lev in sorted({prog.c_level(a) for a in catoms}):
             atoms = [a for a in catoms if prog.c_level(a) == lev]
-            ps.levels.append(_lane_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
+            ps.levels.append(_class_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
         ps.scratch = len(scratch)
         if p_elem:   # row-invariant factors of the element outputs: once per row
             hoisted: dict = {}
@@ -423,9 +428,10 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
             ps.elem_lines = _print({f"o_{k}": e for k, e in p_elem.items()}, dt, enames, elementary,
                                    f"e{p}", used)
             ps.elem_lines += [f"{k}[K] = o_{k}" for k in p_elem]
+        _drop_unread_scratch(ps)
         # (r, c) arrays indexed [K...]: a per-row view for the unit-stride loops
         text = "\n".join(ps.elem_loads + ps.elem_lines + [ln for lv in ps.levels for ln in
-                                           lv.loads + lv.lines + lv.fill + sum(lv.lanes, [])])
+                                           lv.loads + lv.lines + lv.fill + lv.rolled + sum(lv.lanes, [])])
         views = sorted(set(re.findall(r"(\w+)\[K", text)))
         i = ps.row_loads.index("{VIEWS}")
         ps.row_loads[i:i + 1] = [f"{a}_v = {a}[base:base + C]" for a in views]
@@ -434,6 +440,20 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
     epilogue += [f"{k}[0] = o_{k}" for k in scal_out]
     args = [a for a in ARG_ORDER if a in ld.args] + sorted(ld.args - set(ARG_ORDER))
     return prologue, passes, epilogue, args
+
+
+def _drop_unread_scratch(ps: Pass) -> None:
+    """Remove the rolled sums' stores of scratch rows that no later loop of
+    the row reads (e.g. the exponentials in a forward kernel); a pass that
+    reads none allocates no scratch."""
+    reads = "\n".join(ps.elem_loads + [ln for lv in ps.levels for ln in
+                                        lv.lines + lv.rolled + sum(lv.lanes, [])])
+    read = {int(i) for i in re.findall(r"= scr\[(\d+), cc", reads)}
+    for lv in ps.levels:
+        lv.rolled = [ln for ln in lv.rolled
+                     if not ((m := re.match(r"scr\[(\d+), cc\] = ", ln)) and int(m.group(1)) not in read)]
+    if not read:
+        ps.scratch = 0
 
 
 def _hoist(e, varying, table: dict, prefix: str):
@@ -463,17 +483,52 @@ def _hoist(e, varying, table: dict, prefix: str):
     return go(e)
 
 
-def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
-    """One level of class reductions: LANES lanes per step, each with its own
-    accumulators (independent chains: no latency-bound dependency, and LLVM
-    may pack the lanes), then the lanes combined pairwise, then a scalar tail
-    loop over the remaining classes.  The order is fixed: serial and prange
-    kernels give bit-identical results (no reassociating fast-math).
+def _class_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
+    """One level of class reductions (independent of each other).
+
+    Sums: one rolled loop over the classes whose adds are ``add_reassoc``
+    (``fadd reassoc``, in the arithmetic dtype): LLVM splits each sum over
+    vector lanes and vectorizes the loop, exp/log bodies included; the
+    summation order is LLVM's, the same for the serial and the prange kernel
+    (one loop body, compiled alike), and inf/nan stay IEEE.  A body that
+    calls exp/log is stored into a row of the per-row scratch buffer as it is
+    summed; ``scratch`` (body -> row) collects them so that later loops of
+    the same row read the values instead of recomputing them.
+
+    Maxes: ``_max_lanes`` (LLVM does not vectorize a rolled compare-select
+    chain)."""
+    sums = [a for a in atoms if a.kind == "sum"]
+    maxes = [a for a in atoms if a.kind == "max"]
+    lv = _max_lanes(maxes, ld, dt, names, elementary, prefix, used, scratch) if maxes else \
+        Level(init=[], loads=[], lines=[], update=[], fin=[])
+    if sums:
+        known = [a for a in sums if a.body in scratch]   # computed (and stored) by an earlier level
+        body = {f"b_{a.sym.name}": a.body for a in sums if a not in known}
+        rolled = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in known]
+        rolled += ld.block(ld.inputs_of(body.values()), "elem")
+        rolled += _print(body, dt, names, elementary, prefix + "s", used)
+        for a in sums:
+            n = a.sym.name
+            if a not in known and _costly(a.body):
+                scratch[a.body] = len(scratch)
+                rolled.append(f"scr[{scratch[a.body]}, cc] = b_{n}")
+            rolled.append(f"acc_{n} = add_reassoc(acc_{n}, b_{n})")
+        lv.init += [f"acc_{a.sym.name} = {dt}(0.0)" for a in sums]
+        lv.fin += [f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in sums]
+        lv.rolled = rolled
+    return lv
+
+
+def _max_lanes(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
+    """Class maxima: LANES lanes per step, each with its own accumulator
+    (independent compare-select chains: a single chain is latency-bound),
+    then the lanes combined, then a scalar tail loop over the remaining
+    classes (the strided rows run that loop alone).  A nan element never
+    wins a comparison, in any lane.
 
     Bodies that call exp/log are first computed by a map loop (no loop-carried
-    dependency: LLVM vectorizes it, exp included) into rows of a per-row
-    scratch buffer; ``scratch`` (body -> row) collects them so that later
-    loops of the same row read the values instead of recomputing them."""
+    dependency: LLVM vectorizes it, exp included) into rows of the scratch
+    buffer (``scratch``: body -> row)."""
     costly = [a for a in atoms if _costly(a.body)]
     fill = []
     if costly:
@@ -509,21 +564,14 @@ def _costly(e) -> bool:
 
 
 def _combine_level(atoms, dt, lanes) -> Level:
-    init = [f"acc_{a.sym.name}_{j} = {dt}({'0.0' if a.kind == 'sum' else '-np.inf'})"
-            for a in atoms for j in range(LANES)]
+    """The lanes' accumulators of class maxima, and their combination."""
+    init = [f"acc_{a.sym.name}_{j} = {dt}(-np.inf)" for a in atoms for j in range(LANES)]
     combine = []
     for a in atoms:
         n = a.sym.name
-        terms = [f"acc_{n}_{j}" for j in range(LANES)]
-        if a.kind == "sum":
-            while len(terms) > 1:   # pairwise
-                terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i]
-                         for i in range(0, len(terms), 2)]
-            combine.append(f"acc_{n} = {terms[0]}")
-        else:
-            combine.append(f"acc_{n} = acc_{n}_0")
-            for j in range(1, LANES):
-                combine.append(f"acc_{n} = acc_{n}_{j} if acc_{n}_{j} > acc_{n} else acc_{n}")
+        combine.append(f"acc_{n} = acc_{n}_0")
+        for j in range(1, LANES):
+            combine.append(f"acc_{n} = acc_{n}_{j} if acc_{n}_{j} > acc_{n} else acc_{n}")
     return Level(init=init, loads=[], lines=[], update=[_update(a) for a in atoms],
                  fin=[f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in atoms],
                  lanes=lanes, combine=combine)
@@ -685,8 +733,9 @@ def module_layout() -> dict:
 
 def _finish(body, module, template, specs, elementary) -> str:
     body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
-    while "\n\n\n\n" in body:
-        body = body.replace("\n\n\n\n", "\n\n\n")
+    # the template's blank lines: at most one inside a function, two before a top-level line
+    body = re.sub(r"\n{3,}(?=[ \t])", "\n\n", body)
+    body = re.sub(r"\n{4,}", "\n\n\n", body)
     header = make_header(module=module, template=template,
                          specs={s.name: s.content_hash() for s in specs},
                          generator_hash=_generator_hash(elementary, template, module),
@@ -712,6 +761,7 @@ def render_module(specs, *, module, elementary=None) -> str:
                 table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
     body = environment().get_template(TEMPLATE).render(
         kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table), module=module,
+        reassoc=any(lv.rolled for k in kernels for ps in k.passes.values() for p in ps for lv in p.levels),
         elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")))
     return _finish(body, module, TEMPLATE, specs, elementary)
