@@ -428,11 +428,11 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
             ps.elem_lines = _print({f"o_{k}": e for k, e in p_elem.items()}, dt, enames, elementary,
                                    f"e{p}", used)
             ps.elem_lines += [f"{k}[K] = o_{k}" for k in p_elem]
-        _drop_unread_scratch(ps)
+        _tidy_pass(ps)
         # (r, c) arrays indexed [K...]: a per-row view for the unit-stride loops
         text = "\n".join(ps.elem_loads + ps.elem_lines + [ln for lv in ps.levels for ln in
                                            lv.loads + lv.lines + lv.fill + lv.rolled + sum(lv.lanes, [])])
-        views = sorted(set(re.findall(r"(\w+)\[K", text)))
+        views = sorted(set(re.findall(r"(\w+)\[K", text)) | set(re.findall(r"(\w+)_v\[", text)))
         i = ps.row_loads.index("{VIEWS}")
         ps.row_loads[i:i + 1] = [f"{a}_v = {a}[base:base + C]" for a in views]
         passes.append(ps)
@@ -442,18 +442,27 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
     return prologue, passes, epilogue, args
 
 
-def _drop_unread_scratch(ps: Pass) -> None:
+def _tidy_pass(ps: Pass) -> None:
     """Remove the rolled sums' stores of scratch rows that no later loop of
-    the row reads (e.g. the exponentials in a forward kernel); a pass that
-    reads none allocates no scratch."""
+    the row reads (e.g. the exponentials in a forward kernel), then fold the
+    bodies used once into their updates; the rows left are renumbered (a pass
+    that reads no scratch row allocates no scratch)."""
     reads = "\n".join(ps.elem_loads + [ln for lv in ps.levels for ln in
                                         lv.lines + lv.rolled + sum(lv.lanes, [])])
     read = {int(i) for i in re.findall(r"= scr\[(\d+), cc", reads)}
     for lv in ps.levels:
-        lv.rolled = [ln for ln in lv.rolled
-                     if not ((m := re.match(r"scr\[(\d+), cc\] = ", ln)) and int(m.group(1)) not in read)]
-    if not read:
-        ps.scratch = 0
+        lv.rolled = _fold_into_updates([ln for ln in lv.rolled if not (
+            (m := re.match(r"scr\[(\d+), cc\] = ", ln)) and int(m.group(1)) not in read)])
+    # the rows left, renumbered 0, 1, ...
+    new = {i: j for j, i in enumerate(sorted(read))}
+
+    def renumber(lines):
+        return [re.sub(r"scr\[(\d+), ", lambda m: f"scr[{new[int(m.group(1))]}, ", ln) for ln in lines]
+    ps.elem_loads = renumber(ps.elem_loads)
+    for lv in ps.levels:
+        lv.fill, lv.rolled, lv.lines = renumber(lv.fill), renumber(lv.rolled), renumber(lv.lines)
+        lv.lanes = [renumber(lane) for lane in lv.lanes]
+    ps.scratch = len(new)
 
 
 def _hoist(e, varying, table: dict, prefix: str):
@@ -512,10 +521,9 @@ def _class_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) 
             if a not in known and _costly(a.body):
                 scratch[a.body] = len(scratch)
                 rolled.append(f"scr[{scratch[a.body]}, cc] = b_{n}")
-            rolled.append(f"acc_{n} = add_reassoc(acc_{n}, b_{n})")
-        lv.init += [f"acc_{a.sym.name} = {dt}(0.0)" for a in sums]
-        lv.fin += [f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in sums]
-        lv.rolled = rolled
+            rolled.append(f"{n} = add_reassoc({n}, b_{n})")
+        lv.init.append(" = ".join([a.sym.name for a in sums] + [f"{dt}(0.0)"]))
+        lv.rolled = _inline_aliases(rolled)
     return lv
 
 
@@ -549,13 +557,47 @@ def _max_lanes(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) ->
         lines += _print({f"b_{a.sym.name}_{j}": a.body for a in cheap}, dt, lnames, elementary,
                         f"{prefix}l{j}", used)
         lines += [_update(a, f"_{j}") for a in atoms]
-        lanes.append(lines)
+        at = "c0" if j == 0 else f"c0 + {j}"   # lane j's class, in the unit-stride loop
+        lanes.append([re.sub(rf"\bcc{j}\b", f"({at})" if j else at, ln.replace(f"[K{j}]", f"_v[{at}]"))
+                      for ln in _inline_aliases(lines)])
     lv = _combine_level(atoms, dt, lanes)
     lv.fill = fill
     lv.loads = ld.block(syms, "elem")
-    lv.lines = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in costly]
-    lv.lines += _print({f"b_{a.sym.name}": a.body for a in cheap}, dt, names, elementary, prefix, used)
+    lines = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in costly]
+    lines += _print({f"b_{a.sym.name}": a.body for a in cheap}, dt, names, elementary, prefix, used)
+    lv.lines, lv.update = _inline_aliases(lines + lv.update), []
     return lv
+
+
+def _fold_into_updates(lines: list) -> list:
+    """A body ``b_<atom> = <expr>`` used only by its sum's update is written
+    into it: ``<atom> = add_reassoc(<atom>, <expr>)``."""
+    defs = {m.group(1): (i, m.group(2)) for i, ln in enumerate(lines)
+            if (m := re.fullmatch(r"(b_\w+) = (.+)", ln))}
+    out = list(lines)
+    for i, ln in enumerate(lines):
+        m = re.fullmatch(r"(\w+) = add_reassoc\(\1, (b_\w+)\)", ln)
+        if m and m.group(2) in defs:
+            b = m.group(2)
+            if sum(len(re.findall(rf"\b{b}\b", x)) for x in lines) == 2:   # its definition and this use
+                j, expr = defs[b]
+                out[i], out[j] = f"{m.group(1)} = add_reassoc({m.group(1)}, {expr})", None
+    return [ln for ln in out if ln is not None]
+
+
+def _inline_aliases(lines: list) -> list:
+    """``lines`` without the copies ``b_<atom> = <name>`` (a reduction body
+    that is a bare input or CSE temporary): later lines use the name."""
+    out, alias = [], {}
+    for ln in lines:
+        if alias:
+            ln = re.sub(r"\bb_\w+", lambda m: alias.get(m.group(0), m.group(0)), ln)
+        m = re.fullmatch(r"(b_\w+) = (\w+)", ln)
+        if m:
+            alias[m.group(1)] = m.group(2)
+        else:
+            out.append(ln)
+    return out
 
 
 def _costly(e) -> bool:
@@ -565,7 +607,7 @@ def _costly(e) -> bool:
 
 def _combine_level(atoms, dt, lanes) -> Level:
     """The lanes' accumulators of class maxima, and their combination."""
-    init = [f"acc_{a.sym.name}_{j} = {dt}(-np.inf)" for a in atoms for j in range(LANES)]
+    init = [" = ".join([f"acc_{a.sym.name}_{j}" for j in range(LANES)] + [f"{dt}(-np.inf)"]) for a in atoms]
     combine = []
     for a in atoms:
         n = a.sym.name
