@@ -606,14 +606,12 @@ def _costly(e) -> bool:
 
 
 def _combine_level(atoms, dt, lanes) -> Level:
-    """The lanes' accumulators of class maxima, and their combination."""
+    """The lanes' accumulators of class maxima, and their combination (the
+    builtin ``max``: a lane starts at -inf and never takes a nan, so no nan
+    reaches it)."""
     init = [" = ".join([f"acc_{a.sym.name}_{j}" for j in range(LANES)] + [f"{dt}(-np.inf)"]) for a in atoms]
-    combine = []
-    for a in atoms:
-        n = a.sym.name
-        combine.append(f"acc_{n} = acc_{n}_0")
-        for j in range(1, LANES):
-            combine.append(f"acc_{n} = acc_{n}_{j} if acc_{n}_{j} > acc_{n} else acc_{n}")
+    combine = [f"acc_{a.sym.name} = max({', '.join(f'acc_{a.sym.name}_{j}' for j in range(LANES))})"
+               for a in atoms]
     return Level(init=init, loads=[], lines=[], update=[_update(a) for a in atoms],
                  fin=[f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in atoms],
                  lanes=lanes, combine=combine)
