@@ -295,6 +295,42 @@ def test_add_reassoc_sums_in_float64_and_vectorizes():
     assert "addpd" in asm, "the float64 sum did not vectorize"
 
 
+def test_add_reassoc_float32_stays_float32_and_vectorizes():
+    """The class sums of the float32 loss/softmax kernels: a float32
+    accumulator stays float32 (JIT and plain Python), packed adds, IEEE inf
+    and nan, and a float32/float64 mix is a typing error (no silent widening)."""
+    from numba import njit, types
+    from numba.core.errors import TypingError
+
+    from symdl.runtime.bits import add_reassoc
+
+    @njit(error_model="numpy")
+    def total(a):
+        s = np.float32(0.0)
+        for i in range(a.shape[0]):
+            s = add_reassoc(s, a[i])
+        return s
+
+    a = np.random.default_rng(6).normal(size=1001).astype(np.float32)
+    exact = float(np.sum(a.astype(np.float64)))
+    assert abs(float(total(a)) - exact) <= 1e-5 * np.abs(a.astype(np.float64)).sum()
+    assert total.nopython_signatures[0].return_type == types.float32
+    r = add_reassoc(np.float32(0.1), np.float32(0.2))
+    assert type(r) is np.float32 and r == np.float32(0.1) + np.float32(0.2)
+    assert np.isnan(total(np.array([1.0, np.nan, 2.0], np.float32)))
+    assert total(np.array([1.0, np.inf], np.float32)) == np.inf
+    assert np.isnan(total(np.array([np.inf, -np.inf], np.float32)))
+    asm = total.inspect_asm(total.signatures[0])
+    assert "addps" in asm, "the float32 sum did not vectorize"
+
+    @njit
+    def mixed(s, v):
+        return add_reassoc(s, v)
+
+    with pytest.raises(TypingError):
+        mixed(np.float32(1.0), 2.0)
+
+
 def test_two_prod_err_is_exact():
     """a*b - fl(a*b) exactly (FMA or Dekker), JIT and plain Python."""
     from fractions import Fraction

@@ -17,10 +17,13 @@ reduction nodes, sums left by the rules) are scheduled into
 
 All math arrives as lines printed by ``print_block`` (CSE'd, constants typed
 to the dtype); the template holds loops only.  Class sums accumulate in the
-kernel's dtype (vectorized, like torch; a spec with ``float32_in_float64``
-has its float32 kernels compute in float64); batch sums store one term per row and
-add them in row order in float64 after the loop (the serial and the prange
-kernel give identical results).  A max runs LANES independent chains.
+kernel's dtype (a spec with ``float32_in_float64`` has its float32 kernels
+compute in float64) in one rolled loop whose adds LLVM may reassociate
+(``runtime.bits.add_reassoc``: vectorized, like torch; the serial and the
+prange kernel compile the same loop and agree bit for bit); batch sums store
+one term per row and add them in row order in float64 after the loop (the
+serial and the prange kernel give identical results).  A max runs LANES
+independent chains.
 
 Run ``python -m symdl.codegen.reductions`` to rewrite the files.
 """
@@ -188,13 +191,15 @@ class Level:
     lines: list
     update: list
     fin: list
-    lanes: list = field(default_factory=list)   # LANES independent accumulators
+    lanes: list = field(default_factory=list)   # maxima: LANES independent accumulators
     combine: list = field(default_factory=list)
-    fill: list = field(default_factory=list)    # map loop into scratch (costly bodies)
+    fill: list = field(default_factory=list)    # map loop into scratch (costly max bodies)
+    rolled: list = field(default_factory=list)  # the sums' loop body (add_reassoc)
 
 
 #: a max over classes runs LANES independent comparison chains (a single chain
-#: is latency-bound: ~4x slower); they are combined at the end of the row
+#: is latency-bound: ~3-4x slower, and LLVM does not vectorize it); they are
+#: combined at the end of the row
 LANES = 8
 
 
@@ -212,7 +217,7 @@ class Pass:
 
     @property
     def uses_scratch(self) -> bool:
-        return any(lv.fill for lv in self.levels)
+        return self.scratch > 0
 
 
 @dataclass
@@ -396,7 +401,7 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
         scratch: dict = {}
         for lev in sorted({prog.c_level(a) for a in catoms}):
             atoms = [a for a in catoms if prog.c_level(a) == lev]
-            ps.levels.append(_lane_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
+            ps.levels.append(_class_level(atoms, ld, dt, names, elementary, f"q{p}{lev}", used, scratch))
         ps.scratch = len(scratch)
         if p_elem:   # row-invariant factors of the element outputs: once per row
             hoisted: dict = {}
@@ -423,10 +428,11 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
             ps.elem_lines = _print({f"o_{k}": e for k, e in p_elem.items()}, dt, enames, elementary,
                                    f"e{p}", used)
             ps.elem_lines += [f"{k}[K] = o_{k}" for k in p_elem]
+        _tidy_pass(ps)
         # (r, c) arrays indexed [K...]: a per-row view for the unit-stride loops
         text = "\n".join(ps.elem_loads + ps.elem_lines + [ln for lv in ps.levels for ln in
-                                           lv.loads + lv.lines + lv.fill + sum(lv.lanes, [])])
-        views = sorted(set(re.findall(r"(\w+)\[K", text)))
+                                           lv.loads + lv.lines + lv.fill + lv.rolled + sum(lv.lanes, [])])
+        views = sorted(set(re.findall(r"(\w+)\[K", text)) | set(re.findall(r"(\w+)_v\[", text)))
         i = ps.row_loads.index("{VIEWS}")
         ps.row_loads[i:i + 1] = [f"{a}_v = {a}[base:base + C]" for a in views]
         passes.append(ps)
@@ -434,6 +440,29 @@ def plan_kernel(name: str, prog: Program, out_axes: dict, dt: str, elementary, u
     epilogue += [f"{k}[0] = o_{k}" for k in scal_out]
     args = [a for a in ARG_ORDER if a in ld.args] + sorted(ld.args - set(ARG_ORDER))
     return prologue, passes, epilogue, args
+
+
+def _tidy_pass(ps: Pass) -> None:
+    """Remove the rolled sums' stores of scratch rows that no later loop of
+    the row reads (e.g. the exponentials in a forward kernel), then fold the
+    bodies used once into their updates; the rows left are renumbered (a pass
+    that reads no scratch row allocates no scratch)."""
+    reads = "\n".join(ps.elem_loads + [ln for lv in ps.levels for ln in
+                                        lv.lines + lv.rolled + sum(lv.lanes, [])])
+    read = {int(i) for i in re.findall(r"= scr\[(\d+), cc", reads)}
+    for lv in ps.levels:
+        lv.rolled = _fold_into_updates([ln for ln in lv.rolled if not (
+            (m := re.match(r"scr\[(\d+), cc\] = ", ln)) and int(m.group(1)) not in read)])
+    # the rows left, renumbered 0, 1, ...
+    new = {i: j for j, i in enumerate(sorted(read))}
+
+    def renumber(lines):
+        return [re.sub(r"scr\[(\d+), ", lambda m: f"scr[{new[int(m.group(1))]}, ", ln) for ln in lines]
+    ps.elem_loads = renumber(ps.elem_loads)
+    for lv in ps.levels:
+        lv.fill, lv.rolled, lv.lines = renumber(lv.fill), renumber(lv.rolled), renumber(lv.lines)
+        lv.lanes = [renumber(lane) for lane in lv.lanes]
+    ps.scratch = len(new)
 
 
 def _hoist(e, varying, table: dict, prefix: str):
@@ -463,17 +492,51 @@ def _hoist(e, varying, table: dict, prefix: str):
     return go(e)
 
 
-def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
-    """One level of class reductions: LANES lanes per step, each with its own
-    accumulators (independent chains: no latency-bound dependency, and LLVM
-    may pack the lanes), then the lanes combined pairwise, then a scalar tail
-    loop over the remaining classes.  The order is fixed: serial and prange
-    kernels give bit-identical results (no reassociating fast-math).
+def _class_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
+    """One level of class reductions (independent of each other).
+
+    Sums: one rolled loop over the classes whose adds are ``add_reassoc``
+    (``fadd reassoc``, in the arithmetic dtype): LLVM splits each sum over
+    vector lanes and vectorizes the loop, exp/log bodies included; the
+    summation order is LLVM's, the same for the serial and the prange kernel
+    (one loop body, compiled alike), and inf/nan stay IEEE.  A body that
+    calls exp/log is stored into a row of the per-row scratch buffer as it is
+    summed; ``scratch`` (body -> row) collects them so that later loops of
+    the same row read the values instead of recomputing them.
+
+    Maxes: ``_max_lanes`` (LLVM does not vectorize a rolled compare-select
+    chain)."""
+    sums = [a for a in atoms if a.kind == "sum"]
+    maxes = [a for a in atoms if a.kind == "max"]
+    lv = _max_lanes(maxes, ld, dt, names, elementary, prefix, used, scratch) if maxes else \
+        Level(init=[], loads=[], lines=[], update=[], fin=[])
+    if sums:
+        known = [a for a in sums if a.body in scratch]   # computed (and stored) by an earlier level
+        body = {f"b_{a.sym.name}": a.body for a in sums if a not in known}
+        rolled = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in known]
+        rolled += ld.block(ld.inputs_of(body.values()), "elem")
+        rolled += _print(body, dt, names, elementary, prefix + "s", used)
+        for a in sums:
+            n = a.sym.name
+            if a not in known and _costly(a.body):
+                scratch[a.body] = len(scratch)
+                rolled.append(f"scr[{scratch[a.body]}, cc] = b_{n}")
+            rolled.append(f"{n} = add_reassoc({n}, b_{n})")
+        lv.init.append(" = ".join([a.sym.name for a in sums] + [f"{dt}(0.0)"]))
+        lv.rolled = _inline_aliases(rolled)
+    return lv
+
+
+def _max_lanes(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -> Level:
+    """Class maxima: LANES lanes per step, each with its own accumulator
+    (independent compare-select chains: a single chain is latency-bound),
+    then the lanes combined, then a scalar tail loop over the remaining
+    classes (the strided rows run that loop alone).  A nan element never
+    wins a comparison, in any lane.
 
     Bodies that call exp/log are first computed by a map loop (no loop-carried
-    dependency: LLVM vectorizes it, exp included) into rows of a per-row
-    scratch buffer; ``scratch`` (body -> row) collects them so that later
-    loops of the same row read the values instead of recomputing them."""
+    dependency: LLVM vectorizes it, exp included) into rows of the scratch
+    buffer (``scratch``: body -> row)."""
     costly = [a for a in atoms if _costly(a.body)]
     fill = []
     if costly:
@@ -494,13 +557,47 @@ def _lane_level(atoms, ld, dt, names, elementary, prefix, used, scratch: dict) -
         lines += _print({f"b_{a.sym.name}_{j}": a.body for a in cheap}, dt, lnames, elementary,
                         f"{prefix}l{j}", used)
         lines += [_update(a, f"_{j}") for a in atoms]
-        lanes.append(lines)
+        at = "c0" if j == 0 else f"c0 + {j}"   # lane j's class, in the unit-stride loop
+        lanes.append([re.sub(rf"\bcc{j}\b", f"({at})" if j else at, ln.replace(f"[K{j}]", f"_v[{at}]"))
+                      for ln in _inline_aliases(lines)])
     lv = _combine_level(atoms, dt, lanes)
     lv.fill = fill
     lv.loads = ld.block(syms, "elem")
-    lv.lines = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in costly]
-    lv.lines += _print({f"b_{a.sym.name}": a.body for a in cheap}, dt, names, elementary, prefix, used)
+    lines = [f"b_{a.sym.name} = scr[{scratch[a.body]}, cc]" for a in costly]
+    lines += _print({f"b_{a.sym.name}": a.body for a in cheap}, dt, names, elementary, prefix, used)
+    lv.lines, lv.update = _inline_aliases(lines + lv.update), []
     return lv
+
+
+def _fold_into_updates(lines: list) -> list:
+    """A body ``b_<atom> = <expr>`` used only by its sum's update is written
+    into it: ``<atom> = add_reassoc(<atom>, <expr>)``."""
+    defs = {m.group(1): (i, m.group(2)) for i, ln in enumerate(lines)
+            if (m := re.fullmatch(r"(b_\w+) = (.+)", ln))}
+    out = list(lines)
+    for i, ln in enumerate(lines):
+        m = re.fullmatch(r"(\w+) = add_reassoc\(\1, (b_\w+)\)", ln)
+        if m and m.group(2) in defs:
+            b = m.group(2)
+            if sum(len(re.findall(rf"\b{b}\b", x)) for x in lines) == 2:   # its definition and this use
+                j, expr = defs[b]
+                out[i], out[j] = f"{m.group(1)} = add_reassoc({m.group(1)}, {expr})", None
+    return [ln for ln in out if ln is not None]
+
+
+def _inline_aliases(lines: list) -> list:
+    """``lines`` without the copies ``b_<atom> = <name>`` (a reduction body
+    that is a bare input or CSE temporary): later lines use the name."""
+    out, alias = [], {}
+    for ln in lines:
+        if alias:
+            ln = re.sub(r"\bb_\w+", lambda m: alias.get(m.group(0), m.group(0)), ln)
+        m = re.fullmatch(r"(b_\w+) = (\w+)", ln)
+        if m:
+            alias[m.group(1)] = m.group(2)
+        else:
+            out.append(ln)
+    return out
 
 
 def _costly(e) -> bool:
@@ -509,21 +606,12 @@ def _costly(e) -> bool:
 
 
 def _combine_level(atoms, dt, lanes) -> Level:
-    init = [f"acc_{a.sym.name}_{j} = {dt}({'0.0' if a.kind == 'sum' else '-np.inf'})"
-            for a in atoms for j in range(LANES)]
-    combine = []
-    for a in atoms:
-        n = a.sym.name
-        terms = [f"acc_{n}_{j}" for j in range(LANES)]
-        if a.kind == "sum":
-            while len(terms) > 1:   # pairwise
-                terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i]
-                         for i in range(0, len(terms), 2)]
-            combine.append(f"acc_{n} = {terms[0]}")
-        else:
-            combine.append(f"acc_{n} = acc_{n}_0")
-            for j in range(1, LANES):
-                combine.append(f"acc_{n} = acc_{n}_{j} if acc_{n}_{j} > acc_{n} else acc_{n}")
+    """The lanes' accumulators of class maxima, and their combination (the
+    builtin ``max``: a lane starts at -inf and never takes a nan, so no nan
+    reaches it)."""
+    init = [" = ".join([f"acc_{a.sym.name}_{j}" for j in range(LANES)] + [f"{dt}(-np.inf)"]) for a in atoms]
+    combine = [f"acc_{a.sym.name} = max({', '.join(f'acc_{a.sym.name}_{j}' for j in range(LANES))})"
+               for a in atoms]
     return Level(init=init, loads=[], lines=[], update=[_update(a) for a in atoms],
                  fin=[f"{a.sym.name} = {dt}(acc_{a.sym.name})" for a in atoms],
                  lanes=lanes, combine=combine)
@@ -685,8 +773,9 @@ def module_layout() -> dict:
 
 def _finish(body, module, template, specs, elementary) -> str:
     body = "\n".join(line.rstrip() for line in body.splitlines()).strip() + "\n"
-    while "\n\n\n\n" in body:
-        body = body.replace("\n\n\n\n", "\n\n\n")
+    # the template's blank lines: at most one inside a function, two before a top-level line
+    body = re.sub(r"\n{3,}(?=[ \t])", "\n\n", body)
+    body = re.sub(r"\n{4,}", "\n\n\n", body)
     header = make_header(module=module, template=template,
                          specs={s.name: s.content_hash() for s in specs},
                          generator_hash=_generator_hash(elementary, template, module),
@@ -712,6 +801,7 @@ def render_module(specs, *, module, elementary=None) -> str:
                 table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
     body = environment().get_template(TEMPLATE).render(
         kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table), module=module,
+        reassoc=any(lv.rolled for k in kernels for ps in k.passes.values() for p in ps for lv in p.levels),
         elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")))
     return _finish(body, module, TEMPLATE, specs, elementary)

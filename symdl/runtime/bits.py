@@ -285,22 +285,30 @@ def _ol_fma(a, b, c):
 # --------------------------------------------------------------------------
 
 def add_reassoc(s, v):
-    """``s + v`` (float64) that LLVM may reassociate: one ``fadd reassoc``.
+    """``s + v`` that LLVM may reassociate: one ``fadd reassoc``, in float64
+    (two float64) or in float32 (two float32).
 
     Accumulating ``s = add_reassoc(s, v)`` in a loop lets LLVM split the sum
     over vector lanes (a different summation order; every partial sum still
-    in float64, inf and nan still IEEE: no other fast-math flag is set), so
-    a kernel can reduce in the same vectorized pass that writes its outputs
-    -- an ordinary ``s += v`` is a serial dependency chain that keeps the
-    whole loop scalar.  In plain Python it is ``s + v``."""
+    in the accumulator's dtype, inf and nan still IEEE: no other fast-math
+    flag is set), so a kernel can reduce in the same vectorized pass that
+    writes its outputs -- an ordinary ``s += v`` is a serial dependency chain
+    that keeps the whole loop scalar.  Mixed dtypes are a typing error (a
+    float32 accumulator is never silently widened).  In plain Python it is
+    ``s + v`` in float32 when both are ``np.float32``, else in float64."""
+    if isinstance(s, np.float32) and isinstance(v, np.float32):
+        return np.float32(s + v)
     return np.float64(s) + np.float64(v)
+
+
+_REASSOC_TYPES = (types.float64, types.float32)
 
 
 @intrinsic
 def _add_reassoc(typingctx, s, v):
-    if not (s == types.float64 and v == types.float64):
-        raise TypingError("add_reassoc expects two float64")
-    sig = types.float64(types.float64, types.float64)
+    if not (s in _REASSOC_TYPES and v == s):
+        raise TypingError("add_reassoc expects two float64 or two float32")
+    sig = s(s, s)
 
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1], flags=("reassoc",))
@@ -309,5 +317,5 @@ def _add_reassoc(typingctx, s, v):
 
 @overload(add_reassoc, inline="always")
 def _ol_add_reassoc(s, v):
-    if s == types.float64 and v == types.float64:
+    if s in _REASSOC_TYPES and v == s:
         return lambda s, v: _add_reassoc(s, v)
