@@ -315,7 +315,7 @@ def _add_reassoc(typingctx, s, v):
     return sig, codegen
 
 
-@overload(add_reassoc, inline="always")
+@overload(add_reassoc)
 def _ol_add_reassoc(s, v):
     if s in _REASSOC_TYPES and v == s:
         return lambda s, v: _add_reassoc(s, v)
