@@ -22,6 +22,7 @@ block of a packed gate matrix: ``mutants.cell_mutations``) of each gate block.
 """
 import datetime
 import os
+import time
 
 import numpy as np
 import pytest
@@ -251,11 +252,12 @@ def test_every_mutant_is_caught(family):
     outcomes, escaped = [], []
     gen = FAMILIES[family]
     for unit in (gen(full=True) if family == "class loss" else gen()):
+        t0 = time.perf_counter()
         label, muts, b, check = unit()
-        for m in muts:
-            o = M.run(m, b, check(m))
-            outcomes.append(o)
-            if not o.caught and not o.equivalent:
-                escaped.append(f"{label}: {m} {o.detail}")
+        outs = [M.run(m, b, check(m)) for m in muts]
+        outcomes += outs
+        escaped += [f"{label}: {o.mutation} {o.detail}" for o in outs if not o.caught and not o.equivalent]
+        print(f"{label}: {'%d/%d caught, %d equivalent' % M.score(outs)} ({time.perf_counter() - t0:.1f} s)",
+              flush=True)
     print("\n" + _report({family: outcomes}))
     assert not escaped, "\n".join(escaped)
