@@ -1,7 +1,8 @@
 """The normalization and cell checks of symdl.testing (``check_normalization``,
 ``check_cell_block``: what the mutation check runs) pass on the generated
 kernels: every output -- the saved mean, variance and rstd included -- in
-both dtypes, through the serial and the prange kernels.  (The per-output
+both dtypes, through the serial and the prange kernels, and the
+running-estimate update.  (The per-output
 tests, tests/test_normalization_kernels.py and tests/test_cells.py, run the
 serial kernels at their cases' sizes.)"""
 import numpy as np
@@ -17,6 +18,7 @@ def test_check_normalization_passes(name):
     whats = {r.which.split(" (")[0] for r in res}
     assert {"training saved var", "training saved rstd", "training dx"} <= whats
     assert ("training saved mean" in whats) == N.specs()[name].centered
+    assert {"training running mean", "training running var"} <= whats or not N.specs()[name].running
     assert {r.which.rsplit(", ", 1)[1] for r in res} == {"serial)", "parallel)"}
     res.assert_ok()
 

@@ -269,7 +269,8 @@ def train_outputs(name, shape, opts, kind, dtype, kernels=None) -> dict:
     training forward, dx, dweight, dbias and normalize from the saved
     statistics (eval path); ``saved``: (mean, rstd) as the forward saved them;
     ``statistics``: [(name, saved value, truth)] of the saved mean (rounded
-    double-float; centred specs), variance and rstd.  ``kernels``: the
+    double-float; centred specs), variance and rstd (and the running-estimate
+    update, specs with running estimates: ``running_outputs``).  ``kernels``: the
     NormKernels to run (default ``runtime.normalization.kernels(name)``); the
     truth is computed once per case."""
     from symdl.runtime import normalization as RN
@@ -287,7 +288,48 @@ def train_outputs(name, shape, opts, kind, dtype, kernels=None) -> dict:
     saved = [("saved var", var, stats["var"]), ("saved rstd", rstd, stats["rstd"])]
     if "mean" in stats:
         saved.insert(0, ("saved mean", mean[0] + mean[1], stats["mean"]))
+    if spec.running:
+        saved += running_outputs(name, shape, opts, kind, dtype, k)
     return {"x": x, "outputs": out, "saved": (mean, rstd), "statistics": saved}
+
+
+@functools.lru_cache(maxsize=None)
+def _running_case(name, shape, opts, kind, dtype):
+    """The running-update inputs of a case (the old estimates in ``dtype``;
+    the batch statistics: the case's exact ones, per channel, as float64) and
+    the truth of the new estimates (the spec's ``running_update``, 50 digits)."""
+    from symdl.runtime import normalization as RN
+    from symdl.specs.normalization import running_update
+
+    _, _, stats = _train_case(name, shape, opts, kind, dtype)
+    lay = RN.layout(name, shape, **dict(opts))
+    c = lay["naff"]
+    mean, var = (stats[k].reshape(-1, c).mean(axis=0) for k in ("mean", "var"))   # instance norm: over N
+    rng = np.random.default_rng(seed(name, shape, kind, "running"))
+    rm = (mean + rng.normal(size=c)).astype(dtype)
+    rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    factor, count = 0.1, lay["count"]
+    ru = running_update()
+    syms = sorted(set().union(*[e.free_symbols for e in ru.values()]), key=lambda u: u.name)
+    fns = {k: sp.lambdify(syms, e, modules="mpmath") for k, e in ru.items()}
+    vals = {"running_mean": rm, "running_var": rv, "mean": mean, "var": var}
+    with mp.workdps(DPS):
+        want = {k: np.array([float(f(*[mp.mpf(float(vals[u.name][j])) if u.name in vals else
+                                       mp.mpf(factor) if u.name == "factor" else mp.mpf(count) for u in syms]))
+                             for j in range(c)]) for k, f in fns.items()}
+    return (rm, rv, mean, var, factor, count), want
+
+
+def running_outputs(name, shape, opts, kind, dtype, kernels=None) -> list:
+    """[(label, new estimate, truth)] of the running-estimate update
+    (``running_update``, in place on copies of the case's old estimates)."""
+    from symdl.runtime import normalization as RN
+
+    (rm, rv, mean, var, factor, count), want = _running_case(name, tuple(shape), tuple(sorted(opts.items())),
+                                                            kind, dtype)
+    rm, rv = rm.copy(), rv.copy()
+    (RN.kernels(name) if kernels is None else kernels).running_update(rm, rv, mean, var, factor, count)
+    return [("running mean", rm, want["running_mean"]), ("running var", rv, want["running_var"])]
 
 
 @functools.lru_cache(maxsize=None)
