@@ -14,6 +14,12 @@ kernel as the original: it is *equivalent* and counted apart, not as made.
 
     for m in activation_mutants(bundle):
         outcome = run(m, bundle, lambda b: check_activation(spec, b))
+
+Kernels may also be found through a bundle's public methods (``discover``;
+``discover_settings``: per (dtype, path) setting, for the normalization and
+cell checks, each mutant then checked in the settings that reach it);
+``cell_mutations`` perturbs each gate's column block of a packed gate
+matrix on its own.
 """
 from __future__ import annotations
 
