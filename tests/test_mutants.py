@@ -83,7 +83,8 @@ def test_huber_fused_sum_gradient_mutant_is_caught():
     b = symdl.kernel("huber_loss", reduction="sum", **b.scalars)
     uses = M.discover(b, lambda bb: check_loss(spec, bb, cases=cases, reductions=["sum"]))
     use, = [u for u in uses if ("forward_backward", "sum", "float64", False) in u.contexts]
-    m = M.Mutation(use.fname, max(use.outputs), 1.0001)   # the gradient: the last output
+    assert len(use.outputs) == 3                          # the loss, d input, d target
+    m = M.Mutation(use.fname, sorted(use.outputs)[1], 1.0001)   # d input: the output after the loss
     o = M.run(m, b, lambda bb: check_loss(spec, bb, cases=cases, dtypes=(np.float64,)))
     assert o.caught, o
     assert "forward_backward d input" in o.detail and "float64" in o.detail

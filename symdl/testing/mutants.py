@@ -196,11 +196,31 @@ class Recorder:
             arrays = [(i, a, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
             r = fn(*args)
             wrote = {i for i, a, before in arrays if not np.array_equal(a, before, equal_nan=True)}
+            wrote |= _refilled(fn, args, arrays, wrote)
             use = self.uses.setdefault(name, KernelUse(name, set(), set()))
             use.outputs |= wrote
             use.contexts.add(_context(args))
             return r
         return call
+
+
+def _refilled(fn, args, arrays, wrote) -> set:
+    """The float arrays the call left as they were but wrote all the same (an
+    output allocated holding the values the kernel stores, e.g. zeros): each
+    filled with nan and the kernel run again; the arrays restored after."""
+    after = [(a, a.copy()) for _, a, _ in arrays]
+    out = set()
+    for i, a, _ in arrays:
+        if i in wrote or a.dtype.kind != "f" or not a.size or not a.flags.writeable:
+            continue
+        a[...] = np.nan
+        with np.errstate(all="ignore"):
+            fn(*args)
+        if not np.isnan(a).all():
+            out.add(i)
+        for b, v in after:
+            b[...] = v
+    return out
 
 
 def _context(args):
