@@ -14,10 +14,15 @@ symdl.testing must report every such mutant.
 
 A mutant is checked in its kernel's dtype (and, for a loss, with the
 reductions that call its kernel): the checks of the other dtype and
-reductions run other kernels and cannot see it.
+reductions run other kernels and cannot see it.  The normalization and cell
+kernels are found per (dtype, serial/prange path) setting
+(``mutants.discover_settings``): the saved statistics, dx, dweight, dbias of
+each normalization kernel; each result and each gate's gradient (a column
+block of a packed gate matrix: ``mutants.cell_mutations``) of each gate block.
 """
 import datetime
 import os
+import time
 
 import numpy as np
 import pytest
@@ -78,7 +83,8 @@ def test_huber_fused_sum_gradient_mutant_is_caught():
     b = symdl.kernel("huber_loss", reduction="sum", **b.scalars)
     uses = M.discover(b, lambda bb: check_loss(spec, bb, cases=cases, reductions=["sum"]))
     use, = [u for u in uses if ("forward_backward", "sum", "float64", False) in u.contexts]
-    m = M.Mutation(use.fname, max(use.outputs), 1.0001)   # the gradient: the last output
+    assert len(use.outputs) == 3                          # the loss, d input, d target
+    m = M.Mutation(use.fname, sorted(use.outputs)[1], 1.0001)   # d input: the output after the loss
     o = M.run(m, b, lambda bb: check_loss(spec, bb, cases=cases, dtypes=(np.float64,)))
     assert o.caught, o
     assert "forward_backward d input" in o.detail and "float64" in o.detail
@@ -167,22 +173,68 @@ def _optimizer_family():
                 variants=[v for v, k in zip(variants, keys) if m.fname.startswith(k + "_")]))
 
 
+#: the (dtype, path) settings of the normalization and cell checks
+SETTINGS = [(dt, path) for dt in (np.float64, np.float32) for path in ("serial", "parallel")]
+
+
+def _by_setting(label, b, check, mutations):
+    """A family unit whose kernels are found by running ``check(bundle,
+    settings)`` through the bundle's public methods once per (dtype, path)
+    setting: each mutant is checked in the settings that reached its kernel.
+    The unmutated kernels pass every setting (else every mutant would be
+    'caught')."""
+    res = check(b, SETTINGS)
+    assert res.ok, f"{label}: the unmutated kernels fail\n{res.describe()}"
+    uses, reach = M.discover_settings(b, lambda bb, st: check(bb, [st]), SETTINGS)
+    return label, mutations(uses), b, lambda m: (lambda bb: check(bb, reach[m.fname]))
+
+
+def _merged(results):
+    from symdl.testing import CheckResult
+    out = CheckResult()
+    for r in results:
+        out.extend(r)
+    return out
+
+
+def _normalization_family():
+    from symdl.testing import normalization as N
+    for name in N.specs():
+        yield lambda name=name: _by_setting(
+            f"normalization {name}", N.NormBundle(name),
+            lambda bb, sts: _merged(N.check_normalization(name, bb, dtypes=(dt,), paths=(p,)) for dt, p in sts),
+            M.discovered_mutations)
+
+
+def _cell_family():
+    from symdl.testing import cells as C
+    for i in range(len(C.BLOCKS)):
+        b = C.gate_block(i)
+        yield lambda i=i, b=b: _by_setting(
+            f"cell {C.BLOCKS[i][1]}: {C.IDS[i]}", b,
+            lambda bb, sts: _merged(C.check_cell_block(i, bb, dtypes=(dt,), paths=(p,)) for dt, p in sts),
+            lambda uses: M.cell_mutations(b, uses))
+
+
 #: each family yields units: thunks -> (label, mutations, bundle, mutation -> check)
 FAMILIES = {"activation": _activation_family, "loss": _loss_family, "optimizer": _optimizer_family,
-            "softmax": _softmax_family, "class loss": _class_loss_family}
+            "softmax": _softmax_family, "class loss": _class_loss_family,
+            "normalization": _normalization_family, "cell": _cell_family}
 
 
 def _report(outcomes_by_family):
-    lines = [f"{'family':12s} {'caught':>7s} {'made':>6s} {'equivalent':>10s}"]
+    lines = [f"{'family':14s} {'caught':>7s} {'made':>6s} {'equivalent':>10s}"]
     for fam, outs in outcomes_by_family.items():
         c, n, e = M.score(outs)
-        lines.append(f"{fam:12s} {c:7d} {n:6d} {e:10d}")
+        lines.append(f"{fam:14s} {c:7d} {n:6d} {e:10d}")
     return "\n".join(lines)
 
 
 def test_mutation_sample():
-    """A fixed sample (seed rotated weekly): 4 mutants of one activation, one
-    loss option set and one optimizer rule, each rejected by its check."""
+    """A fixed sample (seed rotated weekly): 4 mutants of one unit of each
+    family (an activation, a loss option set, an optimizer rule, a softmax,
+    a class-loss option set, a normalization, a cell's gate block), each
+    rejected by its check."""
     rng = np.random.default_rng(SEED)
     outcomes = {}
     for fam, gen in FAMILIES.items():
@@ -201,11 +253,12 @@ def test_every_mutant_is_caught(family):
     outcomes, escaped = [], []
     gen = FAMILIES[family]
     for unit in (gen(full=True) if family == "class loss" else gen()):
+        t0 = time.perf_counter()
         label, muts, b, check = unit()
-        for m in muts:
-            o = M.run(m, b, check(m))
-            outcomes.append(o)
-            if not o.caught and not o.equivalent:
-                escaped.append(f"{label}: {m} {o.detail}")
+        outs = [M.run(m, b, check(m)) for m in muts]
+        outcomes += outs
+        escaped += [f"{label}: {o.mutation} {o.detail}" for o in outs if not o.caught and not o.equivalent]
+        print(f"{label}: {'%d/%d caught, %d equivalent' % M.score(outs)} ({time.perf_counter() - t0:.1f} s)",
+              flush=True)
     print("\n" + _report({family: outcomes}))
     assert not escaped, "\n".join(escaped)

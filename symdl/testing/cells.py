@@ -121,15 +121,36 @@ def _scales(exprs, terms, syms, cols):
 
 
 
-def block_outputs(index, kind, dtype) -> list:
-    """[(label, kernel result, truth, scale)] of every forward result and VJP
-    of block ``BLOCKS[index]``'s kernels (``symdl.kernel(cell, variant=...)``)
-    on the points of ``kind``, in ``dtype`` (one row, 30 columns)."""
+def gate_block(index):
+    """The GateBlock of ``BLOCKS[index]`` (``symdl.kernel(cell, variant=...)``)."""
     import symdl
 
-    cell, variant, k, block = BLOCKS[index]
+    cell, variant, k, _ = BLOCKS[index]
+    return symdl.kernel(cell, variant=variant).blocks[k]
+
+
+def forced_path(kern, parallel: bool):
+    """A copy of GateBlock ``kern`` (its module kept) that runs the serial or
+    the prange kernels at every size (the points are one row)."""
+    import copy
+
+    from symdl.runtime.cells import PARALLEL_THRESHOLD, GateBlock
+
+    k = copy.copy(kern)
+    k._cache = {}
+    size = PARALLEL_THRESHOLD if parallel else 0
+    k.fn = lambda kind, dtype, _size: GateBlock.fn(k, kind, dtype, size)
+    return k
+
+
+def block_outputs(index, kind, dtype, kern=None, parallel=False) -> list:
+    """[(label, kernel result, truth, scale)] of every forward result and VJP
+    of block ``BLOCKS[index]``'s kernels (``kern``, default ``gate_block(index)``;
+    ``parallel``: its prange kernels) on the points of ``kind``, in ``dtype``
+    (one row, 30 columns)."""
+    *_, block = BLOCKS[index]
     d = derive_block(block)
-    kern = symdl.kernel(cell, variant=variant).blocks[k]
+    kern = forced_path(gate_block(index) if kern is None else kern, parallel)
     cols, want, scale = table(index, kind)
     n_in, n_vec = len(block.inputs), len(block.vectors)
     ins = [a.astype(dtype)[None, :] for a in cols[:n_in]]          # one row, n columns
@@ -159,3 +180,35 @@ def errors(got, want, dtype, scale):
         rel = np.where(fin, np.where(err == 0, 0.0, err / (np.abs(want) + scale)), np.nan)
         bad |= fin & ~(err <= rtol * np.abs(want) + atol * scale)
     return rel, bad
+
+
+def check_cell_block(index, kern=None, kinds=KINDS, dtypes=(np.float64, np.float32),
+                     paths=("serial", "parallel")):
+    """Every forward result and VJP of block ``BLOCKS[index]``'s kernels
+    (``kern``: a GateBlock, default ``gate_block(index)``) on the points of
+    ``kinds`` in each dtype, through the serial and the prange kernels,
+    against the truth (the tests' checks, ``errors``): a CheckResult with one
+    Report per (kind, output, dtype, path)."""
+    from .bounds import CheckResult
+    from .truth import Report
+
+    *_, block = BLOCKS[index]
+    kern = gate_block(index) if kern is None else kern
+    res = CheckResult()
+    for kind in kinds:
+        cols = table(index, kind)[0]
+        for dt in dtypes:
+            for path in paths:
+                with np.errstate(all="ignore"):
+                    outs = block_outputs(index, kind, dt, kern=kern, parallel=path == "parallel")
+                for label, got, want, scale in outs:
+                    rel, bad = errors(got, want, dt, scale)
+                    rep = Report(block.name, np.dtype(dt).name, f"{label} ({kind}, {path})", n=int(want.size))
+                    r = np.nan_to_num(rel, nan=0.0)
+                    j = int(np.argmax(r))
+                    rep.worst_rel, rep.worst_at = float(r[j]), float(cols[0, j])
+                    g = np.asarray(got, np.float64)
+                    rep.failures = [(float(cols[0, j]), float(g[j]), float(want[j]), "bound")
+                                    for j in np.flatnonzero(bad)]
+                    res.append(rep)
+    return res

@@ -98,10 +98,15 @@ def case_args(name, opts, kind, rng):
             t[0] = 0
         return x, t
     if name == "cosine_embedding_loss":
-        a, b = real(), normal()
+        # rows 0-2 are points where the gradient of input2 is 0 (a zero input1
+        # row, parallel rows, y = 0); rows 3-5 are generic rows (y = 1, and
+        # y = -1 with cos > margin) where neither gradient is 0, so a kernel
+        # whose input2 gradient is wrong fails
+        a, b = np.concatenate([real(), real()]), np.concatenate([normal(), normal()])
         a[0] = 0.0          # a zero row (the eps keeps it finite)
         b[1] = f32(2.0 * a[1])   # parallel rows
-        return a, b, np.array([1.0, -1.0, 0.0])
+        b[4] = f32(a[4] + 0.3 * np.abs(a[4]).max() * rng.normal(0, 1, S[1]))   # cos well above the margin
+        return a, b, np.array([1.0, -1.0, 0.0, 1.0, -1.0, 1.0])
     if name in ("gan_d_loss", "lsgan_d_loss", "wgan_critic_loss"):
         vals = OPEN_UNIT if name == "gan_d_loss" else EXTREME
         if ext:

@@ -14,6 +14,12 @@ kernel as the original: it is *equivalent* and counted apart, not as made.
 
     for m in activation_mutants(bundle):
         outcome = run(m, bundle, lambda b: check_activation(spec, b))
+
+Kernels may also be found through a bundle's public methods (``discover``;
+``discover_settings``: per (dtype, path) setting, for the normalization and
+cell checks, each mutant then checked in the settings that reach it);
+``cell_mutations`` perturbs each gate's column block of a packed gate
+matrix on its own.
 """
 from __future__ import annotations
 
@@ -29,13 +35,15 @@ REL = {"f64": 1e-6, "f32": 1e-4}
 
 @dataclass(frozen=True)
 class Mutation:
-    """Scale output ``arg`` (row ``row`` of it, for partial sums) of kernel
+    """Scale output ``arg`` (row ``row`` of it, for partial sums; column
+    block ``cols = (k, n)`` of n, for a packed gate matrix) of kernel
     function ``fname`` by ``factor`` after each call."""
     fname: str
     arg: "str | int"
     factor: float
     row: int | None = None
     label: str = ""
+    cols: tuple | None = None
 
     def __str__(self):
         return self.label or f"{self.fname}:{self.arg}" + (f"[{self.row}]" if self.row is not None else "")
@@ -66,6 +74,10 @@ class MutantModule:
         m = self._mutation
         a = args[self._pos]
         view = a[m.row] if m.row is not None else a
+        if m.cols is not None:
+            k, n = m.cols
+            w = view.shape[-1] // n
+            view = view[..., k * w:(k + 1) * w]
         before = view.copy()
         with np.errstate(all="ignore"):
             view *= view.dtype.type(m.factor)
@@ -184,11 +196,31 @@ class Recorder:
             arrays = [(i, a, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
             r = fn(*args)
             wrote = {i for i, a, before in arrays if not np.array_equal(a, before, equal_nan=True)}
+            wrote |= _refilled(fn, args, arrays, wrote)
             use = self.uses.setdefault(name, KernelUse(name, set(), set()))
             use.outputs |= wrote
             use.contexts.add(_context(args))
             return r
         return call
+
+
+def _refilled(fn, args, arrays, wrote) -> set:
+    """The float arrays the call left as they were but wrote all the same (an
+    output allocated holding the values the kernel stores, e.g. zeros): each
+    filled with nan and the kernel run again; the arrays restored after."""
+    after = [(a, a.copy()) for _, a, _ in arrays]
+    out = set()
+    for i, a, _ in arrays:
+        if i in wrote or a.dtype.kind != "f" or not a.size or not a.flags.writeable:
+            continue
+        a[...] = np.nan
+        with np.errstate(all="ignore"):
+            fn(*args)
+        if not np.isnan(a).all():
+            out.add(i)
+        for b, v in after:
+            b[...] = v
+    return out
 
 
 def _context(args):
@@ -228,6 +260,46 @@ def discovered_mutations(uses) -> list:
         rel = REL["f32"] if dts == {"float32"} else REL["f64"]
         for pos in sorted(u.outputs):
             out.append(Mutation(u.fname, pos, 1.0 + rel, label=f"{u.fname}:out#{pos}"))
+    return out
+
+
+def discover_settings(bundle, check, settings) -> tuple:
+    """``discover`` once per setting (e.g. a (dtype, path) pair), ``check(b,
+    setting)`` checking that setting only: (the KernelUse of every kernel
+    reached, merged; {kernel function: the settings that reached it}) -- a
+    mutant is then checked in those settings, the others cannot see it."""
+    uses, reach = {}, {}
+    for st in settings:
+        for u in discover(bundle, lambda b, st=st: check(b, st)):
+            m = uses.setdefault(u.fname, KernelUse(u.fname, set(), set()))
+            m.contexts |= u.contexts
+            m.outputs |= u.outputs
+            reach.setdefault(u.fname, []).append(st)
+    return [uses[k] for k in sorted(uses)], reach
+
+
+def cell_mutations(block, uses) -> list:
+    """The mutations of a recurrent cell's gate block (a GateBlock) from its
+    discovered kernels: each output of each kernel, and each gate's column
+    block of a packed gate-matrix output (``meta["packed"]``: the gradients of
+    several gates share one matrix; each is perturbed alone)."""
+    meta, out = block.meta, []
+    for u in uses:
+        rel = REL["f32"] if u.dtypes == {"float32"} else REL["f64"]
+        entries = {c[0] for c in u.contexts}
+        if entries == {"forward"}:
+            names = [*meta["kernel_fwd"], *meta["results"]]
+        elif entries == {"backward"}:
+            names = [*meta["kernel_bwd"], *meta["kernel_grads"]]
+        else:
+            raise ValueError(f"{u.fname}: reached through {sorted(entries)}, expected forward or backward")
+        for pos in sorted(u.outputs):
+            slots = meta["packed"].get(names[pos]) if entries == {"backward"} else None
+            if not slots:
+                out.append(Mutation(u.fname, pos, 1.0 + rel, label=f"{u.fname}:{names[pos]}"))
+                continue
+            out += [Mutation(u.fname, pos, 1.0 + rel, label=f"{u.fname}:{names[pos]}[d {s}]", cols=(k, len(slots)))
+                    for k, s in enumerate(slots) if s is not None]
     return out
 
 

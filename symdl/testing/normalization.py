@@ -11,6 +11,7 @@ tests/test_normalization_kernels.py and by the docs' accuracy measurement
 (symdl.docs.accuracy), so both check the same points the same way."""
 from __future__ import annotations
 
+import functools
 import itertools
 import zlib
 
@@ -145,6 +146,33 @@ def truth(spec, x, w, b, g, eps, num_groups=None, normalized_ndim=1, grads=True)
         return y, dx, dw, db
 
 
+def statistics_truth(spec, x, eps, num_groups=None, normalized_ndim=1) -> dict:
+    """The statistics the training forward saves, per group (the groups in
+    the order of the spec's non-statistic axes): {"mean", "var", "rstd"} as
+    float64 arrays of the exact values from the spec's own formulas (the
+    biased variance mean((x - mean x)²), or mean(x²) without centring; rstd =
+    1/sqrt(var + eps)); no "mean" for a spec that does not centre."""
+    x_ = spec.x
+    exprs = {"var": spec.mean((x_ - spec.mean(x_)) ** 2) if spec.centered else spec.mean(x_ ** 2)}
+    if spec.centered:
+        exprs["mean"] = spec.mean(x_)
+    with mp.workdps(DPS):
+        sizes, flat, aff = axis_sizes(spec, x.shape, num_groups, normalized_ndim)
+        X = [mp.mpf(float(v)) for v in x.reshape(-1)]
+        ev = Evaluator(spec, sizes, flat, aff, X, None, None, mp.mpf(float(eps)))
+        groups = [a for a in sizes if a not in spec.stat_axes]
+        out = {k: [] for k in exprs}
+        out["rstd"] = []
+        for idx in itertools.product(*[range(sizes[a]) for a in groups]):
+            ix = {a: 0 for a in sizes}
+            ix.update(zip(groups, idx))
+            vals = {k: ev.ev(e, ix) for k, e in exprs.items()}
+            for k, v in vals.items():
+                out[k].append(float(v))
+            out["rstd"].append(float(1 / mp.sqrt(vals["var"] + ev.eps)))
+        return {k: np.array(v) for k, v in out.items()}
+
+
 def eval_truth(spec, x, w, b, rm, rv, g, eps, channel):
     """Eval mode (running statistics): (y, dx, dw, db) from the spec's
     ``eval_formula`` at 50 digits, per element with the element's channel
@@ -219,41 +247,97 @@ def specs() -> dict:
     return {s.name: s for s in NORM_SPECS}
 
 
-def train_outputs(name, shape, opts, kind, dtype) -> dict:
-    """One training-mode case: the inputs, the kernels' results and their
-    truth.  ``outputs``: [(entry point, kernel result, truth)] for the
-    training forward, dx, dweight, dbias and normalize from the saved
-    statistics (eval path); ``saved``: (mean, rstd) as the forward saved them."""
+@functools.lru_cache(maxsize=None)
+def _train_case(name, shape, opts, kind, dtype):
+    """The inputs of a training-mode case and their truth (outputs and saved
+    statistics), computed once per case (``opts``: sorted items)."""
     from symdl.runtime import normalization as RN
 
-    spec = specs()[name]
+    spec, opts = specs()[name], dict(opts)
     rng = np.random.default_rng(seed(name, shape, kind))
     x = make_input(kind, shape, dtype, rng)
     lay = RN.layout(name, shape, **opts)
     w = rng.normal(size=lay["naff"]).astype(dtype)
     b = rng.normal(size=lay["naff"]).astype(dtype) if spec.has_bias else None
     g = rng.normal(size=shape).astype(dtype)
-    y, dx, dw, db = truth(spec, x, w, b, g, EPS, **opts)
-    k = RN.kernels(name)
+    return (x, w, b, g, lay), truth(spec, x, w, b, g, EPS, **opts), statistics_truth(spec, x, EPS, **opts)
+
+
+def train_outputs(name, shape, opts, kind, dtype, kernels=None) -> dict:
+    """One training-mode case: the inputs, the kernels' results and their
+    truth.  ``outputs``: [(entry point, kernel result, truth)] for the
+    training forward, dx, dweight, dbias and normalize from the saved
+    statistics (eval path); ``saved``: (mean, rstd) as the forward saved them;
+    ``statistics``: [(name, saved value, truth)] of the saved mean (rounded
+    double-float; centred specs), variance and rstd (and the running-estimate
+    update, specs with running estimates: ``running_outputs``).  ``kernels``: the
+    NormKernels to run (default ``runtime.normalization.kernels(name)``); the
+    truth is computed once per case."""
+    from symdl.runtime import normalization as RN
+
+    spec = specs()[name]
+    (x, w, b, g, lay), (y, dx, dw, db), stats = _train_case(name, tuple(shape), tuple(sorted(opts.items())),
+                                                          kind, dtype)
+    k = RN.kernels(name) if kernels is None else kernels
     yk, mean, rstd, var = k.train_forward(x, w, b, EPS, lay)
     res = k.backward(x, g, w, mean, rstd, EPS, lay)
     out = [("forward", yk, y), ("dx", res[0], dx), ("dweight", res[1], dw)]
     if spec.has_bias:
         out.append(("dbias", res[2], db))
     out.append(("normalize", k.normalize(x, w, b, mean, rstd, lay), y))
-    return {"x": x, "outputs": out, "saved": (mean, rstd)}
+    saved = [("saved var", var, stats["var"]), ("saved rstd", rstd, stats["rstd"])]
+    if "mean" in stats:
+        saved.insert(0, ("saved mean", mean[0] + mean[1], stats["mean"]))
+    if spec.running:
+        saved += running_outputs(name, shape, opts, kind, dtype, k)
+    return {"x": x, "outputs": out, "saved": (mean, rstd), "statistics": saved}
 
 
-def eval_outputs(name, shape, kind, dtype) -> dict:
-    """One eval-mode case (running statistics, constants; the running
-    estimates near the data): normalize and the eval backward (dx, dweight,
-    dbias) beside the spec's eval formula at 50 digits."""
+@functools.lru_cache(maxsize=None)
+def _running_case(name, shape, opts, kind, dtype):
+    """The running-update inputs of a case (the old estimates in ``dtype``;
+    the batch statistics: the case's exact ones, per channel, as float64) and
+    the truth of the new estimates (the spec's ``running_update``, 50 digits)."""
+    from symdl.runtime import normalization as RN
+    from symdl.specs.normalization import running_update
+
+    _, _, stats = _train_case(name, shape, opts, kind, dtype)
+    lay = RN.layout(name, shape, **dict(opts))
+    c = lay["naff"]
+    mean, var = (stats[k].reshape(-1, c).mean(axis=0) for k in ("mean", "var"))   # instance norm: over N
+    rng = np.random.default_rng(seed(name, shape, kind, "running"))
+    rm = (mean + rng.normal(size=c)).astype(dtype)
+    rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
+    factor, count = 0.1, lay["count"]
+    ru = running_update()
+    syms = sorted(set().union(*[e.free_symbols for e in ru.values()]), key=lambda u: u.name)
+    fns = {k: sp.lambdify(syms, e, modules="mpmath") for k, e in ru.items()}
+    vals = {"running_mean": rm, "running_var": rv, "mean": mean, "var": var}
+    with mp.workdps(DPS):
+        want = {k: np.array([float(f(*[mp.mpf(float(vals[u.name][j])) if u.name in vals else
+                                       mp.mpf(factor) if u.name == "factor" else mp.mpf(count) for u in syms]))
+                             for j in range(c)]) for k, f in fns.items()}
+    return (rm, rv, mean, var, factor, count), want
+
+
+def running_outputs(name, shape, opts, kind, dtype, kernels=None) -> list:
+    """[(label, new estimate, truth)] of the running-estimate update
+    (``running_update``, in place on copies of the case's old estimates)."""
     from symdl.runtime import normalization as RN
 
+    (rm, rv, mean, var, factor, count), want = _running_case(name, tuple(shape), tuple(sorted(opts.items())),
+                                                            kind, dtype)
+    rm, rv = rm.copy(), rv.copy()
+    (RN.kernels(name) if kernels is None else kernels).running_update(rm, rv, mean, var, factor, count)
+    return [("running mean", rm, want["running_mean"]), ("running var", rv, want["running_var"])]
+
+
+@functools.lru_cache(maxsize=None)
+def _eval_case(name, shape, kind, dtype):
+    """The inputs of an eval-mode case and their truth, computed once per case."""
     spec = specs()[name]
     rng = np.random.default_rng(seed(name, shape, kind, "eval"))
     x = make_input(kind, shape, dtype, rng)
-    lay = RN.layout(name, shape)
     n, c = shape[:2]
     s = int(np.prod(shape[2:]))
     w = rng.normal(size=c).astype(dtype)
@@ -262,8 +346,20 @@ def eval_outputs(name, shape, kind, dtype) -> dict:
     rm = (x.reshape(n, c, s).astype(np.float64).mean(axis=(0, 2)) + 0.3 * rng.normal(size=c)).astype(dtype)
     rv = rng.uniform(0.5, 2.0, size=c).astype(dtype)
     channel = np.broadcast_to(np.arange(c)[None, :, None], (n, c, s)).reshape(-1)
-    y, dx, dw, db = eval_truth(spec, x, w, b, rm, rv, g, EPS, channel)
-    k = RN.kernels(name)
+    return (x, w, b, g, rm, rv), eval_truth(spec, x, w, b, rm, rv, g, EPS, channel)
+
+
+def eval_outputs(name, shape, kind, dtype, kernels=None) -> dict:
+    """One eval-mode case (running statistics, constants; the running
+    estimates near the data): normalize and the eval backward (dx, dweight,
+    dbias) beside the spec's eval formula at 50 digits.  ``kernels``: as
+    for ``train_outputs``."""
+    from symdl.runtime import normalization as RN
+
+    (x, w, b, g, rm, rv), (y, dx, dw, db) = _eval_case(name, tuple(shape), kind, dtype)
+    lay = RN.layout(name, shape)
+    c = shape[1]
+    k = RN.kernels(name) if kernels is None else kernels
     rows = np.tile(np.arange(c), lay["R"] // c)          # the running statistic of each group
     rstd = k.rstd(rv, EPS, dtype)[rows]
     yk = k.normalize(x, w, b, rm[rows], rstd, lay)
@@ -283,3 +379,76 @@ def errors(got, want, dtype):
         rel = np.where(err == 0, 0.0, err / (np.abs(want) + scale))
     bad = ~np.isfinite(got) | ~(err <= rtol * (np.abs(want) + scale) + atol)
     return rel, bad
+
+
+# ------------------------------------------------------------ a check of a module's kernels
+def forced_kernels(name, module, parallel: bool):
+    """``runtime.normalization.NormKernels`` of ``module`` that run the serial
+    (``parallel=False``) or the prange kernels at every size (the checks'
+    cases are far below ``PARALLEL_MIN``)."""
+    from symdl.runtime import normalization as RN
+
+    class Forced(RN.NormKernels):
+        def _call(self, kind, lay, dt, size):
+            return super()._call(kind, lay, dt, 1 << 62 if parallel else 0)
+
+    return Forced(name, module)
+
+
+class NormBundle:
+    """A normalization spec's generated module for ``check_normalization``:
+    ``_module`` may be replaced (symdl.testing.mutants); ``kernels(parallel)``
+    gives its NormKernels on one path."""
+
+    def __init__(self, name: str):
+        import importlib
+
+        self.name = name
+        self._module = importlib.import_module(f"symdl.generated.normalization.{name}")
+        self._cache: dict = {}
+
+    def kernels(self, parallel: bool):
+        k = self._cache.get(parallel)
+        if k is None:
+            k = self._cache[parallel] = forced_kernels(self.name, self._module, parallel)
+        return k
+
+
+def norm_cases(name) -> list:
+    """The checked cases of spec ``name``: ("training", shape, opts, kind) for
+    CASES x KINDS and ("eval", shape, {}, kind) for EVAL_CASES x EVAL_KINDS."""
+    return ([("training", sh, op, k) for n, sh, op in CASES if n == name for k in KINDS]
+            + [("eval", sh, {}, k) for n, sh in EVAL_CASES if n == name for k in EVAL_KINDS])
+
+
+def check_normalization(name, bundle=None, cases=None, dtypes=(np.float64, np.float32),
+                        paths=("serial", "parallel")):
+    """Every output of spec ``name``'s kernels (training forward, the saved
+    mean, variance and rstd, dx, dweight, dbias, normalize; eval mode) on
+    ``cases`` (default ``norm_cases``) in each dtype, through the serial and
+    the prange kernels, against the truth (the tests' bound, ``errors``): a
+    CheckResult with one Report per (case, output, dtype, path)."""
+    from .bounds import CheckResult
+    from .truth import Report
+
+    bundle = bundle or NormBundle(name)
+    res = CheckResult()
+    for mode, shape, opts, kind in (cases if cases is not None else norm_cases(name)):
+        for dt in dtypes:
+            for path in paths:
+                k = bundle.kernels(path == "parallel")
+                with np.errstate(all="ignore"):
+                    run = (train_outputs(name, shape, opts, kind, dt, kernels=k) if mode == "training"
+                           else eval_outputs(name, shape, kind, dt, kernels=k))
+                for label, got, want in run["outputs"] + run.get("statistics", []):
+                    rel, bad = errors(got, want, dt)
+                    rep = Report(name, np.dtype(dt).name, f"{mode} {label} ({kind} {tuple(shape)}, {path})",
+                                 n=int(np.size(want)))
+                    rel = np.nan_to_num(np.asarray(rel).reshape(-1), nan=np.inf)
+                    if rel.size:
+                        j = int(np.argmax(rel))
+                        rep.worst_rel, rep.worst_at = float(rel[j]), j
+                    g, w = np.asarray(got, np.float64).reshape(-1), np.asarray(want).reshape(-1)
+                    rep.failures = [(j, float(g[j]), float(w[j]), "bound") for j in np.flatnonzero(bad.reshape(-1))]
+                    res.append(rep)
+    return res
