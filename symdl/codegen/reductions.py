@@ -799,12 +799,17 @@ def render_module(specs, *, module, elementary=None) -> str:
                 kernels.append(plan)
                 kind = plan.name[len(d.key) + 1:]
                 table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
-    body = environment().get_template(TEMPLATE).render(
+    return _finish(render_body(kernels, table, module, used), module, TEMPLATE, specs, elementary)
+
+
+def render_body(kernels: list, table: dict, module, used: set) -> str:
+    """The template's text for ``kernels`` (catalog modules and a user's loss
+    module alike), before the header."""
+    return environment().get_template(TEMPLATE).render(
         kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table), module=module,
         reassoc=any(lv.rolled for k in kernels for ps in k.passes.values() for p in ps for lv in p.levels),
         elementary=sorted(u for u in used if not u.startswith("two_prod")),
         eft=sorted(u for u in used if u.startswith("two_prod")))
-    return _finish(body, module, TEMPLATE, specs, elementary)
 
 
 def write_reductions(out_dir: Path | None = None) -> list[Path]:

@@ -224,9 +224,7 @@ def render_loss(spec, *, module, elementary) -> str:
     """A module with one user loss's kernels (as ``reductions.render_module``,
     whose table points catalog losses at symdl.generated.losses_<group>; a
     user loss's kernels are in its own module)."""
-    from .reductions import TEMPLATE, _finish, derive_reduction, kernel_plans, spec_table
-    from .printer import DTYPES
-    from .render import _pyrepr, environment
+    from .reductions import TEMPLATE, _finish, derive_reduction, kernel_plans, render_body, spec_table
 
     used: set = set()
     kernels = []
@@ -237,11 +235,7 @@ def render_loss(spec, *, module, elementary) -> str:
         for plan in kernel_plans(d, elementary, used):
             kernels.append(plan)
             table[spec.name]["kernels"].setdefault(d.key, {})[plan.name[len(d.key) + 1:]] = plan.args
-    body = environment().get_template(TEMPLATE).render(
-        kernels=kernels, dtypes=DTYPES, specs_table=_pyrepr(table), module=module,
-        elementary=sorted(u for u in used if not u.startswith("two_prod")),
-        eft=sorted(u for u in used if u.startswith("two_prod")))
-    return _finish(body, module, TEMPLATE, [spec], elementary)
+    return _finish(render_body(kernels, table, module, used), module, TEMPLATE, [spec], elementary)
 
 
 def _loss_target(spec):
