@@ -1,8 +1,9 @@
 """The normalization and cell checks of symdl.testing (``check_normalization``,
 ``check_cell_block``: what the mutation check runs) pass on the generated
 kernels: every output -- the saved mean, variance and rstd included -- in
-both dtypes, through the serial and the prange kernels, and the
-running-estimate update.  (The per-output
+both dtypes, through the serial and the prange kernels (these for
+PARALLEL_SAMPLE by default, all under ``-m slow``), and the running-estimate
+update.  (The per-output
 tests, tests/test_normalization_kernels.py and tests/test_cells.py, run the
 serial kernels at their cases' sizes.)"""
 import numpy as np
@@ -12,15 +13,31 @@ from symdl.testing import cells as C
 from symdl.testing import normalization as N
 
 
-@pytest.mark.parametrize("name", list(N.specs()))
-def test_check_normalization_passes(name):
-    res = N.check_normalization(name)
+#: the prange kernels checked in the default run (the rest: -m slow); each
+#: norm's prange kernels are compiled from the serial bodies the default run
+#: checks (tests/test_one_body.py), and their compiles dominate this file
+PARALLEL_SAMPLE = {"layer_norm"}
+
+
+def _check(name, paths):
+    res = N.check_normalization(name, paths=paths)
     whats = {r.which.split(" (")[0] for r in res}
     assert {"training saved var", "training saved rstd", "training dx"} <= whats
     assert ("training saved mean" in whats) == N.specs()[name].centered
     assert {"training running mean", "training running var"} <= whats or not N.specs()[name].running
-    assert {r.which.rsplit(", ", 1)[1] for r in res} == {"serial)", "parallel)"}
+    assert {r.which.rsplit(", ", 1)[1] for r in res} == {p + ")" for p in paths}
     res.assert_ok()
+
+
+@pytest.mark.parametrize("name", list(N.specs()))
+def test_check_normalization_passes(name):
+    _check(name, ("serial",))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n in PARALLEL_SAMPLE else [pytest.mark.slow])
+                                  for n in N.specs()])
+def test_check_normalization_parallel_passes(name):
+    _check(name, ("parallel",))
 
 
 @pytest.mark.parametrize("index", range(len(C.BLOCKS)), ids=C.IDS)

@@ -166,8 +166,11 @@ OPTION_SETS = {
 CLASS_CASES = {"index": ["random", "extreme", "close", "1d", "nan"], "probs": ["random", "extreme", "close"],
                "scores": ["random", "extreme"]}
 #: the parallel path in the default run (every other combination: -m slow): each
-#: option set compiles its own prange kernels, and compile time dominates
+#: option set and target kind compiles its own prange kernels, and compile time
+#: dominates; tests/test_one_body.py proves the prange kernels are the serial
+#: bodies the serial tests check
 FAST_PARALLEL = {("cross_entropy", "plain"), ("nll_loss", "plain")}
+FAST_PARALLEL_TARGETS = {"index"}
 
 
 def _class_case_names(name):
@@ -196,7 +199,8 @@ def test_class_loss_serial(name, opts, case, part):
 
 
 PARALLEL = [pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
-    [] if tuple(p.values[:2]) in FAST_PARALLEL else [pytest.mark.slow])) for p in _params(CLASS)]
+    [] if tuple(p.values[:2]) in FAST_PARALLEL and p.values[2].split("-")[0] in FAST_PARALLEL_TARGETS
+    else [pytest.mark.slow])) for p in _params(CLASS)]
 
 
 @pytest.mark.parametrize("name,opts,case,part", PARALLEL)
