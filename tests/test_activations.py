@@ -23,23 +23,25 @@ import symdl
 import symdl.specs as S
 from symdl.testing import PURE_REL_EXCEPTIONS, check_activation
 
+from sampling import slow_unless
+
 #: the prange path in the default run, one spec per kernel shape of
 #: templates/activations.py.j2: plain (relu), elementary functions (gelu),
 #: the libm fallback loop (sinc), learnable parameters (swish: a scalar,
 #: prelu: per channel), a noise input (rrelu); the rest run under -m slow
 PARALLEL_SAMPLE = {"relu", "gelu", "sinc", "swish", "prelu", "rrelu"}
 
-CASES, PARALLEL_CASES = [], []
+CASES = []
 for spec in S.all_specs("activation"):
     for variant in spec.variants():
         for params in ({},) + tuple(spec.test_params):
             label = ",".join(f"{k}={v}" for k, v in {**variant, **params}.items())
             tid = f"{spec.name}[{label}]" if label else spec.name
             CASES.append(pytest.param(spec, variant, params, id=tid))
-            first = not params and variant == spec.variants()[0]
-            PARALLEL_CASES.append(pytest.param(
-                spec, variant, params, id=tid,
-                marks=[] if spec.name in PARALLEL_SAMPLE and first else [pytest.mark.slow]))
+
+#: the sample: each spec's first variant at its default parameters
+PARALLEL_CASES = slow_unless(CASES, lambda spec, variant, params: (
+    spec.name in PARALLEL_SAMPLE and not params and variant == spec.variants()[0]))
 
 
 @pytest.mark.parametrize("spec,variant,params", CASES)

@@ -8,6 +8,7 @@ tests, tests/test_normalization_kernels.py and tests/test_cells.py, run the
 serial kernels at their cases' sizes.)"""
 import numpy as np
 import pytest
+from sampling import slow_unless
 
 from symdl.testing import cells as C
 from symdl.testing import normalization as N
@@ -34,8 +35,7 @@ def test_check_normalization_passes(name):
     _check(name, ("serial",))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n in PARALLEL_SAMPLE else [pytest.mark.slow])
-                                  for n in N.specs()])
+@pytest.mark.parametrize("name", slow_unless(list(N.specs()), lambda n: n in PARALLEL_SAMPLE, ids=str))
 def test_check_normalization_parallel_passes(name):
     _check(name, ("parallel",))
 

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from sampling import slow_unless
 import sympy as sp
 
 import symdl
@@ -124,8 +125,7 @@ def test_kernel_follows_the_spec_equations(case):
 #: under -m slow (a parallel compile costs about twice a serial one).
 PARALLEL_SAMPLE = {"adam_amsgrad_wd_max", "sgd_nesterov_max", "nadam_decoupled_max", "radam_decoupled_max",
                    "rprop_etas_max"}
-PARALLEL_CASES = [pytest.param(c, id=c[0], marks=[] if c[0] in PARALLEL_SAMPLE else [pytest.mark.slow])
-                  for c in CASES]
+PARALLEL_CASES = slow_unless(CASES, lambda c: c[0] in PARALLEL_SAMPLE, ids=lambda c: c[0])
 
 
 def _check_case(case, paths):

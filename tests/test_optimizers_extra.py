@@ -16,6 +16,7 @@ One table drives the tests.
 """
 import numpy as np
 import pytest
+from sampling import slow_unless
 
 import symdl.optim as O
 from symdl.testing import check_optimizer
@@ -86,8 +87,8 @@ def test_kernels_one_step_vs_the_equations(case):
     _check_case(case, ("serial",))
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[] if c[0] in PARALLEL_SAMPLE else [pytest.mark.slow])
-                                  for c in CASES if c[0] in CHECKED])
+@pytest.mark.parametrize("case", slow_unless([c for c in CASES if c[0] in CHECKED], lambda c: c[0] in PARALLEL_SAMPLE,
+                                              ids=lambda c: c[0]))
 def test_parallel_kernels_one_step_vs_the_equations(case):
     """The prange kernels (inputs tiled past the parallel threshold, several
     blocks of partial sums)."""

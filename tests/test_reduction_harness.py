@@ -32,6 +32,7 @@ import functools
 
 import numpy as np
 import pytest
+from sampling import slow_unless
 import sympy as sp
 
 import symdl
@@ -94,8 +95,7 @@ VECTOR += [("log_softmax", "extreme_c3", "values")]
 #: checks of test_softmax_family verify its math on every case.
 FAST_VECTOR_PARALLEL = {("log_softmax", "random"), ("logsumexp", "random"), ("glu", "random"),
                         ("maxout", "random")}
-VECTOR_PARALLEL = [pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
-    [] if tuple(p.values[:2]) in FAST_VECTOR_PARALLEL else [pytest.mark.slow])) for p in _params(VECTOR)]
+VECTOR_PARALLEL = slow_unless(_params(VECTOR), lambda name, case, part: (name, case) in FAST_VECTOR_PARALLEL)
 
 
 @pytest.mark.parametrize("name,case,part", _params(VECTOR))
@@ -198,9 +198,8 @@ def test_class_loss_serial(name, opts, case, part):
     _part(_class_result(name, opts, case, "serial"), part).assert_ok()
 
 
-PARALLEL = [pytest.param(*p.values, id=p.id, marks=list(p.marks) + (
-    [] if tuple(p.values[:2]) in FAST_PARALLEL and p.values[2].split("-")[0] in FAST_PARALLEL_TARGETS
-    else [pytest.mark.slow])) for p in _params(CLASS)]
+PARALLEL = slow_unless(_params(CLASS), lambda name, opts, case, part: (
+    (name, opts) in FAST_PARALLEL and case.split("-")[0] in FAST_PARALLEL_TARGETS))
 
 
 @pytest.mark.parametrize("name,opts,case,part", PARALLEL)

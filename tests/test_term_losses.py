@@ -18,6 +18,7 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
+from sampling import slow_unless
 import sympy as sp
 
 import symdl
@@ -42,9 +43,8 @@ CASES = [pytest.param(s, i, kind, id=f"{s.name}-{i}-{kind}")
 #: reduction (cosine_embedding_loss), batchmean (kl_div); the rest: -m slow
 PARALLEL_SAMPLE = {"mse_loss", "huber_loss", "binary_cross_entropy_with_logits",
                    "cosine_embedding_loss", "kl_div"}
-PARALLEL_CASES = [pytest.param(*p.values, id=p.id, marks=[] if (
-    p.values[0].name in PARALLEL_SAMPLE and p.values[1] == 0 and p.values[2] == "random") else [pytest.mark.slow])
-    for p in CASES]
+PARALLEL_CASES = slow_unless(CASES, lambda spec, opt, kind, *_: (
+    spec.name in PARALLEL_SAMPLE and opt == 0 and kind == "random"))
 
 
 @pytest.mark.parametrize("spec,opt_index,kind", CASES)
