@@ -231,6 +231,17 @@ class KernelPlan:
     uses_row_index: bool = False
     arith: dict = field(default_factory=dict)   # dt -> arithmetic dtype (scratch rows)
 
+    @property
+    def work(self) -> tuple:
+        """(float64 columns of the per-row sum buffer ``rbuf``, scratch rows
+        per row block in ``swork``): the work arrays the caller passes after
+        the outputs (``runtime/reductions.work_arrays``).  A kernel allocates
+        nothing itself: an allocation inside it would make its first load
+        from Numba's disk cache import numba's array module (~40 ms)."""
+        ps = [p for pp in self.passes.values() for p in pp]
+        return (max((len(p.reductions) for p in ps), default=0),
+                max((p.scratch for p in ps), default=0))
+
 
 def _names(prog: Program) -> dict:
     names = {s.name: f"{s.name}_" for s, n in prog.graph.nodes.items() if n.kind == "input"}
@@ -797,9 +808,17 @@ def render_module(specs, *, module, elementary=None) -> str:
             d = derive_reduction(s, v)
             for plan in kernel_plans(d, elementary, used):
                 kernels.append(plan)
-                kind = plan.name[len(d.key) + 1:]
-                table[s.name]["kernels"].setdefault(d.key, {})[kind] = plan.args
+                record_plan(table[s.name], d.key, plan)
     return _finish(render_body(kernels, table, module, used), module, TEMPLATE, specs, elementary)
+
+
+def record_plan(entry: dict, key: str, plan: KernelPlan) -> None:
+    """Enter ``plan`` in its spec's metadata: its arguments under
+    ``kernels[key][kind]`` and, when it takes work arrays, their sizes and
+    the scratch's arithmetic dtype under ``work[kernel name]``."""
+    entry["kernels"].setdefault(key, {})[plan.name[len(key) + 1:]] = plan.args
+    if any(plan.work):
+        entry.setdefault("work", {})[plan.name] = [*plan.work, dict(plan.arith)]
 
 
 def render_body(kernels: list, table: dict, module, used: set) -> str:

@@ -224,7 +224,8 @@ def render_loss(spec, *, module, elementary) -> str:
     """A module with one user loss's kernels (as ``reductions.render_module``,
     whose table points catalog losses at symdl.generated.losses_<group>; a
     user loss's kernels are in its own module)."""
-    from .reductions import TEMPLATE, _finish, derive_reduction, kernel_plans, render_body, spec_table
+    from .reductions import (TEMPLATE, _finish, derive_reduction, kernel_plans, record_plan,
+                             render_body, spec_table)
 
     used: set = set()
     kernels = []
@@ -234,7 +235,7 @@ def render_loss(spec, *, module, elementary) -> str:
         d = derive_reduction(spec, v)
         for plan in kernel_plans(d, elementary, used):
             kernels.append(plan)
-            table[spec.name]["kernels"].setdefault(d.key, {})[plan.name[len(d.key) + 1:]] = plan.args
+            record_plan(table[spec.name], d.key, plan)
     return _finish(render_body(kernels, table, module, used), module, TEMPLATE, [spec], elementary)
 
 

@@ -100,10 +100,30 @@ def _loss_grad(name, reduction, grad, oshape, dtype):
     return g
 
 
+_ARITH = {"f32": np.float32, "f64": np.float64}
+
+
 class _Bundle:
     def __init__(self, name, meta, module):
         self.name, self.meta, self._module = name, meta, module
         self._cache: dict = {}
+        self._work_meta: dict = meta.get("work", {})
+
+    def _work(self, name, dtype, outer, C, inner) -> tuple:
+        """The work arrays kernel ``name`` (``<key>_<kind>``) takes after its
+        outputs (codegen.reductions.KernelPlan.work): a float64 (rows, n)
+        buffer of per-row sums, and the (row blocks, n, C) scratch rows in the
+        arithmetic dtype; none for most kernels."""
+        w = self._work_meta.get(name)
+        if w is None:
+            return ()
+        nred, nscr, arith = w
+        rows = outer * inner
+        out = (np.empty((rows, nred)),) if nred else ()
+        if nscr:
+            nblk = -(-rows // self._module.ROW_BLOCK)
+            out += (np.empty((nblk, nscr, C), dtype=_ARITH[arith[_SUFFIX[dtype]]]),)
+        return out
 
     def _fn(self, key, kind, dtype, n):
         fname = f"{key}_{kind}_{_SUFFIX[dtype]}{'_par' if n >= PARALLEL_THRESHOLD else ''}"
@@ -174,7 +194,9 @@ class Softmax(_Bundle):
         outer, C, inner, oshape = self._layout(x)
         (y,) = self._outs(out, [oshape], x.dtype)
         if x.size:
-            self._fn(self.name, "forward", x.dtype, x.size)(x.reshape(-1), outer, C, inner, y.reshape(-1))
+            self._fn(self.name, "forward", x.dtype, x.size)(
+                x.reshape(-1), outer, C, inner, y.reshape(-1),
+                *self._work(self.name + "_forward", x.dtype, outer, C, inner))
         elif y.size:  # logsumexp over an empty axis
             y.fill(-np.inf)
         return y
@@ -194,7 +216,8 @@ class Softmax(_Bundle):
         (dx,) = self._outs(out, [x.shape], x.dtype)
         if x.size:
             self._fn(self.name, "backward", x.dtype, x.size)(
-                x.reshape(-1), g.reshape(-1), outer, C, inner, dx.reshape(-1))
+                x.reshape(-1), g.reshape(-1), outer, C, inner, dx.reshape(-1),
+                *self._work(self.name + "_backward", x.dtype, outer, C, inner))
         return dx
 
     def forward_backward(self, x, grad, out=None):
@@ -204,7 +227,8 @@ class Softmax(_Bundle):
         y, dx = self._outs(out, [oshape, x.shape], x.dtype)
         if x.size:
             self._fn(self.name, "forward_backward", x.dtype, x.size)(
-                x.reshape(-1), g.reshape(-1), outer, C, inner, y.reshape(-1), dx.reshape(-1))
+                x.reshape(-1), g.reshape(-1), outer, C, inner, y.reshape(-1), dx.reshape(-1),
+                *self._work(self.name + "_forward_backward", x.dtype, outer, C, inner))
         elif y.size:
             y.fill(-np.inf)
         return y, dx
@@ -375,7 +399,7 @@ class Loss(_Bundle):
         if self.reduction == "mean" and rows == 0 and kind.startswith("forward"):
             warnings.warn(f"{self.name}: reduction='mean' over an empty batch; the loss is nan",
                           RuntimeWarning, stacklevel=3)
-        fn(*[vals[a] for a in argnames], *layout, *outs)
+        fn(*[vals[a] for a in argnames], *layout, *outs, *self._work(f"{key}_{kind}", x.dtype, *layout))
         if kind in ("backward", "forward_backward", "backward_stats") and self.reduction == "mean" \
                 and k == "index" and rows:
             if not np.any(t != self.ignore_index):
@@ -652,7 +676,7 @@ class TermLoss(_Bundle):
                     outs.append(grads[w].reshape(-1))
         argnames = self.meta["kernels"][self.key][kind]
         fn = self._fn(self.key, kind, x.dtype, x.size)
-        fn(*[vals[a] for a in argnames], *layout, *outs)
+        fn(*[vals[a] for a in argnames], *layout, *outs, *self._work(f"{self.key}_{kind}", x.dtype, *layout))
         for w, vshape in post.items():   # a broadcast argument: sum its gradient back
             if w in grads:
                 gw = grads[w]

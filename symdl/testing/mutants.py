@@ -192,8 +192,12 @@ class Recorder:
         if not callable(fn) or name.startswith("_") or isinstance(fn, type):
             return fn
 
+        nwork = _n_work(self._module, name)
+
         def call(*args):
-            arrays = [(i, a, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+            # the trailing work arrays (scratch the kernel writes, SPECS[...]["work"]) are no output
+            arrays = [(i, a, a.copy()) for i, a in enumerate(args[:len(args) - nwork])
+                      if isinstance(a, np.ndarray)]
             r = fn(*args)
             wrote = {i for i, a, before in arrays if not np.array_equal(a, before, equal_nan=True)}
             wrote |= _refilled(fn, args, arrays, wrote)
@@ -202,6 +206,18 @@ class Recorder:
             use.contexts.add(_context(args))
             return r
         return call
+
+
+def _n_work(module, fname: str) -> int:
+    """How many work arrays kernel function ``fname`` (``<key>_<kind>_<dt>[_par]``)
+    takes after its outputs (a reduction module's SPECS[...]["work"])."""
+    base = fname[:-4] if fname.endswith("_par") else fname
+    base = base[:-4] if base.endswith(("_f32", "_f64")) else base
+    for meta in (getattr(module, "SPECS", None) or {}).values():
+        w = meta.get("work", {}).get(base) if isinstance(meta, dict) else None
+        if w:
+            return (w[0] > 0) + (w[1] > 0)
+    return 0
 
 
 def _refilled(fn, args, arrays, wrote) -> set:
