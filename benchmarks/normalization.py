@@ -6,8 +6,12 @@ Cases (the issue's): BatchNorm1d (256, 512), BatchNorm2d (32, 64, 28, 28),
 LayerNorm (2048, 512), GroupNorm(8, 64) on (32, 64, 28, 28); float32 and
 float64.  symdl: ``layer.forward(x, training=True)`` then
 ``layer.backward(g)`` (kernels warm: JIT compile / cache load excluded);
-torch: ``y = layer(x); y.backward(g)`` with x.requires_grad.  Median of
-``--repeat`` runs.
+torch: ``y = layer(x); y.backward(g)`` with x.requires_grad.  The two
+sides run in ``--repeat`` interleaved rounds (alternating which goes first),
+each round timing a batch of calls lasting about ``--round-ms``; the table
+gives each side's median per-call time and their ratio, then the ratio of
+the minimums (a single call of the small cases lasts 0.1-0.5 ms, where
+one-call timings swing with the machine).
 
 Bandwidth: the minimal memory traffic of a training step: forward 1 read
 of x + 1 write of y, backward 1 read of x and of g + 1 write of dx: 5
@@ -44,6 +48,31 @@ def _time(fn, repeat):
     return statistics.median(ts)
 
 
+def _calls_per_round(fn, round_s):
+    fn()
+    t = time.perf_counter()
+    fn()
+    return max(1, int(round_s / max(time.perf_counter() - t, 1e-7)))
+
+
+def time_pair(fa, fb, repeat, round_s):
+    """Per-call seconds (median, min) of ``fa`` and of ``fb`` (None: not
+    timed) over ``repeat`` interleaved rounds of batched calls."""
+    fns = [f for f in (fa, fb) if f is not None]
+    ks = [_calls_per_round(f, round_s) for f in fns]
+    ts: list = [[] for _ in fns]
+    for r in range(repeat):
+        order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
+        for i in order:
+            f, k = fns[i], ks[i]
+            t = time.perf_counter()
+            for _ in range(k):
+                f()
+            ts[i].append((time.perf_counter() - t) / k)
+    out = [(statistics.median(t), min(t)) for t in ts]
+    return out[0], (out[1] if fb is not None else (float("nan"), float("nan")))
+
+
 def triad_gbs(n=10_000_000, repeat=5):
     from numba import njit, prange
 
@@ -66,7 +95,8 @@ def scaled(shape, scale):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--repeat", type=int, default=15, help="interleaved rounds per case")
+    p.add_argument("--round-ms", type=float, default=30.0, help="length of one round of calls")
     p.add_argument("--scale", type=float, default=1.0, help="batch-size factor (smoke runs: 0.01)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -82,7 +112,7 @@ def main(argv=None):
     bw = triad_gbs(n=max(100_000, int(10_000_000 * min(1.0, args.scale * 10))), repeat=args.repeat)
     print(f"triad: {bw:.1f} GB/s")
     print(f"{'case':<13}{'shape':<20}{'dtype':<9}{'symdl ms':>10}{'torch ms':>10}{'torch/symdl':>13}"
-          f"{'%triad':>8}")
+          f"{'(of mins)':>10}{'%triad':>8}")
     rng = np.random.default_rng(0)
     for name, shape, make in CASES:
         shape = scaled(shape, args.scale)
@@ -94,8 +124,7 @@ def main(argv=None):
             def step():
                 layer.forward(x, training=True)
                 layer.backward(g)
-            ts = _time(step, args.repeat)
-            tt = float("nan")
+            tstep = None
             if torch is not None:
                 tl = make(torch.nn).to(torch.float32 if dt == np.float32 else torch.float64).train()
                 tx = torch.tensor(x, requires_grad=True)
@@ -104,10 +133,10 @@ def main(argv=None):
                 def tstep():
                     tx.grad = None
                     tl(tx).backward(tg)
-                tt = _time(tstep, args.repeat)
+            (ts, ts_min), (tt, tt_min) = time_pair(step, tstep, args.repeat, args.round_ms / 1e3)
             gbs = ARRAYS * x.itemsize * x.size / ts / 1e9
             print(f"{name:<13}{str(shape):<20}{np.dtype(dt).name:<9}{ts * 1e3:>10.3f}{tt * 1e3:>10.3f}"
-                  f"{tt / ts:>13.2f}{100 * gbs / bw:>7.0f}%")
+                  f"{tt / ts:>13.2f}{tt_min / ts_min:>10.2f}{100 * gbs / bw:>7.0f}%")
 
 
 if __name__ == "__main__":
