@@ -190,7 +190,7 @@ def check_cell_block(index, kern=None, kinds=KINDS, dtypes=(np.float64, np.float
     against the truth (the tests' checks, ``errors``): a CheckResult with one
     Report per (kind, output, dtype, path)."""
     from .bounds import CheckResult
-    from .truth import Report
+    from .truth import point_report
 
     *_, block = BLOCKS[index]
     kern = gate_block(index) if kern is None else kern
@@ -203,12 +203,6 @@ def check_cell_block(index, kern=None, kinds=KINDS, dtypes=(np.float64, np.float
                     outs = block_outputs(index, kind, dt, kern=kern, parallel=path == "parallel")
                 for label, got, want, scale in outs:
                     rel, bad = errors(got, want, dt, scale)
-                    rep = Report(block.name, np.dtype(dt).name, f"{label} ({kind}, {path})", n=int(want.size))
-                    r = np.nan_to_num(rel, nan=0.0)
-                    j = int(np.argmax(r))
-                    rep.worst_rel, rep.worst_at = float(r[j]), float(cols[0, j])
-                    g = np.asarray(got, np.float64)
-                    rep.failures = [(float(cols[0, j]), float(g[j]), float(want[j]), "bound")
-                                    for j in np.flatnonzero(bad)]
-                    res.append(rep)
+                    res.append(point_report(block.name, dt, f"{label} ({kind}, {path})", got, want,
+                                            rel, bad, at=np.asarray(cols[0], np.float64), nan_rel=0.0))
     return res

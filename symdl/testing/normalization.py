@@ -429,7 +429,7 @@ def check_normalization(name, bundle=None, cases=None, dtypes=(np.float64, np.fl
     the prange kernels, against the truth (the tests' bound, ``errors``): a
     CheckResult with one Report per (case, output, dtype, path)."""
     from .bounds import CheckResult
-    from .truth import Report
+    from .truth import point_report
 
     bundle = bundle or NormBundle(name)
     res = CheckResult()
@@ -442,13 +442,6 @@ def check_normalization(name, bundle=None, cases=None, dtypes=(np.float64, np.fl
                            else eval_outputs(name, shape, kind, dt, kernels=k))
                 for label, got, want in run["outputs"] + run.get("statistics", []):
                     rel, bad = errors(got, want, dt)
-                    rep = Report(name, np.dtype(dt).name, f"{mode} {label} ({kind} {tuple(shape)}, {path})",
-                                 n=int(np.size(want)))
-                    rel = np.nan_to_num(np.asarray(rel).reshape(-1), nan=np.inf)
-                    if rel.size:
-                        j = int(np.argmax(rel))
-                        rep.worst_rel, rep.worst_at = float(rel[j]), j
-                    g, w = np.asarray(got, np.float64).reshape(-1), np.asarray(want).reshape(-1)
-                    rep.failures = [(j, float(g[j]), float(w[j]), "bound") for j in np.flatnonzero(bad.reshape(-1))]
-                    res.append(rep)
+                    res.append(point_report(name, dt, f"{mode} {label} ({kind} {tuple(shape)}, {path})",
+                                            got, want, rel, bad))
     return res

@@ -104,6 +104,23 @@ class Report:
                 f"at x={self.worst_at!r} over {self.n} points; {len(self.failures)} failure(s)")
 
 
+def point_report(name, dtype, which, got, want, rel, bad, at=None, nan_rel=np.inf) -> Report:
+    """A Report of a whole array checked at once: ``rel`` the per-point
+    relative errors (a nan counts as ``nan_rel``), ``bad`` where the bound
+    failed; a point is named by ``at`` (default: its flat index)."""
+    want = np.asarray(want)
+    rep = Report(name, np.dtype(dtype).name, which, n=int(want.size))
+    r = np.nan_to_num(np.asarray(rel, np.float64).reshape(-1), nan=nan_rel)
+    at = np.arange(r.size) if at is None else np.asarray(at).reshape(-1)
+    if r.size:
+        j = int(np.argmax(r))
+        rep.worst_rel, rep.worst_at = float(r[j]), at[j].item()
+    g, w = np.asarray(got, np.float64).reshape(-1), want.reshape(-1)
+    rep.failures = [(at[j].item(), float(g[j]), float(w[j]), "bound")
+                    for j in np.flatnonzero(np.asarray(bad).reshape(-1))]
+    return rep
+
+
 def compare(name, which, xs, got, truth, dtype) -> Report:
     """Compare kernel values ``got`` with mpmath ``truth`` (list of mpf)."""
     dtype = np.dtype(dtype)
