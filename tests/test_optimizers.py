@@ -13,7 +13,7 @@ import symdl.optim as O
 from symdl.derive.optimizers import bias_correction, equivalence, unroll
 from symdl.specs import get
 from symdl.specs.optimizers import NOTATIONS, OPTIMIZER_SPECS, beta1, m, t, theta
-from symdl.testing import check_optimizer
+from symdl.testing import check_optimizer, check_optimizer_of
 
 # One table drives the tests: (id, class, options).  Each option combination
 # that selects a different kernel or branch appears at least once.
@@ -129,16 +129,11 @@ PARALLEL_CASES = slow_unless(CASES, lambda c: c[0] in PARALLEL_SAMPLE, ids=lambd
 
 
 def _check_case(case, paths):
-    """symdl.testing.check_optimizer on the case's variant, float64 and
+    """symdl.testing.check_optimizer_of on the case's optimizer, float64 and
     float32, at t = 4 and 9: one step from a reached state, θ and every state
     array against the rule's equations at 60 digits."""
     _, cls, kw = case
-    opt = getattr(O, cls)([np.zeros(3)], **kw)
-    group = opt.param_groups[0]
-    meta, key, _ = opt._variant_meta(group)
-    variant = next(v for v, k, _ in meta["variants"] if k == key)
-    hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
-    res = check_optimizer(opt._rule(group), variants=[variant], hyper=hyper, paths=paths)
+    res = check_optimizer_of(getattr(O, cls)([np.zeros(3)], **kw), paths=paths)
     assert len(res) >= 4
     return res
 

@@ -19,7 +19,7 @@ import pytest
 from sampling import slow_unless
 
 import symdl.optim as O
-from symdl.testing import check_optimizer
+from symdl.testing import check_optimizer, check_optimizer_of
 
 CASES = [
     ("lamb", "LAMB", dict(lr=0.01)),
@@ -70,12 +70,7 @@ def _check_case(case, paths):
     """The case's variant, float64 and float32, at t = 4 and 9, against the
     rule's equations at 60 digits."""
     _, cls, kw = case
-    opt = getattr(O, cls)([np.zeros(3)], **kw)
-    group = opt.param_groups[0]
-    meta, key, _ = opt._variant_meta(group)
-    variant = next(v for v, k, _ in meta["variants"] if k == key)
-    hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
-    res = check_optimizer(opt.rule, variants=[variant], hyper=hyper, paths=paths)
+    res = check_optimizer_of(getattr(O, cls)([np.zeros(3)], **kw), paths=paths)
     assert len(res) >= 4
     assert all(("[parallel]" in r.which) == (paths == ("parallel",)) for r in res)
     res.assert_ok()

@@ -9,7 +9,7 @@ them)::
     res.assert_ok()                           # and parallel, parameter gradients
 
 ``check_loss`` (term losses), ``check_class_loss`` (cross_entropy, nll_loss),
-``check_softmax`` (the softmax family, glu, maxout), ``check_optimizer``.
+``check_softmax`` (the softmax family, glu, maxout), ``check_optimizer`` (``check_optimizer_of``: an optimizer instance).
 
 ``symdl.testing.mutants`` perturbs generated kernels' outputs and shows the
 checks reject every such mutant.  Imports SymPy and mpmath.
@@ -19,6 +19,6 @@ from .truth import (BOUNDS, DPS, PURE_REL_F64, Report, compare, evaluate, limit_
 from .bounds import PURE_REL, PURE_REL_EXCEPTIONS, CheckResult  # noqa: F401,E402
 from .activation import check_activation  # noqa: F401,E402
 from .loss import check_loss  # noqa: F401,E402
-from .optimizer import check_optimizer  # noqa: F401,E402
+from .optimizer import check_optimizer, check_optimizer_of  # noqa: F401,E402
 from .vector import check_softmax  # noqa: F401,E402
 from .class_loss import check_class_loss  # noqa: F401,E402

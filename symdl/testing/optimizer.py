@@ -129,3 +129,14 @@ def check_optimizer(rule, module=None, variants=None, hyper=None, dtypes=(np.flo
                         res.append(compare(name, f"{tag} {k}", idx, a, take(T[k], idx), dt,
                                            slope=terms(st[k]), idx=idx))
     return res
+
+
+def check_optimizer_of(opt, paths=("serial", "parallel")) -> CheckResult:
+    """``check_optimizer`` on what optimizer ``opt`` (a symdl.optim instance)
+    runs for its first parameter group: its rule, the kernel variant its
+    options select and its hyperparameters."""
+    group = opt.param_groups[0]
+    meta, key, _ = opt._variant_meta(group)
+    variant = next(v for v, k, _ in meta["variants"] if k == key)
+    hyper = dict(zip(meta["hyper"], opt._hyper(meta, group)))
+    return check_optimizer(opt._rule(group), variants=[variant], hyper=hyper, paths=paths)
