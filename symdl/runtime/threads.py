@@ -1,0 +1,114 @@
+"""A short spin for Numba's OpenMP thread pool (no SymPy import).
+
+Numba's threading layer here is OpenMP (GNU libgomp).  After each parallel
+kernel libgomp's worker keeps spinning on its core, waiting for the next
+one, for GOMP_SPINCOUNT pause loops: 300,000 by default, about 9 ms on this
+machine.  NumPy's OpenBLAS runs its own worker thread for each matrix
+product.  A CNN step alternates large elementwise kernels (parallel from
+65,536 elements) and BLAS products, so on a 2-core machine OpenBLAS's worker
+shares a core with a spinning libgomp worker after every ReLU:
+``benchmarks/conv.py``'s LeNet step (batch 64, 2 threads) took 32 ms.
+Measured with Numba's pool alone changed (torch 5.8-7.7 ms throughout):
+
+    GOMP_SPINCOUNT   LeNet step   normalization benchmark (GroupNorm f32)
+    300000 (default)   32.0 ms      1.28-1.40 ms
+    30000              13.9 ms      1.14-1.31 ms
+    10000              10.2 ms      0.97-1.30 ms
+    1000                 --         2.05-2.28 ms
+    0 (passive)         7.8 ms      1.30-1.57 ms
+
+A shorter spin frees the core sooner; a spin shorter than the gap between
+back-to-back kernels (a normalization's statistics and apply passes) makes
+every launch wake a sleeping worker through the kernel, which costs more on
+this VM.  symdl uses 10,000 (about 0.3 ms).
+
+libgomp reads GOMP_SPINCOUNT from the environment once, when the library is
+loaded, and Numba loads it lazily, at its first parallel kernel.  So symdl
+wraps Numba's ``_launch_threads`` (installed when a kernel module is
+imported): when the threading layer starts, and only if the user set neither
+``OMP_WAIT_POLICY`` nor ``GOMP_SPINCOUNT``, it sets
+``GOMP_SPINCOUNT=$SYMDL_OMP_SPINCOUNT`` (default 10000) while Numba loads the
+library and removes it afterwards.  Set either OpenMP variable yourself to
+keep your choice for every pool, or ``SYMDL_OMP_SPINCOUNT=off`` to leave
+libgomp's default.  If Numba's pool was started before symdl's first kernel
+module was imported, it keeps what it read then.
+
+PyTorch ships its own libgomp (same soname), loaded at ``import torch`` into
+the global symbol scope.  Imported before symdl's first parallel kernel,
+torch keeps its library and its policy: Numba's omppool is loaded with
+``RTLD_DEEPBIND``, so it binds to the system libgomp loaded then, not to
+torch's.  Imported after, torch's loader finds the library Numba loaded
+(by soname) and shares it, short spin included.  Import torch first, or set
+``GOMP_SPINCOUNT`` yourself, if that matters.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["install_short_spin", "POLICY_VARS"]
+
+#: the variables that fix libgomp's wait: if the user set one, symdl sets nothing
+POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+_installed = False
+
+
+#: libgomp's spin (pause loops) before a worker sleeps, for Numba's pool
+DEFAULT_SPINCOUNT = "10000"
+
+
+def _spincount():
+    """The GOMP_SPINCOUNT symdl gives Numba's pool, or None (leave libgomp's)."""
+    if any(v in os.environ for v in POLICY_VARS):
+        return None
+    v = os.environ.get("SYMDL_OMP_SPINCOUNT", DEFAULT_SPINCOUNT).strip().lower()
+    if v in ("", "off", "default", "none"):
+        return None
+    if not v.isdigit():
+        raise ValueError(f"SYMDL_OMP_SPINCOUNT={v!r}: expected a non-negative integer (the pause "
+                         f"loops libgomp spins before a worker sleeps) or 'off'")
+    return v
+
+
+def _wanted() -> bool:
+    return _spincount() is not None
+
+
+def install_short_spin() -> bool:
+    """Wrap Numba's threading-layer start so its OpenMP library loads with a
+    short spin (see the module docstring).  Idempotent; False when
+    switched off, when the user chose a policy, when the layer already runs,
+    or when this Numba lacks the hook."""
+    global _installed
+    if _installed:
+        return True
+    if not _wanted():
+        return False
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:                                   # pragma: no cover - another numba
+        return False
+    launch = getattr(parallel, "_launch_threads", None)
+    if launch is None or getattr(parallel, "_is_initialized", True):
+        return False
+
+    def _launch_threads():
+        if parallel._is_initialized or not _wanted():
+            return launch()
+        flags = sys.getdlopenflags()
+        os.environ["GOMP_SPINCOUNT"] = _spincount()
+        # RTLD_DEEPBIND: Numba's omppool binds to the libgomp it loads now, not to one
+        # an earlier ``import torch`` put in the global symbol scope
+        sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
+        try:
+            return launch()
+        finally:
+            sys.setdlopenflags(flags)
+            os.environ.pop("GOMP_SPINCOUNT", None)
+
+    _launch_threads.__doc__ = launch.__doc__
+    _launch_threads._symdl_launch = launch
+    parallel._launch_threads = _launch_threads
+    _installed = True
+    return True
