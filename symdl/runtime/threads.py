@@ -8,30 +8,31 @@ product.  A CNN step alternates large elementwise kernels (parallel from
 65,536 elements) and BLAS products, so on a 2-core machine OpenBLAS's worker
 shares a core with a spinning libgomp worker after every ReLU:
 ``benchmarks/conv.py``'s LeNet step (batch 64, 2 threads) took 32 ms.
-Measured with Numba's pool alone changed (torch 5.8-7.7 ms throughout):
+Measured with Numba's pool alone changed (SYMDL_OMP_SPINCOUNT; torch 5.8-7 ms
+throughout), one process per setting, under the shared lock:
 
-    GOMP_SPINCOUNT   LeNet step   normalization benchmark (GroupNorm f32)
-    300000 (default)   32.0 ms      1.28-1.40 ms
-    30000              13.9 ms      1.14-1.31 ms
-    10000              10.2 ms      0.97-1.30 ms
-    1000                 --         2.05-2.28 ms
-    0 (passive)         7.8 ms      1.30-1.57 ms
+    GOMP_SPINCOUNT     LeNet step     ReLU fwd+bwd, 1e5 / 1e6 elements
+    300000 (default)   32 ms          0.025 / 0.16-0.18 ms
+    10000              9.7-10.2 ms    0.025 / 0.16-0.17 ms
+    3000               8.5-10.6 ms
+    0 (passive)        6.8-7.8 ms     0.17-0.21 / 0.33-0.37 ms
 
-A shorter spin frees the core sooner; a spin shorter than the gap between
-back-to-back kernels (a normalization's statistics and apply passes) makes
-every launch wake a sleeping worker through the kernel, which costs more on
-this VM.  symdl uses 10,000 (about 0.3 ms).
+(GroupNorm, LayerNorm, BatchNorm fwd+bwd: the same to 5% at every count.)
+A shorter spin frees the core for BLAS sooner; but with no spin every launch
+wakes a sleeping worker through the kernel, about 0.1 ms on this VM, which
+costs small elementwise kernels up to 7x.  symdl uses 10,000 (about 0.3 ms),
+which slows no family; a CNN-heavy process can set ``SYMDL_OMP_SPINCOUNT=0``.
 
 libgomp reads GOMP_SPINCOUNT from the environment once, when the library is
 loaded, and Numba loads it lazily, at its first parallel kernel.  So symdl
 wraps Numba's ``_launch_threads`` (installed when a kernel module is
-imported): when the threading layer starts, and only if the user set neither
-``OMP_WAIT_POLICY`` nor ``GOMP_SPINCOUNT``, it sets
-``GOMP_SPINCOUNT=$SYMDL_OMP_SPINCOUNT`` (default 10000) while Numba loads the
-library and removes it afterwards.  Set either OpenMP variable yourself to
-keep your choice for every pool, or ``SYMDL_OMP_SPINCOUNT=off`` to leave
-libgomp's default.  If Numba's pool was started before symdl's first kernel
-module was imported, it keeps what it read then.
+imported or symdl's first own parallel loop is made): when the threading
+layer starts, and only if the user set neither ``OMP_WAIT_POLICY`` nor
+``GOMP_SPINCOUNT``, it sets ``GOMP_SPINCOUNT=$SYMDL_OMP_SPINCOUNT`` (default
+10000) while Numba loads the library and removes it afterwards.  Set either
+OpenMP variable yourself to keep your choice for every pool, or
+``SYMDL_OMP_SPINCOUNT=off`` to leave libgomp's default.  If Numba's pool was
+started before that (by other code), it keeps what it read then.
 
 PyTorch ships its own libgomp (same soname), loaded at ``import torch`` into
 the global symbol scope.  Imported before symdl's first parallel kernel,
