@@ -30,10 +30,19 @@ imported first here, keeps its own libgomp and policy): about 10 ms.  Compare
     SYMDL_OMP_SPINCOUNT=0 .venv/bin/python benchmarks/conv.py     # sleep at once
 
 What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
-three OpenBLAS sgemm calls of the im2col design alone; measured on one thread
-(CPU time, float32) they take 11.2 ms of symdl's 16.5 ms, while torch's whole
-forward + backward takes 8.2-8.5 ms (LeNet step: symdl 7.8-8.3 ms, torch
-7.6-8.7 ms CPU on one thread).
+three OpenBLAS sgemm calls of the im2col design alone, and they take as long
+as torch's whole forward + backward (oneDNN's direct convolution): one run,
+2 threads, 2026-12-07: GEMMs 7.5 ms, torch 8.4 ms, symdl 12.6 ms (0.66x);
+on one thread (``--threads 1``, NUMBA_NUM_THREADS=1) GEMMs 12.6 ms, torch
+12.1 ms, symdl 17.2 ms (0.70x).  The rest is memory passes: im2col (NumPy
+slice copies, ~1.4 ms: 14.5 MB of columns written) and col2im (a Numba loop,
+``runtime.conv.fold_cf``, 0.7-1.3 ms; NumPy's took 3.3 ms), plus the
+hand-offs between OpenBLAS's and Numba's threads on 2 cores.  So >= 1.0x
+needs a GEMM faster than OpenBLAS's at these shapes (M = 32, K = 144) or no
+column matrix at all -- a direct convolution kernel, not an im2col tweak.
+LeNet step: on one thread symdl is faster than torch (8.5 vs 11.2 ms, 1.33x);
+on 2 threads torch gains and symdl does not (10.5 vs 6.5 ms), the gap being
+thread hand-offs: with SYMDL_OMP_SPINCOUNT=0 it was 9.0 vs 6.9 ms (0.77x).
 """
 from __future__ import annotations
 
