@@ -97,15 +97,18 @@ def install_short_spin() -> bool:
     def _launch_threads():
         if parallel._is_initialized or not _wanted():
             return launch()
-        flags = sys.getdlopenflags()
+        dl = hasattr(sys, "getdlopenflags")                # POSIX only
+        flags = sys.getdlopenflags() if dl else 0
         os.environ["GOMP_SPINCOUNT"] = _spincount()
-        # RTLD_DEEPBIND: Numba's omppool binds to the libgomp it loads now, not to one
-        # an earlier ``import torch`` put in the global symbol scope
-        sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
+        # RTLD_DEEPBIND (glibc): Numba's omppool binds to the libgomp it loads now, not to
+        # one an earlier ``import torch`` put in the global symbol scope
+        if dl:
+            sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
         try:
             return launch()
         finally:
-            sys.setdlopenflags(flags)
+            if dl:
+                sys.setdlopenflags(flags)
             os.environ.pop("GOMP_SPINCOUNT", None)
 
     _launch_threads.__doc__ = launch.__doc__
