@@ -21,19 +21,28 @@ torch time / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 Only trust the numbers on a quiet machine (the load average is printed):
 threaded BLAS and torch lose their time slices to other processes and both
 sides become erratic.  The CPU column (process time per call, all threads)
-shows thread pools that spin: Numba's default OpenMP layer spins after each
-parallel kernel (here the generated ReLU kernels above 65536 elements) and
-then fights OpenBLAS's worker for the second core -- measured on a loaded
-machine with OPENBLAS_NUM_THREADS=1: LeNet step 13.9 ms CPU with the omp
-layer, 8.6 ms with ``NUMBA_THREADING_LAYER=workqueue`` or
-``OMP_WAIT_POLICY=passive`` (the same as one Numba thread).  Compare
-    NUMBA_THREADING_LAYER=workqueue .venv/bin/python benchmarks/conv.py
+shows thread pools that spin.  Numba's OpenMP workers spin after each
+parallel kernel (here the ReLU kernels above 65536 elements) and fought
+OpenBLAS's worker for the second core: LeNet step 32 ms.  symdl now starts
+Numba's pool with GOMP_SPINCOUNT=10000 (``symdl/runtime/threads.py``; torch,
+imported first here, keeps its own libgomp and policy): about 10 ms.  Compare
+    SYMDL_OMP_SPINCOUNT=off .venv/bin/python benchmarks/conv.py   # libgomp's default spin
+    SYMDL_OMP_SPINCOUNT=0 .venv/bin/python benchmarks/conv.py     # sleep at once
 
 What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
-three OpenBLAS sgemm calls of the im2col design alone; measured on one thread
-(CPU time, float32) they take 11.2 ms of symdl's 16.5 ms, while torch's whole
-forward + backward takes 8.2-8.5 ms (LeNet step: symdl 7.8-8.3 ms, torch
-7.6-8.7 ms CPU on one thread).
+three OpenBLAS sgemm calls of the im2col design alone, and they take as long
+as torch's whole forward + backward (oneDNN's direct convolution): one run,
+2 threads, 2026-12-07: GEMMs 7.5 ms, torch 8.4 ms, symdl 12.6 ms (0.66x);
+on one thread (``--threads 1``, NUMBA_NUM_THREADS=1) GEMMs 12.6 ms, torch
+12.1 ms, symdl 17.2 ms (0.70x).  The rest is memory passes: im2col (NumPy
+slice copies, ~1.4 ms: 14.5 MB of columns written) and col2im (a Numba loop,
+``runtime.conv.fold_cf``, 0.7-1.3 ms; NumPy's took 3.3 ms), plus the
+hand-offs between OpenBLAS's and Numba's threads on 2 cores.  So >= 1.0x
+needs a GEMM faster than OpenBLAS's at these shapes (M = 32, K = 144) or no
+column matrix at all -- a direct convolution kernel, not an im2col tweak.
+LeNet step: on one thread symdl is faster than torch (8.5 vs 11.2 ms, 1.33x);
+on 2 threads torch gains and symdl does not (10.5 vs 6.5 ms), the gap being
+thread hand-offs: with SYMDL_OMP_SPINCOUNT=0 it was 9.0 vs 6.9 ms (0.77x).
 """
 from __future__ import annotations
 
@@ -167,6 +176,13 @@ def bench_lenet(torch, nn, optim, batch, side, args):
              "torch_cpu_ms": tt[2] * 1e3}]
 
 
+def _spin():
+    from symdl.runtime.threads import _spincount
+    mine = _spincount()
+    return repr(os.environ.get("GOMP_SPINCOUNT", "libgomp's default")) if mine is None else \
+        f"{mine} (symdl's)"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch and BLAS threads (default 2)")
@@ -191,7 +207,8 @@ def main(argv=None):
 
     print(f"load average {os.getloadavg()[0]:.2f}; torch {torch.__version__}, {args.threads} threads; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; Numba threading layer "
-          f"{numba.config.THREADING_LAYER!r}, NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}")
+          f"{numba.config.THREADING_LAYER!r}, NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, "
+          f"its GOMP_SPINCOUNT {_spin()}")
     rows = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
                       4 if args.tiny else 32, args)
     rows += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)

@@ -74,6 +74,28 @@ def test_unfold_fold_are_transposes():
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fold_loop_is_the_transpose_of_unfold(monkeypatch, parallel):
+    """The Numba Pᵀ (runtime.conv.fold_cf) is windows.fold's map and the transpose of
+    the channels-first P, serial and on Numba's threads, for stride, padding (one-
+    sided, wider than the kernel reach) and dilation."""
+    from symdl.runtime import conv as rconv
+
+    monkeypatch.setattr(rconv, "PARALLEL_MIN", 0 if parallel else 1 << 62)
+    for shape, geo in [((2, 3, 7, 8), ((3, 2), (2, 3), ((1, 2), (0, 1)), (2, 1))),
+                       ((3, 2, 5, 6), ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                       ((1, 2, 4, 4), ((3, 3), (3, 3), ((2, 2), (2, 2)), (1, 1))),
+                       ((2, 1, 1, 9), ((1, 3), (1, 2), ((0, 0), (3, 3)), (1, 3)))]:
+        x = R.standard_normal(shape)
+        cols = unfold(x, *geo, channels_first=True)
+        c = R.standard_normal(cols.shape)
+        got = rconv.fold_cf(c, x.shape, *geo[1:])
+        np.testing.assert_allclose(got, fold(c, x.shape, *geo[1:], channels_first=True), rtol=1e-13,
+                                   atol=1e-13)
+        lhs, rhs = np.vdot(cols, c), np.vdot(x, got)
+        assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+
+
 def test_maxpool_ties_go_to_the_first_index():
     layer = nn.MaxPool2d(2, dtype=np.float64)
     x = np.ones((1, 1, 2, 2))

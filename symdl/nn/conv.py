@@ -5,7 +5,8 @@ y = W · P x + b, with P the window (im2col) map of ``symdl.runtime.windows``
 (laid out (in·kh·kw, N·oh·ow)) and W the weight viewed as (groups,
 out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.
 The backward is the transpose rules of that product, nothing else:
-dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ = ``fold``).
+dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ: ``symdl.runtime.conv.fold_cf``,
+the map of ``windows.fold`` as one Numba loop).
 One GEMM for the whole batch, not one per sample: measured (float32,
 (144, 32·784) columns), 32 per-sample GEMMs are as fast for the forward on
 one BLAS thread but 3× slower for dW, and 10× slower with 2 BLAS threads.
@@ -21,7 +22,7 @@ import math
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
-from symdl.runtime.windows import PAD_MODES, fold, out_size, pad_gather, pad_index, pad_scatter, unfold
+from symdl.runtime.windows import PAD_MODES, out_size, pad_gather, pad_index, pad_scatter, unfold
 
 from . import init as _init
 from .layers import LAYERS, Module
@@ -187,13 +188,13 @@ class _ConvNd(Module):
             return None
         dcols = np.matmul(W2.transpose(0, 2, 1), g2).reshape(cols.shape)
         k, s, p, d = self._geometry()
+        from symdl.runtime.conv import fold_cf      # Pᵀ as one Numba loop (windows.fold's map)
         if self._gather:
             ih, iw = self._pad_indices(self._xshape)
-            dxp = fold(dcols, self._xshape[:2] + (len(ih), len(iw)), s, ((0, 0), (0, 0)), d,
-                       channels_first=True)
+            dxp = fold_cf(dcols, self._xshape[:2] + (len(ih), len(iw)), s, ((0, 0), (0, 0)), d)
             dx = pad_scatter(dxp, ih, iw, self._xshape)                      # Eᵀ Pᵀ (Wᵀ g)
         else:
-            dx = fold(dcols, self._xshape, s, p, d, channels_first=True)      # Pᵀ (Wᵀ g)
+            dx = fold_cf(dcols, self._xshape, s, p, d)                         # Pᵀ (Wᵀ g)
         return dx if self.nd == 2 else dx.reshape(N, self.in_channels, -1)
 
     @property

@@ -65,6 +65,9 @@ def install_light_cache_loads() -> bool:
     whole target context (idempotent; imports numba).  False when switched off
     or when numba's cache lacks the internals this relies on."""
     global _installed
+    from symdl.runtime.threads import install_short_spin
+
+    install_short_spin()           # before any parallel kernel starts Numba's OpenMP pool
     if _installed:
         return True
     if os.environ.get("SYMDL_NUMBA_FULL_REFRESH"):
