@@ -421,8 +421,9 @@ class _Recurrent(Module):
             Cs[0] = c0
         V = np.stack([P[p + sfx] for p in _PEEP]) if kind == "peephole" else np.empty((0, H), dt)
         fwd, _, gemm = K.seq
-        args = (gemm, X, np.ascontiguousarray(Wih.T), np.ascontiguousarray(Whh.T), bias, XG, Hs,
-                Cs if Cs is not None else _dummy(dt, 3), V)
+        WT = np.concatenate([Wih, Whh], axis=1).T.copy()      # [W_ih, W_hh]ᵀ: one product per step
+        args = (gemm, X, WT, bias, XG, Hs, Cs if Cs is not None else _dummy(dt, 3), V,
+                np.empty((B, WT.shape[0]), dt))
         _loop(_split(T, B, H, GH), fwd, args, B)
         return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": None, "seq": True}
 
