@@ -9,6 +9,14 @@ and the weight gradients of all steps in one matmul each) plus the cell's
 gate block: one generated forward and one backward kernel
 (``symdl.generated.cells``) whose partials SymPy derived, reading the gates
 where the matmuls wrote them (one C-contiguous (batch, G*hidden) row per step).
+RNN, LSTM and peephole LSTM sequences of ``SEQ_MIN_T`` steps or more run the
+whole time loop, forward and BPTT, in one generated ``nogil`` call per
+direction (``*_seq_forward``/``*_seq_backward``: per step one cblas gemm
+[x_t, h_t] @ [W_ih, W_hh]ᵀ, or dh = δ W_hh, then the gate kernel) with NumPy's
+OpenBLAS called through a ctypes pointer (``symdl.runtime.blas``; without it,
+the per-step NumPy loop below).  A large enough sequence (``SPLIT_MIN_WORK``)
+runs its two batch halves in two threads and its weight gradients on two
+halves of the gate rows, OpenBLAS's own threads set to 1 meanwhile.
 
 * ``LSTM.forward(xs, state=None, training=False) -> (out, (h_n, c_n))``;
   ``GRU``/``RNN`` return ``(out, h_n)``.  ``backward(dout, dstate=None) -> dxs``
