@@ -3,6 +3,9 @@ halves in two threads) against the per-step NumPy path they replace, and that
 path when no BLAS is found (``SYMDL_BLAS=numpy``)."""
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -154,3 +157,51 @@ def test_lstm_against_torch_both_paths(fallback, monkeypatch):
     finally:
         monkeypatch.delenv("SYMDL_BLAS", raising=False)
         blas.reset()
+
+
+def test_run_pair_runs_both_and_reraises():
+    """Both functions run (the second on the worker), an exception in either reaches
+    the caller, and OpenBLAS's thread count is restored afterwards."""
+    count = blas._get()["get"]
+    before = int(count()) if count is not None else None
+    seen = []
+    blas.run_pair(lambda: seen.append(0), lambda: seen.append(1))
+    assert sorted(seen) == [0, 1]
+
+    def boom():
+        raise ValueError("worker")
+
+    with pytest.raises(ValueError, match="worker"):
+        blas.run_pair(lambda: None, boom)
+    with pytest.raises(ValueError, match="worker"):
+        blas.run_pair(boom, lambda: None)
+    blas.run_pair(lambda: seen.append(2), lambda: seen.append(3))      # still usable
+    assert sorted(seen) == [0, 1, 2, 3]
+    if before is not None:
+        assert int(count()) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_run_pair_after_fork():
+    """A forked child has the worker object but not its thread: it starts its own
+    (else the child would wait forever for the parent's worker)."""
+    blas.run_pair(lambda: None, lambda: None)
+    pid = os.fork()
+    if pid == 0:                                   # child
+        code = 1
+        try:
+            seen = []
+            blas.run_pair(lambda: seen.append(0), lambda: seen.append(1))
+            code = 0 if sorted(seen) == [0, 1] else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("run_pair in a forked child hung")

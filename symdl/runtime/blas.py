@@ -207,6 +207,7 @@ class _Worker:
         self._go.acquire()
         self._done.acquire()
         self._fn, self._exc = None, None
+        self.pid = os.getpid()           # a forked child has the object but not the thread
         threading.Thread(target=self._loop, name="symdl-blas", daemon=True).start()
 
     def _loop(self):
@@ -247,9 +248,9 @@ def run_pair(f0, f1):
     must release the GIL: a ``nogil`` loop, a NumPy matmul), with OpenBLAS's
     thread count 1 meanwhile (restored after)."""
     global _worker
-    if _worker is None:
+    if _worker is None or _worker.pid != os.getpid():     # none yet, or a forked child's copy
         with _lock:
-            if _worker is None:
+            if _worker is None or _worker.pid != os.getpid():
                 _worker = _Worker()
     prev = threads_set(1)
     try:
