@@ -46,6 +46,8 @@ class BlockKernel:
     #: dtype -> the backward's row scratch allocations; (matrix, column, scratch) copies
     bwd_alloc: dict = field(default_factory=dict)
     bwd_copy: list = field(default_factory=list)
+    #: the sequence loops' kernel calls (``seq_loop``), or None: no loops for this block
+    seq: dict | None = None
 
 
 def _nan_guard(out: str, expr, local) -> list:
@@ -138,7 +140,39 @@ def block_kernel(block, elementary, used: set) -> BlockKernel:
             lines += _nan_guard(f"d_{u_.name}_", d.backward[u_], local)
         lines += [store(u_) for u_ in d.wrt]
         k.bwd[dt] = "\n".join(lines)
+    k.seq = seq_loop(block, k)
     return k
+
+
+#: kernel argument -> the sequence loop's expression at step t for rows b0:b1
+#: (``templates/cells.py.j2``: XG/Hs/Cs are (T[+1], batch, .) arrays, V the
+#: vectors stacked, dV their per-element gradients (vectors, T, batch, hidden))
+_SEQ_FWD = {"gates": "A", "c": "Cs[t, b0:b1]", "out_h1": "Hs[t + 1, b0:b1]", "out_c1": "Cs[t + 1, b0:b1]"}
+_SEQ_BWD = {"gates": "XG[t, b0:b1]", "c": "Cs[t, b0:b1]", "c1": "Cs[t + 1, b0:b1]", "d_h1": "dt_",
+            "d_c1": "dc_", "out_d_gates": "D", "out_d_c": "dc2_"}
+
+
+def seq_loop(block, k: BlockKernel):
+    """The calls of the sequence loops (one ``@njit(nogil=True)`` function over all
+    time steps, forward and BPTT, BLAS through a function pointer) for a block
+    that is a whole cell step: every gate pre-activation packed in ``gates``
+    (``W_ih x + b + W_hh h``), at most a cell state ``c`` and vectors besides,
+    results h1 (and c1).  None for other blocks (the GRU's: the layer's Python loop)."""
+    packed = dict(block.packed)
+    if set(packed) != {"gates"} or any(s is None for s in packed["gates"]):
+        return None
+    vec = {s.name: f"V[{i}]" for i, s in enumerate(block.vectors)}
+    dvec = {f"out_d_{s.name}": f"dV[{i}, t, b0:b1]" for i, s in enumerate(block.vectors)}
+    fwd, bwd = {**_SEQ_FWD, **vec}, {**_SEQ_BWD, **vec, **dvec}
+    if not (set(k.fwd_args) <= set(fwd) and set(k.bwd_args) <= set(bwd)):
+        return None
+    if k.fwd_args[-1] not in ("out_h1", "out_c1") or "out_h1" not in k.fwd_args:
+        return None
+    cell = "c" in k.fwd_args
+    if cell != ("out_c1" in k.fwd_args) or cell != ("d_c1" in k.bwd_args) or cell != ("out_d_c" in k.bwd_args):
+        return None
+    return {"fwd": ", ".join(fwd[a] for a in k.fwd_args), "bwd": ", ".join(bwd[a] for a in k.bwd_args),
+            "cell": cell}
 
 
 def block_table(block) -> dict:

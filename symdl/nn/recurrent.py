@@ -9,6 +9,14 @@ and the weight gradients of all steps in one matmul each) plus the cell's
 gate block: one generated forward and one backward kernel
 (``symdl.generated.cells``) whose partials SymPy derived, reading the gates
 where the matmuls wrote them (one C-contiguous (batch, G*hidden) row per step).
+RNN, LSTM and peephole LSTM sequences of ``SEQ_MIN_T`` steps or more run the
+whole time loop, forward and BPTT, in one generated ``nogil`` call per
+direction (``*_seq_forward``/``*_seq_backward``: per step one cblas gemm
+[x_t, h_t] @ [W_ih, W_hh]ᵀ, or dh = δ W_hh, then the gate kernel) with NumPy's
+OpenBLAS called through a ctypes pointer (``symdl.runtime.blas``; without it,
+the per-step NumPy loop below).  A large enough sequence (``SPLIT_MIN_WORK``)
+runs its two batch halves in two threads and its weight gradients on two
+halves of the gate rows, OpenBLAS's own threads set to 1 meanwhile.
 
 * ``LSTM.forward(xs, state=None, training=False) -> (out, (h_n, c_n))``;
   ``GRU``/``RNN`` return ``(out, h_n)``.  ``backward(dout, dstate=None) -> dxs``
@@ -33,6 +41,7 @@ import math
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
+from symdl.runtime import blas as _blas
 
 from . import init as _init
 from .layers import LAYERS, Module
@@ -74,6 +83,51 @@ class _Kernels:
         blocks = kernel(cell, variant=variant).blocks
         self.fwd = [b.fn("forward", dtype, size) for b in blocks]
         self.bwd = [b.fn("backward", dtype, size) for b in blocks]
+        #: (forward loop, backward loop, cblas gemm): the whole time loop in one nogil
+        #: call (``templates/cells.py.j2``), or None: the per-step Python loop (the
+        #: GRUs, whose blocks take other operands; no usable BLAS found)
+        self.seq = None
+        gemm = _blas.gemm(dtype)
+        if gemm is not None and len(blocks) == 1:
+            f, b = blocks[0].seq_fn("forward", dtype), blocks[0].seq_fn("backward", dtype)
+            if f is not None and b is not None:
+                self.seq = (f, b, gemm)
+
+
+#: sequences from this length on run the generated time loops (``_seq_forward``); a
+#: shorter one (a cell's single step) the per-step Python loop, cheaper to enter
+SEQ_MIN_T = 4
+
+#: a sequence's work (T * batch * hidden * G*hidden) from which the layer runs its
+#: loops on two batch halves and its big products on two halves of their rows, in two
+#: threads with OpenBLAS's own threads off (each phase pays a thread handoff, ~50 us)
+SPLIT_MIN_WORK = 1 << 22
+
+
+def _dummy(dt, ndim):
+    """A placeholder for a sequence loop's argument the cell does not read."""
+    return np.zeros((1,) * ndim, dt)
+
+
+def _split(T, B, H, GH):
+    return B >= 4 and T * B * H * GH >= SPLIT_MIN_WORK and _blas.can_split()
+
+
+def _loop(split, fn, args, B):
+    """``fn(*args, 0, B)``, or its two batch halves in two threads."""
+    if split:
+        half = (B + 1) // 2
+        _blas.run_pair(lambda: fn(*args, 0, half), lambda: fn(*args, half, B))
+    else:
+        fn(*args, 0, B)
+
+
+def _pair(split, f0, f1):
+    if split:
+        _blas.run_pair(f0, f1)
+    else:
+        f0()
+        f1()
 
 
 class _Recurrent(Module):
@@ -197,6 +251,8 @@ class _Recurrent(Module):
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
         K = self._kernels(B * H)
+        if K.seq is not None and T >= SEQ_MIN_T:
+            return self._seq_forward(K, sfx, X, h0, c0)
         XG = np.matmul(X.reshape(T * B, -1), Wih.T).reshape(T, B, GH)
         bih, bhh = P.get("bias_ih" + sfx), P.get("bias_hh" + sfx)
         Hs = np.empty((T + 1, B, H), dt)
@@ -264,6 +320,8 @@ class _Recurrent(Module):
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
         K = self._kernels(B * H)
+        if K.seq is not None and cache.get("seq"):
+            return self._seq_backward(K, sfx, cache, dHout, dhT, dcT, need_dx)
         DG = np.empty((T, B, GH), dt)
         DGh = np.empty((T, B, GH), dt) if kind == "gru" else DG
         dh = np.array(dhT, dtype=dt)
@@ -348,6 +406,86 @@ class _Recurrent(Module):
                 G[p + sfx][...] = dp.reshape(T * B, H).sum(axis=0, dtype=np.float64)
         dX = mm(flat, Wih).reshape(X.shape) if need_dx else None
         return dX, dh, dc
+
+    # ---- one direction, the whole time loop in one call (RNN, LSTM, peephole LSTM) --------------
+    # The generated loops (``K.seq``) run every step -- the gate pre-activations
+    # x_t W_ihᵀ + h_t W_hhᵀ + b by cblas gemm, the gate block -- without the GIL; a large
+    # enough sequence runs them on two batch halves in two threads, and the weight
+    # gradients' products on two halves of the gate rows (OpenBLAS's own threads off
+    # meanwhile: its spinning pool would take the second core).
+    def _seq_forward(self, K, sfx, X, h0, c0):
+        P, kind, H, dt = self.params, self.kind, self.hidden_size, self.dtype
+        T, B, _ = X.shape
+        Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
+        GH = Whh.shape[0]
+        bih, bhh = P.get("bias_ih" + sfx), P.get("bias_hh" + sfx)
+        bias = (bih + bhh).astype(dt) if bih is not None else np.zeros(GH, dt)
+        XG = np.empty((T, B, GH), dt)
+        Hs = np.empty((T + 1, B, H), dt)
+        Hs[0] = h0
+        Cs = None
+        if kind in ("lstm", "peephole"):
+            Cs = np.empty((T + 1, B, H), dt)
+            Cs[0] = c0
+        V = np.stack([P[p + sfx] for p in _PEEP]) if kind == "peephole" else np.empty((0, H), dt)
+        fwd, _, gemm = K.seq
+        WT = np.concatenate([Wih, Whh], axis=1).T.copy()      # [W_ih, W_hh]ᵀ: one product per step
+        args = (gemm, X, WT, bias, XG, Hs, Cs if Cs is not None else _dummy(dt, 3), V,
+                np.empty((B, WT.shape[0]), dt))
+        _loop(_split(T, B, H, GH), fwd, args, B)
+        return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": None, "seq": True}
+
+    def _seq_backward(self, K, sfx, cache, dHout, dhT, dcT, need_dx):
+        P, G, kind, H, dt = self.params, self.grads, self.kind, self.hidden_size, self.dtype
+        X, XG, Hs, Cs = cache["X"], cache["XG"], cache["Hs"], cache["Cs"]
+        T, B, _ = X.shape
+        Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
+        GH = Whh.shape[0]
+        lstm = kind in ("lstm", "peephole")
+        DG = np.empty((T, B, GH), dt)
+        dh = np.array(dhT, dtype=dt)
+        dc = np.array(dcT, dtype=dt) if lstm else _dummy(dt, 2)
+        dc_new = np.empty((B, H), dt) if lstm else dc
+        if kind == "peephole":
+            dpeep = np.empty((len(_PEEP), T, B, H), dt)
+            V = np.stack([P[p + sfx] for p in _PEEP])
+        else:
+            dpeep, V = _dummy(dt, 4), np.empty((0, H), dt)
+        dH = _dummy(dt, 3) if dHout is None else np.ascontiguousarray(dHout, dtype=dt)
+        _, bwd, gemm = K.seq
+        split = _split(T, B, H, GH)
+        _loop(split, bwd, (gemm, XG, np.ascontiguousarray(Whh), Cs if lstm else _dummy(dt, 3), V, dH,
+                           dHout is not None, dh, dc, dc_new, np.empty((B, H), dt), DG, dpeep), B)
+        # the weight gradients: one product each over all steps, in two halves of the gate rows
+        flat = DG.reshape(T * B, GH)
+        Xf, Hprev = X.reshape(T * B, -1), Hs[:-1].reshape(T * B, H)
+        gih, ghh = G["weight_ih" + sfx], G["weight_hh" + sfx]
+        gb = G["bias_ih" + sfx] if self.bias else None
+        ones = np.ones(T * B, dt) if self.bias else None
+        r = (GH // 2 + 7) // 8 * 8
+
+        def rows(lo, hi):
+            def f():
+                np.matmul(flat[:, lo:hi].T, Xf, out=gih[lo:hi])
+                np.matmul(flat[:, lo:hi].T, Hprev, out=ghh[lo:hi])
+                if gb is not None:      # column sums as a matvec
+                    np.matmul(ones, flat[:, lo:hi], out=gb[lo:hi])
+            return f
+
+        _pair(split, rows(0, r), rows(r, GH))
+        if self.bias:      # b_ih and b_hh enter as one sum
+            np.copyto(G["bias_hh" + sfx], gb)
+        if kind == "peephole":
+            for p, dp in zip(_PEEP, dpeep):
+                G[p + sfx][...] = dp.reshape(T * B, H).sum(axis=0, dtype=np.float64)
+        dX = None
+        if need_dx:
+            dX = np.empty((T * B, Wih.shape[1]), dt)
+            n = (T * B) // 2
+            _pair(split and n > 0, lambda: np.matmul(flat[:n], Wih, out=dX[:n]),
+                  lambda: np.matmul(flat[n:], Wih, out=dX[n:]))
+            dX = dX.reshape(X.shape)
+        return dX, dh, (dc if lstm else None)
 
     # ---- all layers and directions ---------------------------------------------------------
     def _forward(self, x, states, training):

@@ -51,6 +51,13 @@ class GateBlock:
             self._cache[key] = f
         return f
 
+    def seq_fn(self, kind: str, dtype):
+        """The block's sequence loop (``kind`` "forward" or "backward": all time
+        steps in one ``nogil`` call, BLAS through a function pointer;
+        ``templates/cells.py.j2``), or None when the block has none."""
+        sfx = _SUFFIX.get(np.dtype(dtype))
+        return getattr(self._module, f"{self.name}_seq_{kind}_{sfx}", None) if sfx else None
+
     def _check(self, names, arrays):
         if len(arrays) != len(names):
             raise ParameterError(f"{self.name}: expected {len(names)} arrays ({', '.join(names)}), "
