@@ -8,7 +8,8 @@ float64.  symdl: ``layer.forward(x, training=True)`` then
 ``layer.backward(g)`` (kernels warm: JIT compile / cache load excluded);
 torch: ``y = layer(x); y.backward(g)`` with x.requires_grad.  The two
 sides run in ``--repeat`` interleaved rounds (alternating which goes first),
-each round timing a batch of calls lasting about ``--round-ms``; the table
+each round timing a batch of calls lasting about ``--round-ms`` after 20 ms
+of untimed calls (the other side's threads spinning down); the table
 gives each side's median per-call time and their ratio, then the ratio of
 the minimums (a single call of the small cases lasts 0.1-0.5 ms, where
 one-call timings swing with the machine).
@@ -48,6 +49,12 @@ def _time(fn, repeat):
     return statistics.median(ts)
 
 
+#: untimed calls at the start of each round, in seconds: the other side's thread
+#: pool (torch's OpenMP workers) keeps spinning for up to ~10 ms after its last
+#: call, and neither side should be charged for that
+SETTLE = 0.02
+
+
 def _calls_per_round(fn, round_s):
     fn()
     t = time.perf_counter()
@@ -65,6 +72,9 @@ def time_pair(fa, fb, repeat, round_s):
         order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
         for i in order:
             f, k = fns[i], ks[i]
+            t = time.perf_counter()
+            while time.perf_counter() - t < SETTLE:    # untimed: see SETTLE
+                f()
             t = time.perf_counter()
             for _ in range(k):
                 f()
