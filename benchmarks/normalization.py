@@ -8,8 +8,8 @@ float64.  symdl: ``layer.forward(x, training=True)`` then
 ``layer.backward(g)`` (kernels warm: JIT compile / cache load excluded);
 torch: ``y = layer(x); y.backward(g)`` with x.requires_grad.  The two
 sides run in ``--repeat`` interleaved rounds (alternating which goes first),
-each round timing a batch of calls lasting about ``--round-ms`` after 20 ms
-of untimed calls (the other side's threads spinning down); the table
+each round timing a batch of calls lasting about ``--round-ms`` after 30 ms
+of untimed calls (the other side's threads spinning down; ``interleave.py``); the table
 gives each side's median per-call time and their ratio, then the ratio of
 the minimums (a single call of the small cases lasts 0.1-0.5 ms, where
 one-call timings swing with the machine).
@@ -28,9 +28,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from interleave import timeit_pair  # noqa: E402
 
 CASES = [("BatchNorm1d", (256, 512), lambda nn: nn.BatchNorm1d(512)),
          ("BatchNorm2d", (32, 64, 28, 28), lambda nn: nn.BatchNorm2d(64)),
@@ -47,40 +52,6 @@ def _time(fn, repeat):
         fn()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
-
-
-#: untimed calls at the start of each round, in seconds: the other side's thread
-#: pool (torch's OpenMP workers) keeps spinning for up to ~10 ms after its last
-#: call, and neither side should be charged for that
-SETTLE = 0.02
-
-
-def _calls_per_round(fn, round_s):
-    fn()
-    t = time.perf_counter()
-    fn()
-    return max(1, int(round_s / max(time.perf_counter() - t, 1e-7)))
-
-
-def time_pair(fa, fb, repeat, round_s):
-    """Per-call seconds (median, min) of ``fa`` and of ``fb`` (None: not
-    timed) over ``repeat`` interleaved rounds of batched calls."""
-    fns = [f for f in (fa, fb) if f is not None]
-    ks = [_calls_per_round(f, round_s) for f in fns]
-    ts: list = [[] for _ in fns]
-    for r in range(repeat):
-        order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
-        for i in order:
-            f, k = fns[i], ks[i]
-            t = time.perf_counter()
-            while time.perf_counter() - t < SETTLE:    # untimed: see SETTLE
-                f()
-            t = time.perf_counter()
-            for _ in range(k):
-                f()
-            ts[i].append((time.perf_counter() - t) / k)
-    out = [(statistics.median(t), min(t)) for t in ts]
-    return out[0], (out[1] if fb is not None else (float("nan"), float("nan")))
 
 
 def triad_gbs(n=10_000_000, repeat=5):
@@ -143,7 +114,7 @@ def main(argv=None):
                 def tstep():
                     tx.grad = None
                     tl(tx).backward(tg)
-            (ts, ts_min), (tt, tt_min) = time_pair(step, tstep, args.repeat, args.round_ms / 1e3)
+            (ts, ts_min), (tt, tt_min) = timeit_pair(step, tstep, args.round_ms / 1e3 * args.repeat, args.repeat)
             gbs = ARRAYS * x.itemsize * x.size / ts / 1e9
             print(f"{name:<13}{str(shape):<20}{np.dtype(dt).name:<9}{ts * 1e3:>10.3f}{tt * 1e3:>10.3f}"
                   f"{tt / ts:>13.2f}{tt_min / ts_min:>10.2f}{100 * gbs / bw:>7.0f}%")

@@ -22,14 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from interleave import timeit_pair  # noqa: E402
 
 
 def load() -> float:
@@ -37,56 +38,6 @@ def load() -> float:
         return os.getloadavg()[0]
     except OSError:  # pragma: no cover
         return float("nan")
-
-
-def _number(fn, min_time, repeat):
-    fn()
-    fn()
-    t0 = time.perf_counter()
-    k = 0
-    while time.perf_counter() - t0 < 0.05:
-        fn()
-        k += 1
-    per = (time.perf_counter() - t0) / k
-    return max(1, int(min_time / repeat / per))
-
-
-#: untimed calls at the start of each round, in seconds: the other side's thread
-#: pools (torch's OpenMP workers, OpenBLAS's) keep spinning for up to ~10 ms after
-#: its last call, and neither side should be charged for that
-SETTLE = 0.03
-
-
-def settle(fn, seconds=SETTLE):
-    t0 = time.perf_counter()
-    fn()
-    while time.perf_counter() - t0 < seconds:
-        fn()
-
-
-def timeit(fn, min_time=0.5, repeat=7):
-    """Median and min seconds per call."""
-    return timeit_pair(fn, None, min_time, repeat)[0]
-
-
-def timeit_pair(fa, fb, min_time=0.5, repeat=7):
-    """(median, min) seconds per call of ``fa`` and of ``fb`` (None: not timed), their
-    rounds interleaved in alternating order, each after ``settle`` (untimed calls: torch's
-    OpenMP threads keep spinning for a while after its calls, which slows whatever runs
-    right after them)."""
-    fns = [f for f in (fa, fb) if f is not None]
-    numbers = [_number(f, min_time, repeat) for f in fns]
-    rounds = [[] for _ in fns]
-    for r in range(repeat):
-        order = list(range(len(fns)))[::(1 if r % 2 == 0 else -1)]
-        for i in order:
-            settle(fns[i])
-            t0 = time.perf_counter()
-            for _ in range(numbers[i]):
-                fns[i]()
-            rounds[i].append((time.perf_counter() - t0) / numbers[i])
-    out = [(statistics.median(x), min(x)) for x in rounds]
-    return out + [(float("nan"), float("nan"))] * (2 - len(out))
 
 
 def main(argv=None):
