@@ -186,22 +186,18 @@ _dispatchers = {}
 
 
 def _kernel(name, parallel):
-    """``_py_<name>`` compiled serially or with parallel=True, on first use (the
-    parallel copy under its own name: Numba's cache key ignores the flag)."""
+    """``_py_<name>`` compiled serially or with parallel=True, on first use
+    (``runtime/jitcache.compile_body``; Numba's pool starts with symdl's short spin)."""
     key = (name, parallel)
     fn = _dispatchers.get(key)
     if fn is None:
-        import types
+        from symdl.runtime.jitcache import compile_body
 
-        py = globals()["_py_" + name]
         if parallel:
             from symdl.runtime.threads import install_short_spin
 
             install_short_spin()
-            py = types.FunctionType(py.__code__, py.__globals__, "_py_" + name + "_par", py.__defaults__,
-                                    py.__closure__)
-            py.__qualname__ = py.__name__
-        fn = _dispatchers[key] = njit(cache=True, parallel=parallel)(py)
+        fn = _dispatchers[key] = compile_body(globals()["_py_" + name], parallel)
     return fn
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 
 def _is_dispatcher(v) -> bool:
@@ -109,21 +110,27 @@ def lazy_kernels(namespace: dict):
     disk cache; the parallel copy gets its own qualified name, hence its own
     cache file (Numba's cache key ignores the ``parallel`` flag).  Creating
     the dispatchers eagerly would make importing the module slow."""
-    import types
 
     def __getattr__(name):
         par = name.endswith("_par")
         py = namespace.get("_py_" + (name[:-4] if par else name))
         if py is None:
             raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
-        if par:
-            py = types.FunctionType(py.__code__, py.__globals__, "_py_" + name, py.__defaults__,
-                                    py.__closure__)
-            py.__qualname__ = "_py_" + name
-        from numba import njit
-
-        fn = njit(cache=True, error_model="numpy", parallel=par)(py)
-        namespace[name] = fn
+        fn = namespace[name] = compile_body(py, par)
         return fn
 
     return __getattr__
+
+
+def compile_body(py, parallel: bool):
+    """The dispatcher of body ``py`` (``_py_<kernel>``): ``njit(cache=True)``,
+    serial, or with ``parallel=True`` as a copy named ``_py_<kernel>_par``
+    (its own cache file: Numba's cache key ignores the flag).  Compiles
+    nothing until called."""
+    from numba import njit
+
+    if parallel:
+        name = py.__name__ + "_par"
+        py = types.FunctionType(py.__code__, py.__globals__, name, py.__defaults__, py.__closure__)
+        py.__qualname__ = name
+    return njit(cache=True, error_model="numpy", parallel=parallel)(py)
