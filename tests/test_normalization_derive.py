@@ -110,3 +110,22 @@ def test_verify_unknown_symbol_is_undecided():
 
     (v,) = verify_spec("batch_norm", derivative=r"q\,g")
     assert v.status == "undecided" and "vocabulary" in v.reason
+
+
+def test_group_norm_first_pass_sums_by_linearity():
+    """Group norm (the weight constant along each channel's run): the
+    backward's first pass sums each per-element factor once per run, and
+    every group sum and parameter gradient is c·(that sum) -- c constant along
+    the run; the product is the derived summand (``_split_run`` asserts it)."""
+    from symdl.codegen.normalization import _split_run, norm_plan
+    from symdl.specs.normalization import group_norm
+
+    run = norm_plan(group_norm)["run"]
+    assert run["moved"] == ["weight", "bias"]          # the dx pass no longer accumulates them
+    assert len(run["sums"]) == 2                        # Σg and Σg·x̂ per run: shared by a0, a1, dγ, dβ
+    assert not any("weight" in s["uses"] for s in run["sums"])
+    w, g, xc, rstd = (sp.Symbol(n, real=True) for n in ("weight", "g", "xc", "rstd"))
+    assert _split_run(g * w * xc) == (w, g * xc)
+    assert _split_run(g * rstd * xc) == (rstd, g * xc)
+    for name in ("batch_norm", "layer_norm", "instance_norm", "rms_norm"):
+        assert norm_plan(next(s for s in NORM_SPECS if s.name == name))["run"] is None

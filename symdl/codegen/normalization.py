@@ -22,7 +22,10 @@ norm on (N, C) inputs has column kernels (``_cols``).  The math comes from
 * ``backward``: the group sums the derived dx reads (sum ĝ, sum ĝ·(x - mean)),
   then dx per element, and dweight/dbias accumulated per affine index into
   per-block float64 partials summed in block order (serial and prange
-  kernels agree bit for bit);
+  kernels agree bit for bit); where the weight is constant along each
+  contiguous run (group norm), the first pass sums each per-element factor
+  once per run and adds c·sum to the group sums and the parameter partials
+  (linearity: ``_run_plan``), so the second pass only writes dx;
 * ``rstd``: rstd from a variance (eval: from the running variance);
 * ``running``: torch's running-estimate update (in place).
 
@@ -162,7 +165,59 @@ def _param_body(d, grad):
     return ReductionSimplifier(d.graph).reduce(inner)
 
 
-def _backward_plan(d, lf) -> dict:
+#: symbols constant along one contiguous run of a "block" affine group (one
+#: channel of a group-norm group): the affine parameters and the group's statistics
+RUN_CONST = frozenset({"weight", "bias", "rstd", "mean", "eps", "M"})
+
+
+def _split_run(e):
+    """``e = c·u`` with ``c`` constant along a contiguous run (``RUN_CONST``)
+    and ``u`` the per-element factor."""
+    c, u = [], []
+    for f in sp.Mul.make_args(e):
+        (c if {s.name for s in f.free_symbols} <= RUN_CONST else u).append(f)
+    c, u = sp.Mul(*c), sp.Mul(*u)
+    if sp.expand(c * u - e) != 0:   # pragma: no cover - make_args is a factorization
+        raise AssertionError(f"{e} != ({c})·({u})")
+    return c, u
+
+
+def _run_plan(bw_atoms, params: dict) -> dict:
+    """Block affine (the weight constant along each contiguous run): every sum
+    of the first pass and every parameter gradient whose summand reads only
+    the element and the saved statistics is, by linearity, Σ_runs c·Σ_run u
+    with c constant along the run.  The first pass sums each distinct u once
+    per run (``u<j>``) and adds c·u<j> to the group sums and to the
+    parameters' per-block partials; the second pass then only writes dx."""
+    units: dict = {}   # per-element factor -> run accumulator name
+    post: list = []
+
+    def unit(u):
+        if u not in units:
+            units[u] = f"u{len(units)}"
+        return units[u]
+
+    for body, acc in bw_atoms:
+        c, u = _split_run(body)
+        post.append((acc.name, c, unit(u)))
+    moved = []
+    sums = {acc for _, acc in bw_atoms}
+    for name, e in params.items():
+        if e.free_symbols & sums:
+            continue   # reads the group sums: stays in the dx pass
+        c, u = _split_run(e)
+        post.append((f"pw_{name}[aff]", c, unit(u)))
+        moved.append(name)
+    lines = []
+    for k, (target, c, uname) in enumerate(post):
+        coef = _print({f"c{k}_": c}, prefix=f"tc{k}_")
+        lines += coef + [f"{target} += c{k}_ * {uname}"]
+    sums = [{"acc": n, **_elem_lines({f"b_{n}": u}, "body"), "uses": _uses(u)} for u, n in units.items()]
+    return {"sums": sums, "uses": sorted(set().union(*[set(s["uses"]) for s in sums])),
+            "post": lines, "moved": moved}
+
+
+def _backward_plan(d, lf, affine: str) -> dict:
     """Printed lines of a backward kernel: the group sums its gradients read,
     the per-group lines, dx per element, the parameter accumulations."""
     spec = d.spec
@@ -184,11 +239,21 @@ def _backward_plan(d, lf) -> dict:
     plan["h32"] = [h.name for h in hoisted.values()]
     plan.update(_elem_lines({"dx_": elem["dx_"]}, "dx", plan["h32"]))
     plan["dx_uses"] = _uses(dx)
-    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
+    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem, "moved": False,
                        **(_elem_lines({f"d{k}_": elem[f"d{k}_"]}, "lines", plan["h32"]) if f"d{k}_" in elem
                           else {"lines": _print({f"d{k}_": v})}), "uses": _uses(v)}
                       for k, v in params.items()]
+    plan["run"] = None
+    if affine == "block":
+        plan["run"] = _run_plan(atoms, {k: v for k, v in params.items() if _element_level(v, spec)})
+        for q in plan["params"]:
+            q["moved"] = q["name"] in plan["run"]["moved"]
     return plan
+
+
+def _affine_mode(spec) -> str:
+    stat, affine = set(spec.stat_axes), set(spec.affine_axes)
+    return "row" if not (affine & stat) else ("elem" if affine == stat else "block")
 
 
 def norm_plan(spec) -> dict:
@@ -222,12 +287,13 @@ def norm_plan(spec) -> dict:
     plan.update(_elem_lines({"o_": fwd}, "out"))
     plan["out_uses"] = _uses(fwd)
     # ---- backward (training: through the statistics), and in eval mode
-    plan.update(_backward_plan(d, lf))
+    affine = _affine_mode(spec)
+    plan.update(_backward_plan(d, lf, affine))
     plan["eval"] = None
     if spec.running:
         from symdl.derive.normalization import derive_norm_eval
         de = derive_norm_eval(spec)
-        plan["eval"] = _backward_plan(de, Lifter(de))
+        plan["eval"] = _backward_plan(de, Lifter(de), affine)
     # ---- eval rstd from a variance; running update
     var_in = sp.Symbol("var", nonnegative=True)
     plan["rstd"] = _print({"rstd_": root.xreplace({var_sym: var_in * M})})
@@ -241,8 +307,7 @@ def norm_plan(spec) -> dict:
     # inner axis (group norm: one weight per channel of the group, loaded per
     # channel); "elem" -- the affine axes are the statistics axes (layer, RMS
     # norm: the weight is indexed like the group's elements)
-    stat, affine = set(spec.stat_axes), set(spec.affine_axes)
-    plan["affine"] = "row" if not (affine & stat) else ("elem" if affine == stat else "block")
+    plan["affine"] = affine
     plan["row_affine"] = plan["affine"] == "row"
     # statistics across the batch axis (batch norm): kernels for inputs (N, C)
     # that walk rows of channels with one accumulator per channel
@@ -252,6 +317,9 @@ def norm_plan(spec) -> dict:
         items = [plan, *plan["levels"], *plan["bw_sums"], *plan["params"]]
         if plan["eval"]:
             items += [plan["eval"], *plan["eval"]["bw_sums"], *plan["eval"]["params"]]
+        for p in (plan, plan["eval"]):
+            if p and p["run"]:
+                items += [p["run"], *p["run"]["sums"]]
         for item in items:
             for key in ("uses", "out_uses", "dx_uses", "bw_sum_uses"):
                 if key in item:
