@@ -129,3 +129,15 @@ def test_group_norm_first_pass_sums_by_linearity():
     assert _split_run(g * rstd * xc) == (rstd, g * xc)
     for name in ("batch_norm", "layer_norm", "instance_norm", "rms_norm"):
         assert norm_plan(next(s for s in NORM_SPECS if s.name == name))["run"] is None
+
+
+def test_shifted_sum_of_squares_is_the_centered_one():
+    """The float32 kernels' one-pass variance: Σ(x - K)² - M·(mean - K)² =
+    Σ(x - mean)² for any shift K (here symbolic data of 5 elements)."""
+    from symdl.codegen.normalization import shifted_sum_of_squares
+
+    xs = sp.symbols("x0:5", real=True)
+    k = sp.Symbol("K", real=True)
+    mean = sum(xs) / 5
+    got = shifted_sum_of_squares(sum((x - k) ** 2 for x in xs), mean - k, 5)
+    assert sp.expand(got - sum((x - mean) ** 2 for x in xs)) == 0

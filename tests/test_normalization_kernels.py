@@ -66,6 +66,35 @@ def test_variance_accurate_under_huge_offset(dtype):
         assert abs(float(rstd[c]) - want) <= rtol * want
 
 
+def test_float32_one_pass_variance_and_its_fallback():
+    """float32 kernels sum x - K and (x - K)² in one pass (K the group's first
+    element); a group whose shift cancels more than CANCEL (the first
+    element an outlier: M·(mean - K)² > CANCEL·Σ(x - mean)²) is summed again in
+    two passes.  Row 0 takes the fallback, row 1 the one pass; both rstd and
+    mean match the truth to float32's precision."""
+    import mpmath as mp
+
+    from symdl.codegen.normalization import CANCEL
+    rng = np.random.default_rng(11)
+    m = 4 * int(CANCEL)
+    x = (1e-3 * rng.normal(size=(2, m))).astype(np.float32)
+    x[0, 0] = 1e3
+    x[1] += np.float32(7.0)
+    xd = x.astype(np.float64)
+    d = (xd - xd[:, :1]).sum(1) / m
+    ss = ((xd - xd.mean(1, keepdims=True)) ** 2).sum(1)
+    assert m * d[0] ** 2 > CANCEL * ss[0] and m * d[1] ** 2 < CANCEL * ss[1]   # the two paths
+    lay = RN.layout("layer_norm", x.shape)
+    _, mean, rstd, _ = RN.kernels("layer_norm").train_forward(x, None, None, 1e-5, lay)
+    for r in range(2):
+        with mp.workdps(50):
+            row = [mp.mpf(float(v)) for v in x[r]]
+            mu = mp.fsum(row) / m
+            want = 1 / mp.sqrt(mp.fsum((u - mu) ** 2 for u in row) / m + mp.mpf(1e-5))
+        assert abs(float(rstd[r]) - float(want)) <= 1e-7 * float(want)
+        assert abs(float(mean[0, r] + mean[1, r]) - float(mu)) <= 1e-12 * abs(float(mu))
+
+
 def test_running_update_and_rstd_kernels():
     """running <- (1 - f)·running + f·stat with the unbiased variance; rstd(var) = 1/sqrt(var + eps)."""
     k = RN.kernels("batch_norm")

@@ -68,6 +68,8 @@ LOADS = {"f64": {"x": "f64(xr[i])", "g": "f64(grad_r[i])", "weight": "f64(wr[i])
                  "xc": "(f64(xr[i]) - mean_) - mlo_", "xs": "f64(xr[i]) - K_"},
          "f32": {"x": "xr[i]", "g": "grad_r[i]", "weight": "wr[i]", "bias": "br[i]",
                  "xc": "(xr[i] - mean_s) - mlo_s", "xs": "xr[i] - K_s"}}
+#: the float32 kernels' one-pass statistics: x - K in float64 (exact for float32 x, K)
+LOADS["f32_wide"] = {**LOADS["f32"], "xs": "f64(xr[i]) - K_"}
 X, MEAN = sp.Symbol("x", real=True), sp.Symbol("mean", real=True)
 XC, XS = sp.Symbol("xc", real=True), sp.Symbol("xs", real=True)
 NAMES = {"a0": "a0", "a1": "a1", "x": "x_", "xc": "xc_", "xs": "xs_", "g": "g_", "weight": "w_", "bias": "b_",
@@ -248,7 +250,42 @@ def _backward_plan(d, lf, affine: str) -> dict:
         plan["run"] = _run_plan(atoms, {k: v for k, v in params.items() if _element_level(v, spec)})
         for q in plan["params"]:
             q["moved"] = q["name"] in plan["run"]["moved"]
+    elif affine == "elem":
+        # per-element parameter gradients that do not read the group sums are
+        # accumulated in the first pass, which reads the same x and g (from
+        # memory; the second pass rereads the group from cache)
+        sums = {s for _, s in atoms}
+        for q in plan["params"]:
+            q["moved"] = q["elem"] and not (params[q["name"]].free_symbols & sums)
     return plan
+
+
+#: the one-pass variance falls back to the second pass over a group when
+#: M·(mean - K)² > CANCEL·Σ(x - mean)² (the shift identity's cancellation
+#: would cost more than log2(CANCEL) of float64's 53 bits)
+CANCEL = 2.0 ** 10
+A_SQ, D_ = sp.Symbol("a_sq", real=True), sp.Symbol("d_", real=True)
+
+
+def shifted_sum_of_squares(a_sq, d, m):
+    """Σ(x - mean)² from the shifted sums of one pass, a_sq = Σ(x - K)² and
+    d = mean - K = Σ(x - K)/M: Σ(x - mean)² = Σ(x - K)² - M·(mean - K)²
+    (proven for symbolic data by tests/test_normalization_derive.py)."""
+    return a_sq - m * d**2
+
+
+def _one_pass_plan() -> dict:
+    """float32 kernels' statistics in one pass (``x`` read once for both):
+    Σ(x - K) and Σ(x - K)² in float64, where x - K (two float32 values) is
+    exact and its square rounds at 2^-53; the variance's sum is then
+    ``shifted_sum_of_squares``, clamped at 0.  Since (K - mean)² <= M·var, its
+    cancellation costs at most log2(1 + M) bits, and a group past CANCEL is
+    summed again in the two-pass form (the template's fallback)."""
+    body = _elem_lines({"b_a_mean": XS, "b_a_sq": XS**2}, "body")["body"]
+    return {"body": body, "accs": [("a_mean", "b_a_mean"), ("a_sq", "b_a_sq")], "uses": ["xs"],
+            "a_var": _print({"a_var": sp.Max(shifted_sum_of_squares(A_SQ, D_, M), 0)}, prefix="tv"),
+            "fallback": _print({"refine": sp.StrictGreaterThan(M * D_**2, CANCEL * sp.Symbol("a_var", real=True))},
+                               prefix="tf")}
 
 
 def _affine_mode(spec) -> str:
@@ -283,6 +320,11 @@ def norm_plan(spec) -> dict:
                                        "rstd_": root}))
     plan["levels"] = [{"acc": acc, **_elem_lines({f"b_{acc}": body}, "body"),
                        "row": _print(row), "uses": _uses(body)} for acc, body, row in levels]
+    plan["one_pass"] = None
+    if spec.centered:
+        if var_body != XC**2:
+            raise NotImplementedError(f"{spec.name}: the variance's summand is {var_body}, not (x - mean)^2")
+        plan["one_pass"] = _one_pass_plan()
     fwd = lf.saved(d.forward_expr)
     plan.update(_elem_lines({"o_": fwd}, "out"))
     plan["out_uses"] = _uses(fwd)
