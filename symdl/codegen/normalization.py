@@ -17,7 +17,8 @@ norm on (N, C) inputs has column kernels (``_cols``).  The math comes from
 
 * ``forward_train``: the statistics' sums level by level (sum x, then
   sum (x - mean)^2: the two-pass variance), the row lines (mean, var, rstd),
-  then the output per element in mean and rstd;
+  then the output per element in mean and rstd; float32 kernels sum x - K
+  and (x - K)^2 in one pass, in float64 (``_one_pass_plan``);
 * ``normalize``: the output from given per-group mean and rstd (eval mode);
 * ``backward``: the group sums the derived dx reads (sum ĝ, sum ĝ·(x - mean)),
   then dx per element, and dweight/dbias accumulated per affine index into
@@ -25,7 +26,8 @@ norm on (N, C) inputs has column kernels (``_cols``).  The math comes from
   kernels agree bit for bit); where the weight is constant along each
   contiguous run (group norm), the first pass sums each per-element factor
   once per run and adds c·sum to the group sums and the parameter partials
-  (linearity: ``_run_plan``), so the second pass only writes dx;
+  (linearity: ``_run_plan``), so the second pass only writes dx; layer and
+  RMS norm accumulate their parameter gradients in the first pass;
 * ``rstd``: rstd from a variance (eval: from the running variance);
 * ``running``: torch's running-estimate update (in place).
 
