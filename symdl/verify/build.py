@@ -499,7 +499,7 @@ class Builder:
         "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
         "tanh": sp.tanh, "sinh": sp.sinh, "cosh": sp.cosh, "sech": sp.sech, "csch": sp.csch,
         "coth": sp.coth, "atan": sp.atan, "asin": sp.asin, "acos": sp.acos, "erf": sp.erf,
-        "erfc": sp.erfc, "sign": sp.sign, "abs": sp.Abs, "sqrt": sp.sqrt, "floor": sp.floor,
+        "erfc": sp.erfc, "sign": sp.sign, "abs": sp.Abs, "sqrt": sp.sqrt, "floor": sp.floor, "ceiling": sp.ceiling,
         "sigmoid": lambda u: 1 / (1 + sp.exp(-u)),
         "Phi": lambda u: (1 + sp.erf(u / sp.sqrt(2))) / 2,
     }

@@ -5,6 +5,8 @@ names, commands (Greek, accents, bold, \\text words), groups and
 parentheses, and calls of a spec by name."""
 from __future__ import annotations
 
+#: \\lfloor x \\rfloor, \\lceil x \\rceil: (closing command, function)
+_ROUNDING = {"lfloor": ("rfloor", "floor"), "lceil": ("rceil", "ceiling")}
 from .latex_cases import _REL_CMDS, _TEXT_CMDS
 from .latex_symbols import (_ACCENTS, _BOLD_CMDS, _GREEK_ALIAS, _INVERSE, _MUL_CMDS, ELEMENTARY, GREEK,
                             _is_capital, _subscript_cmd, _word_cmd, normalize_name, number_node)
@@ -197,6 +199,14 @@ class AtomsMixin:
                 self.error("expected '\\rvert' closing the absolute value")
             self.next()
             return Node("func", "abs", [e], pos=t.pos)
+        if c in _ROUNDING:
+            self.next()
+            e = self.parse_sum()
+            close, name = _ROUNDING[c]
+            if not self.at_cmd(close):
+                self.error(f"expected '\\{close}' closing the '\\{c}' at column {t.pos + 1}")
+            self.next()
+            return Node("func", name, [e], pos=t.pos)
         if c in _TEXT_CMDS:
             self.next()
             word = self.read_word()
@@ -261,7 +271,7 @@ class AtomsMixin:
         d = self.next()
         opener = d.value
         closers = {"(": ")", "[": "]", "\\{": "\\}", "|": "|", ".": None, "lvert": "rvert",
-                   "\\|": "\\|", "lbrace": "rbrace", "langle": "rangle"}
+                   "\\|": "\\|", "lbrace": "rbrace", "langle": "rangle", "lfloor": "rfloor", "lceil": "rceil"}
         if opener not in closers:
             self.error(f"unexpected delimiter {self.describe(d)} after \\left", d)
         if opener == "\\|":
@@ -278,6 +288,8 @@ class AtomsMixin:
         self.next()  # the closing delimiter (any: \right. is allowed)
         if opener in ("|", "lvert"):
             return Node("func", "abs", [e], pos=t.pos)
+        if opener in _ROUNDING:
+            return Node("func", _ROUNDING[opener][1], [e], pos=t.pos)
         return e
 
     # ---- functions ------------------------------------------------------------

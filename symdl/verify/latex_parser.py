@@ -195,7 +195,7 @@ class LatexParser(AtomsMixin, CalculusMixin, CasesMixin):
             return t.value in ("(", "[", "\\{", "{")
         if t.kind == "CMD":
             return not (t.value in _MUL_CMDS or t.value in _REL_CMDS or t.value in (
-                "right", "end", "rvert", "rangle", "approx", "sim", "simeq", "propto", "in",
+                "right", "end", "rvert", "rangle", "rfloor", "rceil", "approx", "sim", "simeq", "propto", "in",
                 "div", "pm", "mp", "land", "wedge", "lor", "vee", "to", "rightarrow",
                 "Rightarrow", "leftarrow", "implies", "iff", "over", "notin"))
         return False

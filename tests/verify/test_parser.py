@@ -36,6 +36,7 @@ def reading(text, **kw):
     (r"\frac{d^2}{dx^2} x^3 = 6x", "d^2/dx^2[x^3] = 6*x"),
     (r"\left(x + 1\right)^2 = y", "(x + 1)^2 = y"),
     (r"|x| = \left|x\right|", "abs(x) = abs(x)"),
+    (r"\lfloor x \rfloor + \lceil x \rceil = \left\lfloor 2x \right\rfloor", "floor(x) + ceiling(x) = floor(2*x)"),
     (r"\operatorname{sign}(x) = \text{sgn}(x)", "sign(x) = sign(x)"),
     (r"\ln x = \log x", "log(x) = log(x)"),
     (r"\log_2 x = y", "log(x)/log(2) = y"),
@@ -90,6 +91,7 @@ def test_reading_sympy_syntax(claim, expected):
     (r"\begin{matrix} 1 \end{matrix} = y", 1, "not supported"),
     (r"x = \max(1)", 5, "at least two"),
     (r"x = y # z", 7, "unexpected character"),
+    (r"\lfloor x = x", 11, "closing the '\\lfloor' at column 1"),
 ])
 def test_parse_errors_have_positions(claim, column, fragment):
     with pytest.raises(ParseError) as ei:
@@ -192,3 +194,11 @@ def test_no_string_evaluation_in_the_sources():
             if code.strip().startswith(("r\"\"\"", "\"\"\"", "``")) or "``" in code:
                 continue
             assert not bad.search(code), f"{path.name}:{i}: {line.strip()}"
+
+
+def test_floor_and_ceiling_brackets_are_checked():
+    from symdl.verify import REFUTED, verify_claim
+
+    assert verify_claim(r"\lfloor x + 1 \rfloor = \lfloor x \rfloor + 1").holds
+    v = verify_claim(r"\lceil x \rceil - \lfloor x \rfloor = 1")      # false at the integers
+    assert v.status == REFUTED and v.counterexample
