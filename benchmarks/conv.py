@@ -116,7 +116,8 @@ def bench_conv(torch, nn, shape, out_ch, args):
     np.testing.assert_allclose(run_symdl(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-3, atol=1e-2)
     # the floor of this design: the three GEMMs alone (W·cols, dWᵀ = cols·gᵀ, dcols = Wᵀ·g)
-    cols = mine._cols.reshape(C * 9, -1)
+    from symdl.runtime.windows import unfold
+    cols = unfold(x, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), channels_first=True).reshape(C * 9, -1)
     W2 = mine.params["weight"].reshape(out_ch, -1)
     g2 = np.ascontiguousarray(g.reshape(N, out_ch, -1).transpose(1, 0, 2)).reshape(out_ch, -1)
 

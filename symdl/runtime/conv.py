@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "fold_cf"]
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "fold_cf", "conv2d_forward", "conv2d_backward"]
 
 
 @njit(cache=True)
@@ -209,3 +209,210 @@ def fold_cf(cols, in_shape, stride, pad, dilation):
     _kernel("fold_cf", cols.size >= PARALLEL_MIN)(np.ascontiguousarray(cols), sh, sw, pad[0][0], pad[1][0],
                                                   dh, dw, dx)
     return dx
+
+
+# ----------------------------------------------------------------------------- per-sample im2col + GEMM
+# One sample's columns are laid out per group g as Kg = C/G·KH·KW rows (c, kh, kw) and
+# a row of ones: [P x[n] ; 1] of y = [W | b] · [P x[n] ; 1], so the bias is part of the
+# GEMM (forward), and dW, db come out of one GEMM (backward) -- no pass of their own.
+# Offsets are unsigned (np.uint64): with a signed index Numba tests every access for
+# wraparound (a negative index counts from the end), and those loops do not vectorize:
+# one sample's im2col at (16, 28, 28), 3x3, took 125 us with signed indices, 30 us so.
+@njit(cache=True, error_model="numpy")
+def _im2col(xf, C, H, W, Cg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cf):
+    """P x for one sample: xf (C·H·W,) -> cf, row (c, kh, kw) of group c // Cg at
+    row (c·KH + kh)·KW + kw + c // Cg (each group's block ends in a row not written
+    here), columns (oh, ow); positions in the padding read 0."""
+    P = OH * OW
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                rb = ((c * KH + kh) * KW + kw + c // Cg) * P
+                c0 = kw * dw - pl
+                lo, hi = _ow_range(OW, sw, c0, W)
+                for oh in range(OH):
+                    h = oh * sh + kh * dh - pt
+                    b = np.uint64(rb + oh * OW)
+                    if h < 0 or h >= H:
+                        for i in range(OW):
+                            cf[b + np.uint64(i)] = 0
+                        continue
+                    for i in range(lo):
+                        cf[b + np.uint64(i)] = 0
+                    s = np.uint64((c * H + h) * W + c0)
+                    if sw == 1:
+                        for i in range(lo, hi):
+                            cf[b + np.uint64(i)] = xf[s + np.uint64(i)]
+                    else:
+                        for i in range(lo, hi):
+                            cf[b + np.uint64(i)] = xf[s + np.uint64(i * sw)]
+                    for i in range(hi, OW):
+                        cf[b + np.uint64(i)] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _col2im(cf, C, H, W, Cg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, dxf):
+    """Pᵀ c for one sample (the transpose of ``_im2col``, same row layout): every
+    column entry added to the x position it was read from; dxf (C·H·W,) is overwritten."""
+    P = OH * OW
+    for i in range(C * H * W):
+        dxf[i] = 0
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                rb = ((c * KH + kh) * KW + kw + c // Cg) * P
+                c0 = kw * dw - pl
+                lo, hi = _ow_range(OW, sw, c0, W)
+                for oh in range(OH):
+                    h = oh * sh + kh * dh - pt
+                    if h < 0 or h >= H:
+                        continue
+                    b = np.uint64(rb + oh * OW)
+                    d = np.uint64((c * H + h) * W + c0)
+                    if sw == 1:
+                        for i in range(lo, hi):
+                            dxf[d + np.uint64(i)] += cf[b + np.uint64(i)]
+                    else:
+                        for i in range(lo, hi):
+                            dxf[d + np.uint64(i * sw)] += cf[b + np.uint64(i)]
+
+
+@njit(cache=True, error_model="numpy")
+def _ones_rows(cf, G, Kg, P):
+    """The row of ones closing each group's block of columns."""
+    for g in range(G):
+        r = np.uint64((g * (Kg + 1) + Kg) * P)
+        for i in range(P):
+            cf[r + np.uint64(i)] = 1
+
+
+def _py_conv_fwd(gemm, x, wa, G, Kg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cols, y):
+    # x (N, C, H, W); wa (O, Ka): [W | b] (Ka = Kg + 1) or W (Ka = Kg); y (N, O·OH·OW);
+    # cols (T, G·(Kg + 1)·OH·OW): one scratch per part of the batch
+    N, C, H, W = x.shape
+    O, Ka = wa.shape
+    Og = O // G
+    P = OH * OW
+    T = cols.shape[0]
+    xf = x.reshape(N, C * H * W)
+    for t in prange(T):
+        cf = cols[t]
+        _ones_rows(cf, G, Kg, P)
+        for n in range(t * N // T, (t + 1) * N // T):
+            _im2col(xf[n], C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cf)
+            yn = y[n]
+            for g in range(G):        # y[n] (group rows) = [W_g | b_g] · [P x[n] ; 1]
+                gemm(101, 111, 111, Og, P, Ka, 1.0, wa[g * Og:].ctypes, Ka, cf[g * (Kg + 1) * P:].ctypes, P,
+                     0.0, yn[g * Og * P:].ctypes, P)
+    return 0
+
+
+def _py_conv_bwd(gemm, x, wa, gy, G, Kg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cols, dcols, dwp, dx):
+    # gy (N, O·OH·OW); dwp (T, G, Kb, O/G): per part, [dW_g | db_g]ᵀ (Kb = Kg + 1) or dW_gᵀ
+    # (Kb = Kg); dx (N, C, H, W), or (0, 0, 0, 0): no input gradient; dcols its scratch
+    N, C, H, W = x.shape
+    O, Ka = wa.shape
+    Og = O // G
+    Kb = dwp.shape[2]
+    P = OH * OW
+    T = cols.shape[0]
+    xf = x.reshape(N, C * H * W)
+    need_dx = dx.shape[0] == N
+    for t in prange(T):
+        cf = cols[t]
+        dwt = dwp[t]
+        dwt[...] = 0
+        _ones_rows(cf, G, Kg, P)
+        for n in range(t * N // T, (t + 1) * N // T):
+            _im2col(xf[n], C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cf)
+            gn = gy[n]
+            for g in range(G):        # [dW_g | db_g]ᵀ += [P x[n] ; 1] · g[n]ᵀ (group rows)
+                gemm(101, 111, 112, Kb, Og, P, 1.0, cf[g * (Kg + 1) * P:].ctypes, P, gn[g * Og * P:].ctypes, P,
+                     1.0, dwt[g].ctypes, Og)
+            if need_dx:
+                dcf = dcols[t]
+                for g in range(G):    # d(P x[n]) = W_gᵀ · g[n]
+                    gemm(101, 112, 111, Kg, P, Og, 1.0, wa[g * Og:].ctypes, Ka, gn[g * Og * P:].ctypes, P,
+                         0.0, dcf[g * (Kg + 1) * P:].ctypes, P)
+                _col2im(dcf, C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, dx[n].reshape(C * H * W))
+    return 0
+
+
+#: per-sample work (O·K·OH·OW multiply-adds of the forward GEMM, times the batch) from which
+#: the batch is split over Numba's threads (each part's GEMMs on one OpenBLAS thread)
+CONV_PARALLEL_MIN = 1 << 21
+
+
+def _parts(N, work):
+    """How many parts the batch is split into: one per Numba thread when OpenBLAS
+    runs on one thread (one thread pool in the process), else 1: one thread, each
+    GEMM on OpenBLAS's threads.  Two pools on the same cores fight: OpenBLAS's
+    workers spin ~0.1 s after each threaded product, and a split conv run meanwhile
+    took 2.5-3.5x as long (fwd+bwd at (32, 16, 28, 28), 3x3), a LeNet step with
+    threaded Linear layers 35-130 ms instead of 10."""
+    if N < 2 or work < CONV_PARALLEL_MIN:
+        return 1
+    from symdl.runtime import blas
+
+    if blas.threads_get() != 1:
+        return 1
+    import numba
+
+    return max(1, min(N, numba.get_num_threads()))
+
+
+def _scratch(store, name, shape, dtype):
+    a = store.get(name)
+    if a is None or a.shape != shape or a.dtype != dtype:
+        a = store[name] = np.empty(shape, dtype=dtype)
+    return a
+
+
+def _run(name, T, args):
+    return _kernel(name, T > 1)(*args)
+
+
+def conv2d_forward(gemm, x, w2, bias, groups, kernel, stride, pad, dilation, out_hw, store, out=None):
+    """y = W · P x + b per sample, (N, O, OH, OW), for x (N, C, H, W) (C-contiguous) and
+    the weight as (O, C/groups·KH·KW); ``gemm``: ``blas.gemm(dtype)``; ``store``: a dict
+    that keeps the scratch buffers between calls; ``out``: a buffer to write y into."""
+    N = x.shape[0]
+    O, Kg = w2.shape
+    OH, OW = out_hw
+    P = OH * OW
+    T = _parts(N, N * O * Kg * groups * P)
+    cols = _scratch(store, "cols", (T, groups * (Kg + 1) * P), x.dtype)
+    shape = (N, O, OH, OW)
+    y = out if (out is not None and out.shape == shape and out.dtype == x.dtype
+                and out.flags.c_contiguous) else np.empty(shape, dtype=x.dtype)
+    wa = np.concatenate([w2, bias[:, None]], axis=1) if bias is not None else np.ascontiguousarray(w2)
+    _run("conv_fwd", T, (gemm, x, wa, groups, Kg, *kernel, *stride, pad[0][0], pad[1][0], *dilation, OH, OW,
+                         cols, y.reshape(N, O * P)))
+    return y
+
+
+def conv2d_backward(gemm, x, w2, has_bias, g, groups, kernel, stride, pad, dilation, store, need_dx=True,
+                    out=None):
+    """(dW as (O, Kg), db (O,) or None, dx (N, C, H, W) or None) for the cotangent g
+    (N, O, OH, OW) of ``conv2d_forward``'s y: dW = Σ_n g[n] (P x[n])ᵀ, db = Σ g,
+    dx[n] = Pᵀ (Wᵀ g[n])."""
+    N = x.shape[0]
+    O, Kg = w2.shape
+    Og = O // groups
+    OH, OW = g.shape[2], g.shape[3]
+    P = OH * OW
+    T = _parts(N, N * O * Kg * groups * P)
+    cols = _scratch(store, "cols", (T, groups * (Kg + 1) * P), x.dtype)
+    dcols = _scratch(store, "dcols", (T, groups * (Kg + 1) * P), x.dtype) if need_dx else cols
+    Kb = Kg + 1 if has_bias else Kg
+    dwp = np.empty((T, groups, Kb, Og), dtype=x.dtype)
+    if need_dx:
+        dx = out if (out is not None and out.shape == x.shape and out.dtype == x.dtype
+                     and out.flags.c_contiguous) else np.empty(x.shape, dtype=x.dtype)
+    else:
+        dx = np.empty((0, 0, 0, 0), dtype=x.dtype)
+    _run("conv_bwd", T, (gemm, x, np.ascontiguousarray(w2), g.reshape(N, O * P), groups, Kg, *kernel, *stride,
+                         pad[0][0], pad[1][0], *dilation, OH, OW, cols, dcols, dwp, dx))
+    d = dwp[0] if T == 1 else dwp.sum(axis=0)
+    d = d.transpose(0, 2, 1).reshape(O, Kb)             # (G, Kb, Og) -> rows o = g·Og + j
+    return d[:, :Kg], (d[:, Kg] if has_bias else None), (dx if need_dx else None)
