@@ -115,26 +115,38 @@ def bench_conv(torch, nn, shape, out_ch, args):
 
     np.testing.assert_allclose(run_symdl(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-3, atol=1e-2)
-    # the floor of this design: the three GEMMs alone (W·cols, dWᵀ = cols·gᵀ, dcols = Wᵀ·g)
+    # the floor of this design: its GEMMs alone, the same cblas calls per sample on one
+    # thread (y[n] = [W | b]·[P x[n]; 1], [dW | db]ᵀ += [P x[n]; 1]·g[n]ᵀ, d(P x[n]) = Wᵀ·g[n])
+    from symdl.runtime import blas
     from symdl.runtime.windows import unfold
-    cols = unfold(x, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), channels_first=True).reshape(C * 9, -1)
-    W2 = mine.params["weight"].reshape(out_ch, -1)
-    g2 = np.ascontiguousarray(g.reshape(N, out_ch, -1).transpose(1, 0, 2)).reshape(out_ch, -1)
+    gemm, P, K = blas.gemm(np.float32), H * W, C * 9
+    cols = np.ones((K + 1, P), np.float32)
+    cols[:K] = unfold(x[:1], (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), channels_first=True).reshape(K, P)
+    wa = np.ascontiguousarray(np.concatenate([mine.params["weight"].reshape(out_ch, -1),
+                                              mine.params["bias"][:, None]], 1))
+    yn, gn = np.empty((out_ch, P), np.float32), g[0].reshape(out_ch, P)
+    dwt, dc = np.zeros((K + 1, out_ch), np.float32), np.empty((K, P), np.float32)
+    ptr = [a.ctypes.data for a in (wa, cols, yn, gn, dwt, dc)]
 
     def gemms():
-        W2 @ cols
-        cols @ g2.T
-        W2.T @ g2
+        prev = blas.threads_set(1)
+        for _ in range(N):
+            gemm(101, 111, 111, out_ch, P, K + 1, 1.0, ptr[0], K + 1, ptr[1], P, 0.0, ptr[2], P)
+            gemm(101, 111, 112, K + 1, out_ch, P, 1.0, ptr[1], P, ptr[3], P, 1.0, ptr[4], out_ch)
+            gemm(101, 112, 111, K, P, out_ch, 1.0, ptr[0], K + 1, ptr[3], P, 0.0, ptr[5], P)
+        blas.threads_set(prev)
 
     ts = timeit(run_symdl, args.min_time, args.repeat)
     tt = timeit(run_torch, args.min_time, args.repeat)
-    tg = timeit(gemms, args.min_time, args.repeat)
-    return [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
+    rows = [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
              "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0], "symdl_cpu_ms": ts[2] * 1e3,
-             "torch_cpu_ms": tt[2] * 1e3},
-            {"what": "  of which symdl's 3 GEMMs (OpenBLAS)", "symdl_ms": tg[0] * 1e3,
-             "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tg[0], "symdl_cpu_ms": tg[2] * 1e3,
              "torch_cpu_ms": tt[2] * 1e3}]
+    if gemm is not None and args.gemms:
+        tg = timeit(gemms, args.min_time, args.repeat)
+        rows.append({"what": f"  of which {3 * N} GEMMs, on 1 thread", "symdl_ms": tg[0] * 1e3,
+                     "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tg[0], "symdl_cpu_ms": tg[2] * 1e3,
+                     "torch_cpu_ms": tt[2] * 1e3})
+    return rows
 
 
 def bench_lenet(torch, nn, optim, batch, side, args):
@@ -210,11 +222,28 @@ def main(argv=None):
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; Numba threading layer "
           f"{numba.config.THREADING_LAYER!r}, NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, "
           f"its GOMP_SPINCOUNT {_spin()}")
-    rows = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
-                      4 if args.tiny else 32, args)
-    rows += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)
+    from symdl.runtime import blas
+    rows = []
+    # symdl with --threads threads: OpenBLAS's (NumPy's default; the conv then runs one
+    # thread, each GEMM on OpenBLAS's pool), or OpenBLAS on 1 and Numba's pool on all
+    # (the conv splits the batch over it): one thread pool either way
+    for n_blas, how in ((args.threads, f"OpenBLAS {args.threads} thr"),
+                        (1, f"OpenBLAS 1, Numba {numba.config.NUMBA_NUM_THREADS} thr")):
+        if n_blas != args.threads and args.threads == 1:
+            continue
+        prev = blas.threads_set(n_blas)
+        args.gemms = n_blas == args.threads
+        part = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
+                          4 if args.tiny else 32, args)
+        part += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)
+        if prev is not None:
+            blas.threads_set(prev)
+        for r in part:
+            if not r["what"].startswith(" "):
+                r["what"] += f" [{how}]"
+        rows += part
     for r in rows:
-        print(f"{r['what']:<48} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
+        print(f"{r['what']:<72} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
               f"ratio {r['ratio']:.2f}x   (CPU ms/call: symdl {r['symdl_cpu_ms']:.2f}, "
               f"torch {r['torch_cpu_ms']:.2f})")
     try:

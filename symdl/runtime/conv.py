@@ -358,6 +358,9 @@ def _parts(N, work):
         return 1
     import numba
 
+    from symdl.runtime.threads import install_short_spin
+
+    install_short_spin()            # get_num_threads() starts Numba's pool: with symdl's short spin
     return max(1, min(N, numba.get_num_threads()))
 
 
