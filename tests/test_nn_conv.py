@@ -316,11 +316,12 @@ def conv_path(request, monkeypatch):
     blas.reset()
 
 
+@pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("name", CONV_TORCH)
-def test_conv_paths_same_as_torch(name, conv_path):
+def test_conv_paths_same_as_torch(name, training, conv_path):
     """Every path: forward, d input and every parameter gradient as torch's to 1e-10
-    (float64), a batch of 5 (the split gives its parts unequal sizes); the split
-    path really splits."""
+    (float64), a batch of 5 (the split gives its parts unequal sizes), after a training
+    and an inference forward; the split path really splits."""
     torch = pytest.importorskip("torch")
     import numba
 
@@ -331,7 +332,7 @@ def test_conv_paths_same_as_torch(name, conv_path):
     x = R.standard_normal((5,) + shape[1:])
     tx = torch.tensor(x, requires_grad=True)
     ty = ref(tx)
-    y = mine.forward(x, training=True)
+    y = mine.forward(x, training=training)
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = R.standard_normal(y.shape)
     ty.backward(torch.tensor(g))
@@ -344,7 +345,7 @@ def test_conv_paths_same_as_torch(name, conv_path):
         parts = min(5, numba.get_num_threads()) if conv_path == "split" else 1
         assert mine._cols is None and mine._store["cols"].shape[0] == parts
     # input_grad=False: the same parameter gradients, no d input
-    mine.forward(x, training=True)
+    mine.forward(x, training=training)
     assert mine.backward(g, input_grad=False) is None
     for k, p in ref.named_parameters():
         np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
@@ -382,6 +383,7 @@ def test_per_sample_im2col_is_unfold_and_col2im_its_transpose():
 
     for (C, H, W), G, geo in [((4, 7, 8), 2, ((3, 2), (2, 3), ((1, 2), (0, 1)), (2, 1))),
                               ((3, 5, 6), 1, ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                              ((4, 6, 7), 2, ((2, 3), (2, 1), ((0, 2), (1, 0)), (2, 2))),
                               ((2, 1, 9), 2, ((1, 3), (1, 2), ((0, 0), (3, 3)), (1, 3)))]:
         (KH, KW), (sh, sw), ((pt, _), (pl, _)), (dh, dw) = geo
         x = R.standard_normal((1, C, H, W))
