@@ -384,6 +384,9 @@ def test_per_sample_im2col_is_unfold_and_col2im_its_transpose():
     for (C, H, W), G, geo in [((4, 7, 8), 2, ((3, 2), (2, 3), ((1, 2), (0, 1)), (2, 1))),
                               ((3, 5, 6), 1, ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
                               ((4, 6, 7), 2, ((2, 3), (2, 1), ((0, 2), (1, 0)), (2, 2))),
+                              ((4, 6, 7), 2, ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                              ((2, 5, 8), 1, ((2, 3), (1, 1), ((3, 1), (2, 2)), (2, 2))),
+                              ((2, 3, 4), 1, ((5, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
                               ((2, 1, 9), 2, ((1, 3), (1, 2), ((0, 0), (3, 3)), (1, 3)))]:
         (KH, KW), (sh, sw), ((pt, _), (pl, _)), (dh, dw) = geo
         x = R.standard_normal((1, C, H, W))
@@ -398,6 +401,6 @@ def test_per_sample_im2col_is_unfold_and_col2im_its_transpose():
         assert (blocks[:, Kg] == 7.0).all()
         c = R.standard_normal(cf.shape)
         dx = np.full(C * H * W, np.nan)
-        rconv._col2im(c, *args, dx)
+        rconv._col2im(c.copy(), *args, dx)        # (it may zero entries of its input)
         lhs = np.vdot(blocks[:, :Kg], c.reshape(G, Kg + 1, P)[:, :Kg])
         assert abs(lhs - np.vdot(x.reshape(-1), dx)) <= 1e-12 * abs(lhs)

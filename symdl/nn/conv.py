@@ -2,14 +2,15 @@
 arguments, weight layout and state-dict keys).
 
 y = W · P x + b, with P the window (im2col) map of ``symdl.runtime.windows``
-(laid out (in·kh·kw, N·oh·ow)) and W the weight viewed as (groups,
-out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.
-The backward is the transpose rules of that product, nothing else:
-dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ: ``symdl.runtime.conv.fold_cf``,
-the map of ``windows.fold`` as one Numba loop).
-One GEMM for the whole batch, not one per sample: measured (float32,
-(144, 32·784) columns), 32 per-sample GEMMs are as fast for the forward on
-one BLAS thread but 3× slower for dW, and 10× slower with 2 BLAS threads.
+and W the weight viewed as (groups, out/groups, in/groups·kh·kw).  The backward
+is the transpose rules of that product, nothing else:
+dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g).
+With cblas (``symdl.runtime.blas``) the layer runs ``symdl.runtime.conv``'s
+per-sample kernels: each sample's columns in a reused scratch, [W | b] ·
+[P x[n] ; 1] straight into y[n], the batch split over Numba's threads when
+OpenBLAS runs one thread.  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
+one GEMM per group over the whole batch's columns ((in·kh·kw, N·oh·ow),
+``unfold(channels_first=True)``) and Pᵀ by ``runtime.conv.fold_cf``.
 ``padding_mode`` 'reflect', 'replicate' or 'circular' (torch's) first pads
 x by a gather E x (``pad_gather``), so P reads no padding and dx = Eᵀ Pᵀ (Wᵀ g).
 ``Conv1d`` is ``Conv2d`` on a height-1 image.

@@ -10,20 +10,31 @@
   (the common case) take a path without bounds tests that notes NaN on the
   side and reruns torch's loop only when one is present.
 
+* ``conv2d_forward`` / ``conv2d_backward``: the convolution y = W · P x + b
+  and its transpose rules, one sample at a time when NumPy's OpenBLAS is
+  callable through cblas (``symdl.runtime.blas``): the sample's columns
+  [P x[n] ; 1] (a row of ones closing each group's rows: the bias is a column
+  of the weight, [W | b]) are formed in a scratch that stays in cache and is
+  reused, and the products go straight to their place -- y[n] = [W | b] ·
+  [P x[n] ; 1] into y's (O, OH·OW) block, [dW | db]ᵀ += [P x[n] ; 1] · g[n]ᵀ,
+  d(P x[n]) = Wᵀ g[n], then Pᵀ (``_col2im``) into dx[n].  No whole-batch
+  column matrix (14.5 MB at (32, 16, 28, 28), 3×3), no transposes, no bias or
+  bias-gradient pass.  The backward forms P x[n] again (33 us a sample in
+  cache; keeping all N samples' columns measured no faster).  When OpenBLAS
+  runs on one thread, the batch is split over Numba's threads (each part
+  with its own scratch and dW partial sum); otherwise one thread loops over
+  the samples and each GEMM runs on OpenBLAS's threads: two thread pools on
+  the same cores fight (``_parts``).
+
 * ``fold_cf``: Pᵀ (col2im), the transpose of the window map, from the
   channels-first column layout (C, KH, KW, N, OH, OW) of
   ``symdl.runtime.windows.unfold`` (the same map as ``windows.fold``, whose
-  NumPy slice loop is its reference in tests/test_nn_conv.py): each (n, c)
-  plane of dx is one loop iteration that adds its KH·KW·OH rows of columns
-  into it from cache, without windows.fold's padded (C, N, H+2p, W+2p)
-  buffer, its KH·KW read-modify-write passes and the final transposing copy.
-  From ``PARALLEL_MIN`` column entries the planes are split over Numba's
-  threads (they are disjoint).  Measured (float32, (32, 16, 28, 28), 3×3,
-  padding 1): windows.fold 3.2-3.3 ms, this loop 1.5 ms serial, 0.7-1.2 ms
-  on 2 threads.  The same kind of loop for P itself (im2col) was slower than
-  windows.unfold's KH·KW slice copies (2.4 ms serial, 1.7-1.9 ms on 2
-  threads against 1.4-1.6 ms): the copies are long and NumPy's are fast,
-  while a loop pays for every 28-element row; so unfold stays NumPy.
+  NumPy slice loop is its reference in tests/test_nn_conv.py), for the conv
+  layers' path without cblas: each (n, c) plane of dx is one loop iteration
+  that adds its KH·KW·OH rows of columns into it from cache.  From
+  ``PARALLEL_MIN`` column entries the planes are split over Numba's threads
+  (they are disjoint).  Measured (float32, (32, 16, 28, 28), 3×3, padding 1):
+  windows.fold 3.2-3.3 ms, this loop 1.5 ms serial, 0.7-1.2 ms on 2 threads.
 
 The pooling loops are serial: pooling moves little data per flop, and a
 second thread pool (Numba's beside OpenBLAS's) costs more in hand-offs on a
@@ -219,11 +230,82 @@ def fold_cf(cols, in_shape, stride, pad, dilation):
 # wraparound (a negative index counts from the end), and those loops do not vectorize:
 # one sample's im2col at (16, 28, 28), 3x3, took 125 us with signed indices, 33 us so.
 @njit(cache=True, error_model="numpy")
+def _rows_span(H, W, KH, KW, kh, kw, pt, pl, dh, dw, OH):
+    """Stride 1 and OW == W: the column row (kh, kw) reads x[c, oh + r0, j + c0] for
+    oh in [oh_lo, oh_hi), j in [lo, hi), i.e. x's flat plane at off + (oh·W + j)."""
+    c0 = kw * dw - pl
+    lo, hi = _ow_range(W, 1, c0, W)
+    r0 = kh * dh - pt
+    oh_lo = max(0, -r0)
+    oh_hi = max(oh_lo, min(OH, H - r0))
+    return lo, hi, oh_lo, oh_hi, r0 * W + c0
+
+
+@njit(cache=True, error_model="numpy")
+def _im2col_rows(xf, C, H, W, Cg, KH, KW, pt, pl, dh, dw, OH, cf):
+    """``_im2col`` at stride 1 with OW == W ('same' width): the in-bounds rows of a
+    column row are one contiguous run of x's plane, copied at once; the entries
+    that ran into the neighbouring image row are then set to 0 (18 vs 33 us a
+    sample at (16, 28, 28), 3x3, padding 1)."""
+    P = OH * W
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                rb = ((c * KH + kh) * KW + kw + c // Cg) * P
+                lo, hi, oh_lo, oh_hi, off = _rows_span(H, W, KH, KW, kh, kw, pt, pl, dh, dw, OH)
+                off += c * H * W
+                for i in range(oh_lo * W):
+                    cf[np.uint64(rb + i)] = 0
+                for i in range(oh_hi * W, P):
+                    cf[np.uint64(rb + i)] = 0
+                if oh_hi == oh_lo:
+                    continue
+                for i in range(oh_lo * W + lo, (oh_hi - 1) * W + hi):
+                    cf[np.uint64(rb + i)] = xf[np.uint64(off + i)]
+                for oh in range(oh_lo, oh_hi):
+                    b = rb + oh * W
+                    for j in range(lo):
+                        cf[np.uint64(b + j)] = 0
+                    for j in range(hi, W):
+                        cf[np.uint64(b + j)] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _col2im_rows(cf, C, H, W, Cg, KH, KW, pt, pl, dh, dw, OH, dxf):
+    """``_col2im`` at stride 1 with OW == W: the entries of cf that Pᵀ drops (read
+    from the padding) are set to 0 -- cf is scratch -- and each column row is
+    added to x's plane in one contiguous run (+0.0 where it runs into the
+    neighbouring image row): 19 vs 24 us a sample at (16, 28, 28), 3x3, padding 1."""
+    P = OH * W
+    for i in range(C * H * W):
+        dxf[i] = 0
+    for c in range(C):
+        for kh in range(KH):
+            for kw in range(KW):
+                rb = ((c * KH + kh) * KW + kw + c // Cg) * P
+                lo, hi, oh_lo, oh_hi, off = _rows_span(H, W, KH, KW, kh, kw, pt, pl, dh, dw, OH)
+                if oh_hi == oh_lo:
+                    continue
+                off += c * H * W
+                for oh in range(oh_lo, oh_hi):
+                    b = rb + oh * W
+                    for j in range(lo):
+                        cf[np.uint64(b + j)] = 0
+                    for j in range(hi, W):
+                        cf[np.uint64(b + j)] = 0
+                for i in range(oh_lo * W + lo, (oh_hi - 1) * W + hi):
+                    dxf[np.uint64(off + i)] += cf[np.uint64(rb + i)]
+
+
+@njit(cache=True, error_model="numpy")
 def _im2col(xf, C, H, W, Cg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cf):
     """P x for one sample: xf (C·H·W,) -> cf, row (c, kh, kw) of group c // Cg at
     row (c·KH + kh)·KW + kw + c // Cg (each group's block ends in a row not written
     here), columns (oh, ow); positions in the padding read 0."""
     P = OH * OW
+    if sh == 1 and sw == 1 and OW == W:
+        _im2col_rows(xf, C, H, W, Cg, KH, KW, pt, pl, dh, dw, OH, cf)
+        return
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
@@ -253,6 +335,9 @@ def _col2im(cf, C, H, W, Cg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, dxf):
     24 us a sample at (16, 28, 28), 3x3 (summing each dx row from its KH·KW
     segments while in cache, then writing it once, took 60 us)."""
     P = OH * OW
+    if sh == 1 and sw == 1 and OW == W:
+        _col2im_rows(cf, C, H, W, Cg, KH, KW, pt, pl, dh, dw, OH, dxf)
+        return
     for i in range(C * H * W):
         dxf[i] = 0
     for c in range(C):
