@@ -10,9 +10,13 @@
 
 Both sides start from the same weights (copied through ``load_state_dict``)
 and are checked to agree before timing.  torch runs with ``--threads``
-threads (default 2), and so does OpenBLAS, which does symdl's GEMMs
-(``OPENBLAS_NUM_THREADS`` is set before NumPy is imported).  The ratio is
-torch time / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
+threads (default 2).  symdl runs each case twice, one thread pool each time:
+with OpenBLAS on ``--threads`` threads (``OPENBLAS_NUM_THREADS`` is set before
+NumPy is imported; NumPy's default), where the conv loops over the samples on
+one thread and each GEMM runs on OpenBLAS's threads; and with OpenBLAS on 1
+thread (``blas.threads_set``), where the conv splits the batch over Numba's
+threads and the dense layers' products run on one.  The ratio is torch time
+/ symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 
     .venv/bin/python benchmarks/conv.py                 # both, default sizes
     .venv/bin/python benchmarks/conv.py --tiny          # a smoke run at tiny sizes (not a measurement)
@@ -29,20 +33,28 @@ imported first here, keeps its own libgomp and policy): about 10 ms.  Compare
     SYMDL_OMP_SPINCOUNT=off .venv/bin/python benchmarks/conv.py   # libgomp's default spin
     SYMDL_OMP_SPINCOUNT=0 .venv/bin/python benchmarks/conv.py     # sleep at once
 
-What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
-three OpenBLAS sgemm calls of the im2col design alone, and they take as long
-as torch's whole forward + backward (oneDNN's direct convolution): one run,
-2 threads, 2026-12-07: GEMMs 7.5 ms, torch 8.4 ms, symdl 12.6 ms (0.66x);
-on one thread (``--threads 1``, NUMBA_NUM_THREADS=1) GEMMs 12.6 ms, torch
-12.1 ms, symdl 17.2 ms (0.70x).  The rest is memory passes: im2col (NumPy
-slice copies, ~1.4 ms: 14.5 MB of columns written) and col2im (a Numba loop,
-``runtime.conv.fold_cf``, 0.7-1.3 ms; NumPy's took 3.3 ms), plus the
-hand-offs between OpenBLAS's and Numba's threads on 2 cores.  So >= 1.0x
-needs a GEMM faster than OpenBLAS's at these shapes (M = 32, K = 144) or no
-column matrix at all -- a direct convolution kernel, not an im2col tweak.
-LeNet step: on one thread symdl is faster than torch (8.5 vs 11.2 ms, 1.33x);
-on 2 threads torch gains and symdl does not (10.5 vs 6.5 ms), the gap being
-thread hand-offs: with SYMDL_OMP_SPINCOUNT=0 it was 9.0 vs 6.9 ms (0.77x).
+What bounds the Conv2d case (``runtime.conv.conv2d_forward``/``_backward``):
+per sample, [W | b] · [P x[n]; 1], [dW | db]ᵀ += [P x[n]; 1] · g[n]ᵀ and
+d(P x[n]) = Wᵀ g[n], three OpenBLAS sgemm calls of ~100 us each on one
+thread (72 GFLOP/s), plus P x[n] twice (forward, backward: 18 us each) and
+Pᵀ once (19 us) in cache.  The row "of which 96 GEMMs, on 1 thread" times
+the GEMMs alone: 9.6-10 ms of CPU, i.e. ~5 ms on 2 threads, against torch's
+whole forward + backward (oneDNN's direct convolution) at 5.7-6.9 ms; the
+conv's CPU time is 11 ms, torch's 10.6-11.1.  So with the batch split
+(one run, 2026-12-07: 5.71 vs 5.70 ms, 1.00x) the GEMMs are ~85% of the time
+and OpenBLAS's speed at these shapes (M = 32, K = 145, N = 784) is the bound;
+going past ~1.1x needs a faster GEMM or no columns at all (a direct kernel).
+Before (whole-batch columns, 14.5 MB, through NumPy's matmul, a transposing
+copy and fold_cf): 12.6-14.3 ms, 0.45-0.66x.  With OpenBLAS on 2 threads the
+loop over samples is one thread and only the GEMMs run on two (8.4 ms,
+0.81x).  Splitting the batch over Numba's threads while OpenBLAS has 2 is
+worse where dense layers run too: OpenBLAS's worker spins ~0.1 s after each
+threaded product, and a split conv run meanwhile took 2.5-3.5x as long; the
+LeNet step 14-15 ms against 9.6 without the split.  Hence the rule in
+``runtime.conv._parts``: split only when OpenBLAS runs on one thread.
+LeNet step (same run): 4.6 vs 6.2 ms (1.35x) with OpenBLAS on 1 thread and
+Numba's 2; 7.7 vs 6.5 ms (0.85x) with OpenBLAS on 2.  The numbers move by
++-20% between runs on this shared 2-core VM; trust rows measured together.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@
   [P x[n] ; 1] into y's (O, OH·OW) block, [dW | db]ᵀ += [P x[n] ; 1] · g[n]ᵀ,
   d(P x[n]) = Wᵀ g[n], then Pᵀ (``_col2im``) into dx[n].  No whole-batch
   column matrix (14.5 MB at (32, 16, 28, 28), 3×3), no transposes, no bias or
-  bias-gradient pass.  The backward forms P x[n] again (33 us a sample in
+  bias-gradient pass.  The backward forms P x[n] again (18 us a sample in
   cache; keeping all N samples' columns measured no faster).  When OpenBLAS
   runs on one thread, the batch is split over Numba's threads (each part
   with its own scratch and dW partial sum); otherwise one thread loops over
@@ -369,7 +369,7 @@ def _py_conv_fwd(gemm, x, wa, G, Kg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, col
     # x (N, C, H, W); wa (O, Ka): [W | b] (Ka = Kg + 1) or W (Ka = Kg); y (N, O·OH·OW);
     # cols (T, G·(Kg + 1)·OH·OW): one scratch per part of the batch (the backward forms
     # the columns again: keeping all N samples' for it measured no faster, 14.5 MB
-    # written to memory and read back, against 33 us a sample from x in cache)
+    # written to memory and read back, against 18-33 us a sample from x in cache)
     N, C, H, W = x.shape
     O, Ka = wa.shape
     Og = O // G
@@ -408,14 +408,15 @@ def _py_conv_bwd(gemm, x, wa, gy, G, Kg, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW,
             _im2col(xf[n], C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cf)
             gn = gy[n]
             for g in range(G):        # [dW_g | db_g]ᵀ += [P x[n] ; 1] · g[n]ᵀ (group rows)
-                gemm(101, 111, 112, Kb, Og, P, 1.0, cf[g * (Kg + 1) * P:].ctypes, P, gn[g * Og * P:].ctypes, P,
-                     1.0, dwt[g].ctypes, Og)
+                gemm(101, 111, 112, Kb, Og, P, 1.0, cf[g * (Kg + 1) * P:].ctypes, P,
+                     gn[g * Og * P:].ctypes, P, 1.0, dwt[g].ctypes, Og)
             if need_dx:
                 dcf = dcols[t]
                 for g in range(G):    # d(P x[n]) = W_gᵀ · g[n]
                     gemm(101, 112, 111, Kg, P, Og, 1.0, wa[g * Og:].ctypes, Ka, gn[g * Og * P:].ctypes, P,
                          0.0, dcf[g * (Kg + 1) * P:].ctypes, P)
-                _col2im(dcf, C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, dx[n].reshape(C * H * W))
+                _col2im(dcf, C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW,
+                        dx[n].reshape(C * H * W))
     return 0
 
 
