@@ -305,13 +305,18 @@ def conv_path(request, monkeypatch):
         monkeypatch.setenv("SYMDL_BLAS", "numpy")
     elif not blas.available():
         pytest.skip("no cblas found")
+    blas.reset()
+    prev = None
     if request.param == "split":
         monkeypatch.setattr(rconv, "CONV_PARALLEL_MIN", 0)
-        monkeypatch.setattr(blas, "threads_get", lambda: 1)
+        prev = blas.threads_set(1)               # the split runs when OpenBLAS has one thread
+        if prev is None:
+            pytest.skip("OpenBLAS's thread count cannot be set")
     else:
         monkeypatch.setattr(rconv, "CONV_PARALLEL_MIN", 1 << 62)
-    blas.reset()
     yield request.param
+    if prev is not None:
+        blas.threads_set(prev)
     monkeypatch.undo()
     blas.reset()
 
@@ -404,3 +409,24 @@ def test_per_sample_im2col_is_unfold_and_col2im_its_transpose():
         rconv._col2im(c.copy(), *args, dx)        # (it may zero entries of its input)
         lhs = np.vdot(blocks[:, :Kg], c.reshape(G, Kg + 1, P)[:, :Kg])
         assert abs(lhs - np.vdot(x.reshape(-1), dx)) <= 1e-12 * abs(lhs)
+
+
+def test_conv_splits_the_batch_only_with_one_openblas_thread():
+    """One thread pool at a time: the batch goes to Numba's threads only while
+    OpenBLAS runs on one thread (its workers spin after each threaded product)."""
+    import numba
+
+    from symdl.runtime import blas
+    from symdl.runtime import conv as rconv
+
+    prev = blas.threads_set(2)
+    if prev is None:
+        pytest.skip("OpenBLAS's thread count cannot be set")
+    try:
+        big = rconv.CONV_PARALLEL_MIN
+        assert rconv._parts(32, big) == 1
+        blas.threads_set(1)
+        assert rconv._parts(32, big) == min(32, numba.get_num_threads())
+        assert rconv._parts(32, big - 1) == 1 and rconv._parts(1, big) == 1
+    finally:
+        blas.threads_set(prev)
