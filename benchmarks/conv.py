@@ -239,10 +239,10 @@ def main(argv=None):
     # symdl with --threads threads: OpenBLAS's (NumPy's default; the conv then runs one
     # thread, each GEMM on OpenBLAS's pool), or OpenBLAS on 1 and Numba's pool on all
     # (the conv splits the batch over it): one thread pool either way
-    for n_blas, how in ((args.threads, f"OpenBLAS {args.threads} thr"),
-                        (1, f"OpenBLAS 1, Numba {numba.config.NUMBA_NUM_THREADS} thr")):
-        if n_blas != args.threads and args.threads == 1:
-            continue
+    configs = [(args.threads, f"OpenBLAS {args.threads} thr")]
+    if args.threads > 1:
+        configs.append((1, f"OpenBLAS 1, Numba {numba.config.NUMBA_NUM_THREADS} thr"))
+    for n_blas, how in configs:
         prev = blas.threads_set(n_blas)
         args.gemms = n_blas == args.threads
         part = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
