@@ -40,8 +40,11 @@ thread (72 GFLOP/s), plus P x[n] twice (forward, backward: 18 us each) and
 Pᵀ once (19 us) in cache.  The row "of which 96 GEMMs, on 1 thread" times
 the GEMMs alone: 9.6-10 ms of CPU, i.e. ~5 ms on 2 threads, against torch's
 whole forward + backward (oneDNN's direct convolution) at 5.7-6.9 ms; the
-conv's CPU time is 11 ms, torch's 10.6-11.1.  So with the batch split
-(one run, 2026-12-07: 5.71 vs 5.70 ms, 1.00x) the GEMMs are ~85% of the time
+conv's CPU time is 11-13.7 ms, torch's 10.6-13.  So with the batch split
+(2026-12-07, four runs: 1.00x (5.71 vs 5.70 ms), 0.81x, 0.83x, 1.17x; the
+2-part static split loses most when another process takes a core for a
+while; 4-8 parts handed out one at a time measured slower, each part's
+scratch leaving the cache) the GEMMs are ~75-85% of the time
 and OpenBLAS's speed at these shapes (M = 32, K = 145, N = 784) is the bound;
 going past ~1.1x needs a faster GEMM or no columns at all (a direct kernel).
 Before (whole-batch columns, 14.5 MB, through NumPy's matmul, a transposing
