@@ -42,6 +42,7 @@ the GEMMs alone: 9.6-10 ms of CPU, i.e. ~5 ms on 2 threads, against torch's
 whole forward + backward (oneDNN's direct convolution) at 5.7-6.9 ms; the
 conv's CPU time is 11-13.7 ms, torch's 10.6-13.  So with the batch split
 (2026-12-07, four runs: 1.00x (5.71 vs 5.70 ms), 0.81x, 0.83x, 1.17x; the
+1.17x run had torch at 9.8 ms, not its usual 5.7-6.9; the
 2-part static split loses most when another process takes a core for a
 while; 4-8 parts handed out one at a time measured slower, each part's
 scratch leaving the cache) the GEMMs are ~75-85% of the time
