@@ -10,9 +10,13 @@
 
 Both sides start from the same weights (copied through ``load_state_dict``)
 and are checked to agree before timing.  torch runs with ``--threads``
-threads (default 2), and so does OpenBLAS, which does symdl's GEMMs
-(``OPENBLAS_NUM_THREADS`` is set before NumPy is imported).  The ratio is
-torch time / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
+threads (default 2).  symdl runs each case twice, one thread pool each time:
+with OpenBLAS on ``--threads`` threads (``OPENBLAS_NUM_THREADS`` is set before
+NumPy is imported; NumPy's default), where the conv loops over the samples on
+one thread and each GEMM runs on OpenBLAS's threads; and with OpenBLAS on 1
+thread (``blas.threads_set``), where the conv splits the batch over Numba's
+threads and the dense layers' products run on one.  The ratio is torch time
+/ symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 
     .venv/bin/python benchmarks/conv.py                 # both, default sizes
     .venv/bin/python benchmarks/conv.py --tiny          # a smoke run at tiny sizes (not a measurement)
@@ -29,20 +33,32 @@ imported first here, keeps its own libgomp and policy): about 10 ms.  Compare
     SYMDL_OMP_SPINCOUNT=off .venv/bin/python benchmarks/conv.py   # libgomp's default spin
     SYMDL_OMP_SPINCOUNT=0 .venv/bin/python benchmarks/conv.py     # sleep at once
 
-What bounds the Conv2d case: the row "of which symdl's 3 GEMMs" times the
-three OpenBLAS sgemm calls of the im2col design alone, and they take as long
-as torch's whole forward + backward (oneDNN's direct convolution): one run,
-2 threads, 2026-12-07: GEMMs 7.5 ms, torch 8.4 ms, symdl 12.6 ms (0.66x);
-on one thread (``--threads 1``, NUMBA_NUM_THREADS=1) GEMMs 12.6 ms, torch
-12.1 ms, symdl 17.2 ms (0.70x).  The rest is memory passes: im2col (NumPy
-slice copies, ~1.4 ms: 14.5 MB of columns written) and col2im (a Numba loop,
-``runtime.conv.fold_cf``, 0.7-1.3 ms; NumPy's took 3.3 ms), plus the
-hand-offs between OpenBLAS's and Numba's threads on 2 cores.  So >= 1.0x
-needs a GEMM faster than OpenBLAS's at these shapes (M = 32, K = 144) or no
-column matrix at all -- a direct convolution kernel, not an im2col tweak.
-LeNet step: on one thread symdl is faster than torch (8.5 vs 11.2 ms, 1.33x);
-on 2 threads torch gains and symdl does not (10.5 vs 6.5 ms), the gap being
-thread hand-offs: with SYMDL_OMP_SPINCOUNT=0 it was 9.0 vs 6.9 ms (0.77x).
+What bounds the Conv2d case (``runtime.conv.conv2d_forward``/``_backward``):
+per sample, [W | b] · [P x[n]; 1], [dW | db]ᵀ += [P x[n]; 1] · g[n]ᵀ and
+d(P x[n]) = Wᵀ g[n], three OpenBLAS sgemm calls of ~100 us each on one
+thread (72 GFLOP/s), plus P x[n] twice (forward, backward: 18 us each) and
+Pᵀ once (19 us) in cache.  The row "of which 96 GEMMs, on 1 thread" times
+the GEMMs alone: 9.6-10 ms of CPU, i.e. ~5 ms on 2 threads, against torch's
+whole forward + backward (oneDNN's direct convolution) at 5.7-6.9 ms; the
+conv's CPU time is 11-13.7 ms, torch's 10.6-13.  So with the batch split
+(2026-12-07, four runs: 1.00x (5.71 vs 5.70 ms), 0.81x, 0.83x, 1.17x; the
+1.17x run had torch at 9.8 ms, not its usual 5.7-6.9; the
+2-part static split loses most when another process takes a core for a
+while; 4-8 parts handed out one at a time measured slower, each part's
+scratch leaving the cache) the GEMMs are ~75-85% of the time
+and OpenBLAS's speed at these shapes (M = 32, K = 145, N = 784) is the bound;
+going past ~1.1x needs a faster GEMM or no columns at all (a direct kernel).
+Before (whole-batch columns, 14.5 MB, through NumPy's matmul, a transposing
+copy and fold_cf): 12.6-14.3 ms, 0.45-0.66x.  With OpenBLAS on 2 threads the
+loop over samples is one thread and only the GEMMs run on two (8.4 ms,
+0.81x).  Splitting the batch over Numba's threads while OpenBLAS has 2 is
+worse where dense layers run too: OpenBLAS's worker spins ~0.1 s after each
+threaded product, and a split conv run meanwhile took 2.5-3.5x as long; the
+LeNet step 14-15 ms against 9.6 without the split.  Hence the rule in
+``runtime.conv._parts``: split only when OpenBLAS runs on one thread.
+LeNet step (same run): 4.6 vs 6.2 ms (1.35x) with OpenBLAS on 1 thread and
+Numba's 2; 7.7 vs 6.5 ms (0.85x) with OpenBLAS on 2.  The numbers move by
++-20% between runs on this shared 2-core VM; trust rows measured together.
 """
 from __future__ import annotations
 
@@ -115,25 +131,38 @@ def bench_conv(torch, nn, shape, out_ch, args):
 
     np.testing.assert_allclose(run_symdl(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-3, atol=1e-2)
-    # the floor of this design: the three GEMMs alone (W·cols, dWᵀ = cols·gᵀ, dcols = Wᵀ·g)
-    cols = mine._cols.reshape(C * 9, -1)
-    W2 = mine.params["weight"].reshape(out_ch, -1)
-    g2 = np.ascontiguousarray(g.reshape(N, out_ch, -1).transpose(1, 0, 2)).reshape(out_ch, -1)
+    # the floor of this design: its GEMMs alone, the same cblas calls per sample on one
+    # thread (y[n] = [W | b]·[P x[n]; 1], [dW | db]ᵀ += [P x[n]; 1]·g[n]ᵀ, d(P x[n]) = Wᵀ·g[n])
+    from symdl.runtime import blas
+    from symdl.runtime.windows import unfold
+    gemm, P, K = blas.gemm(np.float32), H * W, C * 9
+    cols = np.ones((K + 1, P), np.float32)
+    cols[:K] = unfold(x[:1], (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), channels_first=True).reshape(K, P)
+    wa = np.ascontiguousarray(np.concatenate([mine.params["weight"].reshape(out_ch, -1),
+                                              mine.params["bias"][:, None]], 1))
+    yn, gn = np.empty((out_ch, P), np.float32), g[0].reshape(out_ch, P)
+    dwt, dc = np.zeros((K + 1, out_ch), np.float32), np.empty((K, P), np.float32)
+    ptr = [a.ctypes.data for a in (wa, cols, yn, gn, dwt, dc)]
 
     def gemms():
-        W2 @ cols
-        cols @ g2.T
-        W2.T @ g2
+        prev = blas.threads_set(1)
+        for _ in range(N):
+            gemm(101, 111, 111, out_ch, P, K + 1, 1.0, ptr[0], K + 1, ptr[1], P, 0.0, ptr[2], P)
+            gemm(101, 111, 112, K + 1, out_ch, P, 1.0, ptr[1], P, ptr[3], P, 1.0, ptr[4], out_ch)
+            gemm(101, 112, 111, K, P, out_ch, 1.0, ptr[0], K + 1, ptr[3], P, 0.0, ptr[5], P)
+        blas.threads_set(prev)
 
     ts = timeit(run_symdl, args.min_time, args.repeat)
     tt = timeit(run_torch, args.min_time, args.repeat)
-    tg = timeit(gemms, args.min_time, args.repeat)
-    return [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
+    rows = [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
              "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0], "symdl_cpu_ms": ts[2] * 1e3,
-             "torch_cpu_ms": tt[2] * 1e3},
-            {"what": "  of which symdl's 3 GEMMs (OpenBLAS)", "symdl_ms": tg[0] * 1e3,
-             "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tg[0], "symdl_cpu_ms": tg[2] * 1e3,
              "torch_cpu_ms": tt[2] * 1e3}]
+    if gemm is not None and args.gemms:
+        tg = timeit(gemms, args.min_time, args.repeat)
+        rows.append({"what": f"  of which {3 * N} GEMMs, on 1 thread", "symdl_ms": tg[0] * 1e3,
+                     "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tg[0], "symdl_cpu_ms": tg[2] * 1e3,
+                     "torch_cpu_ms": tt[2] * 1e3})
+    return rows
 
 
 def bench_lenet(torch, nn, optim, batch, side, args):
@@ -209,11 +238,28 @@ def main(argv=None):
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; Numba threading layer "
           f"{numba.config.THREADING_LAYER!r}, NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}, "
           f"its GOMP_SPINCOUNT {_spin()}")
-    rows = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
-                      4 if args.tiny else 32, args)
-    rows += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)
+    from symdl.runtime import blas
+    rows = []
+    # symdl with --threads threads: OpenBLAS's (NumPy's default; the conv then runs one
+    # thread, each GEMM on OpenBLAS's pool), or OpenBLAS on 1 and Numba's pool on all
+    # (the conv splits the batch over it): one thread pool either way
+    configs = [(args.threads, f"OpenBLAS {args.threads} thr")]
+    if args.threads > 1:
+        configs.append((1, f"OpenBLAS 1, Numba {numba.config.NUMBA_NUM_THREADS} thr"))
+    for n_blas, how in configs:
+        prev = blas.threads_set(n_blas)
+        args.gemms = n_blas == args.threads
+        part = bench_conv(torch, nn, (2, 3, 6, 6) if args.tiny else (32, 16, 28, 28),
+                          4 if args.tiny else 32, args)
+        part += bench_lenet(torch, nn, optim, 4 if args.tiny else args.batch, 28, args)
+        if prev is not None:
+            blas.threads_set(prev)
+        for r in part:
+            if not r["what"].startswith(" "):
+                r["what"] += f" [{how}]"
+        rows += part
     for r in rows:
-        print(f"{r['what']:<48} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
+        print(f"{r['what']:<72} symdl {r['symdl_ms']:9.3f} ms   torch {r['torch_ms']:9.3f} ms   "
               f"ratio {r['ratio']:.2f}x   (CPU ms/call: symdl {r['symdl_cpu_ms']:.2f}, "
               f"torch {r['torch_cpu_ms']:.2f})")
     try:

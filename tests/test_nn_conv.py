@@ -287,3 +287,146 @@ def test_cnn_sequential_same_as_torch():
     np.testing.assert_allclose(mine.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     for k, p in ref.named_parameters():
         np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the three conv paths
+CONV_TORCH = [k for k in TORCH if k.startswith("conv")]
+
+
+@pytest.fixture(params=["per_sample", "split", "numpy"])
+def conv_path(request, monkeypatch):
+    """The conv layers' three paths: per sample through cblas on one thread; the
+    batch split over Numba's threads (OpenBLAS on one thread); no cblas (NumPy's
+    matmul over the whole batch, runtime.conv.fold_cf)."""
+    from symdl.runtime import blas
+    from symdl.runtime import conv as rconv
+
+    if request.param == "numpy":
+        monkeypatch.setenv("SYMDL_BLAS", "numpy")
+    elif not blas.available():
+        pytest.skip("no cblas found")
+    blas.reset()
+    prev = None
+    if request.param == "split":
+        monkeypatch.setattr(rconv, "CONV_PARALLEL_MIN", 0)
+        prev = blas.threads_set(1)               # the split runs when OpenBLAS has one thread
+        if prev is None:
+            pytest.skip("OpenBLAS's thread count cannot be set")
+    else:
+        monkeypatch.setattr(rconv, "CONV_PARALLEL_MIN", 1 << 62)
+    yield request.param
+    if prev is not None:
+        blas.threads_set(prev)
+    monkeypatch.undo()
+    blas.reset()
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("name", CONV_TORCH)
+def test_conv_paths_same_as_torch(name, training, conv_path):
+    """Every path: forward, d input and every parameter gradient as torch's to 1e-10
+    (float64), a batch of 5 (the split gives its parts unequal sizes), after a training
+    and an inference forward; the split path really splits."""
+    torch = pytest.importorskip("torch")
+    import numba
+
+    _, shape = CASES[name]
+    mine = CASES[name][0]().to(np.float64)
+    ref = TORCH[name](torch).double()
+    mine.load_state_dict({k: v for k, v in ref.state_dict().items()})
+    x = R.standard_normal((5,) + shape[1:])
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    y = mine.forward(x, training=training)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = R.standard_normal(y.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.backward(g), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for k, p in ref.named_parameters():
+        np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if conv_path == "numpy":
+        assert mine._cols is not None and not mine._store
+    else:
+        parts = min(5, numba.get_num_threads()) if conv_path == "split" else 1
+        assert mine._cols is None and mine._store["cols"].shape[0] == parts
+    # input_grad=False: the same parameter gradients, no d input
+    mine.forward(x, training=training)
+    assert mine.backward(g, input_grad=False) is None
+    for k, p in ref.named_parameters():
+        np.testing.assert_allclose(mine.grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_float32_paths_agree(conv_path):
+    """float32 (the default dtype) through each path against float64 torch, with
+    groups and a bias; and ``out=`` buffers are written, not ignored."""
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.Conv2d(4, 6, 3, padding=1, groups=2).double()
+    mine = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+    mine.load_state_dict(ref.state_dict())
+    x = R.standard_normal((3, 4, 7, 9)).astype(np.float32)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ty = ref(tx)
+    buf = np.full(ty.shape, np.nan, np.float32)
+    y = mine.forward(x, training=True, out=buf)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g = R.standard_normal(y.shape).astype(np.float32)
+    ty.backward(torch.tensor(g.astype(np.float64)))
+    dbuf = np.full(x.shape, np.nan, np.float32)
+    dx = mine.backward(g, out=dbuf)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mine.grads["weight"], ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(mine.grads["bias"], ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+    if conv_path != "numpy":
+        assert y is buf and dx is dbuf
+
+
+def test_per_sample_im2col_is_unfold_and_col2im_its_transpose():
+    """runtime.conv's per-sample P (rows per group, each group's block closed by a
+    row it leaves alone) holds windows.unfold's rows, and its Pᵀ is the transpose:
+    <P x, c> = <x, Pᵀ c>, with stride, one-sided padding, dilation and groups."""
+    from symdl.runtime import conv as rconv
+
+    for (C, H, W), G, geo in [((4, 7, 8), 2, ((3, 2), (2, 3), ((1, 2), (0, 1)), (2, 1))),
+                              ((3, 5, 6), 1, ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                              ((4, 6, 7), 2, ((2, 3), (2, 1), ((0, 2), (1, 0)), (2, 2))),
+                              ((4, 6, 7), 2, ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                              ((2, 5, 8), 1, ((2, 3), (1, 1), ((3, 1), (2, 2)), (2, 2))),
+                              ((2, 3, 4), 1, ((5, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))),
+                              ((2, 1, 9), 2, ((1, 3), (1, 2), ((0, 0), (3, 3)), (1, 3)))]:
+        (KH, KW), (sh, sw), ((pt, _), (pl, _)), (dh, dw) = geo
+        x = R.standard_normal((1, C, H, W))
+        ref = unfold(x, *geo, channels_first=True)             # (C, KH, KW, 1, OH, OW)
+        OH, OW = ref.shape[4], ref.shape[5]
+        Kg, P = C // G * KH * KW, OH * OW
+        cf = np.full(G * (Kg + 1) * P, 7.0)
+        args = (C, H, W, C // G, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)
+        rconv._im2col(x.reshape(-1), *args, cf)
+        blocks = cf.reshape(G, Kg + 1, P)
+        np.testing.assert_array_equal(blocks[:, :Kg].reshape(-1), ref.reshape(-1))
+        assert (blocks[:, Kg] == 7.0).all()
+        c = R.standard_normal(cf.shape)
+        dx = np.full(C * H * W, np.nan)
+        rconv._col2im(c.copy(), *args, dx)        # (it may zero entries of its input)
+        lhs = np.vdot(blocks[:, :Kg], c.reshape(G, Kg + 1, P)[:, :Kg])
+        assert abs(lhs - np.vdot(x.reshape(-1), dx)) <= 1e-12 * abs(lhs)
+
+
+def test_conv_splits_the_batch_only_with_one_openblas_thread():
+    """One thread pool at a time: the batch goes to Numba's threads only while
+    OpenBLAS runs on one thread (its workers spin after each threaded product)."""
+    import numba
+
+    from symdl.runtime import blas
+    from symdl.runtime import conv as rconv
+
+    prev = blas.threads_set(2)
+    if prev is None:
+        pytest.skip("OpenBLAS's thread count cannot be set")
+    try:
+        big = rconv.CONV_PARALLEL_MIN
+        assert rconv._parts(32, big) == 1
+        blas.threads_set(1)
+        assert rconv._parts(32, big) == min(32, numba.get_num_threads())
+        assert rconv._parts(32, big - 1) == 1 and rconv._parts(1, big) == 1
+    finally:
+        blas.threads_set(prev)

@@ -2,14 +2,15 @@
 arguments, weight layout and state-dict keys).
 
 y = W · P x + b, with P the window (im2col) map of ``symdl.runtime.windows``
-(laid out (in·kh·kw, N·oh·ow)) and W the weight viewed as (groups,
-out/groups, in/groups·kh·kw): one GEMM per group for the whole batch.
-The backward is the transpose rules of that product, nothing else:
-dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g)  (Pᵀ: ``symdl.runtime.conv.fold_cf``,
-the map of ``windows.fold`` as one Numba loop).
-One GEMM for the whole batch, not one per sample: measured (float32,
-(144, 32·784) columns), 32 per-sample GEMMs are as fast for the forward on
-one BLAS thread but 3× slower for dW, and 10× slower with 2 BLAS threads.
+and W the weight viewed as (groups, out/groups, in/groups·kh·kw).  The backward
+is the transpose rules of that product, nothing else:
+dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g).
+With cblas (``symdl.runtime.blas``) the layer runs ``symdl.runtime.conv``'s
+per-sample kernels: each sample's columns in a reused scratch, [W | b] ·
+[P x[n] ; 1] straight into y[n], the batch split over Numba's threads when
+OpenBLAS runs one thread.  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
+one GEMM per group over the whole batch's columns ((in·kh·kw, N·oh·ow),
+``unfold(channels_first=True)``) and Pᵀ by ``runtime.conv.fold_cf``.
 ``padding_mode`` 'reflect', 'replicate' or 'circular' (torch's) first pads
 x by a gather E x (``pad_gather``), so P reads no padding and dx = Eᵀ Pᵀ (Wᵀ g).
 ``Conv1d`` is ``Conv2d`` on a height-1 image.
@@ -22,6 +23,7 @@ import math
 import numpy as np
 
 from symdl.errors import ParameterError, ShapeError
+from symdl.runtime import blas as _blas
 from symdl.runtime.windows import PAD_MODES, out_size, pad_gather, pad_index, pad_scatter, unfold
 
 from . import init as _init
@@ -92,7 +94,9 @@ class _ConvNd(Module):
             b = np.empty(self.out_channels)
             _init.uniform_(b, -bound, bound, rng=rng)
             self._add_param("bias", b.astype(self.dtype))
-        self._cols = None
+        self._cols = self._x4 = None
+        #: scratch buffers of runtime.conv, reused between calls
+        self._store = {}
 
     # ---- description --------------------------------------------------------------------
     def config(self):
@@ -153,20 +157,31 @@ class _ConvNd(Module):
         if self._gather:                                       # E x: the padding as a gather
             x4 = pad_gather(x4, *self._pad_indices(x4.shape))
             p = ((0, 0), (0, 0))
-        cols = unfold(x4, k, s, p, d, 0.0, out=self._cols, channels_first=True)   # P x
-        self._cols = cols
+        self._oshape = (N, O, OH, OW)
         W2 = self.params["weight"].reshape(G, O // G, -1)
-        # W · P x: one GEMM per group over the whole batch, (O, N·OH·OW)
-        y = np.matmul(W2, cols.reshape(G, W2.shape[2], N * OH * OW)).reshape(O, N, OH * OW)
         b = self.params.get("bias")
+        gemm = _blas.gemm(self.dtype)
+        if gemm is not None:
+            # per sample, W · P x[n] + b straight into y[n]: the columns of one sample at a
+            # time in a reused scratch, the batch split over the threads (runtime.conv)
+            from symdl.runtime.conv import conv2d_forward
+
+            self._x4, self._cols = x4, None
+            y = conv2d_forward(gemm, x4, W2.reshape(O, -1), b, G, k, s, p, d, (OH, OW), self._store,
+                               out=out if self.nd == 2 else None)
+            return y if self.nd == 2 else y.reshape(N, O, OW)
+        # no cblas: NumPy's matmul, one GEMM per group over the whole batch's columns
+        cols = unfold(x4, k, s, p, d, 0.0, out=self._cols, channels_first=True)   # P x
+        self._cols, self._x4 = cols, None
+        # W · P x: (O, N·OH·OW)
+        y = np.matmul(W2, cols.reshape(G, W2.shape[2], N * OH * OW)).reshape(O, N, OH * OW)
         y = np.add(y.transpose(1, 0, 2), b[:, None]) if b is not None else \
             np.ascontiguousarray(y.transpose(1, 0, 2))
-        self._oshape = (N, O, OH, OW)
         return y.reshape(self._oshape) if self.nd == 2 else y
 
     def backward(self, grad, out=None, input_grad=True):
-        cols = self._cols
-        if cols is None:
+        cols, x4 = self._cols, self._x4
+        if cols is None and x4 is None:
             raise RuntimeError(f"{self._where()}: backward() before forward()")
         g = self._input(grad)
         want = self._oshape if self.nd == 2 else (self._oshape[0], self._oshape[1], self._oshape[3])
@@ -176,6 +191,26 @@ class _ConvNd(Module):
         N, O, OH, OW = self._oshape
         G = self.groups
         W2 = self.params["weight"].reshape(G, O // G, -1)
+        k, s, p, d = self._geometry()
+        if self._gather:
+            p = ((0, 0), (0, 0))
+        if x4 is not None:
+            # per sample (runtime.conv): P x[n] again, dW += g[n] (P x[n])ᵀ, db += Σ g[n],
+            # dx[n] = Pᵀ (Wᵀ g[n])
+            from symdl.runtime.conv import conv2d_backward
+
+            dW, db, dx = conv2d_backward(_blas.gemm(self.dtype), x4, W2.reshape(O, -1), "bias" in self.grads,
+                                         g.reshape(self._oshape), G, k, s, p, d, self._store,
+                                         need_dx=input_grad,
+                                         out=out if (self.nd == 2 and not self._gather) else None)
+            self.grads["weight"].reshape(O, -1)[...] = dW
+            if "bias" in self.grads:
+                self.grads["bias"][...] = db
+            if not input_grad:
+                return None
+            if self._gather:
+                dx = pad_scatter(dx, *self._pad_indices(self._xshape), self._xshape)   # Eᵀ
+            return dx if self.nd == 2 else dx.reshape(N, self.in_channels, -1)
         c2 = cols.reshape(G, W2.shape[2], N * OH * OW)
         g2 = np.ascontiguousarray(g.reshape(N, O, OH * OW).transpose(1, 0, 2)).reshape(G, O // G, -1)
         # transpose rules of y = W · c:  dW = g cᵀ (formed as (c gᵀ)ᵀ, BLAS's faster
@@ -187,11 +222,10 @@ class _ConvNd(Module):
         if not input_grad:
             return None
         dcols = np.matmul(W2.transpose(0, 2, 1), g2).reshape(cols.shape)
-        k, s, p, d = self._geometry()
         from symdl.runtime.conv import fold_cf      # Pᵀ as one Numba loop (windows.fold's map)
         if self._gather:
             ih, iw = self._pad_indices(self._xshape)
-            dxp = fold_cf(dcols, self._xshape[:2] + (len(ih), len(iw)), s, ((0, 0), (0, 0)), d)
+            dxp = fold_cf(dcols, self._xshape[:2] + (len(ih), len(iw)), s, p, d)
             dx = pad_scatter(dxp, ih, iw, self._xshape)                      # Eᵀ Pᵀ (Wᵀ g)
         else:
             dx = fold_cf(dcols, self._xshape, s, p, d)                         # Pᵀ (Wᵀ g)
@@ -217,7 +251,8 @@ class _ConvNd(Module):
         return self._pidx[1:]
 
     def _clear(self):
-        self._cols = None
+        self._cols = self._x4 = None
+        self._store = {}
 
 
 class Conv1d(_ConvNd):

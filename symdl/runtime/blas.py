@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["gemm", "threads_set", "available", "library_path", "reset", "run_pair", "can_split"]
+__all__ = ["gemm", "threads_get", "threads_set", "available", "library_path", "reset", "run_pair", "can_split"]
 
 CblasRowMajor, CblasNoTrans, CblasTrans = 101, 111, 112
 
@@ -184,6 +184,12 @@ def available() -> bool:
 
 def library_path():
     return _get()["path"]
+
+
+def threads_get():
+    """OpenBLAS's thread count, or None when the library does not tell."""
+    st = _get()
+    return None if st["get"] is None else int(st["get"]())
 
 
 def threads_set(n):
