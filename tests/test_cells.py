@@ -57,13 +57,38 @@ def test_complement_identities():
 
 
 def test_backward_arguments():
-    """The LSTM backward reads the pre-activations and the saved c' (for
-    tanh(c')); no gate activation is stored."""
+    """The LSTM backward reads c and the saved activations (the gates i, f, g, o,
+    the complements σ(−a), tanh(c') and the two sech²): no pre-activation, no
+    exp; the GRU's block (not a whole step) recomputes its gates from the
+    pre-activations."""
     lstm = derive_block(CELLS[2].variants["lstm"][0])
-    assert [s.name for s in lstm.bwd_args] == ["a_i", "a_f", "a_g", "a_o", "c", "c1", "d_h1", "d_c1"]
-    assert [s.name for s in lstm.fwd_results] == ["h1", "c1"]
+    acts = ["i", "f", "g", "o", "i_comp", "f_comp", "o_comp", "sech2_a_g", "sech2_c1", "tanh_c1"]
+    assert [s.name for s in lstm.bwd_args] == ["c", *acts, "d_h1", "d_c1"]
+    assert [s.name for s in lstm.fwd_results] == ["h1", "c1", *acts]
+    for e in lstm.backward.values():
+        assert not e.atoms(sp.Function)          # no σ, tanh, cosh left: products and sums
     gru = derive_block(GRU)
     assert [s.name for s in gru.bwd_args] == ["a_r", "a_z", "x_n", "h_n", "h", "d_h1"]
+    assert not gru.activations
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=IDS)
+def test_saved_activations_are_a_substitution(index):
+    """Step 5 of the derivation only renames: the backward read from the saved
+    activations, each replaced by its definition, is the backward of step 4
+    (the derived stable form), symbolically; each saved activation's forward
+    expression is its definition with the block's saved steps expanded."""
+    block = BLOCKS[index][3]
+    d = derive_block(block)
+    back = {s: a for s, a in d.activations.items()}
+    for u, e in d.backward.items():
+        assert sp.simplify(e.xreplace(back) - d.backward_recomputed[u]) == 0, (block.name, u)
+    steps = {s: e for s, e in block.steps}
+    for s, a in d.activations.items():
+        assert sp.simplify(to_definition(d.full[s] - a.xreplace(d.full))) == 0
+        if s in steps:                       # a step saved under its own name is that step
+            assert sp.simplify(to_definition(d.full[s] - steps[s].xreplace(d.full))) == 0
+    assert bool(d.activations) == (block.name in ("rnn_tanh", "lstm", "peephole_lstm"))
 
 
 def test_gru_directions_differ():
@@ -85,12 +110,14 @@ def test_parallel_kernels_match_serial():
     gates = (rng.standard_normal((B, 4 * H)) * 4).astype(np.float32)
     c, c1, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(4))
     outs = []
+    n_act = len(blk.meta["activations"])
     for size in (1, PARALLEL_THRESHOLD):
         h1, c1_ = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
-        blk.fn("forward", np.float32, size)(gates, c, h1, c1_)
+        acts = np.empty((n_act, B, H), np.float32)
+        blk.fn("forward", np.float32, size)(gates, c, h1, c1_, *acts)
         dg, dcp = np.full((B, 4 * H), np.nan, np.float32), np.empty((B, H), np.float32)
-        blk.fn("backward", np.float32, size)(gates, c, c1, dh, dc, dg, dcp)
-        outs.append((h1, c1_, dg, dcp))
-    assert not np.isnan(outs[0][2]).any()
+        blk.fn("backward", np.float32, size)(c, *acts, dh, dc, dg, dcp)
+        outs.append((h1, c1_, acts, dg, dcp))
+    assert not np.isnan(outs[0][3]).any()
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
