@@ -57,16 +57,19 @@ def test_complement_identities():
 
 
 def test_backward_arguments():
-    """The LSTM backward reads c and the saved activations (the gates i, f, g, o,
-    the complements σ(−a), tanh(c') and the two sech²): no pre-activation, no
-    exp; the GRU's block (not a whole step) recomputes its gates from the
-    pre-activations."""
+    """The LSTM backward reads the local partials its forward saved (the
+    cotangent-free factors of the derived VJP: ∂h'/∂c', ∂c'/∂a_i, ∂c'/∂a_f,
+    ∂c'/∂a_g, ∂h'/∂a_o, and f = ∂c'/∂c) and the cotangents: no pre-activation,
+    no σ, tanh or cosh left; the GRU's block (not a whole step) recomputes its
+    gates from the pre-activations."""
     lstm = derive_block(CELLS[2].variants["lstm"][0])
-    acts = ["i", "f", "g", "o", "i_comp", "f_comp", "o_comp", "sech2_a_g", "sech2_c1", "tanh_c1"]
-    assert [s.name for s in lstm.bwd_args] == ["c", *acts, "d_h1", "d_c1"]
-    assert [s.name for s in lstm.fwd_results] == ["h1", "c1", *acts]
+    saved = ["j_d_h1", "j_a_i", "j_a_f", "j_a_g", "j_a_o", "f"]
+    assert [s.name for s in lstm.bwd_args] == [*saved, "d_h1", "d_c1"]
+    assert [s.name for s in lstm.fwd_results] == ["h1", "c1", *saved]
     for e in lstm.backward.values():
         assert not e.atoms(sp.Function)          # no σ, tanh, cosh left: products and sums
+    a_o, c1 = sp.Symbol("a_o", real=True), sp.Symbol("c1", real=True)
+    assert lstm.activations[sp.Symbol("j_d_h1", real=True)] == sigmoid(a_o) / sp.cosh(c1) ** 2
     gru = derive_block(GRU)
     assert [s.name for s in gru.bwd_args] == ["a_r", "a_z", "x_n", "h_n", "h", "d_h1"]
     assert not gru.activations
@@ -75,8 +78,8 @@ def test_backward_arguments():
 @pytest.mark.parametrize("index", range(len(BLOCKS)), ids=IDS)
 def test_saved_activations_are_a_substitution(index):
     """Step 5 of the derivation only renames: the backward read from the saved
-    activations, each replaced by its definition, is the backward of step 4
-    (the derived stable form), symbolically; each saved activation's forward
+    local partials, each replaced by its definition, is the backward of step 4
+    (the derived stable form), symbolically; each saved value's forward
     expression is its definition with the block's saved steps expanded."""
     block = BLOCKS[index][3]
     d = derive_block(block)
@@ -88,7 +91,7 @@ def test_saved_activations_are_a_substitution(index):
         assert sp.simplify(to_definition(d.full[s] - a.xreplace(d.full))) == 0
         if s in steps:                       # a step saved under its own name is that step
             assert sp.simplify(to_definition(d.full[s] - steps[s].xreplace(d.full))) == 0
-    assert bool(d.activations) == (block.name in ("rnn_tanh", "lstm", "peephole_lstm"))
+    assert bool(d.activations) == (block.name in ("rnn_tanh", "rnn_relu", "lstm", "peephole_lstm"))
 
 
 def test_gru_directions_differ():
@@ -108,7 +111,7 @@ def test_parallel_kernels_match_serial():
     rng = np.random.default_rng(3)
     B, H = 6, 37
     gates = (rng.standard_normal((B, 4 * H)) * 4).astype(np.float32)
-    c, c1, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(4))
+    c, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(3))
     outs = []
     n_act = len(blk.meta["activations"])
     for size in (1, PARALLEL_THRESHOLD):
@@ -116,7 +119,7 @@ def test_parallel_kernels_match_serial():
         acts = np.empty((n_act, B, H), np.float32)
         blk.fn("forward", np.float32, size)(gates, c, h1, c1_, *acts)
         dg, dcp = np.full((B, 4 * H), np.nan, np.float32), np.empty((B, H), np.float32)
-        blk.fn("backward", np.float32, size)(c, *acts, dh, dc, dg, dcp)
+        blk.fn("backward", np.float32, size)(*acts, dh, dc, dg, dcp)
         outs.append((h1, c1_, acts, dg, dcp))
     assert not np.isnan(outs[0][3]).any()
     for a, b in zip(*outs):

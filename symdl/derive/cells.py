@@ -15,15 +15,17 @@ For a block with inputs u, steps s_k = e_k(u, s_<k) and outputs y:
    ``complements`` turns the 1 − σ(u) of a GRU's 1 − z into σ(−u));
 5. a block that is a whole cell step (``whole_step``: every input it reads
    from the gate matrix, the RNN and LSTM cells; the sequence loops run it)
-   also saves its **activations**: each σ(·), tanh(·) and sech²(·) = cosh(·)⁻²
-   the derived backward of step 4 evaluates becomes a value the forward writes
-   and the backward reads (``activations``; an activation equal to a step's
-   expansion is that step, e.g. the LSTM's gates i, f, g, o).  The saved values
-   are the stable forms themselves -- σ(u) *and* σ(−u), tanh and sech² -- not
-   σ(1 − σ) or 1 − tanh², so no digit is lost where a gate saturates; the
-   backward is then products and sums, no exp.  Only a substitution: the
-   backward of step 4 with each saved symbol replaced by its definition is
-   the same expression (tests/test_cells.py).
+   saves its **local partials**: the VJP of step 4 is linear in the
+   cotangents, and in each of its products the factors free of cotangents
+   (e.g. the LSTM's g σ(a_i) σ(−a_i) = ∂c'/∂a_i and σ(a_o) sech²(c') =
+   ∂h'/∂c') become one value the forward computes and writes (``activations``;
+   a factor equal to a step is that step: the LSTM's d c = f · (…) reads f).
+   They are the stable forms of step 4 -- σ(u)σ(−u), sech² -- multiplied in the
+   forward, not σ(1 − σ) or 1 − tanh², so no digit is lost where a gate
+   saturates; the backward is then a few products and sums, no exp, and
+   reads 6 arrays (LSTM) instead of the 4 pre-activations, c and c'.  Only a
+   substitution: the backward with each saved symbol replaced by its
+   definition is the backward of step 4 (tests/test_cells.py).
 
 Nothing here knows a gate's derivative; the tests check the result against
 the partials of step 2 evaluated by mpmath.
@@ -54,9 +56,9 @@ class DerivedBlock:
     fwd_results: list         # step symbols the forward writes (outputs, then saved)
     backward: dict            # input/vector symbol -> d (in the backward's arguments)
     bwd_args: list            # symbols the backward reads (inputs, results, cotangents)
-    #: saved activation symbol -> its expression in the inputs, vectors and the
-    #: block's saved steps, as the backward of step 4 reads it (step 5; empty
-    #: for a block that is not a whole cell step)
+    #: saved local partial (step 5) -> its expression in the inputs, vectors and
+    #: the block's saved steps, a factor of the backward of step 4 (empty for a
+    #: block that is not a whole cell step)
     activations: dict = None
     #: the backward before step 5 (what ``backward`` equals with ``activations`` substituted)
     backward_recomputed: dict = None
@@ -119,65 +121,49 @@ def whole_step(block: GateBlock) -> bool:
     return set(packed) == {"gates"} and all(s is not None for s in packed["gates"])
 
 
-def _is_sech2(e) -> bool:
-    return e.is_Pow and isinstance(e.base, sp.cosh) and e.exp == -2
-
-
-def _activation_name(atom, block, full, taken) -> str:
-    """A saved activation's name: the step it equals (LSTM: i, f, g, o), else
-    ``<fn>_<argument>`` (tanh_c1, sech2_a_g; σ(−x) of a step s = σ(x): s_comp),
-    else ``act<k>``."""
-    expanded = atom.xreplace(full)
-    for s, e in block.steps:
-        if full[s] == expanded:
-            return s.name
-    if isinstance(atom, sigmoid):
-        for s, e in block.steps:
-            if full[s] == sigmoid(-atom.args[0]).xreplace(full):
-                return f"{s.name}_comp"
-    fn, arg = ("sech2", atom.base.args[0]) if _is_sech2(atom) else (type(atom).__name__, atom.args[0])
-    if isinstance(arg, sp.Symbol):
-        name = f"{fn}_{arg.name}"
-        if name not in taken:
-            return name
-    k = 0
-    while f"act{k}" in taken:
-        k += 1
-    return f"act{k}"
-
-
-def save_activations(block: GateBlock, full: dict, backward: dict):
-    """Step 5: (the backward with each σ, tanh, sech² replaced by a saved symbol,
-    {symbol: that activation})."""
-    atoms = set()
-    for e in backward.values():
-        atoms |= e.atoms(sigmoid, sp.tanh)
-        atoms |= {p for p in e.atoms(sp.Pow) if _is_sech2(p)}
-    taken = {s.name for s in (*block.inputs, *block.vectors, *dict(block.steps), *(cotangent(y) for y in block.outputs))}
+def save_factors(block: GateBlock, full: dict, backward: dict):
+    """Step 5: (the backward with every factor free of cotangents replaced by a
+    saved symbol, {symbol: that factor}).  The VJP is linear in the cotangents:
+    in each product, the factors without a cotangent (the local partials, e.g.
+    the LSTM's ∂c'/∂a_i = g σ(a_i) σ(−a_i)) are one value the forward computes;
+    a factor equal to a step is that step (the LSTM's d c = f · (…) reads f)."""
+    cots = {cotangent(y) for y in block.outputs}
     steps = dict(block.steps)
-    acts = {}
-    for atom in sorted(atoms, key=sp.default_sort_key):
-        name = _activation_name(atom, block, full, taken - {s.name for s in steps})
-        sym = sp.Symbol(name, real=True)
-        if sym in acts or (name in taken and sym not in steps):
-            raise ValueError(f"{block.name}: saved activation name {name!r} taken")
-        taken.add(name)
-        acts[sym] = atom
-    # the steps (in the block's order), their complements, then the rest by name
-    rank = {s.name: k for k, s in enumerate(steps)}
-    n = len(rank)
+    taken = {x.name for x in (*block.inputs, *block.vectors, *steps, *cots)}
+    factors: dict = {}            # expression -> symbol
 
-    def key(sym):
-        base = sym.name[:-5] if sym.name.endswith("_comp") else None
-        if sym.name in rank:
-            return (rank[sym.name], "")
-        if base in rank:
-            return (n + rank[base], "")
-        return (2 * n, sym.name)
+    def symbol(expr, hint):
+        if expr in factors:
+            return factors[expr]
+        expanded = expr.xreplace(full)
+        name = next((st.name for st in steps if full[st] == expanded and st not in factors.values()), None)
+        if name is None:
+            name, k = hint, 0
+            while name in taken:
+                k += 1
+                name = f"{hint}_{k}"
+            taken.add(name)
+        factors[expr] = sym = sp.Symbol(name, real=True)
+        return sym
 
-    acts = {s: acts[s] for s in sorted(acts, key=key)}
-    rule = {a: s for s, a in acts.items()}
-    return {u: e.xreplace(rule) for u, e in backward.items()}, acts
+    def visit(e, hint):
+        if not (e.free_symbols & cots) or e in cots:
+            return e
+        if e.is_Add:
+            return sp.Add(*[visit(t, None) for t in e.args])
+        if e.is_Mul:
+            coeff, rest = e.as_coeff_Mul()
+            args = sp.Mul.make_args(rest)
+            free = [x for x in args if not (x.free_symbols & cots)]
+            dep = [visit(x, None) for x in args if x.free_symbols & cots]
+            if hint is None:     # inside a sum: named after the cotangents it multiplies
+                hint = "j_" + "_".join(sorted(c.name for c in args if c in cots))
+            saved = [symbol(sp.Mul(*free), hint)] if free else []
+            return coeff * sp.Mul(*saved, *dep)
+        return e
+
+    out = {u: visit(e, f"j_{u.name}") for u, e in backward.items()}
+    return out, {sym: expr for expr, sym in factors.items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -195,7 +181,7 @@ def derive_block(block: GateBlock) -> DerivedBlock:
         backward[u] = complements(stabilize(sp.factor_terms(substitute_forward(vjp, block, full, available))))
     recomputed, acts = backward, {}
     if whole_step(block):
-        backward, acts = save_activations(block, full, backward)
+        backward, acts = save_factors(block, full, backward)
         full = dict(full)
         for s, a in acts.items():
             full.setdefault(s, a.xreplace(full))

@@ -83,11 +83,14 @@ class _Kernels:
         blocks = kernel(cell, variant=variant).blocks
         self.fwd = [b.fn("forward", dtype, size) for b in blocks]
         self.bwd = [b.fn("backward", dtype, size) for b in blocks]
-        #: the saved activations the first block's forward writes after its state
-        #: (σ, tanh, sech² values its backward reads instead of recomputing them)
+        #: the saved values the first block's forward writes after its state (its
+        #: local partials, which its backward reads instead of recomputing them)
         self.n_act = len(blocks[0].meta.get("activations", ()))
         #: its backward reads the gate pre-activations (else only saved values)
         self.bwd_gates = "gates" in blocks[0].meta["kernel_bwd"]
+        #: the first block's backward arguments by name (before its gradients)
+        self.bwd_names = list(blocks[0].meta["kernel_bwd"])
+        self.act_names = list(blocks[0].meta.get("activations", ()))
         #: (forward loop, backward loop, cblas gemm): the whole time loop in one nogil
         #: call (``templates/cells.py.j2``), or None: the per-step Python loop (the
         #: GRUs, whose blocks take other operands; no usable BLAS found)
@@ -97,6 +100,12 @@ class _Kernels:
             f, b = blocks[0].seq_fn("forward", dtype), blocks[0].seq_fn("backward", dtype)
             if f is not None and b is not None:
                 self.seq = (f, b, gemm)
+
+    def bwd_inputs(self, named, S_t):
+        """The first block's backward inputs at one step: ``named`` (gates, c,
+        c1, vectors, cotangents) and the saved values ``S_t`` (activations, ...)."""
+        named = {**named, **dict(zip(self.act_names, S_t))}
+        return [named[n] for n in self.bwd_names]
 
 
 #: sequences from this length on run the generated time loops (``_seq_forward``); a
@@ -349,10 +358,9 @@ class _Recurrent(Module):
                 else:
                     add(dHout[t], dh, out=dtot)
                 D = DG[t]
-                if kind == "lstm":
-                    bwd(Cs[t], *S[:, t], dtot, dc, D, dc_new)
-                else:
-                    bwd(Cs[t], *peep, Cs[t + 1], *S[:, t], dtot, dc, D, dc_new, *dpeep[:, t])
+                named = {"gates": XG[t], "c": Cs[t], "c1": Cs[t + 1], "d_h1": dtot, "d_c1": dc,
+                         **dict(zip(("w_ci", "w_cf", "w_co"), peep if kind == "peephole" else ()))}
+                bwd(*K.bwd_inputs(named, S[:, t]), D, dc_new, *(dpeep[:, t] if kind == "peephole" else ()))
                 dc, dc_new = dc_new, dc
                 mm(D, Whh, out=dh)
         elif kind in ("rnn_tanh", "rnn_relu"):
@@ -363,7 +371,7 @@ class _Recurrent(Module):
                 else:
                     add(dHout[t], dh, out=dtot)
                 D = DG[t]
-                bwd(*([XG[t]] if K.bwd_gates else []), *S[:, t], dtot, D)
+                bwd(*K.bwd_inputs({"gates": XG[t], "d_h1": dtot}, S[:, t]), D)
                 mm(D, Whh, out=dh)
         elif kind == "gru":
             dc, bwd = None, K.bwd[0]
