@@ -69,29 +69,29 @@ def test_backward_arguments():
     for e in lstm.backward.values():
         assert not e.atoms(sp.Function)          # no σ, tanh, cosh left: products and sums
     a_o, c1 = sp.Symbol("a_o", real=True), sp.Symbol("c1", real=True)
-    assert lstm.activations[sp.Symbol("j_d_h1", real=True)] == sigmoid(a_o) / sp.cosh(c1) ** 2
+    assert lstm.local_partials[sp.Symbol("j_d_h1", real=True)] == sigmoid(a_o) / sp.cosh(c1) ** 2
     gru = derive_block(GRU)
     assert [s.name for s in gru.bwd_args] == ["a_r", "a_z", "x_n", "h_n", "h", "d_h1"]
-    assert not gru.activations
+    assert not gru.local_partials
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)), ids=IDS)
-def test_saved_activations_are_a_substitution(index):
+def test_saved_local_partials_are_a_substitution(index):
     """Step 5 of the derivation only renames: the backward read from the saved
     local partials, each replaced by its definition, is the backward of step 4
     (the derived stable form), symbolically; each saved value's forward
     expression is its definition with the block's saved steps expanded."""
     block = BLOCKS[index][3]
     d = derive_block(block)
-    back = {s: a for s, a in d.activations.items()}
+    back = {s: a for s, a in d.local_partials.items()}
     for u, e in d.backward.items():
         assert sp.simplify(e.xreplace(back) - d.backward_recomputed[u]) == 0, (block.name, u)
     steps = {s: e for s, e in block.steps}
-    for s, a in d.activations.items():
+    for s, a in d.local_partials.items():
         assert sp.simplify(to_definition(d.full[s] - a.xreplace(d.full))) == 0
         if s in steps:                       # a step saved under its own name is that step
             assert sp.simplify(to_definition(d.full[s] - steps[s].xreplace(d.full))) == 0
-    assert bool(d.activations) == (block.name in ("rnn_tanh", "rnn_relu", "lstm", "peephole_lstm"))
+    assert bool(d.local_partials) == (block.name in ("rnn_tanh", "rnn_relu", "lstm", "peephole_lstm"))
 
 
 def test_gru_directions_differ():
@@ -113,7 +113,7 @@ def test_parallel_kernels_match_serial():
     gates = (rng.standard_normal((B, 4 * H)) * 4).astype(np.float32)
     c, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(3))
     outs = []
-    n_act = len(blk.meta["activations"])
+    n_act = len(blk.meta["local_partials"])
     for size in (1, PARALLEL_THRESHOLD):
         h1, c1_ = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
         acts = np.empty((n_act, B, H), np.float32)

@@ -18,7 +18,7 @@ For a block with inputs u, steps s_k = e_k(u, s_<k) and outputs y:
    saves its **local partials**: the VJP of step 4 is linear in the
    cotangents, and in each of its products the factors free of cotangents
    (e.g. the LSTM's g σ(a_i) σ(−a_i) = ∂c'/∂a_i and σ(a_o) sech²(c') =
-   ∂h'/∂c') become one value the forward computes and writes (``activations``;
+   ∂h'/∂c') become one value the forward computes and writes (``local_partials``;
    a factor equal to a step is that step: the LSTM's d c = f · (…) reads f).
    They are the stable forms of step 4 -- σ(u)σ(−u), sech² -- multiplied in the
    forward, not σ(1 − σ) or 1 − tanh², so no digit is lost where a gate
@@ -59,8 +59,8 @@ class DerivedBlock:
     #: saved local partial (step 5) -> its expression in the inputs, vectors and
     #: the block's saved steps, a factor of the backward of step 4 (empty for a
     #: block that is not a whole cell step)
-    activations: dict = None
-    #: the backward before step 5 (what ``backward`` equals with ``activations`` substituted)
+    local_partials: dict = None
+    #: the backward before step 5 (what ``backward`` equals with ``local_partials`` substituted)
     backward_recomputed: dict = None
 
     @property

@@ -85,12 +85,12 @@ class _Kernels:
         self.bwd = [b.fn("backward", dtype, size) for b in blocks]
         #: the saved values the first block's forward writes after its state (its
         #: local partials, which its backward reads instead of recomputing them)
-        self.n_act = len(blocks[0].meta.get("activations", ()))
+        self.n_act = len(blocks[0].meta.get("local_partials", ()))
         #: its backward reads the gate pre-activations (else only saved values)
         self.bwd_gates = "gates" in blocks[0].meta["kernel_bwd"]
         #: the first block's backward arguments by name (before its gradients)
         self.bwd_names = list(blocks[0].meta["kernel_bwd"])
-        self.act_names = list(blocks[0].meta.get("activations", ()))
+        self.act_names = list(blocks[0].meta.get("local_partials", ()))
         #: (forward loop, backward loop, cblas gemm): the whole time loop in one nogil
         #: call (``templates/cells.py.j2``), or None: the per-step Python loop (the
         #: GRUs, whose blocks take other operands; no usable BLAS found)
@@ -103,7 +103,7 @@ class _Kernels:
 
     def bwd_inputs(self, named, S_t):
         """The first block's backward inputs at one step: ``named`` (gates, c,
-        c1, vectors, cotangents) and the saved values ``S_t`` (activations, ...)."""
+        c1, vectors, cotangents) and the saved local partials ``S_t``."""
         named = {**named, **dict(zip(self.act_names, S_t))}
         return [named[n] for n in self.bwd_names]
 
@@ -280,7 +280,7 @@ class _Recurrent(Module):
             if bih is not None:
                 XG += bih + bhh
             fwd = K.fwd[0]
-            S = np.empty((K.n_act, T, B, H), dt)     # the saved activations
+            S = np.empty((K.n_act, T, B, H), dt)     # the saved local partials
             if kind in ("lstm", "peephole"):
                 Cs = np.empty((T + 1, B, H), dt)
                 Cs[0] = c0
@@ -437,7 +437,7 @@ class _Recurrent(Module):
         bih, bhh = P.get("bias_ih" + sfx), P.get("bias_hh" + sfx)
         bias = (bih + bhh).astype(dt) if bih is not None else np.zeros(GH, dt)
         # the gate pre-activations of every step, or one step's scratch when the
-        # backward reads only the saved activations (no T*batch*G*hidden store)
+        # backward reads only the saved local partials (no T*batch*G*hidden store)
         XG = np.empty((T if K.bwd_gates else 1, B, GH), dt)
         Hs = np.empty((T + 1, B, H), dt)
         Hs[0] = h0
@@ -446,7 +446,7 @@ class _Recurrent(Module):
             Cs = np.empty((T + 1, B, H), dt)
             Cs[0] = c0
         V = np.stack([P[p + sfx] for p in _PEEP]) if kind == "peephole" else np.empty((0, H), dt)
-        S = np.empty((K.n_act, T, B, H), dt)      # the saved activations
+        S = np.empty((K.n_act, T, B, H), dt)      # the saved local partials
         fwd, _, gemm = K.seq
         WT = np.concatenate([Wih, Whh], axis=1).T.copy()      # [W_ih, W_hh]ᵀ: one product per step
         args = (gemm, X, WT, bias, XG, Hs, Cs if Cs is not None else _dummy(dt, 3), V, S,
