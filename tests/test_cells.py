@@ -57,13 +57,41 @@ def test_complement_identities():
 
 
 def test_backward_arguments():
-    """The LSTM backward reads the pre-activations and the saved c' (for
-    tanh(c')); no gate activation is stored."""
+    """The LSTM backward reads the local partials its forward saved (the
+    cotangent-free factors of the derived VJP: ∂h'/∂c', ∂c'/∂a_i, ∂c'/∂a_f,
+    ∂c'/∂a_g, ∂h'/∂a_o, and f = ∂c'/∂c) and the cotangents: no pre-activation,
+    no σ, tanh or cosh left; the GRU's block (not a whole step) recomputes its
+    gates from the pre-activations."""
     lstm = derive_block(CELLS[2].variants["lstm"][0])
-    assert [s.name for s in lstm.bwd_args] == ["a_i", "a_f", "a_g", "a_o", "c", "c1", "d_h1", "d_c1"]
-    assert [s.name for s in lstm.fwd_results] == ["h1", "c1"]
+    saved = ["j_d_h1", "j_a_i", "j_a_f", "j_a_g", "j_a_o", "f"]
+    assert [s.name for s in lstm.bwd_args] == [*saved, "d_h1", "d_c1"]
+    assert [s.name for s in lstm.fwd_results] == ["h1", "c1", *saved]
+    for e in lstm.backward.values():
+        assert not e.atoms(sp.Function)          # no σ, tanh, cosh left: products and sums
+    a_o, c1 = sp.Symbol("a_o", real=True), sp.Symbol("c1", real=True)
+    assert lstm.local_partials[sp.Symbol("j_d_h1", real=True)] == sigmoid(a_o) / sp.cosh(c1) ** 2
     gru = derive_block(GRU)
     assert [s.name for s in gru.bwd_args] == ["a_r", "a_z", "x_n", "h_n", "h", "d_h1"]
+    assert not gru.local_partials
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=IDS)
+def test_saved_local_partials_are_a_substitution(index):
+    """Step 5 of the derivation only renames: the backward read from the saved
+    local partials, each replaced by its definition, is the backward of step 4
+    (the derived stable form), symbolically; each saved value's forward
+    expression is its definition with the block's saved steps expanded."""
+    block = BLOCKS[index][3]
+    d = derive_block(block)
+    back = {s: a for s, a in d.local_partials.items()}
+    for u, e in d.backward.items():
+        assert sp.simplify(e.xreplace(back) - d.backward_recomputed[u]) == 0, (block.name, u)
+    steps = {s: e for s, e in block.steps}
+    for s, a in d.local_partials.items():
+        assert sp.simplify(to_definition(d.full[s] - a.xreplace(d.full))) == 0
+        if s in steps:                       # a step saved under its own name is that step
+            assert sp.simplify(to_definition(d.full[s] - steps[s].xreplace(d.full))) == 0
+    assert bool(d.local_partials) == (block.name in ("rnn_tanh", "rnn_relu", "lstm", "peephole_lstm"))
 
 
 def test_gru_directions_differ():
@@ -83,14 +111,16 @@ def test_parallel_kernels_match_serial():
     rng = np.random.default_rng(3)
     B, H = 6, 37
     gates = (rng.standard_normal((B, 4 * H)) * 4).astype(np.float32)
-    c, c1, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(4))
+    c, dh, dc = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(3))
     outs = []
+    n_act = len(blk.meta["local_partials"])
     for size in (1, PARALLEL_THRESHOLD):
         h1, c1_ = np.empty((B, H), np.float32), np.empty((B, H), np.float32)
-        blk.fn("forward", np.float32, size)(gates, c, h1, c1_)
+        acts = np.empty((n_act, B, H), np.float32)
+        blk.fn("forward", np.float32, size)(gates, c, h1, c1_, *acts)
         dg, dcp = np.full((B, 4 * H), np.nan, np.float32), np.empty((B, H), np.float32)
-        blk.fn("backward", np.float32, size)(gates, c, c1, dh, dc, dg, dcp)
-        outs.append((h1, c1_, dg, dcp))
-    assert not np.isnan(outs[0][2]).any()
+        blk.fn("backward", np.float32, size)(*acts, dh, dc, dg, dcp)
+        outs.append((h1, c1_, acts, dg, dcp))
+    assert not np.isnan(outs[0][3]).any()
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -111,7 +111,7 @@ def block_kernel(block, elementary, used: set) -> BlockKernel:
             return f"out_d_{m}[row, {at(k)}] = d_{u.name}_"
         return f"out_d_{u.name}[row, col] = d_{u.name}_"
 
-    names = {s.name: local(s) for s in (*block.inputs, *block.vectors, *dict(block.steps),
+    names = {s.name: local(s) for s in (*block.inputs, *block.vectors, *dict(block.steps), *d.local_partials,
                                          *(cotangent(y) for y in block.outputs))}
     fwd_in = [*block.inputs, *block.vectors]
     fwd_out = [f"out_{s.name}" for s in d.fwd_results]
@@ -146,7 +146,8 @@ def block_kernel(block, elementary, used: set) -> BlockKernel:
 
 #: kernel argument -> the sequence loop's expression at step t for rows b0:b1
 #: (``templates/cells.py.j2``: XG/Hs/Cs are (T[+1], batch, .) arrays, V the
-#: vectors stacked, dV their per-element gradients (vectors, T, batch, hidden))
+#: vectors stacked, dV their per-element gradients (vectors, T, batch, hidden),
+#: S the saved local partials (partials, T, batch, hidden))
 _SEQ_FWD = {"gates": "A", "c": "Cs[t, b0:b1]", "out_h1": "Hs[t + 1, b0:b1]", "out_c1": "Cs[t + 1, b0:b1]"}
 _SEQ_BWD = {"gates": "XG[t, b0:b1]", "c": "Cs[t, b0:b1]", "c1": "Cs[t + 1, b0:b1]", "d_h1": "dt_",
             "d_c1": "dc_", "out_d_gates": "D", "out_d_c": "dc2_"}
@@ -157,16 +158,20 @@ def seq_loop(block, k: BlockKernel):
     time steps, forward and BPTT, BLAS through a function pointer) for a block
     that is a whole cell step: every gate pre-activation packed in ``gates``
     (``W_ih x + b + W_hh h``), at most a cell state ``c`` and vectors besides,
-    results h1 (and c1).  None for other blocks (the GRU's: the layer's Python loop)."""
+    results h1 (and c1) and the saved local partials.  None for other blocks (the
+    GRU's: the layer's Python loop)."""
     packed = dict(block.packed)
     if set(packed) != {"gates"} or any(s is None for s in packed["gates"]):
         return None
+    d = derive_block(block)
     vec = {s.name: f"V[{i}]" for i, s in enumerate(block.vectors)}
     dvec = {f"out_d_{s.name}": f"dV[{i}, t, b0:b1]" for i, s in enumerate(block.vectors)}
-    fwd, bwd = {**_SEQ_FWD, **vec}, {**_SEQ_BWD, **vec, **dvec}
+    acts = {s.name: f"S[{i}, t, b0:b1]" for i, s in enumerate(d.local_partials)}
+    fwd = {**_SEQ_FWD, **vec, **{f"out_{n}": e for n, e in acts.items()}}
+    bwd = {**_SEQ_BWD, **vec, **dvec, **acts}
     if not (set(k.fwd_args) <= set(fwd) and set(k.bwd_args) <= set(bwd)):
         return None
-    if k.fwd_args[-1] not in ("out_h1", "out_c1") or "out_h1" not in k.fwd_args:
+    if "out_h1" not in k.fwd_args:
         return None
     cell = "c" in k.fwd_args
     if cell != ("out_c1" in k.fwd_args) or cell != ("d_c1" in k.bwd_args) or cell != ("out_d_c" in k.bwd_args):
@@ -182,6 +187,7 @@ def block_table(block) -> dict:
             "results": [s.name for s in d.fwd_results],
             "bwd_args": [s.name for s in d.bwd_args],
             "grads": [s.name for s in d.wrt], "doc": block.doc,
+            "local_partials": [s.name for s in d.local_partials],
             "packed": {m: [None if s is None else s.name for s in slots] for m, slots in block.packed},
             "kernel_fwd": _kernel_args([*block.inputs, *block.vectors], _packing(block)),
             "kernel_bwd": _kernel_args(d.bwd_args, _packing(block)),

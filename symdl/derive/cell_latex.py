@@ -45,7 +45,9 @@ def cell_latex(cell, steps: bool = False) -> str:
             for s, e in b.steps:
                 out.append(f"{_tex(s, rename)} = {_tex(e, rename)}")
             # partials in the gates' notation (steps substituted back, as the notes write them)
-            back = {full: s for s, full in d.full.items() if s not in b.outputs or s in b.saved}
+            steps = dict(b.steps)
+            back = {full: s for s, full in d.full.items()
+                    if s in steps and (s not in b.outputs or s in b.saved)}
             sig = {sigmoid(-e.args[0]): 1 - s for s, e in d.full.items() if isinstance(e, sigmoid)}
             for (y, u), p in d.partials.items():
                 lhs = r"\frac{\partial %s}{\partial %s}" % (_tex(y, rename), _tex(u, rename))
@@ -56,6 +58,6 @@ def cell_latex(cell, steps: bool = False) -> str:
             if steps:
                 out.append(r"\text{backward (VJP, the kernel's stable form; } \bar{v} = "
                            r"\partial L/\partial v\text{):}")
-                for u, e in d.backward.items():
+                for u, e in d.backward_recomputed.items():   # (the kernel reads these σ, tanh, sech² saved)
                     out.append(r"\bar{%s} = %s" % (_tex(u, rename), _tex(e, rename)))
     return "\n".join(out) + "\n"

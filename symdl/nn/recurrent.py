@@ -83,6 +83,14 @@ class _Kernels:
         blocks = kernel(cell, variant=variant).blocks
         self.fwd = [b.fn("forward", dtype, size) for b in blocks]
         self.bwd = [b.fn("backward", dtype, size) for b in blocks]
+        #: the saved values the first block's forward writes after its state (its
+        #: local partials, which its backward reads instead of recomputing them)
+        self.n_act = len(blocks[0].meta.get("local_partials", ()))
+        #: its backward reads the gate pre-activations (else only saved values)
+        self.bwd_gates = "gates" in blocks[0].meta["kernel_bwd"]
+        #: the first block's backward arguments by name (before its gradients)
+        self.bwd_names = list(blocks[0].meta["kernel_bwd"])
+        self.act_names = list(blocks[0].meta.get("local_partials", ()))
         #: (forward loop, backward loop, cblas gemm): the whole time loop in one nogil
         #: call (``templates/cells.py.j2``), or None: the per-step Python loop (the
         #: GRUs, whose blocks take other operands; no usable BLAS found)
@@ -92,6 +100,12 @@ class _Kernels:
             f, b = blocks[0].seq_fn("forward", dtype), blocks[0].seq_fn("backward", dtype)
             if f is not None and b is not None:
                 self.seq = (f, b, gemm)
+
+    def bwd_inputs(self, named, S_t):
+        """The first block's backward inputs at one step: ``named`` (gates, c,
+        c1, vectors, cotangents) and the saved local partials ``S_t``."""
+        named = {**named, **dict(zip(self.act_names, S_t))}
+        return [named[n] for n in self.bwd_names]
 
 
 #: sequences from this length on run the generated time loops (``_seq_forward``); a
@@ -259,12 +273,14 @@ class _Recurrent(Module):
         Hs[0] = h0
         Cs, extra = None, None
         mm, add = np.matmul, np.add
+        S = None
         if kind in ("rnn_tanh", "rnn_relu", "lstm", "peephole"):
             HG = np.empty((B, GH), dt)
             WhhT = _t(Whh, T)
             if bih is not None:
                 XG += bih + bhh
             fwd = K.fwd[0]
+            S = np.empty((K.n_act, T, B, H), dt)     # the saved local partials
             if kind in ("lstm", "peephole"):
                 Cs = np.empty((T + 1, B, H), dt)
                 Cs[0] = c0
@@ -273,13 +289,13 @@ class _Recurrent(Module):
                     A = XG[t]
                     mm(Hs[t], WhhT, out=HG)
                     add(A, HG, out=A)
-                    fwd(A, Cs[t], *peep, Hs[t + 1], Cs[t + 1])
+                    fwd(A, Cs[t], *peep, Hs[t + 1], Cs[t + 1], *S[:, t])
             else:
                 for t in range(T):
                     A = XG[t]
                     mm(Hs[t], WhhT, out=HG)
                     add(A, HG, out=A)
-                    fwd(A, Hs[t + 1])
+                    fwd(A, Hs[t + 1], *S[:, t])
         elif kind == "gru":
             # extra[t] = W_hh h + b_hh, whose n block (h_n) the kernel reads
             if bih is not None:
@@ -311,11 +327,12 @@ class _Recurrent(Module):
                 mm(extra[t], WnT, out=U)
                 A[:, 2 * H:] += U
                 fwd1(A, Hs[t], Hs[t + 1])
-        return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": extra}
+        return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": extra, "S": S}
 
     def _dir_backward(self, sfx, cache, dHout, dhT, dcT, need_dx=True):
         P, G, kind, H, dt = self.params, self.grads, self.kind, self.hidden_size, self.dtype
         X, XG, Hs, Cs, extra = cache["X"], cache["XG"], cache["Hs"], cache["Cs"], cache["extra"]
+        S = cache["S"]
         T, B, _ = X.shape
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
@@ -341,10 +358,9 @@ class _Recurrent(Module):
                 else:
                     add(dHout[t], dh, out=dtot)
                 D = DG[t]
-                if kind == "lstm":
-                    bwd(XG[t], Cs[t], Cs[t + 1], dtot, dc, D, dc_new)
-                else:
-                    bwd(XG[t], Cs[t], *peep, Cs[t + 1], dtot, dc, D, dc_new, *dpeep[:, t])
+                named = {"gates": XG[t], "c": Cs[t], "c1": Cs[t + 1], "d_h1": dtot, "d_c1": dc,
+                         **dict(zip(("w_ci", "w_cf", "w_co"), peep if kind == "peephole" else ()))}
+                bwd(*K.bwd_inputs(named, S[:, t]), D, dc_new, *(dpeep[:, t] if kind == "peephole" else ()))
                 dc, dc_new = dc_new, dc
                 mm(D, Whh, out=dh)
         elif kind in ("rnn_tanh", "rnn_relu"):
@@ -355,7 +371,7 @@ class _Recurrent(Module):
                 else:
                     add(dHout[t], dh, out=dtot)
                 D = DG[t]
-                bwd(XG[t], dtot, D)
+                bwd(*K.bwd_inputs({"gates": XG[t], "d_h1": dtot}, S[:, t]), D)
                 mm(D, Whh, out=dh)
         elif kind == "gru":
             dc, bwd = None, K.bwd[0]
@@ -420,7 +436,9 @@ class _Recurrent(Module):
         GH = Whh.shape[0]
         bih, bhh = P.get("bias_ih" + sfx), P.get("bias_hh" + sfx)
         bias = (bih + bhh).astype(dt) if bih is not None else np.zeros(GH, dt)
-        XG = np.empty((T, B, GH), dt)
+        # the gate pre-activations of every step, or one step's scratch when the
+        # backward reads only the saved local partials (no T*batch*G*hidden store)
+        XG = np.empty((T if K.bwd_gates else 1, B, GH), dt)
         Hs = np.empty((T + 1, B, H), dt)
         Hs[0] = h0
         Cs = None
@@ -428,16 +446,17 @@ class _Recurrent(Module):
             Cs = np.empty((T + 1, B, H), dt)
             Cs[0] = c0
         V = np.stack([P[p + sfx] for p in _PEEP]) if kind == "peephole" else np.empty((0, H), dt)
+        S = np.empty((K.n_act, T, B, H), dt)      # the saved local partials
         fwd, _, gemm = K.seq
         WT = np.concatenate([Wih, Whh], axis=1).T.copy()      # [W_ih, W_hh]ᵀ: one product per step
-        args = (gemm, X, WT, bias, XG, Hs, Cs if Cs is not None else _dummy(dt, 3), V,
+        args = (gemm, X, WT, bias, XG, Hs, Cs if Cs is not None else _dummy(dt, 3), V, S,
                 np.empty((B, WT.shape[0]), dt))
         _loop(_split(T, B, H, GH), fwd, args, B)
-        return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": None, "seq": True}
+        return {"X": X, "XG": XG, "Hs": Hs, "Cs": Cs, "extra": None, "S": S, "seq": True}
 
     def _seq_backward(self, K, sfx, cache, dHout, dhT, dcT, need_dx):
         P, G, kind, H, dt = self.params, self.grads, self.kind, self.hidden_size, self.dtype
-        X, XG, Hs, Cs = cache["X"], cache["XG"], cache["Hs"], cache["Cs"]
+        X, XG, Hs, Cs, S = cache["X"], cache["XG"], cache["Hs"], cache["Cs"], cache["S"]
         T, B, _ = X.shape
         Wih, Whh = P["weight_ih" + sfx], P["weight_hh" + sfx]
         GH = Whh.shape[0]
@@ -454,7 +473,7 @@ class _Recurrent(Module):
         dH = _dummy(dt, 3) if dHout is None else np.ascontiguousarray(dHout, dtype=dt)
         _, bwd, gemm = K.seq
         split = _split(T, B, H, GH)
-        _loop(split, bwd, (gemm, XG, np.ascontiguousarray(Whh), Cs if lstm else _dummy(dt, 3), V, dH,
+        _loop(split, bwd, (gemm, XG, np.ascontiguousarray(Whh), Cs if lstm else _dummy(dt, 3), V, S, dH,
                            dHout is not None, dh, dc, dc_new, np.empty((B, H), dt), DG, dpeep), B)
         # the weight gradients: one product each over all steps, in two halves of the gate rows
         flat = DG.reshape(T * B, GH)
