@@ -40,11 +40,14 @@ class GateBlock:
         the vectors and earlier step symbols.
     outputs: the step symbols that are the block's differentiable results.
     saved: step symbols whose forward value the backward reads (the LSTM's
-        c' inside tanh(c')); every other step the backward recomputes from the
-        pre-activations, in the stable forms σ' = σ(u)σ(−u) and
-        tanh' = sech²: a saved gate σ would give σ' = σ(1−σ), whose 1−σ has
-        no correct digit once σ rounds to 1 (tests/test_cells.py measures it).
-        Recomputing also writes fewer arrays in the forward.
+        c' inside tanh(c')).  The derivatives are taken in the stable forms
+        σ' = σ(u)σ(−u) and tanh' = sech² (a saved gate σ would give
+        σ' = σ(1−σ), whose 1−σ has no correct digit once σ rounds to 1;
+        tests/test_cells.py measures it).  Where the block is a whole cell
+        step, the derivation (``symdl.derive.cells``, step 5) has the forward
+        save the local partials -- each product's cotangent-free factor, in
+        those stable forms -- and the backward reads them instead of
+        recomputing gates.
     packed: the layout of the gate matrices the layers hold, ((matrix, slots),
         ...): ``slots`` names, in column-block order, the input read from each
         (batch, hidden) column block of ``matrix`` (None: a block this gate
