@@ -15,7 +15,10 @@ with OpenBLAS on ``--threads`` threads (``OPENBLAS_NUM_THREADS`` is set before
 NumPy is imported; NumPy's default), where the conv loops over the samples on
 one thread and each GEMM runs on OpenBLAS's threads; and with OpenBLAS on 1
 thread (``blas.threads_set``), where the conv splits the batch over Numba's
-threads and the dense layers' products run on one.  The ratio is torch time
+threads and the dense layers' products run on one.  The LeNet step is
+``symdl.train.train_step``, which runs a model with convolutions with
+OpenBLAS on one thread whatever the process's count (``train.blas_mode``),
+so its two rows measure the same configuration.  The ratio is torch time
 / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 
     .venv/bin/python benchmarks/conv.py                 # both, default sizes
@@ -57,7 +60,9 @@ threaded product, and a split conv run meanwhile took 2.5-3.5x as long; the
 LeNet step 14-15 ms against 9.6 without the split.  Hence the rule in
 ``runtime.conv._parts``: split only when OpenBLAS runs on one thread.
 LeNet step (same run): 4.6 vs 6.2 ms (1.35x) with OpenBLAS on 1 thread and
-Numba's 2; 7.7 vs 6.5 ms (0.85x) with OpenBLAS on 2.  The numbers move by
+Numba's 2; 7.7 vs 6.5 ms (0.85x) with OpenBLAS on 2 -- hence
+``train.blas_mode`` (later run: 7.2 vs 8.9 ms, 1.24x, in the OpenBLAS-2
+process; 12.8 vs 8.3 ms, 0.65x, before it).  The numbers move by
 +-20% between runs on this shared 2-core VM; trust rows measured together.
 """
 from __future__ import annotations

@@ -11,6 +11,7 @@ early stopping and resumable checkpoints (no SymPy import).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -338,13 +339,33 @@ def _loss_and_grad(lossk, out, y, buffers=None):
     return lossk.forward_backward(out, y, out=bufs)
 
 
+def blas_mode(model):
+    """The BLAS threading of ``model``'s training steps (a reusable context
+    manager).  A model with convolutions runs OpenBLAS on one thread: its conv
+    layers then split the batch over Numba's threads, and the process has one
+    thread pool (two fight over the cores: OpenBLAS's workers spin after each
+    threaded product).  Measured (benchmarks/conv.py, LeNet step, batch 64,
+    28x28, 2 cores): 6.3-7.2 ms against 12.5-12.8 ms with OpenBLAS's 2 threads.
+    Any other model: no change."""
+    from symdl.nn.conv import _ConvNd
+
+    if any(isinstance(layer, _ConvNd) for layer in getattr(model, "layers", (model,))):
+        from symdl.runtime import blas
+
+        if blas.can_split():
+            return blas.OneThread()
+    return contextlib.nullcontext()
+
+
 def train_step(model, lossk, optimizer, x, y, buffers=None) -> float:
     """One step: forward (training mode), loss and its gradient, backward,
     optimizer step.  Returns the loss (before the step).  ``buffers``: a dict
-    kept between calls, where the loss's outputs are reused."""
-    val, dout = _loss_and_grad(lossk, model.forward(x, training=True), y,
-                               buffers if buffers is not None and _takes_out(lossk) else None)
-    model.backward(dout, input_grad=False)
+    kept between calls, where the loss's outputs are reused.  The BLAS
+    threading is ``blas_mode(model)``'s."""
+    with blas_mode(model):
+        val, dout = _loss_and_grad(lossk, model.forward(x, training=True), y,
+                                   buffers if buffers is not None and _takes_out(lossk) else None)
+        model.backward(dout, input_grad=False)
     optimizer.step(model.gradients())
     return float(val)
 
@@ -540,6 +561,7 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
     loss_out = _takes_out(lossk)
     initial_loss = None
 
+    step_blas = blas_mode(model)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         if shuffle:
@@ -558,7 +580,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
             s = b * batch_size
             e = min(n, s + batch_size)
             xb, yb = Xs[s:e], ys[s:e]
-            out = model.forward(xb, training=True)
+            with step_blas:
+                out = model.forward(xb, training=True)
             val, dout = _loss_and_grad(lossk, out, yb, lbufs if loss_out else None)
             val = float(val)
             if initial_loss is None:
@@ -572,7 +595,8 @@ def fit(model, X, y, *, loss="cross_entropy", optimizer="adam", lr=None, optimiz
                     f"non-finite loss ({val}) at epoch {epoch + 1}, batch {b + 1} of {nb}: training "
                     f"stopped; the parameters are those before this batch{where}. Try a smaller "
                     f"learning rate or check the inputs' scale", epoch=epoch + 1, batch=b + 1)
-            model.backward(dout, input_grad=False)
+            with step_blas:
+                model.backward(dout, input_grad=False)
             if regs:
                 val += _reg.apply(regs, model)
             if clip_grad_norm is not None:

@@ -42,3 +42,38 @@ def test_fit_image_inputs_are_checked():
         model.fit(X, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
     with pytest.raises(ShapeError, match=r"expects 2 input channels.*\(1, 3, 4, 4\)"):
         model.fit(np.zeros((4, 3, 4, 4)), np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+
+
+def test_cnn_steps_run_openblas_on_one_thread():
+    """``train.blas_mode``: a model with convolutions trains with OpenBLAS on
+    one thread (the conv layers then split the batch over Numba's threads),
+    the previous count restored after each step; other models are untouched."""
+    import numpy as np
+
+    import symdl.nn as nn
+    from symdl import optim
+    from symdl.runtime import blas
+    from symdl.train import blas_mode, resolve_loss, train_step
+
+    if not blas.can_split():
+        pytest.skip("OpenBLAS's thread count is not settable here (or one CPU)")
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    mlp = nn.Sequential(nn.Linear(4, 3))
+    assert isinstance(blas_mode(cnn), blas.OneThread)
+    assert not isinstance(blas_mode(mlp), blas.OneThread)
+    prev = blas.threads_set(2)
+    try:
+        seen = []
+        forward = cnn.forward
+
+        def spy(x, **kw):
+            seen.append(blas.threads_get())
+            return forward(x, **kw)
+        cnn.forward = spy
+        x = np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32)
+        opt = optim.SGD(cnn.parameters(), lr=0.1)
+        train_step(cnn, resolve_loss("cross_entropy"), opt, x, np.array([0, 1, 2, 0]))
+        assert seen == [1] and blas.threads_get() == 2
+    finally:
+        if prev is not None:
+            blas.threads_set(prev)

@@ -204,6 +204,21 @@ def threads_set(n):
     return prev
 
 
+class OneThread:
+    """``with OneThread():`` OpenBLAS runs on one thread inside, its previous
+    count restored after (reusable; nothing changes where the library does not
+    expose its thread count)."""
+
+    def __enter__(self):
+        self._prev = threads_set(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._prev is not None and self._prev != 1:
+            threads_set(self._prev)
+        return False
+
+
 class _Worker:
     """One daemon thread that runs a function handed over through two locks
     (a ThreadPoolExecutor's future costs ~100 us a round trip; this ~20 us)."""
@@ -258,12 +273,8 @@ def run_pair(f0, f1):
         with _lock:
             if _worker is None or _worker.pid != os.getpid():
                 _worker = _Worker()
-    prev = threads_set(1)
-    try:
+    with OneThread():
         _worker.run(f0, f1)
-    finally:
-        if prev is not None and prev != 1:
-            threads_set(prev)
 
 
 def can_split() -> bool:
