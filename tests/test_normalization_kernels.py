@@ -95,6 +95,31 @@ def test_float32_one_pass_variance_and_its_fallback():
         assert abs(float(mean[0, r] + mean[1, r]) - float(mu)) <= 1e-12 * abs(float(mu))
 
 
+@pytest.mark.parametrize("name,shape,kw", [("layer_norm", (4, 6), {}), ("batch_norm", (6, 4, 3), {}),
+                                          ("group_norm", (2, 4, 3), {"num_groups": 2})])
+def test_float32_statistics_keep_nan_and_inf(name, shape, kw):
+    """A nan or inf in a group (as its first element K too) makes the group's
+    variance and rstd nan in float32 as in float64 (the two-pass form): the
+    one-pass bound's comparison fails and the group is summed again (a clamp
+    max(0, nan) = 0 would have saved a finite variance)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape)
+    lay = RN.layout(name, shape, **kw)
+    groups = x.reshape(shape[0], shape[1], -1).transpose(1, 0, 2).reshape(shape[1], -1) \
+        if name == "batch_norm" else x.reshape(lay["R"], -1)
+    vals = (np.nan, np.inf, -np.inf)
+    for r in range(min(3, lay["R"])):
+        groups[r, 0 if r != 1 else 2] = vals[r]          # first element (K) and a later one
+    x = groups.reshape(shape[1], shape[0], -1).transpose(1, 0, 2).reshape(shape) if name == "batch_norm" \
+        else groups.reshape(shape)
+    got = {}
+    for dt in (np.float64, np.float32):
+        _, _, rstd, var = RN.kernels(name).train_forward(x.astype(dt), None, None, 1e-5, lay)
+        got[dt] = (np.isnan(var), np.isnan(rstd))
+    assert got[np.float64][0][:min(3, lay["R"])].all()
+    assert all(np.array_equal(a, b) for a, b in zip(got[np.float64], got[np.float32]))
+
+
 def test_running_update_and_rstd_kernels():
     """running <- (1 - f)·running + f·stat with the unbiased variance; rstd(var) = 1/sqrt(var + eps)."""
     k = RN.kernels("batch_norm")

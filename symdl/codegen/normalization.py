@@ -281,13 +281,16 @@ def _one_pass_plan() -> dict:
     Σ(x - K) and Σ(x - K)² in float64, where x - K (two float32 values) is
     exact and its square rounds at 2^-53; the variance's sum is then
     ``shifted_sum_of_squares``, clamped at 0.  Since (K - mean)² <= M·var, its
-    cancellation costs at most log2(1 + M) bits, and a group past CANCEL is
-    summed again in the two-pass form (the template's fallback)."""
+    cancellation costs at most log2(1 + M) bits, and a group past CANCEL (or
+    with a nan or inf, where the bound's comparison fails) is summed again in
+    the two-pass form (the template's fallback)."""
     body = _elem_lines({"b_a_mean": XS, "b_a_sq": XS**2}, "body")["body"]
     return {"body": body, "accs": [("a_mean", "b_a_mean"), ("a_sq", "b_a_sq")], "uses": ["xs"],
             "a_var": _print({"a_var": sp.Max(shifted_sum_of_squares(A_SQ, D_, M), 0)}, prefix="tv"),
-            "fallback": _print({"refine": sp.StrictGreaterThan(M * D_**2, CANCEL * sp.Symbol("a_var", real=True))},
-                               prefix="tf")}
+            # the one pass stands only where the bound holds: a nan or inf in the group fails
+            # the comparison, and the group is summed again as the two-pass form sums it
+            "bound": _print({"one_pass_ok": sp.LessThan(M * D_**2, CANCEL * sp.Symbol("a_var", real=True))},
+                            prefix="tf")}
 
 
 def _affine_mode(spec) -> str:
