@@ -150,12 +150,11 @@ def bench_conv(torch, nn, shape, out_ch, args):
     ptr = [a.ctypes.data for a in (wa, cols, yn, gn, dwt, dc)]
 
     def gemms():
-        prev = blas.threads_set(1)
-        for _ in range(N):
-            gemm(101, 111, 111, out_ch, P, K + 1, 1.0, ptr[0], K + 1, ptr[1], P, 0.0, ptr[2], P)
-            gemm(101, 111, 112, K + 1, out_ch, P, 1.0, ptr[1], P, ptr[3], P, 1.0, ptr[4], out_ch)
-            gemm(101, 112, 111, K, P, out_ch, 1.0, ptr[0], K + 1, ptr[3], P, 0.0, ptr[5], P)
-        blas.threads_set(prev)
+        with blas.OneThread():
+            for _ in range(N):
+                gemm(101, 111, 111, out_ch, P, K + 1, 1.0, ptr[0], K + 1, ptr[1], P, 0.0, ptr[2], P)
+                gemm(101, 111, 112, K + 1, out_ch, P, 1.0, ptr[1], P, ptr[3], P, 1.0, ptr[4], out_ch)
+                gemm(101, 112, 111, K, P, out_ch, 1.0, ptr[0], K + 1, ptr[3], P, 0.0, ptr[5], P)
 
     ts = timeit(run_symdl, args.min_time, args.repeat)
     tt = timeit(run_torch, args.min_time, args.repeat)

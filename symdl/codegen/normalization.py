@@ -176,23 +176,20 @@ RUN_CONST = frozenset({"weight", "bias", "rstd", "mean", "eps", "M"})
 
 def _split_run(e):
     """``e = c·u`` with ``c`` constant along a contiguous run (``RUN_CONST``)
-    and ``u`` the per-element factor."""
+    and ``u`` the per-element factor (a split of ``e``'s factors)."""
     c, u = [], []
     for f in sp.Mul.make_args(e):
         (c if {s.name for s in f.free_symbols} <= RUN_CONST else u).append(f)
-    c, u = sp.Mul(*c), sp.Mul(*u)
-    if sp.expand(c * u - e) != 0:   # pragma: no cover - make_args is a factorization
-        raise AssertionError(f"{e} != ({c})·({u})")
-    return c, u
+    return sp.Mul(*c), sp.Mul(*u)
 
 
 def _run_plan(bw_atoms, params: dict) -> dict:
     """Block affine (the weight constant along each contiguous run): every sum
-    of the first pass and every parameter gradient whose summand reads only
-    the element and the saved statistics is, by linearity, Σ_runs c·Σ_run u
-    with c constant along the run.  The first pass sums each distinct u once
-    per run (``u<j>``) and adds c·u<j> to the group sums and to the
-    parameters' per-block partials; the second pass then only writes dx."""
+    of the first pass and every parameter gradient in ``params`` (summands
+    reading only the element and the saved statistics) is, by linearity,
+    Σ_runs c·Σ_run u with c constant along the run.  The first pass sums each
+    distinct u once per run (``u<j>``) and adds c·u<j> to the group sums and
+    to the parameters' per-block partials; the second pass then only writes dx."""
     units: dict = {}   # per-element factor -> run accumulator name
     post: list = []
 
@@ -204,21 +201,15 @@ def _run_plan(bw_atoms, params: dict) -> dict:
     for body, acc in bw_atoms:
         c, u = _split_run(body)
         post.append((acc.name, c, unit(u)))
-    moved = []
-    sums = {acc for _, acc in bw_atoms}
     for name, e in params.items():
-        if e.free_symbols & sums:
-            continue   # reads the group sums: stays in the dx pass
         c, u = _split_run(e)
         post.append((f"pw_{name}[aff]", c, unit(u)))
-        moved.append(name)
     lines = []
     for k, (target, c, uname) in enumerate(post):
         coef = _print({f"c{k}_": c}, prefix=f"tc{k}_")
         lines += coef + [f"{target} += c{k}_ * {uname}"]
     sums = [{"acc": n, **_elem_lines({f"b_{n}": u}, "body"), "uses": _uses(u)} for u, n in units.items()]
-    return {"sums": sums, "uses": sorted(set().union(*[set(s["uses"]) for s in sums])),
-            "post": lines, "moved": moved}
+    return {"sums": sums, "uses": sorted(set().union(*[set(s["uses"]) for s in sums])), "post": lines}
 
 
 def _backward_plan(d, lf, affine: str) -> dict:
@@ -243,22 +234,19 @@ def _backward_plan(d, lf, affine: str) -> dict:
     plan["h32"] = [h.name for h in hoisted.values()]
     plan.update(_elem_lines({"dx_": elem["dx_"]}, "dx", plan["h32"]))
     plan["dx_uses"] = _uses(dx)
-    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem, "moved": False,
+    plan["params"] = [{"name": k, "elem": f"d{k}_" in elem,
                        **(_elem_lines({f"d{k}_": elem[f"d{k}_"]}, "lines", plan["h32"]) if f"d{k}_" in elem
                           else {"lines": _print({f"d{k}_": v})}), "uses": _uses(v)}
                       for k, v in params.items()]
-    plan["run"] = None
-    if affine == "block":
-        plan["run"] = _run_plan(atoms, {k: v for k, v in params.items() if _element_level(v, spec)})
-        for q in plan["params"]:
-            q["moved"] = q["name"] in plan["run"]["moved"]
-    elif affine == "elem":
-        # per-element parameter gradients that do not read the group sums are
-        # accumulated in the first pass, which reads the same x and g (from
-        # memory; the second pass rereads the group from cache)
-        sums = {s for _, s in atoms}
-        for q in plan["params"]:
-            q["moved"] = q["elem"] and not (params[q["name"]].free_symbols & sums)
+    # per-element parameter gradients that read no group sum move to the first
+    # pass, which reads the same x and g from memory (the second pass rereads
+    # the group from cache): summed per run (block affine, ``_run_plan``) or per
+    # element (elem affine); row affine ones are per-group lines already
+    sums = {s for _, s in atoms}
+    movable = {k: v for k, v in params.items() if _element_level(v, spec) and not (v.free_symbols & sums)}
+    for q in plan["params"]:
+        q["moved"] = affine in ("block", "elem") and q["name"] in movable
+    plan["run"] = _run_plan(atoms, movable) if affine == "block" else None
     return plan
 
 

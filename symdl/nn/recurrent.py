@@ -85,12 +85,12 @@ class _Kernels:
         self.bwd = [b.fn("backward", dtype, size) for b in blocks]
         #: the saved values the first block's forward writes after its state (its
         #: local partials, which its backward reads instead of recomputing them)
-        self.n_act = len(blocks[0].meta.get("local_partials", ()))
+        self.act_names = list(blocks[0].meta.get("local_partials", ()))
+        self.n_act = len(self.act_names)
         #: its backward reads the gate pre-activations (else only saved values)
         self.bwd_gates = "gates" in blocks[0].meta["kernel_bwd"]
         #: the first block's backward arguments by name (before its gradients)
         self.bwd_names = list(blocks[0].meta["kernel_bwd"])
-        self.act_names = list(blocks[0].meta.get("local_partials", ()))
         #: (forward loop, backward loop, cblas gemm): the whole time loop in one nogil
         #: call (``templates/cells.py.j2``), or None: the per-step Python loop (the
         #: GRUs, whose blocks take other operands; no usable BLAS found)
