@@ -11,11 +11,37 @@ faster.  The two sides' rounds are interleaved in alternating order.
 
     .venv/bin/python benchmarks/recurrent.py                       # the issue's sizes
     .venv/bin/python benchmarks/recurrent.py --T 5 --batch 4 --input 8 --hidden 16 --min-time 0.05  # smoke
+    .venv/bin/python benchmarks/recurrent.py --phases         # + where one symdl step's time goes
 
 Only trust the numbers on a quiet machine (the load average is printed).
 NumPy's BLAS threads: set OPENBLAS_NUM_THREADS (e.g. 1 or 2) before running to
 match torch's ``--threads``; a recurrent step's matmuls are small, and an
 oversubscribed BLAS thread pool slows them by an order of magnitude.
+Unset, NumPy's OpenBLAS runs 2 threads here (one per core); the LSTM sets it to
+1 around its split phases either way (``runtime.blas.run_pair``): LSTM step
+medians 8.4, 9.3 and 10.3 ms with 2 threads, 9.4 and 9.4 ms with 1 (one run
+each under the lock, 2026-12-08; torch 9.3-12.3 ms in the same runs).
+
+What bounds the LSTM step (``--phases``; T=50 B=32 I=64 H=128, 2 cores, under
+the lock, 2026-12-08): time loop forward 3.4-4.3 ms, BPTT loop 2.1-2.5, weight
+gradient products 2.2-2.6, the rest of forward and backward 0.4, Adam 0.2 --
+about 95% in the loops and products (~420 M multiply-adds).  Per step, in each
+of the two batch halves: [x_t, h_t] Wᵀ (16x192 @ 192x512) takes ~51 us by cblas,
+~17 us of it a fixed cost (OpenBLAS packs the weight on every call, and both
+halves pay it: 32 rows take 85 us); δ W_hh (16x512 @ 512x128) 38 us (32 rows:
+61); the forward gate kernel ~30 us for 32x128 units (five exp/expm1, five
+divisions, eight stores a unit).  Side by side the halves run 1.2-1.3x slower
+than alone (forward half 3.2 ms alone), and each handoff to the worker thread
+costs 35-95 us.  Measured and not kept: the input projection as one product
+over all steps (0.65 ms a thread, against 0.55 ms for the same products inside
+the per-step gemm, whose K grows 128 -> 192); dW_ih, dW_hh and db as one product
+over [x, h, 1] (the same time); the BPTT loop or the weight gradients on
+OpenBLAS's 2 threads instead of the batch halves (slower in the step); W passed
+as is to the gemm (CblasTrans) instead of the Wᵀ copy (+6 us a call against 90
+us once).  A prototype that splits the hidden units instead of the batch (each
+thread the gates of half the units for all 32 rows, 32x192 @ 192x256, one spin
+barrier per step) ran the forward loop 0.4 ms faster (3.0 against 3.5 ms a
+thread alone; 3.7 against 4.2 side by side) and the BPTT loop no faster.
 """
 from __future__ import annotations
 
@@ -40,6 +66,62 @@ def load() -> float:
         return float("nan")
 
 
+def phases(layer, opt, grads, xs, g, repeat, calls=40):
+    """Where one symdl training step's time goes: the generated time loops (the
+    sequence layers' ``_loop``: per step the gemm and the gate kernel, in two
+    batch halves when split), the weight-gradient products (``_pair``), the rest
+    of forward and backward (Python, allocations, the small copies), and the
+    optimizer step.  Medians and minimums over ``repeat`` rounds of ``calls``
+    steps; the time loops and products are timed around the layer's own calls
+    (the thread handoffs included)."""
+    import time
+    from collections import defaultdict
+
+    from symdl.nn import recurrent as R
+
+    acc = defaultdict(float)
+    loop, pair = R._loop, R._pair
+
+    def timed_loop(split, fn, args, B):
+        t0 = time.perf_counter()
+        loop(split, fn, args, B)
+        acc["forward loop" if "forward" in fn.__name__ else "backward loop"] += time.perf_counter() - t0
+
+    def timed_pair(split, f0, f1):
+        t0 = time.perf_counter()
+        pair(split, f0, f1)
+        acc["weight-gradient products"] += time.perf_counter() - t0
+
+    rounds = defaultdict(list)
+    R._loop, R._pair = timed_loop, timed_pair
+    try:
+        for r in range(repeat + 1):
+            acc.clear()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                layer.forward(xs, training=True)
+                t1 = time.perf_counter()
+                layer.backward(g, input_grad=False)
+                t2 = time.perf_counter()
+                opt.step(grads)
+                t3 = time.perf_counter()
+                acc["forward"] += t1 - t0
+                acc["backward"] += t2 - t1
+                acc["optimizer step"] += t3 - t2
+                acc["whole step"] += t3 - t0
+            if r == 0:
+                continue            # warm-up round
+            acc["forward outside its loop"] = acc["forward"] - acc["forward loop"]
+            acc["backward outside loop and products"] = (acc["backward"] - acc["backward loop"]
+                                                         - acc["weight-gradient products"])
+            for k in ("forward loop", "forward outside its loop", "backward loop", "weight-gradient products",
+                      "backward outside loop and products", "optimizer step", "whole step"):
+                rounds[k].append(acc[k] / calls * 1e3)
+    finally:
+        R._loop, R._pair = loop, pair
+    return {k: (sorted(v)[len(v) // 2], min(v)) for k, v in rounds.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--T", type=int, default=50)
@@ -50,6 +132,8 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--phases", action="store_true",
+                    help="also time the phases of one symdl LSTM training step")
     args = ap.parse_args(argv)
 
     import symdl.nn as nn
@@ -95,6 +179,7 @@ def main(argv=None):
         cases[0] = cases[0][:3] + (cell_torch,)
 
     # ---- sequence training steps
+    phase_rows = []
     xs = rng.standard_normal((T, B, I)).astype(np.float32)
     g = rng.standard_normal((T, B, H)).astype(np.float32)
     for name in ("LSTM", "GRU"):
@@ -121,6 +206,8 @@ def main(argv=None):
                 topt.step()
 
         cases.append((f"{name} train step", f"T={T} B={B} I={I} H={H}", step_symdl, step_torch))
+        if args.phases and name == "LSTM":     # the GRU runs the per-step Python loop: no phases
+            phase_rows.append((name, phases(layer, opt, grads, xs, g, args.repeat)))
 
     print(f"{'case':<20} {'size':<24} {'symdl ms':>10} {'torch ms':>10} {'torch/symdl':>12} {'(minimums)':>11}")
     for label, size, fs, ft in cases:
@@ -131,6 +218,10 @@ def main(argv=None):
                      "ratio_min": t_min / s_min})
         print(f"{label:<20} {size:<24} {s_med * 1e3:10.3f} {t_med * 1e3:10.3f} {ratio:12.2f} "
               f"{t_min / s_min:11.2f}", flush=True)
+    for name, ph in phase_rows:
+        print(f"\n{name} train step, symdl, by phase (ms; median, min over {args.repeat} rounds):")
+        for k, (med, mn) in ph.items():
+            print(f"  {k:<34} {med:8.3f} {mn:8.3f}")
     l1 = load()
     print(f"load average {l1:.2f}" + ("  (> 0.5: numbers unreliable)" if l1 > 0.5 else ""))
     if args.json:
