@@ -17,6 +17,7 @@ x by a gather E x (``pad_gather``), so P reads no padding and dx = Eᵀ Pᵀ (W�
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 
@@ -267,4 +268,21 @@ class Conv2d(_ConvNd):
 
 
 CONV_LAYERS = (Conv1d, Conv2d)
+
+_NULL = contextlib.nullcontext()
+
+
+def blas_mode(layers):
+    """``blas.OneThread()`` when ``layers`` hold a convolution and OpenBLAS's
+    thread count can be pinned, else a null context (both reusable).  Inside,
+    the conv layers split the batch over Numba's threads and every product of
+    the model runs on one OpenBLAS thread: one thread pool in the process.
+    Used by ``Sequential.forward``/``backward`` and ``symdl.train``'s steps.
+    The conv layer does not switch by itself: OpenBLAS's worker spins ~0.1 s
+    after each threaded product (NumPy's default), and a split conv run
+    meanwhile took 1.3-1.8x as long as today's unsplit one (benchmarks/conv.py's
+    docstring); a model knows its own products, a lone layer does not."""
+    if any(isinstance(layer, _ConvNd) for layer in layers) and _blas.can_split():
+        return _blas.OneThread()
+    return _NULL
 LAYERS.update({c.__name__: c for c in CONV_LAYERS})
