@@ -114,6 +114,10 @@ def test_sequential_with_convolutions_runs_openblas_on_one_thread():
         cnn.backward(np.ones((4, 3), np.float32))
         assert seen == [("f", 1), ("b", 1)] and blas.threads_get() == 2
         seen.clear()
+        nested = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()), spy(nn.Linear(2 * 6 * 6, 3)))
+        nested.forward(x, training=True)
+        assert seen == [("f", 1)] and blas.threads_get() == 2
+        seen.clear()
         mlp.forward(np.ones((5, 4), np.float32), training=True)
         mlp.backward(np.ones((5, 2), np.float32))
         assert seen == [("f", 2), ("b", 2)] and blas.threads_get() == 2

@@ -8,7 +8,8 @@ dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g).
 With cblas (``symdl.runtime.blas``) the layer runs ``symdl.runtime.conv``'s
 per-sample kernels: each sample's columns in a reused scratch, [W | b] ·
 [P x[n] ; 1] straight into y[n], the batch split over Numba's threads when
-OpenBLAS runs one thread.  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
+OpenBLAS runs one thread (as inside ``Sequential`` and ``symdl.train``'s steps
+for a model with convolutions: ``blas_mode``).  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
 one GEMM per group over the whole batch's columns ((in·kh·kw, N·oh·ow),
 ``unfold(channels_first=True)``) and Pᵀ by ``runtime.conv.fold_cf``.
 ``padding_mode`` 'reflect', 'replicate' or 'circular' (torch's) first pads
@@ -282,7 +283,12 @@ def blas_mode(layers):
     after each threaded product (NumPy's default), and a split conv run
     meanwhile took 1.3-1.8x as long as today's unsplit one (benchmarks/conv.py's
     docstring); a model knows its own products, a lone layer does not."""
-    if any(isinstance(layer, _ConvNd) for layer in layers) and _blas.can_split():
+    if _has_conv(layers) and _blas.can_split():
         return _blas.OneThread()
     return _NULL
+
+
+def _has_conv(layers):
+    """A conv layer among ``layers`` or inside a nested model's ``layers``."""
+    return any(isinstance(layer, _ConvNd) or _has_conv(getattr(layer, "layers", ())) for layer in layers)
 LAYERS.update({c.__name__: c for c in CONV_LAYERS})
