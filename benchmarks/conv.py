@@ -94,7 +94,7 @@ processes alternated (the host's load average was 1.4-1.9 throughout):
   same, Conv2d + Linear(25088, 64) as a Sequential 13.6-14.3 vs 12.9-15.5 ms
   (its big product on one thread costs what the split saves).  The lone
   layer in an OpenBLAS-2 process therefore still runs the loop of threaded
-  GEMMs (0.70-0.96x below).
+  GEMMs (0.64x in the run below; 0.70-0.96x in two others).
 * No measurable change: the backward's d-columns in the columns' scratch
   (the columns are dead after the dW product; 4.51 vs 4.53 ms backward,
   split), y and dx in preallocated ``out`` buffers (1.80-1.86 ms forward
@@ -107,13 +107,23 @@ processes alternated (the host's load average was 1.4-1.9 throughout):
   186, against 111, 116, 115 for im2col/col2im + one GEMM); columns over kw
   only (3 GEMMs with K = 48: 127, 140, 131 us).
 
-Where the split stands (OpenBLAS 1, the row below): 12.3-12.6 ms of CPU =
-the 96 GEMMs' 9.7 + im2col twice and col2im (51 us a sample, 1.6 ms) + pool
-spin and the last chunk's wait; 5.8-7.4 ms wall against torch's 5.7-6.5 when
-torch runs at its best (0.88-0.94x in the run below, 0.93-1.18x in others).
-The GEMMs run at 75-79 GFLOP/s against the core's ~94 at large sizes, so no
+Where the split stands (OpenBLAS 1, or inside Sequential): 11.2-12.6 ms of
+CPU = the 96 GEMMs' 9.3-9.7 + im2col twice and col2im (51 us a sample,
+1.6 ms) + pool spin and the last chunk's wait; 5.7-7.4 ms wall against
+torch's 5.4-6.5 when torch runs at its best (0.94x in the run below, on a
+quiet host; 0.88-0.94x and 0.93-1.18x in others).  Even with no im2col or
+col2im at all the GEMMs alone, split perfectly, would be ~4.7 ms (1.15x).
+They run at 75-79 GFLOP/s against the core's ~94 at large sizes, so no
 reordering of this design passes ~1.1x: that needs fewer flops (Winograd
 F(2x2, 3x3): 2.25x fewer multiplies for 3x3 stride 1) or a direct kernel.
+The run (load average 0.57, 2026-12-08 01:54 UTC):
+
+    Conv2d fwd+bwd [OpenBLAS 2 thr]            symdl 8.45 ms  torch 5.40 ms  0.64x
+      the same layer as Sequential(it)         symdl 5.77 ms  torch 5.40 ms  0.94x
+      of which 96 GEMMs, on 1 thread           symdl 9.31 ms (CPU 9.27)
+    LeNet training step [OpenBLAS 2 thr]       symdl 4.40 ms  torch 5.89 ms  1.34x
+    Conv2d fwd+bwd [OpenBLAS 1, Numba 2 thr]   symdl 5.72 ms  torch 5.37 ms  0.94x
+    LeNet training step [OpenBLAS 1, Numba 2]  symdl 4.42 ms  torch 6.24 ms  1.41x
 """
 from __future__ import annotations
 

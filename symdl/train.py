@@ -11,7 +11,6 @@ early stopping and resumable checkpoints (no SymPy import).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
