@@ -281,7 +281,7 @@ def blas_mode(layers):
     Used by ``Sequential.forward``/``backward`` and ``symdl.train``'s steps.
     The conv layer does not switch by itself: OpenBLAS's worker spins ~0.1 s
     after each threaded product (NumPy's default), and a split conv run
-    meanwhile took 1.3-1.8x as long as today's unsplit one (benchmarks/conv.py's
+    meanwhile took 1.1-1.8x as long as the unsplit one (benchmarks/conv.py's
     docstring); a model knows its own products, a lone layer does not."""
     if _has_conv(layers) and _blas.can_split():
         return _blas.OneThread()
