@@ -18,7 +18,10 @@ thread (``blas.threads_set``), where the conv splits the batch over Numba's
 threads and the dense layers' products run on one.  The LeNet step is
 ``symdl.train.train_step``, which runs a model with convolutions with
 OpenBLAS on one thread whatever the process's count (``train.blas_mode``),
-so its two rows measure the same configuration.  The ratio is torch time
+so its two rows measure the same configuration.  In the OpenBLAS-2 run the
+row "the same layer as Sequential(it)" times that Conv2d inside a model:
+``Sequential`` runs a model with convolutions with OpenBLAS on one thread
+(``nn.conv.blas_mode``), so it measures the split.  The ratio is torch time
 / symdl time: > 1 means symdl is faster.  Target: >= 1.0x.
 
     .venv/bin/python benchmarks/conv.py                 # both, default sizes
@@ -64,6 +67,63 @@ Numba's 2; 7.7 vs 6.5 ms (0.85x) with OpenBLAS on 2 -- hence
 ``train.blas_mode`` (later run: 7.2 vs 8.9 ms, 1.24x, in the OpenBLAS-2
 process; 12.8 vs 8.3 ms, 0.65x, before it).  The numbers move by
 +-20% between runs on this shared 2-core VM; trust rows measured together.
+
+2026-12-08 (h21), what was tried for the Conv2d row, each under the lock,
+processes alternated (the host's load average was 1.4-1.9 throughout):
+
+* Kept: the split takes samples (forward) and chunks of 2 samples (backward,
+  one dW partial sum each, summed in chunk order) from an atomic counter
+  instead of a fixed half per thread.  Split fwd+bwd medians 6.5-8.2 ms
+  against 6.7-10.4 ms static (same ~6.2 ms minimum): a thread that loses its
+  core for a while takes fewer samples; and y, dx, dW, db are now the
+  one-thread bits whatever the split (tested).  Chunks of 1, 2 or 4 samples:
+  the same within the noise.
+* Not kept: the layer switching OpenBLAS to one thread for its own call and
+  splitting (the brief's idea 1).  Alone in a loop it wins (6.2-7.7 ms against
+  8.9-11.6 unsplit, one process per setting), but OpenBLAS's worker spins
+  ~110 ms after every threaded product, and openblas_set_num_threads(1) does
+  not stop it (measured: 48-52 ms of other-thread CPU in the 50 ms after a
+  512² product, with or without it).  So after a threaded product the split
+  fights it: a 512² matmul then the conv 16-17.8 ms against 9.8-14.1 unsplit;
+  Conv2d + Linear(25088, 64) called layer by layer 19-22 ms against 13.8-18.8.
+  A lone layer cannot know what ran before it; a model can.  Instead
+  ``Sequential.forward``/``backward`` run a model with convolutions with
+  OpenBLAS on one thread (``nn.conv.blas_mode``, also ``train.blas_mode``'s
+  rule): LeNet forward + backward at batch 64 in an OpenBLAS-2 process
+  9.4-10.5 -> 5.0-5.2 ms, inference 3.5-3.9 -> 2.1-2.4 ms, train_step the
+  same, Conv2d + Linear(25088, 64) as a Sequential 13.6-14.3 vs 12.9-15.5 ms
+  (its big product on one thread costs what the split saves).  The lone
+  layer in an OpenBLAS-2 process therefore still runs the loop of threaded
+  GEMMs (0.64x in the run below; 0.70-0.96x in two others).
+* No measurable change: the backward's d-columns in the columns' scratch
+  (the columns are dead after the dW product; 4.51 vs 4.53 ms backward,
+  split), y and dx in preallocated ``out`` buffers (1.80-1.86 ms forward
+  either way).  Keeping the forward's columns was measured before (no faster).
+* Not done, measured first: larger GEMM calls.  One thread, cblas
+  (M, K, N) = (32, 145, 784) 75.6 GFLOP/s, N = 1568 75.2, N = 3136 78.6
+  (1024³: 94): at most 4%, and y's (N, O, P) layout would need a copy.
+* Slower: convolution without im2col as shifted products over a padded
+  sample (9 GEMMs with K or N = 16, per sample: forward 185 us, dW 211, dx
+  186, against 111, 116, 115 for im2col/col2im + one GEMM); columns over kw
+  only (3 GEMMs with K = 48: 127, 140, 131 us).
+
+Where the split stands (OpenBLAS 1, or inside Sequential): 11.2-12.6 ms of
+CPU = the 96 GEMMs' 9.3-9.7 + im2col twice and col2im (51 us a sample,
+1.6 ms) + pool spin and the last chunk's wait; 5.7-7.4 ms wall against
+torch's 5.4-6.5 when torch runs at its best (0.94x in the run below, on a
+quiet host; 0.88-0.94x and 0.93-1.18x in others).  Even with no im2col or
+col2im at all the GEMMs alone, split perfectly, would be ~4.7 ms (1.15x).
+They run at 75-79 GFLOP/s against the core's ~94 at large sizes, so no
+reordering of this design passes ~1.1x: that needs fewer flops (Winograd
+F(2x2, 3x3): 2.25x fewer multiplies for 3x3 stride 1) or a direct kernel.
+The run (load average 0.57, 2026-12-08 01:54 UTC):
+
+    Conv2d fwd+bwd [OpenBLAS 2 thr]            symdl 8.45 ms  torch 5.40 ms  0.64x
+      the same layer as Sequential(it)         symdl 5.77 ms  torch 5.40 ms  0.94x
+      of which 96 GEMMs, on 1 thread           symdl 9.31 ms (CPU 9.27)
+    LeNet training step [OpenBLAS 2 thr]       symdl 4.40 ms  torch 5.89 ms  1.34x
+    Conv2d fwd+bwd [OpenBLAS 1, Numba 2 thr]   symdl 5.72 ms  torch 5.37 ms  0.94x
+    LeNet training step [OpenBLAS 1, Numba 2]  symdl 4.42 ms  torch 6.24 ms  1.41x
 """
 from __future__ import annotations
 
@@ -161,6 +221,18 @@ def bench_conv(torch, nn, shape, out_ch, args):
     rows = [{"what": f"Conv2d fwd+bwd {shape} -> {out_ch} ch 3x3", "symdl_ms": ts[0] * 1e3,
              "torch_ms": tt[0] * 1e3, "ratio": tt[0] / ts[0], "symdl_cpu_ms": ts[2] * 1e3,
              "torch_cpu_ms": tt[2] * 1e3}]
+    if args.gemms and args.threads > 1:
+        # the same layer inside a model: Sequential runs a model with convolutions with
+        # OpenBLAS on one thread (nn.conv.blas_mode), so its conv splits the batch
+        seq = nn.Sequential(mine)
+
+        def run_seq():
+            seq.forward(x, training=True)
+            return seq.backward(g)
+        tq = timeit(run_seq, args.min_time, args.repeat)
+        rows.append({"what": "  the same layer as Sequential(it)", "symdl_ms": tq[0] * 1e3,
+                     "torch_ms": tt[0] * 1e3, "ratio": tt[0] / tq[0], "symdl_cpu_ms": tq[2] * 1e3,
+                     "torch_cpu_ms": tt[2] * 1e3})
     if gemm is not None and args.gemms:
         tg = timeit(gemms, args.min_time, args.repeat)
         rows.append({"what": f"  of which {3 * N} GEMMs, on 1 thread", "symdl_ms": tg[0] * 1e3,

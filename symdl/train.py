@@ -11,7 +11,6 @@ early stopping and resumable checkpoints (no SymPy import).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -341,20 +340,16 @@ def _loss_and_grad(lossk, out, y, buffers=None):
 
 def blas_mode(model):
     """The BLAS threading of ``model``'s training steps (a reusable context
-    manager).  A model with convolutions runs OpenBLAS on one thread: its conv
-    layers then split the batch over Numba's threads, and the process has one
-    thread pool (two fight over the cores: OpenBLAS's workers spin after each
-    threaded product).  Measured (benchmarks/conv.py, LeNet step, batch 64,
-    28x28, 2 cores): 6.3-7.2 ms against 12.5-12.8 ms with OpenBLAS's 2 threads.
-    Any other model: no change."""
-    from symdl.nn.conv import _ConvNd
+    manager): ``symdl.nn.conv.blas_mode`` of its layers.  A model with
+    convolutions runs OpenBLAS on one thread: its conv layers then split the
+    batch over Numba's threads, and the process has one thread pool (two fight
+    over the cores: OpenBLAS's workers spin after each threaded product).
+    Measured (benchmarks/conv.py, LeNet step, batch 64, 28x28, 2 cores):
+    6.3-7.2 ms against 12.5-12.8 ms with OpenBLAS's 2 threads.  Any other
+    model: no change."""
+    from symdl.nn.conv import blas_mode as layers_mode
 
-    if any(isinstance(layer, _ConvNd) for layer in getattr(model, "layers", (model,))):
-        from symdl.runtime import blas
-
-        if blas.can_split():
-            return blas.OneThread()
-    return contextlib.nullcontext()
+    return layers_mode(getattr(model, "layers", (model,)))
 
 
 def train_step(model, lossk, optimizer, x, y, buffers=None) -> float:

@@ -430,3 +430,38 @@ def test_conv_splits_the_batch_only_with_one_openblas_thread():
         assert rconv._parts(32, big - 1) == 1 and rconv._parts(1, big) == 1
     finally:
         blas.threads_set(prev)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_split_gives_the_single_thread_bits(monkeypatch, bias):
+    """The batch split hands samples (and chunks of DW_CHUNK samples for dW's
+    partial sums) to whichever thread is free: y, dx, dW and db are bit for bit
+    the ones of one thread, whatever the threads took (a batch of 7: chunks of
+    unequal size, more chunks than threads)."""
+    import numba
+
+    from symdl.runtime import blas
+    from symdl.runtime import conv as rconv
+
+    if not blas.available() or numba.get_num_threads() < 2:
+        pytest.skip("no cblas, or one Numba thread")
+    prev = blas.threads_set(1)
+    if prev is None:
+        pytest.skip("OpenBLAS's thread count cannot be set")
+    try:
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((7, 3, 9, 8)).astype(np.float32)
+        g = rng.standard_normal((7, 4, 9, 8)).astype(np.float32)
+        got = []
+        for limit in (1 << 62, 0):                  # one thread, then the split
+            monkeypatch.setattr(rconv, "CONV_PARALLEL_MIN", limit)
+            layer = nn.Conv2d(3, 4, 3, padding=1, bias=bias, rng=np.random.default_rng(1))
+            y = layer.forward(x, training=True)
+            dx = layer.backward(g)
+            assert layer._store["cols"].shape[0] == (1 if limit else min(7, numba.get_num_threads()))
+            got.append([y, dx] + [layer.grads[k].copy() for k in sorted(layer.grads)])
+        assert len(got[0]) == (4 if bias else 3)
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        blas.threads_set(prev)

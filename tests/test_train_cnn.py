@@ -77,3 +77,50 @@ def test_cnn_steps_run_openblas_on_one_thread():
     finally:
         if prev is not None:
             blas.threads_set(prev)
+
+
+def test_sequential_with_convolutions_runs_openblas_on_one_thread():
+    """``Sequential.forward``/``backward`` of a model with convolutions run every
+    layer with OpenBLAS on one thread (``symdl.nn.conv.blas_mode``), the count
+    restored after; a model without convolutions leaves it alone."""
+    import numpy as np
+
+    import symdl.nn as nn
+    from symdl.runtime import blas
+
+    if not blas.can_split():
+        pytest.skip("OpenBLAS's thread count is not settable here (or one CPU)")
+    seen = []
+
+    def spy(layer):                         # records OpenBLAS's count in the layer's calls
+        forward, backward = layer.forward, layer.backward
+
+        def f(x, training=False, out=None):
+            seen.append(("f", blas.threads_get()))
+            return forward(x, training, out)
+
+        def b(grad, out=None, input_grad=True):
+            seen.append(("b", blas.threads_get()))
+            return backward(grad, out, input_grad)
+        layer.forward, layer.backward = f, b
+        return layer
+
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), spy(nn.Flatten()), nn.Linear(2 * 6 * 6, 3))
+    mlp = nn.Sequential(nn.Linear(4, 3), spy(nn.Flatten()), nn.Linear(3, 2))
+    prev = blas.threads_set(2)
+    try:
+        x = np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32)
+        cnn.forward(x, training=True)
+        cnn.backward(np.ones((4, 3), np.float32))
+        assert seen == [("f", 1), ("b", 1)] and blas.threads_get() == 2
+        seen.clear()
+        nested = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()), spy(nn.Linear(2 * 6 * 6, 3)))
+        nested.forward(x, training=True)
+        assert seen == [("f", 1)] and blas.threads_get() == 2
+        seen.clear()
+        mlp.forward(np.ones((5, 4), np.float32), training=True)
+        mlp.backward(np.ones((5, 2), np.float32))
+        assert seen == [("f", 2), ("b", 2)] and blas.threads_get() == 2
+    finally:
+        if prev is not None:
+            blas.threads_set(prev)

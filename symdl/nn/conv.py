@@ -8,7 +8,8 @@ dW = g · (P x)ᵀ,  db = Σ g,  dx = Pᵀ (Wᵀ g).
 With cblas (``symdl.runtime.blas``) the layer runs ``symdl.runtime.conv``'s
 per-sample kernels: each sample's columns in a reused scratch, [W | b] ·
 [P x[n] ; 1] straight into y[n], the batch split over Numba's threads when
-OpenBLAS runs one thread.  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
+OpenBLAS runs one thread (as inside ``Sequential`` and ``symdl.train``'s steps
+for a model with convolutions: ``blas_mode``).  Without it (``SYMDL_BLAS=numpy``), NumPy's matmul:
 one GEMM per group over the whole batch's columns ((in·kh·kw, N·oh·ow),
 ``unfold(channels_first=True)``) and Pᵀ by ``runtime.conv.fold_cf``.
 ``padding_mode`` 'reflect', 'replicate' or 'circular' (torch's) first pads
@@ -17,6 +18,7 @@ x by a gather E x (``pad_gather``), so P reads no padding and dx = Eᵀ Pᵀ (W�
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 
@@ -267,4 +269,26 @@ class Conv2d(_ConvNd):
 
 
 CONV_LAYERS = (Conv1d, Conv2d)
+
+_NULL = contextlib.nullcontext()
+
+
+def blas_mode(layers):
+    """``blas.OneThread()`` when ``layers`` hold a convolution and OpenBLAS's
+    thread count can be pinned, else a null context (both reusable).  Inside,
+    the conv layers split the batch over Numba's threads and every product of
+    the model runs on one OpenBLAS thread: one thread pool in the process.
+    Used by ``Sequential.forward``/``backward`` and ``symdl.train``'s steps.
+    The conv layer does not switch by itself: OpenBLAS's worker spins ~0.1 s
+    after each threaded product (NumPy's default), and a split conv run
+    meanwhile took 1.1-1.8x as long as the unsplit one (benchmarks/conv.py's
+    docstring); a model knows its own products, a lone layer does not."""
+    if _has_conv(layers) and _blas.can_split():
+        return _blas.OneThread()
+    return _NULL
+
+
+def _has_conv(layers):
+    """A conv layer among ``layers`` or inside a nested model's ``layers``."""
+    return any(isinstance(layer, _ConvNd) or _has_conv(getattr(layer, "layers", ())) for layer in layers)
 LAYERS.update({c.__name__: c for c in CONV_LAYERS})

@@ -198,7 +198,18 @@ class Sequential(Module):
 
     # ---- computation ---------------------------------------------------------------------
     def forward(self, x, training=False, out=None):
-        x = self._input(x)
+        with self._blas_mode():
+            return self._run_forward(self._input(x), training, out)
+
+    def _blas_mode(self):
+        """One OpenBLAS thread while a model with convolutions runs
+        (``symdl.nn.conv.blas_mode``): measured, LeNet forward + backward at batch
+        64 in a process with NumPy's 2 OpenBLAS threads, h21, see benchmarks/conv.py."""
+        from .conv import blas_mode
+
+        return blas_mode(self.layers)
+
+    def _run_forward(self, x, training, out):
         if len(self._fbuf) > _MAX_BUFFERS:
             self._fbuf.clear()
             self._bbuf.clear()
@@ -220,7 +231,10 @@ class Sequential(Module):
         """Gradients of every parameter (into ``grads``) for the cotangent
         ``grad`` of the last forward's output; returns d input (None when
         ``input_grad=False``, which skips the first layer's input gradient)."""
-        g = self._input(grad)
+        with self._blas_mode():
+            return self._run_backward(self._input(grad), out, input_grad)
+
+    def _run_backward(self, g, out, input_grad):
         bb = self._bbuf
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
