@@ -204,7 +204,7 @@ class Sequential(Module):
     def _blas_mode(self):
         """One OpenBLAS thread while a model with convolutions runs
         (``symdl.nn.conv.blas_mode``): measured, LeNet forward + backward at batch
-        64 in a process with NumPy's 2 OpenBLAS threads, h21, see benchmarks/conv.py."""
+        64 in a process with NumPy's 2 OpenBLAS threads, see benchmarks/conv.py."""
         from .conv import blas_mode
 
         return blas_mode(self.layers)
