@@ -494,6 +494,9 @@ def conv2d_forward(gemm, x, w2, bias, groups, kernel, stride, pad, dilation, out
     N = x.shape[0]
     O, Kg = w2.shape
     OH, OW = out_hw
+    if winograd_applies(kernel, stride, pad, dilation, groups):
+        U = winograd_weights(w2.reshape(O, x.shape[1], 3, 3))
+        return winograd_conv(gemm, x, U, bias, pad[0][0], pad[1][0], out_hw, store, "wf", out=out)
     P = OH * OW
     T = _parts(N, N * O * Kg * groups * P)
     L = groups * (Kg + 1) * P
@@ -511,7 +514,17 @@ def conv2d_backward(gemm, x, w2, has_bias, g, groups, kernel, stride, pad, dilat
                     out=None):
     """(dW as (O, Kg), db (O,) or None, dx (N, C, H, W) or None) for the cotangent g
     (N, O, OH, OW) of ``conv2d_forward``'s y (for the same x): dW = Σ_n g[n] (P x[n])ᵀ,
-    db = Σ g, dx[n] = Pᵀ (Wᵀ g[n])."""
+    db = Σ g, dx[n] = Pᵀ (Wᵀ g[n]) -- or, where ``winograd_applies``, dx as the
+    correlation of g, zero-padded by 2 - p, with the weights turned 180 degrees and
+    in/out channels swapped, through ``winograd_conv``."""
+    if need_dx and winograd_applies(kernel, stride, pad, dilation, groups):
+        dW, db, _ = conv2d_backward(gemm, x, w2, has_bias, g, groups, kernel, stride, pad, dilation, store,
+                                    need_dx=False)
+        C, H, W = x.shape[1:]
+        wr = w2.reshape(w2.shape[0], C, 3, 3)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+        dx = winograd_conv(gemm, g, winograd_weights(wr), None, 2 - pad[0][0], 2 - pad[1][0], (H, W), store,
+                           "wb", out=out)
+        return dW, db, dx
     N = x.shape[0]
     O, Kg = w2.shape
     Og = O // groups
@@ -534,3 +547,189 @@ def conv2d_backward(gemm, x, w2, has_bias, g, groups, kernel, stride, pad, dilat
     d = dwp[0] if dwp.shape[0] == 1 else dwp.sum(axis=0)
     d = d.transpose(0, 2, 1).reshape(O, Kb)             # (G, Kb, Og) -> rows o = g·Og + j
     return d[:, :Kg], (d[:, Kg] if has_bias else None), (dx if need_dx else None)
+
+
+# ----------------------------------------------------------------------------- Winograd F(2x2, 3x3)
+# Lavin & Gray's F(2, 3) (Toom-Cook at the points 0, 1, -1, inf): a 2x2 output tile of the
+# 3x3 valid correlation of a 4x4 input tile d with w is  Aᵀ [(G w Gᵀ) ⊙ (Bᵀ d B)] A,
+# 16 multiplies instead of 36.  These three matrices are the only statement of the
+# transform; tests/test_conv_winograd.py proves the identity with SymPy for symbolic d, w,
+# and checks that the add/subtract forms in ``_wino_in``/``_wino_out`` below are Bᵀ · B
+# and Aᵀ · A (the kernels against the im2col path).
+WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+#: False: every convolution takes the im2col path (A/B, tests); env SYMDL_CONV_WINOGRAD=0 too
+import os as _os
+
+WINOGRAD = _os.environ.get("SYMDL_CONV_WINOGRAD", "1").lower() not in ("0", "off", "no", "false")
+#: samples whose tiles go through one set of 16 GEMMs (N = S·tiles per GEMM)
+WINO_SAMPLES = 4
+
+
+def winograd_applies(kernel, stride, pad, dilation, groups):
+    """3x3, stride 1, dilation 1, one group, each padding in 0..2 (the input gradient
+    is the same routine with padding 2 - p)."""
+    return (WINOGRAD and tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and groups == 1 and all(0 <= q <= 2 for side in pad for q in side))
+
+
+def winograd_weights(w4):
+    """U (16, O, C): U[4i + j, o, c] = (G w[o, c] Gᵀ)[i, j], in w4's dtype."""
+    g = WINO_G.astype(w4.dtype)
+    u = np.einsum("ik,ockl,jl->ijoc", g, w4, g)
+    return np.ascontiguousarray(u.reshape(16, w4.shape[0], w4.shape[1]))
+
+
+@njit(cache=True, error_model="numpy")
+def _wino_in(xp, C, Hp, Wp, TH, TW, Pt, SP, s, Tt, V):
+    """V[4i + j, c, s·Pt + tile] = (Bᵀ d B)[i, j] for each 4x4 tile d of the padded
+    plane xp (C, Hp, Wp) starting at (2·th, 2·tw): per tile row, t = Bᵀ d for the
+    whole 4-row band, its even columns into Tt[i] and odd ones into Tt[4 + i]
+    (length TW + 1), then v = t B for all tiles of the row from those contiguous
+    runs (both passes vectorize)."""
+    CS = C * SP
+    for c in range(C):
+        for th in range(TH):
+            r = np.uint64(c * Hp * Wp + 2 * th * Wp)
+            for m in range(TW + 1):
+                q = r + np.uint64(2 * m)
+                d0 = xp[q]; d1 = xp[q + np.uint64(Wp)]; d2 = xp[q + np.uint64(2 * Wp)]
+                d3 = xp[q + np.uint64(3 * Wp)]
+                Tt[0, m] = d0 - d2
+                Tt[1, m] = d1 + d2
+                Tt[2, m] = d2 - d1
+                Tt[3, m] = d1 - d3
+                q += np.uint64(1)
+                d0 = xp[q]; d1 = xp[q + np.uint64(Wp)]; d2 = xp[q + np.uint64(2 * Wp)]
+                d3 = xp[q + np.uint64(3 * Wp)]
+                Tt[4, m] = d0 - d2
+                Tt[5, m] = d1 + d2
+                Tt[6, m] = d2 - d1
+                Tt[7, m] = d1 - d3
+            b = c * SP + s * Pt + th * TW
+            for i in range(4):
+                o = np.uint64(b + 4 * i * CS)
+                E = Tt[i]
+                D = Tt[4 + i]
+                for tw in range(TW):
+                    q = o + np.uint64(tw)
+                    V[q] = E[tw] - E[tw + 1]
+                    V[q + np.uint64(CS)] = D[tw] + E[tw + 1]
+                    V[q + np.uint64(2 * CS)] = E[tw + 1] - D[tw]
+                    V[q + np.uint64(3 * CS)] = D[tw] - D[tw + 1]
+
+
+@njit(cache=True, error_model="numpy")
+def _wino_out(M, O, TH, TW, Pt, SP, s, bias, OH, OW, Yt, yf):
+    """y[o, 2·th + a, 2·tw + b] = (Aᵀ m A)[a, b] + bias[o] (bias (O,); cropped at odd
+    sizes) for m[i, j] = M[4i + j, o, s·Pt + tile].  Per o, one loop over the tiles
+    reads the 16 contiguous rows of M and writes the four outputs of each tile into
+    Yt (4, Pt) (contiguous: it vectorizes), then they are placed into y's plane."""
+    OS = O * SP
+    TW2 = OW // 2
+    for o in range(O):
+        bo = bias[o]
+        q0 = o * SP + s * Pt
+        for i in range(Pt):
+            q = np.uint64(q0 + i)
+            m0 = M[q]; m1 = M[q + np.uint64(OS)]; m2 = M[q + np.uint64(2 * OS)]; m3 = M[q + np.uint64(3 * OS)]
+            n0 = M[q + np.uint64(4 * OS)]; n1 = M[q + np.uint64(5 * OS)]
+            n2 = M[q + np.uint64(6 * OS)]; n3 = M[q + np.uint64(7 * OS)]
+            p0 = M[q + np.uint64(8 * OS)]; p1 = M[q + np.uint64(9 * OS)]
+            p2 = M[q + np.uint64(10 * OS)]; p3 = M[q + np.uint64(11 * OS)]
+            u0 = M[q + np.uint64(12 * OS)]; u1 = M[q + np.uint64(13 * OS)]
+            u2 = M[q + np.uint64(14 * OS)]; u3 = M[q + np.uint64(15 * OS)]
+            # r = Aᵀ m (2 x 4), then r A
+            r00 = m0 + n0 + p0; r01 = m1 + n1 + p1; r02 = m2 + n2 + p2; r03 = m3 + n3 + p3
+            r10 = n0 - p0 - u0; r11 = n1 - p1 - u1; r12 = n2 - p2 - u2; r13 = n3 - p3 - u3
+            Yt[0, i] = r00 + r01 + r02 + bo
+            Yt[1, i] = r01 - r02 - r03 + bo
+            Yt[2, i] = r10 + r11 + r12 + bo
+            Yt[3, i] = r11 - r12 - r13 + bo
+        for th in range(TH):
+            h = 2 * th
+            yb = (o * OH + h) * OW
+            t0 = th * TW
+            for tw in range(TW2):
+                yf[np.uint64(yb + 2 * tw)] = Yt[0, t0 + tw]
+                yf[np.uint64(yb + 2 * tw + 1)] = Yt[1, t0 + tw]
+            if TW2 < TW:
+                yf[np.uint64(yb + 2 * TW2)] = Yt[0, t0 + TW2]
+            if h + 1 < OH:
+                for tw in range(TW2):
+                    yf[np.uint64(yb + OW + 2 * tw)] = Yt[2, t0 + tw]
+                    yf[np.uint64(yb + OW + 2 * tw + 1)] = Yt[3, t0 + tw]
+                if TW2 < TW:
+                    yf[np.uint64(yb + OW + 2 * TW2)] = Yt[2, t0 + TW2]
+
+
+def _py_wino_fwd(gemm, x, U, bias, pt, pl, OH, OW, S, xpad, V, M, Y, y, ctr):
+    # x (N, C, H, W); U (16, O, C); bias (O,); y (N, O·OH·OW); per thread t:
+    # xpad[t] (C·Hp·Wp, zero outside x's place), V[t] (16·C·S·Pt), M[t] (16·O·S·Pt), Y[t] (8, >= Pt, >= TW + 1): scratch of _wino_out and _wino_in;
+    # chunks of S samples taken from ctr[0]
+    N, C, H, W = x.shape
+    O = U.shape[1]
+    TH = (OH + 1) // 2
+    TW = (OW + 1) // 2
+    Hp = 2 * TH + 2
+    Wp = 2 * TW + 2
+    Pt = TH * TW
+    SP = S * Pt
+    T = V.shape[0]
+    xf = x.reshape(N, C * H * W)
+    for t in prange(T):
+        xp = xpad[t]
+        Tt = Y[t]
+        Yt = Y[t, :4]
+        for i in range(C * Hp * Wp):
+            xp[i] = 0
+        Vt = V[t]
+        Mt = M[t]
+        while True:
+            ch = _take(ctr)
+            n0 = ch * S
+            if n0 >= N:
+                break
+            ns = min(S, N - n0)
+            for s in range(ns):
+                xn = xf[n0 + s]
+                for c in range(C):
+                    for h in range(H):
+                        rb = np.uint64((c * Hp + h + pt) * Wp + pl)
+                        rx = np.uint64((c * H + h) * W)
+                        for j in range(W):
+                            xp[rb + np.uint64(j)] = xn[rx + np.uint64(j)]
+                _wino_in(xp, C, Hp, Wp, TH, TW, Pt, SP, s, Tt, Vt)
+            for k in range(16):       # M[k] (O, ns·Pt) = U[k] (O, C) · V[k] (C, ns·Pt)
+                gemm(101, 111, 111, O, ns * Pt, C, 1.0, U[k].ctypes, C, Vt[k * C * SP:].ctypes, SP,
+                     0.0, Mt[k * O * SP:].ctypes, SP)
+            for s in range(ns):
+                _wino_out(Mt, O, TH, TW, Pt, SP, s, bias, OH, OW, Yt, y[n0 + s])
+    return 0
+
+
+def winograd_conv(gemm, x, U, bias, pt, pl, out_hw, store, key, out=None):
+    """The 3x3 stride-1 correlation of x (N, C, H, W), zero-padded by pt (top), pl (left)
+    (bottom/right as out_hw implies), with the weights transformed into U (16, O, C)
+    (``winograd_weights``), + bias: (N, O, OH, OW)."""
+    N, C, H, W = x.shape
+    O = U.shape[1]
+    OH, OW = out_hw
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    Pt = TH * TW
+    S = max(1, min(WINO_SAMPLES, N))
+    T = _parts(N, N * O * 9 * C * OH * OW)
+    T = max(1, min(T, (N + S - 1) // S))
+    xpad = _scratch(store, key + "xpad", (T, C * (2 * TH + 2) * (2 * TW + 2)), x.dtype)
+    V = _scratch(store, key + "V", (T, 16 * C * S * Pt), x.dtype)
+    M = _scratch(store, key + "M", (T, 16 * O * S * Pt), x.dtype)
+    Y = _scratch(store, key + "Y", (T, 8, max(Pt, TW + 1)), x.dtype)
+    shape = (N, O, OH, OW)
+    y = out if (out is not None and out.shape == shape and out.dtype == x.dtype
+                and out.flags.c_contiguous) else np.empty(shape, dtype=x.dtype)
+    b = np.ascontiguousarray(bias, dtype=x.dtype) if bias is not None else np.zeros(O, dtype=x.dtype)
+    _run("wino_fwd", T, (gemm, np.ascontiguousarray(x), U, b, pt, pl, OH, OW, S, xpad, V, M, Y,
+                         y.reshape(N, O * OH * OW), np.zeros(1, np.int64)))
+    return y
