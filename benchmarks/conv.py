@@ -114,8 +114,31 @@ torch's 5.4-6.5 when torch runs at its best (0.94x in the run below, on a
 quiet host; 0.88-0.94x and 0.93-1.18x in others).  Even with no im2col or
 col2im at all the GEMMs alone, split perfectly, would be ~4.7 ms (1.15x).
 They run at 75-79 GFLOP/s against the core's ~94 at large sizes, so no
-reordering of this design passes ~1.1x: that needs fewer flops (Winograd
-F(2x2, 3x3): 2.25x fewer multiplies for 3x3 stride 1) or a direct kernel.
+reordering of this design passes ~1.1x: that needs fewer flops or a direct
+kernel -- but Winograd F(2x2, 3x3) through OpenBLAS, 2.25x fewer multiplies,
+measured slower (below).
+
+Tried 2026-12-08 (h21w), not kept (commit 9b0ee8a, reverted by the next):
+Winograd F(2x2, 3x3) for the forward and for dx (the same routine on g padded
+by 2 - p with the weights turned 180 degrees, in/out swapped; dW kept on
+im2col).  Correct (the F(2,3) identity proven with SymPy; within 32 ulps of
+Σ|terms| of a float64 reference; torch comparisons pass at 1e-10), but per
+sample on one thread, (32, 16, 28, 28) -> 32: the 16 products
+(32 x 16)(16 x S·196) ~63 us at S = 4 samples per product (OpenBLAS at K = 16
+is ~55 GFLOP/s against ~78 at K = 145), plus the input transform (copy into a
+zero-padded plane, Bᵀ d B into 16 planes of 16 x S·196) ~20 us and the output
+transform (Aᵀ m A from 16 planes of 32 x S·196, + bias, into y) ~25 us,
+against ~111 + 18 us for im2col + one GEMM.  The transforms are bound by
+moving V and M (200 KB + 400 KB a sample, past L2 at S >= 2; at S = 1 the
+products run at ~42 GFLOP/s); three layouts of the transforms measured the
+same or worse.  Split fwd+bwd, minima of alternated runs under the lock:
+forward 2.03-2.21 vs 1.91-1.95 ms, backward 4.32-4.71 vs 3.83-3.93 ms; in
+this benchmark 0.55-0.97x vs 0.96-1.19x (OpenBLAS 1), 0.73-0.89x vs
+0.97-1.21x (inside Sequential), always below im2col in the same pairing.
+Beating im2col this way needs the products and the transforms fused in one
+kernel that keeps a block of tiles in L1/L2 (a hand-written small GEMM), not
+16 OpenBLAS calls.
+
 The run (load average 0.57, 2026-12-08 01:54 UTC):
 
     Conv2d fwd+bwd [OpenBLAS 2 thr]            symdl 8.45 ms  torch 5.40 ms  0.64x
