@@ -118,7 +118,7 @@ reordering of this design passes ~1.1x: that needs fewer flops or a direct
 kernel -- but Winograd F(2x2, 3x3) through OpenBLAS, 2.25x fewer multiplies,
 measured slower (below).
 
-Tried 2026-12-08 (h21w), not kept (commit 9b0ee8a, reverted by the next):
+Tried 2026-12-08, not kept (the code and its tests: commit 9b0ee8a, reverted by 4bcea98):
 Winograd F(2x2, 3x3) for the forward and for dx (the same routine on g padded
 by 2 - p with the weights turned 180 degrees, in/out swapped; dW kept on
 im2col).  Correct (the F(2,3) identity proven with SymPy; within 32 ulps of
