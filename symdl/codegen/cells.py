@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symdl.derive.cells import cotangent, derive_block
+from symdl.derive.cells import cotangent, derive_block, whole_step
 from symdl.specs.cells import CELLS
 
 from .header import make_header
@@ -160,8 +160,7 @@ def seq_loop(block, k: BlockKernel):
     (``W_ih x + b + W_hh h``), at most a cell state ``c`` and vectors besides,
     results h1 (and c1) and the saved local partials.  None for other blocks (the
     GRU's: the layer's Python loop)."""
-    packed = dict(block.packed)
-    if set(packed) != {"gates"} or any(s is None for s in packed["gates"]):
+    if not whole_step(block):
         return None
     d = derive_block(block)
     vec = {s.name: f"V[{i}]" for i, s in enumerate(block.vectors)}

@@ -5,13 +5,14 @@ names, commands (Greek, accents, bold, \\text words), groups and
 parentheses, and calls of a spec by name."""
 from __future__ import annotations
 
-#: \\lfloor x \\rfloor, \\lceil x \\rceil: (closing command, function)
-_ROUNDING = {"lfloor": ("rfloor", "floor"), "lceil": ("rceil", "ceiling")}
 from .latex_cases import _REL_CMDS, _TEXT_CMDS
 from .latex_symbols import (_ACCENTS, _BOLD_CMDS, _GREEK_ALIAS, _INVERSE, _MUL_CMDS, ELEMENTARY, GREEK,
                             _is_capital, _subscript_cmd, _word_cmd, normalize_name, number_node)
 from .lexer import ParseError, Tok
 from .nodes import Node
+
+#: \\lfloor x \\rfloor, \\lceil x \\rceil: (closing command, function)
+_ROUNDING = {"lfloor": ("rfloor", "floor"), "lceil": ("rceil", "ceiling")}
 
 
 class AtomsMixin:
